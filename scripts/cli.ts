@@ -1,0 +1,150 @@
+#!/usr/bin/env -S npx tsx
+// meshbook: runbooks for bringing VMs into an Istio / ASM mesh.
+import path from 'node:path';
+import { Command, Option, InvalidArgumentError } from 'commander';
+import { chalk } from 'zx';
+import { RUNBOOKS, findRunbook } from './runbooks.ts';
+import { InputError, loadInputs } from './engine/inputs.ts';
+import { plan, planSh, planText } from './engine/plan.ts';
+import { runRunbooks, matches } from './engine/runner.ts';
+import { textHooks, summaryTable, failuresSummary, reportJson } from './engine/report.ts';
+import { walkthrough } from './engine/walkthrough.ts';
+import { Journal } from './engine/journal.ts';
+import { redact } from './engine/redact.ts';
+import type { Runbook } from './engine/types.ts';
+import type { SshConfig } from './engine/ssh.ts';
+import { registerLab } from '../lab/cli.ts';
+import { registerVerify } from './verify/cli.ts';
+import { demo } from './demo.ts';
+
+const positiveInt = (name: string) => (v: string) => {
+  if (!/^\d+$/.test(v) || +v < 1) throw new InvalidArgumentError(`${name} must be a whole number of at least 1`);
+  return Number(v);
+};
+
+function runbooksOf(names: string[]): Runbook[] {
+  return names.map(findRunbook);
+}
+
+function sshConfig(env: Record<string, string>, netns: string | undefined, o: { timeout: number; connectTimeout: number }): SshConfig {
+  return {
+    knownHosts: path.resolve(env.SSH_KNOWN_HOSTS || '.meshbook/known_hosts'),
+    netns,
+    connectTimeoutS: o.connectTimeout,
+    commandTimeoutMs: o.timeout * 1000,
+  };
+}
+
+function checkStep(rbs: Runbook[], flag: string, sel?: string) {
+  if (sel && !rbs.some((rb) => rb.steps.some((s) => matches(s, rb, sel)))) {
+    throw new InputError([`${flag}: ${JSON.stringify(sel)} is not a step of ${rbs.map((r) => r.name).join(', ')}; see meshbook list`]);
+  }
+}
+
+export function buildProgram(): Command {
+  const program = new Command('meshbook')
+    .description('Runbooks for bringing VM workloads into an Istio or Alibaba Cloud Service Mesh (ASM) mesh,\nwith a local lab of network namespaces to rehearse them on.')
+    .showHelpAfterError('(add --help for usage)');
+
+  program.command('list')
+    .description('the runbooks and their numbered steps')
+    .option('--json', 'machine-readable output')
+    .action((o) => {
+      if (o.json) {
+        console.log(JSON.stringify(RUNBOOKS.map((r) => ({ name: r.name, title: r.title, article: r.article, steps: r.steps.map((s) => ({ id: s.id, title: s.title, article: s.article })) })), null, 2));
+        return;
+      }
+      for (const r of RUNBOOKS) {
+        console.log(chalk.bold(`${r.name}`) + `: ${r.title}` + chalk.gray(`  (${r.article})`));
+        for (const s of r.steps) console.log(`  ${s.id.padEnd(28)} ${s.title}` + chalk.gray(`  [${s.article}]`));
+      }
+    });
+
+  program.command('plan')
+    .description('print what a rebuild would do, per host, without connecting anywhere')
+    .argument('<runbook...>', 'runbook name(s), see meshbook list')
+    .requiredOption('--env <file>', 'env file with the inputs (see envs/*.env.example)')
+    .addOption(new Option('--format <format>', 'output format').choices(['text', 'sh', 'json']).default('text'))
+    .action((names: string[], o) => {
+      const rbs = runbooksOf(names);
+      const loaded = loadInputs(o.env, rbs);
+      const steps = plan(rbs, loaded);
+      const out = o.format === 'json' ? JSON.stringify({ env: loaded.envFile, lab: loaded.lab, hosts: loaded.inventory.vms.map((v) => v.name), steps }, null, 2)
+        : o.format === 'sh' ? planSh(steps, loaded) : planText(steps, loaded);
+      console.log(redact(out));
+    });
+
+  program.command('rebuild')
+    .description('non-interactive: bring every VM to the state the runbooks describe (checks first; a re-run changes nothing; resumes after a failure)')
+    .argument('<runbook...>', 'runbook name(s), run in order')
+    .requiredOption('--env <file>', 'env file with the inputs')
+    .option('--yes', 'allow destructive changes (e.g. --allowerasing on CentOS 8)')
+    .option('--dry-run', 'connect and run the probes, print the mutations instead of running them')
+    .option('--from <step>', 'start at this step (overrides the resume point)')
+    .option('--only <step>', 'run only this step (and the preflight that gathers facts)')
+    .option('--forks <n>', 'VMs worked on at once', positiveInt('--forks'), 10)
+    .option('--timeout <seconds>', 'limit for one remote command', positiveInt('--timeout'), 900)
+    .option('--connect-timeout <seconds>', 'SSH connect timeout', positiveInt('--connect-timeout'), 10)
+    .option('--json', 'print one JSON object with every result (progress is not printed)')
+    .action(async (names: string[], o) => {
+      const rbs = runbooksOf(names);
+      checkStep(rbs, '--from', o.from);
+      checkStep(rbs, '--only', o.only);
+      const loaded = loadInputs(o.env, rbs, { checkFiles: true });
+      const netns = loaded.inventory.netns ?? loaded.env.LAB_NETNS;
+      if (netns && process.getuid?.() !== 0) throw new InputError([`LAB_NETNS: reaching the lab's VMs (namespace ${netns}) needs root; run as root`]);
+      const journal = new Journal(o.env);
+      if (journal.resuming && !o.from && !o.only && !o.dryRun && !o.json) console.log(chalk.yellow('the last run did not finish: steps already done are skipped (use --from to redo them)'));
+      const report = await runRunbooks(rbs, loaded, {
+        ssh: sshConfig(loaded.env, netns, o), dryRun: o.dryRun, yes: o.yes, from: o.from, only: o.only, forks: o.forks,
+        journal, hooks: o.json ? undefined : textHooks(),
+      });
+      if (o.json) console.log(redact(JSON.stringify(reportJson(report), null, 2)));
+      else {
+        console.log(`\n${summaryTable(report)}`);
+        for (const f of failuresSummary(report)) console.log(chalk.red(f));
+        if (o.dryRun) console.log('dry run: probes ran, nothing was changed');
+      }
+      process.exitCode = report.failed ? 1 : 0;
+    });
+
+  program.command('walkthrough')
+    .description('interactive: pick a runbook, answer what is missing, confirm each step (yes / skip / quit)')
+    .argument('[runbook]', 'runbook name (asked when absent)')
+    .option('--env <file>', 'env file with the inputs you already have')
+    .option('--timeout <seconds>', 'limit for one remote command', positiveInt('--timeout'), 900)
+    .option('--connect-timeout <seconds>', 'SSH connect timeout', positiveInt('--connect-timeout'), 10)
+    .action(async (name: string | undefined, o) => {
+      const rep = await walkthrough(RUNBOOKS, { runbook: name, envFile: o.env, ssh: sshConfig({}, undefined, o) });
+      process.exitCode = rep?.failed ? 1 : 0;
+    });
+
+  program.command('demo')
+    .description("the main job on the local lab (npm start): build the lab, rebuild on it, show the result")
+    .option('--vms <n>', 'lab VMs', positiveInt('--vms'), 3)
+    .action(async (o) => { process.exitCode = await demo(o); });
+
+  registerLab(program);
+  registerVerify(program);
+  return program;
+}
+
+export async function main(argv = process.argv): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (e) {
+    if (e instanceof InputError) {
+      for (const p of e.problems) console.error(chalk.red(redact(p)));
+      console.error('nothing was run');
+      process.exitCode = 2;
+    } else if ((e as Error).name === 'ExitPromptError') {
+      console.error('walkthrough quit');
+      process.exitCode = 130;
+    } else {
+      console.error(chalk.red(redact((e as Error).message)));
+      process.exitCode = 2;
+    }
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('bin/meshbook.js')) await main();

@@ -1,0 +1,102 @@
+// The VM inventory (YAML). Parsed and checked as a whole; every problem is one line.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import YAML from 'yaml';
+import * as v from './validate.ts';
+import { PROFILE_IDS } from './distro.ts';
+
+export interface Vm {
+  name: string;
+  host: string;
+  user: string;
+  port: number;
+  identity?: string;
+  privateIp: string;
+  distro?: string;
+  labels: Record<string, string>;
+  runtime: 'docker' | 'process';
+}
+
+export interface Inventory {
+  vms: Vm[];
+  netns?: string;   // lab only: ssh runs inside this network namespace
+  file: string;
+}
+
+const KEYS = new Set(['name', 'host', 'user', 'port', 'identity', 'privateIp', 'distro', 'labels', 'runtime']);
+
+export function expandHome(p: string): string {
+  return p.startsWith('~/') ? path.join(os.homedir(), p.slice(2)) : p;
+}
+
+/** Returns the inventory and a list of problems (empty when valid). */
+export function parseInventory(text: string, file: string, opts: { checkFiles?: boolean } = {}): { inventory: Inventory; problems: string[] } {
+  const problems: string[] = [];
+  const at = (i: number, k: string) => `VM_INVENTORY ${file}: vms[${i}].${k}`;
+  let doc: unknown;
+  try {
+    doc = YAML.parse(text);
+  } catch (e) {
+    problems.push(`VM_INVENTORY ${file}: not valid YAML (${(e as Error).message.split('\n')[0]}); fix the file`);
+    return { inventory: { vms: [], file }, problems };
+  }
+  const root = (doc ?? {}) as Record<string, unknown>;
+  const list = root.vms;
+  if (!Array.isArray(list) || list.length === 0) {
+    problems.push(`VM_INVENTORY ${file}: no \`vms:\` list; add at least one VM with name and host`);
+    return { inventory: { vms: [], file }, problems };
+  }
+  let netns: string | undefined;
+  if (root.netns !== undefined) {
+    if (typeof root.netns === 'string' && /^[A-Za-z0-9][-A-Za-z0-9_.]{0,62}$/.test(root.netns)) netns = root.netns;
+    else problems.push(`VM_INVENTORY ${file}: netns ${JSON.stringify(root.netns)} is not a network namespace name`);
+  }
+  const vms: Vm[] = [];
+  const names = new Set<string>();
+  list.forEach((raw, i) => {
+    const e = (raw ?? {}) as Record<string, unknown>;
+    for (const k of Object.keys(e)) if (!KEYS.has(k)) problems.push(`${at(i, k)}: unknown key; known keys are ${[...KEYS].join(', ')}`);
+    const str = (k: string) => (e[k] === undefined || e[k] === null ? undefined : String(e[k]));
+    const name = str('name') ?? '';
+    const p = (k: string, msg: string | undefined) => msg && problems.push(`${at(i, k)}: ${msg}`);
+    if (!name) problems.push(`${at(i, 'name')}: missing; give every VM a name (used in output and state)`);
+    else p('name', v.dnsLabel(name));
+    if (names.has(name)) problems.push(`${at(i, 'name')}: ${JSON.stringify(name)} is used twice; names must be unique`);
+    names.add(name);
+    const host = str('host') ?? '';
+    if (!host) problems.push(`${at(i, 'host')}: missing; set the SSH address`);
+    else p('host', v.host(host));
+    const user = str('user') ?? 'root';
+    p('user', v.posixUser(user));
+    const port = str('port') ?? '22';
+    p('port', v.port(port));
+    const privateIp = str('privateIp') ?? host;
+    if (privateIp) p('privateIp', v.ipv4(privateIp));
+    const identity = str('identity') ? expandHome(str('identity')!) : undefined;
+    if (identity && opts.checkFiles && !fs.existsSync(identity)) problems.push(`${at(i, 'identity')}: ${identity} does not exist; point it at the SSH private key`);
+    const distro = str('distro');
+    if (distro && !PROFILE_IDS.includes(distro)) problems.push(`${at(i, 'distro')}: ${JSON.stringify(distro)} is not a known distro; use ${PROFILE_IDS.join(' | ')} or leave it out to detect it`);
+    const labels: Record<string, string> = {};
+    if (e.labels !== undefined) {
+      if (typeof e.labels !== 'object' || e.labels === null || Array.isArray(e.labels)) problems.push(`${at(i, 'labels')}: must be a map such as { version: v1 }`);
+      else for (const [k, val] of Object.entries(e.labels)) {
+        const m = v.labelValue(String(val));
+        if (!/^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/.test(k)) problems.push(`${at(i, 'labels')}: ${JSON.stringify(k)} is not a label key`);
+        else if (m) problems.push(`${at(i, `labels.${k}`)}: ${m}`);
+        else labels[k] = String(val);
+      }
+    }
+    const runtime = str('runtime') ?? 'docker';
+    if (runtime !== 'docker' && runtime !== 'process') problems.push(`${at(i, 'runtime')}: ${JSON.stringify(runtime)} is not docker or process`);
+    vms.push({ name, host, user, port: Number(port), identity, privateIp, distro, labels, runtime: runtime as Vm['runtime'] });
+  });
+  return { inventory: { vms, netns, file }, problems };
+}
+
+export function loadInventory(file: string, opts: { checkFiles?: boolean } = {}) {
+  if (!fs.existsSync(file)) {
+    return { inventory: { vms: [], file } as Inventory, problems: [`VM_INVENTORY: ${file} does not exist; point VM_INVENTORY at your inventory YAML`] };
+  }
+  return parseInventory(fs.readFileSync(file, 'utf8'), file, opts);
+}

@@ -1,0 +1,146 @@
+// What a rebuild would do, per host, without connecting anywhere: as text, as a
+// reviewable bash script, or as JSON. A VM with no declared distro gets every known
+// profile's branch of the steps whose commands differ per distro.
+import type { HostCtx, Runbook, Step, VmAction } from './types.ts';
+import type { Loaded } from './inputs.ts';
+import { PRELUDE, type Script } from './sh.ts';
+import { PROFILE_IDS, profile } from './distro.ts';
+import { sshArgv } from './ssh.ts';
+import { quote } from 'zx';
+
+export interface PlannedAction {
+  distro?: string;          // set when the branch is for one distro
+  skip?: string;
+  notInLab?: string;
+  labStandIn?: string;
+  consent?: string;
+  scripts: Array<{ role: 'probe' | 'check' | 'change' | 'verify'; kind: Script['kind']; script: string }>;
+}
+export interface PlannedStep {
+  id: string; title: string; article: string; notes: string[]; when: string;
+  hosts: Array<{ host: string; branches: PlannedAction[] }>;
+}
+
+function planned(a: VmAction, distro: string | undefined, lab: boolean): PlannedAction {
+  const p: PlannedAction = { distro, scripts: [] };
+  if (a.skip) { p.skip = a.skip; return p; }
+  if (lab && a.notInLab) {
+    p.notInLab = a.notInLab;
+    p.labStandIn = a.labStandIn?.what;
+    a = { ...a, check: a.labStandIn?.check ?? a.check, apply: a.labStandIn?.apply, verify: a.labStandIn?.verify };
+  } else if (a.notInLab) p.notInLab = a.notInLab;
+  if (a.consent) p.consent = a.consent;
+  const add = (role: PlannedAction['scripts'][0]['role'], s?: Script) => s && p.scripts.push({ role, kind: s.kind, script: s.display });
+  add('probe', a.probe); add('check', a.check); add('change', a.apply); add('verify', a.verify);
+  return p;
+}
+
+export function plan(runbooks: Runbook[], loaded: Loaded): PlannedStep[] {
+  const out: PlannedStep[] = [];
+  for (const rb of runbooks) for (const step of rb.steps) {
+    const ps: PlannedStep = { id: `${rb.name}/${step.id}`, title: step.title, article: step.article, notes: step.notes ?? [], when: step.when ?? 'always', hosts: [] };
+    for (const vm of loaded.inventory.vms) {
+      const distros = vm.distro ? [vm.distro] : step.perDistro ? PROFILE_IDS : [undefined];
+      const branches = distros.map((d) => {
+        const ctx: HostCtx = { vm, env: loaded.env, lab: loaded.lab, distro: d, facts: d ? { distro: d, family: profile(d).family } : {} };
+        return planned(step.vm(ctx), step.perDistro && !vm.distro ? d : undefined, loaded.lab);
+      });
+      ps.hosts.push({ host: vm.name, branches });
+    }
+    out.push(ps);
+  }
+  return out;
+}
+
+const indent = (s: string, n: number) => s.split('\n').map((l) => ' '.repeat(n) + l).join('\n');
+
+export function planText(steps: PlannedStep[], loaded: Loaded): string {
+  const lines: string[] = [`meshbook plan for ${loaded.envFile} (${loaded.inventory.vms.length} VM(s)${loaded.lab ? ', the local lab' : ''}); nothing was run, secrets are shown as ***NAME***`];
+  for (const s of steps) {
+    lines.push('', `== ${s.id}: ${s.title}  [article ${s.article}]${s.when === 'on-failure' ? '  (runs only where a step failed)' : ''}`);
+    for (const n of s.notes) lines.push(`   note: ${n}`);
+    // hosts whose branches are identical are shown once
+    const groups = new Map<string, string[]>();
+    for (const h of s.hosts) {
+      const key = JSON.stringify(h.branches);
+      groups.set(key, [...(groups.get(key) ?? []), h.host]);
+    }
+    for (const [key, names] of groups) {
+      const branches: PlannedAction[] = JSON.parse(key);
+      for (const b of branches) {
+        lines.push(`   on ${names.join(', ')}${b.distro ? ` when distro is ${b.distro}` : ''}:`);
+        if (b.skip) { lines.push(`     skipped: ${b.skip}`); continue; }
+        if (b.notInLab && loaded.lab) lines.push(`     not in lab: ${b.notInLab}`);
+        if (b.labStandIn) lines.push(`     lab stand-in: ${b.labStandIn}`);
+        if (b.consent) lines.push(`     needs consent (--yes): ${b.consent}`);
+        for (const sc of b.scripts) {
+          lines.push(`     ${sc.role} (${sc.kind}):`, indent(sc.script, 7));
+        }
+      }
+    }
+  }
+  return lines.join('\n');
+}
+
+const DETECT = String.raw`. /etc/os-release
+case "$ID:$VERSION_ID" in
+  alinux:2*) echo alinux-2.1903 ;;
+  centos:8*) echo centos-8 ;;
+  ubuntu:20.04) echo ubuntu-20.04 ;;
+  *) echo "unknown distro ID=$ID VERSION_ID=$VERSION_ID" >&2; exit 1 ;;
+esac`;
+
+export function planSh(steps: PlannedStep[], loaded: Loaded): string {
+  const fn = (h: string) => `on_${h.replace(/-/g, '_')}`;
+  const out: string[] = [
+    '#!/usr/bin/env bash',
+    `# meshbook plan for ${loaded.envFile}: the same commands a rebuild runs, for review.`,
+    '# Secrets are masked as ***NAME***: this script does not carry them.',
+    '# A check exits 0 when nothing needs to change and 10 when the change must run.',
+    'set -euo pipefail',
+    `MESHBOOK_PRELUDE=${quote(PRELUDE)}`,
+  ];
+  for (const vm of loaded.inventory.vms) {
+    const argv = sshArgv(vm, { knownHosts: loaded.env.SSH_KNOWN_HOSTS || '.meshbook/known_hosts', netns: loaded.inventory.netns, connectTimeoutS: 10, commandTimeoutMs: 0 }, ['bash', '-s']);
+    out.push(`${fn(vm.name)}() { ${argv.map(quote).join(' ')} < <(printf '%s\\n' "$MESHBOOK_PRELUDE"; cat); }`);
+  }
+  for (const vm of loaded.inventory.vms) {
+    if (!vm.distro) out.push(`DISTRO_${vm.name.replace(/-/g, '_')}=$(${fn(vm.name)} <<'MESHBOOK_EOF'\n${DETECT}\nMESHBOOK_EOF\n)`);
+  }
+  const heredoc = (h: string, s: string, suffix = '') => `${fn(h)} <<'MESHBOOK_EOF'${suffix}\n${s}\nMESHBOOK_EOF`;
+  for (const s of steps) {
+    out.push('', `# == ${s.id}: ${s.title} [article ${s.article}]`);
+    for (const n of s.notes) out.push(`# note: ${n}`);
+    if (s.when === 'on-failure') { out.push('# runs only on a VM where an earlier step failed: see meshbook rebuild'); continue; }
+    for (const h of s.hosts) {
+      const body = (b: PlannedAction): string[] => {
+        if (b.skip) return [`echo ${quote(`${h.host}: skipped: ${b.skip}`)}`];
+        const by = Object.fromEntries(b.scripts.map((x) => [x.role, x.script]));
+        const lines: string[] = [];
+        if (b.notInLab && loaded.lab) lines.push(`# not in lab: ${b.notInLab}`);
+        if (b.consent) lines.push(`# needs consent: ${b.consent}`);
+        if (by.probe) lines.push(heredoc(h.host, by.probe));
+        if (by.check) {
+          lines.push(`rc=0; ${heredoc(h.host, by.check, ' || rc=$?')}`);
+          if (by.change) {
+            lines.push('if [ "$rc" = 10 ]; then', heredoc(h.host, by.change));
+            if (by.verify) lines.push(heredoc(h.host, by.verify));
+            lines.push(`elif [ "$rc" != 0 ]; then echo ${quote(`${h.host}: ${s.id}: check failed`)} >&2; exit 1; fi`);
+          }
+        } else if (by.change) {
+          lines.push(heredoc(h.host, by.change));
+          if (by.verify) lines.push(heredoc(h.host, by.verify));
+        }
+        return lines;
+      };
+      out.push(`# on ${h.host}`);
+      if (h.branches.length === 1) out.push(...body(h.branches[0]));
+      else {
+        out.push(`case "$DISTRO_${h.host.replace(/-/g, '_')}" in`);
+        for (const b of h.branches) out.push(`${b.distro})`, ...body(b).map((l) => l), ';;');
+        out.push('esac');
+      }
+    }
+  }
+  return out.join('\n') + '\n';
+}

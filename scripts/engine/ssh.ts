@@ -1,0 +1,67 @@
+// Running a script on a VM: the system OpenSSH client, the script on stdin to `bash -s`
+// (never in argv), one multiplexed connection per VM, the project's own known_hosts with
+// accept-new (never "no"), bounded connect and command times.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { $ } from 'zx';
+import type { Vm } from './inventory.ts';
+import type { RemoteResult } from './types.ts';
+import { PRELUDE, type Script } from './sh.ts';
+
+export interface SshConfig {
+  knownHosts: string;
+  netns?: string;             // lab: run ssh inside this network namespace
+  connectTimeoutS: number;
+  commandTimeoutMs: number;
+}
+
+export function controlDir(): string {
+  const dir = path.join(os.tmpdir(), `meshbook-${process.getuid?.() ?? 'u'}`, 'cm');
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  return dir;
+}
+
+export function sshArgv(vm: Vm, cfg: SshConfig, remote: string[]): string[] {
+  const opts = [
+    'BatchMode=yes', `ConnectTimeout=${cfg.connectTimeoutS}`, 'StrictHostKeyChecking=accept-new',
+    `UserKnownHostsFile=${cfg.knownHosts}`, 'GlobalKnownHostsFile=/dev/null',
+    'ControlMaster=auto', `ControlPath=${controlDir()}/%C`, 'ControlPersist=120',
+    'ServerAliveInterval=5', 'ServerAliveCountMax=3', 'LogLevel=ERROR',
+  ];
+  const argv = ['ssh', '-T', ...opts.flatMap((o) => ['-o', o]), '-p', String(vm.port)];
+  if (vm.identity) argv.push('-i', vm.identity, '-o', 'IdentitiesOnly=yes');
+  argv.push(`${vm.user}@${vm.host}`, ...remote);
+  return cfg.netns ? ['ip', 'netns', 'exec', cfg.netns, ...argv] : argv;
+}
+
+/** `bash -s` as root: directly for root, through passwordless sudo otherwise. */
+export function remoteShell(vm: Vm): string[] {
+  return vm.user === 'root' ? ['bash', '-s'] : ['sudo', '-n', 'bash', '-s'];
+}
+
+export function fullScript(script: Script): string {
+  return `${PRELUDE}\n${script.text}\n`;
+}
+
+export async function runScript(vm: Vm, script: Script, cfg: SshConfig): Promise<RemoteResult> {
+  fs.mkdirSync(path.dirname(cfg.knownHosts), { recursive: true });
+  const argv = sshArgv(vm, cfg, remoteShell(vm));
+  const p = $({ input: fullScript(script), nothrow: true, quiet: true, timeout: cfg.commandTimeoutMs })`${argv}`;
+  const out = await p;
+  const timedOut = out.exitCode === null;
+  return {
+    code: out.exitCode ?? 124,
+    stdout: out.stdout,
+    stderr: timedOut ? `${out.stderr}\ntimed out after ${cfg.commandTimeoutMs} ms` : out.stderr,
+    timedOut,
+  };
+}
+
+/** Close the multiplexed connection (best effort). */
+export async function closeMaster(vm: Vm, cfg: SshConfig): Promise<void> {
+  const argv = sshArgv(vm, cfg, []);
+  const i = argv.indexOf('-T');
+  argv.splice(i, 1, '-O', 'exit');
+  await $({ nothrow: true, quiet: true, timeout: 5000 })`${argv}`;
+}

@@ -1,0 +1,91 @@
+// The shapes every runbook and the engine share. Kept small on purpose: a step is
+// data (ids, titles, the article section it mirrors) plus functions that return the
+// exact scripts it would send, so plan, dry-run, rebuild and walkthrough all show and
+// run the same commands.
+import type { Script } from './sh.ts';
+import type { Vm } from './inventory.ts';
+
+export type Status = 'ok' | 'changed' | 'unchanged' | 'skipped' | 'not in lab' | 'failed' | 'would change';
+
+export interface Facts {
+  distro?: string;          // a profile id from vm/profiles
+  family?: 'redhat' | 'debian';
+  kernel?: string;
+  [k: string]: unknown;
+}
+
+export interface HostCtx {
+  vm: Vm;
+  env: Record<string, string>;
+  facts: Facts;
+  lab: boolean;             // running against the embedded lab
+  distro: string | undefined; // declared or detected distro
+}
+
+/** What a step does on one VM. Every field is optional; the runner's rules:
+ *  - skip: not applicable here (reason shown), nothing runs;
+ *  - probe: a read-only step: exit 0 = ok; `interpret` turns its output into lines/facts;
+ *  - check: exit 0 = already in the desired state ("unchanged"), exit 10 = change needed;
+ *  - apply: the mutation; verify: a probe run after apply (exit 0 = good);
+ *  - notInLab: in the lab the real change cannot happen (no container engine, no
+ *    package mirror, no systemd). There the check still runs (it only reads), the
+ *    apply never does; `labStandIn` may give the lab's own check/apply instead (e.g.
+ *    the interception rules the proxy would set). Reported "not in lab" with this
+ *    reason, never "ok";
+ *  - consent: the apply is destructive: it needs --yes or a yes in the walkthrough. */
+export interface VmAction {
+  skip?: string;
+  probe?: Script;
+  interpret?: (out: RemoteResult, ctx: HostCtx) => Interpretation;
+  check?: Script;
+  apply?: Script;
+  verify?: Script;
+  notInLab?: string;
+  labStandIn?: { check?: Script; apply?: Script; verify?: Script; what: string };
+  consent?: string;
+}
+
+export interface Interpretation {
+  ok: boolean;
+  lines: string[];
+  facts?: Partial<Facts>;
+}
+
+export interface RemoteResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+  timedOut?: boolean;
+}
+
+export interface Step {
+  id: string;                  // e.g. '03-env-file'; with the runbook: 'asm-vm-proxy/03-env-file'
+  title: string;
+  article: string;             // the article section this step mirrors
+  notes?: string[];            // where the article is wrong or dated, and what we do instead
+  target: 'vm';
+  perDistro?: boolean;         // the commands differ per distro (plan shows each branch)
+  gathersFacts?: boolean;      // always runs, even when resuming (later steps need its facts)
+  when?: 'always' | 'on-failure';
+  vm: (ctx: HostCtx) => VmAction;
+}
+
+export interface InputSpec {
+  name: string;
+  description: string;
+  required?: boolean;
+  secret?: boolean;
+  example?: string;
+  default?: string;
+  /** Returns a problem ("is not ...; set it to ...") or undefined when fine. */
+  check?: (value: string, all: Record<string, string>) => string | undefined;
+}
+
+export interface Runbook {
+  name: string;
+  title: string;
+  article: string;             // articles/N-....txt
+  summary: string;
+  inputs: InputSpec[];
+  steps: Step[];
+}

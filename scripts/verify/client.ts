@@ -1,0 +1,554 @@
+// The load loop: `connections` keep-alive connections in an undici Pool (pipelining 1), one
+// request in flight per connection, each finished request immediately followed by the next.
+// Everything it learns goes into a Tally of fixed size: counters and log-bucketed latency
+// histograms, so memory does not grow with N.
+//
+// Speed notes (Node is single-threaded; the client must keep up with hey/wrk on loopback):
+// - requests go through `Pool.dispatch` with a long-lived handler object per slot, not
+//   `request()`: no promise, stream or parsed-headers object per request. The handler uses
+//   undici's raw callbacks (onHeaders/onData/onComplete), which undici 7 runs natively;
+//   the newer onResponse* callbacks get wrapped and their headers parsed on every response.
+// - each slot owns one body buffer of `maxBodyBytes`, reused for every response; bytes past
+//   the cap are read off the socket and dropped.
+// - one shared, frozen dispatch-options object.
+
+import { Pool } from 'undici';
+import { LogHistogram } from './histogram.ts';
+
+export interface LoadPlan {
+  origin: string;
+  path: string;
+  headers: readonly [string, string][];
+  /** Bucket patterns, in order: the first match wins. */
+  patterns: readonly RegExp[];
+  /** Classify on this (lower-case) response header instead of the body. */
+  byHeader: string | null;
+  maxBodyBytes: number;
+  /** Counted requests to send. */
+  n: number;
+  connections: number;
+  /** Total requests per second over all connections (null = as fast as answers come). */
+  qps: number | null;
+  timeoutMs: number;
+  newConnectionPerRequest: boolean;
+  /** Uncounted requests after the first 2xx (0 = no warm-up at all). */
+  warmup: number;
+  maxTimeMs: number | null;
+  signal?: AbortSignal;
+  /** Called about every `progressMs` while requests run, and once at the end. */
+  onProgress?: (tally: Tally) => void;
+  progressMs?: number;
+}
+
+export interface StatusRow {
+  count: number;
+  latency: LogHistogram;
+}
+
+const MAX_ERROR_KINDS = 16;
+
+/** Fixed-size counters for one run. */
+export class Tally {
+  readonly counts: Float64Array;
+  readonly latency: LogHistogram[];
+  unclassified = 0;
+  readonly unclassifiedLatency = new LogHistogram();
+  /** Non-2xx answers by status code (at most ~500 distinct codes exist). */
+  readonly statuses = new Map<number, StatusRow>();
+  /** Transport errors by kind (bounded: extra kinds fold into "other"). */
+  readonly errors = new Map<string, number>();
+  transportErrors = 0;
+  /** Counted requests finished (answers + transport errors). */
+  completed = 0;
+  /** Requests sent in the counted phase. */
+  sent = 0;
+
+  constructor(readonly buckets: number) {
+    this.counts = new Float64Array(buckets);
+    this.latency = Array.from({ length: buckets }, () => new LogHistogram());
+  }
+
+  get classified(): number {
+    let s = 0;
+    for (let i = 0; i < this.counts.length; i++) s += this.counts[i];
+    return s;
+  }
+
+  get non2xx(): number {
+    let s = 0;
+    for (const r of this.statuses.values()) s += r.count;
+    return s;
+  }
+
+  /** Anything that answered with HTTP at all. */
+  get answered(): number {
+    return this.completed - this.transportErrors;
+  }
+
+  recordError(kind: string): void {
+    this.transportErrors++;
+    this.completed++;
+    const key = this.errors.has(kind) || this.errors.size < MAX_ERROR_KINDS ? kind : 'other';
+    this.errors.set(key, (this.errors.get(key) ?? 0) + 1);
+  }
+}
+
+export interface LoadResult {
+  tally: Tally;
+  /** From the first counted request to the last answer. */
+  durationMs: number;
+  /** TCP connections opened over the whole run (warm-up included). */
+  connectionsOpened: number;
+  warmupSent: number;
+  /** Warm-up outcome: null when it reached a 2xx (or was off), else what the target said last. */
+  warmupFailure: string | null;
+  /** Why sending stopped before N: Ctrl-C / abort signal, or --max-time. */
+  stoppedBy: 'signal' | 'max-time' | null;
+  /** In-flight requests given up on when stopping (not counted). */
+  abandoned: number;
+}
+
+/** Short name for a transport error. */
+export function errorKind(err: unknown): string {
+  const e = err as { code?: string; name?: string; message?: string };
+  switch (e?.code) {
+    case 'UND_ERR_HEADERS_TIMEOUT':
+    case 'UND_ERR_BODY_TIMEOUT':
+      return 'timeout';
+    case 'UND_ERR_CONNECT_TIMEOUT':
+      return 'connect timeout';
+    case 'ECONNREFUSED':
+      return 'connection refused';
+    case 'ECONNRESET':
+      return 'connection reset';
+    case 'UND_ERR_SOCKET':
+      return 'socket closed';
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+      return 'unreachable';
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return 'DNS lookup failed';
+    default:
+      return e?.code ?? e?.name ?? 'error';
+  }
+}
+
+type Abort = (err?: Error) => void;
+
+/** One request slot = one request in flight at a time; reused as undici's handler. */
+class Slot {
+  start = 0;
+  status = 0;
+  len = 0;
+  headerValue: string | null = null;
+  abortFn: Abort | null = null;
+  timer: NodeJS.Timeout | null = null;
+  readonly buf: Buffer | null;
+
+  constructor(
+    private readonly run: Runner,
+    bodyBytes: number,
+  ) {
+    this.buf = bodyBytes > 0 ? Buffer.allocUnsafe(bodyBytes) : null;
+  }
+
+  onConnect(abort: Abort): void {
+    this.abortFn = abort;
+  }
+
+  onHeaders(statusCode: number, rawHeaders: Buffer[] | string[] | null): boolean {
+    this.status = statusCode;
+    const want = this.run.byHeader;
+    if (want !== null && rawHeaders) {
+      for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+        const name = rawHeaders[i];
+        if (name.length === want.length && name.toString().toLowerCase() === want) {
+          this.headerValue = rawHeaders[i + 1].toString();
+          break;
+        }
+      }
+    }
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    const buf = this.buf;
+    if (buf !== null && this.len < buf.length && this.status >= 200 && this.status < 300) {
+      this.len += chunk.copy(buf, this.len, 0, Math.min(chunk.length, buf.length - this.len));
+    }
+    return true;
+  }
+
+  onComplete(): void {
+    this.run.complete(this);
+  }
+
+  onError(err: Error): void {
+    this.run.fail(this, err);
+  }
+
+  reset(): void {
+    this.status = 0;
+    this.len = 0;
+    this.headerValue = null;
+    this.abortFn = null;
+  }
+}
+
+class Runner {
+  readonly tally: Tally;
+  readonly byHeader: string | null;
+  private readonly pool: Pool;
+  private readonly opts: {
+    path: string;
+    method: 'GET';
+    headers: string[];
+    headersTimeout: number;
+    bodyTimeout: number;
+    reset: boolean;
+  };
+  private readonly slots: Slot[] = [];
+  private readonly patterns: readonly RegExp[];
+  private readonly k: number;
+  private readonly interval: number;
+  private inFlight = 0;
+  private waiting = 0;
+  private stopped = false;
+  private abandoning = false;
+  abandoned = 0;
+  stoppedBy: LoadResult['stoppedBy'] = null;
+  private t0 = 0;
+  lastDone = 0;
+  private deadline = Infinity;
+  private resolve: (() => void) | null = null;
+  private graceTimer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly plan: LoadPlan,
+    pool: Pool,
+  ) {
+    this.pool = pool;
+    this.patterns = plan.patterns;
+    this.k = plan.patterns.length;
+    this.tally = new Tally(this.k);
+    this.byHeader = plan.byHeader;
+    this.interval = plan.qps ? 1000 / plan.qps : 0;
+    this.opts = requestOptions(plan);
+    const bodyBytes = plan.byHeader === null ? plan.maxBodyBytes : 0;
+    const slots = Math.max(1, Math.min(plan.connections, plan.n));
+    for (let i = 0; i < slots; i++) this.slots.push(new Slot(this, bodyBytes));
+  }
+
+  start(): Promise<void> {
+    return new Promise((resolve) => {
+      this.resolve = resolve;
+      this.t0 = performance.now();
+      this.lastDone = this.t0;
+      if (this.plan.maxTimeMs !== null) this.deadline = this.t0 + this.plan.maxTimeMs;
+      for (const slot of this.slots) this.next(slot);
+      this.maybeDone();
+    });
+  }
+
+  get startedAt(): number {
+    return this.t0;
+  }
+
+  stop(reason: 'signal' | 'max-time'): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.stoppedBy = reason;
+    for (const slot of this.slots) {
+      if (slot.timer) {
+        clearTimeout(slot.timer);
+        slot.timer = null;
+        this.waiting--;
+        this.tally.sent--;
+      }
+    }
+    if (this.inFlight > 0) {
+      // Let requests already on the wire finish briefly, then give up on them.
+      const grace = Math.min(1000, this.plan.timeoutMs);
+      this.graceTimer = setTimeout(() => {
+        // Give up on what is still in flight: it is not counted. Late callbacks are ignored.
+        this.abandoning = true;
+        this.abandoned += this.inFlight;
+        this.inFlight = 0;
+        for (const slot of this.slots) slot.abortFn?.(new Error('stopped'));
+        this.maybeDone();
+      }, grace);
+    }
+    this.maybeDone();
+  }
+
+  private next(slot: Slot): void {
+    const t = this.tally;
+    if (this.stopped || t.sent >= this.plan.n) return;
+    const now = performance.now();
+    if (now >= this.deadline) {
+      this.stop('max-time');
+      return;
+    }
+    if (this.interval > 0) {
+      const due = this.t0 + t.sent * this.interval;
+      if (due > now) {
+        t.sent++;
+        this.waiting++;
+        slot.timer = setTimeout(() => {
+          slot.timer = null;
+          this.waiting--;
+          this.fire(slot);
+        }, due - now);
+        return;
+      }
+    }
+    t.sent++;
+    this.fire(slot);
+  }
+
+  private fire(slot: Slot): void {
+    slot.reset();
+    this.inFlight++;
+    slot.start = performance.now();
+    this.pool.dispatch(this.opts, slot);
+  }
+
+  complete(slot: Slot): void {
+    if (this.abandoning) return;
+    this.inFlight--;
+    const end = performance.now();
+    this.lastDone = end;
+    const ms = end - slot.start;
+    const t = this.tally;
+    t.completed++;
+    const status = slot.status;
+    if (status >= 200 && status < 300) {
+      let subject: string | null;
+      if (this.byHeader === null) subject = slot.buf!.toString('utf8', 0, slot.len);
+      else subject = slot.headerValue;
+      let idx = -1;
+      if (subject !== null) {
+        for (let i = 0; i < this.k; i++) {
+          if (this.patterns[i].test(subject)) {
+            idx = i;
+            break;
+          }
+        }
+      }
+      if (idx >= 0) {
+        t.counts[idx]++;
+        t.latency[idx].record(ms);
+      } else {
+        t.unclassified++;
+        t.unclassifiedLatency.record(ms);
+      }
+    } else {
+      let row = t.statuses.get(status);
+      if (row === undefined) {
+        row = { count: 0, latency: new LogHistogram() };
+        t.statuses.set(status, row);
+      }
+      row.count++;
+      row.latency.record(ms);
+    }
+    this.next(slot);
+    this.maybeDone();
+  }
+
+  fail(slot: Slot, err: Error): void {
+    if (this.abandoning) return;
+    this.inFlight--;
+    this.lastDone = performance.now();
+    this.tally.recordError(errorKind(err));
+    // Errors can arrive synchronously from dispatch: continue on a fresh stack.
+    setImmediate(() => {
+      this.next(slot);
+      this.maybeDone();
+    });
+  }
+
+  private maybeDone(): void {
+    if (this.resolve === null || this.inFlight > 0 || this.waiting > 0) return;
+    if (!this.stopped && this.tally.sent < this.plan.n) {
+      // An error path is about to continue on setImmediate; it calls maybeDone again.
+      return;
+    }
+    if (this.graceTimer) clearTimeout(this.graceTimer);
+    const r = this.resolve;
+    this.resolve = null;
+    r();
+  }
+}
+
+function requestOptions(plan: LoadPlan) {
+  const headers: string[] = [];
+  let ua = false;
+  for (const [name, value] of plan.headers) {
+    headers.push(name, value);
+    if (name.toLowerCase() === 'user-agent') ua = true;
+  }
+  if (!ua) headers.push('user-agent', 'meshbook-verify');
+  return Object.freeze({
+    path: plan.path,
+    method: 'GET' as const,
+    headers,
+    headersTimeout: plan.timeoutMs,
+    bodyTimeout: plan.timeoutMs,
+    reset: plan.newConnectionPerRequest,
+  });
+}
+
+interface OneResult {
+  status: number;
+  error: string | null;
+}
+
+/** One request with a throwaway handler (warm-up only). */
+function once(pool: Pool, opts: ReturnType<typeof requestOptions>, signal?: AbortSignal): Promise<OneResult> {
+  return new Promise((resolve) => {
+    let status = 0;
+    let done = false;
+    let abortFn: Abort | null = null;
+    const onAbort = () => abortFn?.(new Error('stopped'));
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const finish = (r: OneResult) => {
+      if (done) return;
+      done = true;
+      signal?.removeEventListener('abort', onAbort);
+      resolve(r);
+    };
+    pool.dispatch(opts, {
+      onConnect(abort: Abort) {
+        abortFn = abort;
+        if (signal?.aborted) abort(new Error('stopped'));
+      },
+      onHeaders(s: number) {
+        status = s;
+        return true;
+      },
+      onData() {
+        return true;
+      },
+      onComplete() {
+        finish({ status, error: null });
+      },
+      onError(err: Error) {
+        finish({ status: 0, error: errorKind(err) });
+      },
+    });
+  });
+}
+
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    if (signal?.aborted) return resolve();
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+
+/** Warm-up tries: up to this many requests, one at a time, until the first 2xx answer. */
+export const WARMUP_ATTEMPTS = 20;
+/** ... and for at most this long (plus one request's timeout). */
+export const WARMUP_WAIT_MS = 10_000;
+
+async function warmUp(
+  plan: LoadPlan,
+  pool: Pool,
+): Promise<{ sent: number; failure: string | null }> {
+  const opts = requestOptions(plan);
+  const signal = plan.signal;
+  let sent = 0;
+  let last = '';
+  const until = performance.now() + WARMUP_WAIT_MS;
+  let ok = false;
+  for (let attempt = 0; attempt < WARMUP_ATTEMPTS && !signal?.aborted; attempt++) {
+    const r = await once(pool, opts, signal);
+    sent++;
+    if (r.status >= 200 && r.status < 300) {
+      ok = true;
+      break;
+    }
+    last = r.error ?? `HTTP ${r.status}`;
+    if (performance.now() >= until) break;
+    await sleep(Math.min(1000, 100 * 2 ** attempt), signal);
+  }
+  if (signal?.aborted) return { sent, failure: 'interrupted during warm-up' };
+  if (!ok) return { sent, failure: `no 2xx answer in ${sent} warm-up request${sent === 1 ? '' : 's'} (last: ${last})` };
+  // The rest of the warm-up, spread over the connections (this opens them).
+  let left = plan.warmup;
+  const lanes = Math.max(1, Math.min(plan.connections, left));
+  await Promise.all(
+    Array.from({ length: lanes }, async () => {
+      while (left > 0 && !signal?.aborted) {
+        left--;
+        sent++;
+        await once(pool, opts, signal);
+      }
+    }),
+  );
+  return { sent, failure: null };
+}
+
+/** Warm up, then send the counted requests. Never throws for network trouble. */
+export async function runLoad(plan: LoadPlan): Promise<LoadResult> {
+  let connectionsOpened = 0;
+  const pool = new Pool(plan.origin, {
+    connections: plan.connections,
+    pipelining: 1,
+    connectTimeout: plan.timeoutMs,
+    keepAliveTimeout: 30_000,
+  });
+  pool.on('connect', () => {
+    connectionsOpened++;
+  });
+  const runner = new Runner(plan, pool);
+  let progress: NodeJS.Timeout | null = null;
+  const onAbort = () => runner.stop('signal');
+  try {
+    let warmupSent = 0;
+    if (plan.warmup > 0) {
+      const w = await warmUp(plan, pool);
+      warmupSent = w.sent;
+      if (w.failure !== null) {
+        return {
+          tally: runner.tally,
+          durationMs: 0,
+          connectionsOpened,
+          warmupSent,
+          warmupFailure: w.failure,
+          stoppedBy: plan.signal?.aborted ? 'signal' : null,
+          abandoned: 0,
+        };
+      }
+    }
+    if (plan.onProgress) {
+      const cb = plan.onProgress;
+      progress = setInterval(() => cb(runner.tally), plan.progressMs ?? 100);
+      progress.unref();
+    }
+    plan.signal?.addEventListener('abort', onAbort, { once: true });
+    const finished = runner.start();
+    if (plan.signal?.aborted) runner.stop('signal');
+    await finished;
+    plan.onProgress?.(runner.tally);
+    return {
+      tally: runner.tally,
+      durationMs: Math.max(0, runner.lastDone - runner.startedAt),
+      connectionsOpened,
+      warmupSent,
+      warmupFailure: null,
+      stoppedBy: runner.stoppedBy,
+      abandoned: runner.abandoned,
+    };
+  } finally {
+    plan.signal?.removeEventListener('abort', onAbort);
+    if (progress) clearInterval(progress);
+    await pool.destroy().catch(() => undefined);
+  }
+}
