@@ -71,8 +71,9 @@ export function parseInventory(text: string, file: string, opts: { checkFiles?: 
     p('user', v.posixUser(user));
     const port = str('port') ?? '22';
     p('port', v.port(port));
-    const privateIp = str('privateIp') ?? host;
-    if (privateIp) p('privateIp', v.ipv4(privateIp));
+    // defaults to host when that is an address; runbooks that need it say so when empty
+    const privateIp = str('privateIp') ?? (v.ipv4(host) ? '' : host);
+    if (str('privateIp') !== undefined) p('privateIp', v.ipv4(privateIp));
     const identity = str('identity') ? expandHome(str('identity')!) : undefined;
     if (identity && opts.checkFiles && !fs.existsSync(identity)) problems.push(`${at(i, 'identity')}: ${identity} does not exist; point it at the SSH private key`);
     const distro = str('distro');

@@ -7,6 +7,9 @@ import { PRELUDE, type Script } from './sh.ts';
 import { PROFILE_IDS, profile } from './distro.ts';
 import { sshArgv } from './ssh.ts';
 import { quote } from 'zx';
+import path from 'node:path';
+
+const shown = (f: string) => path.relative(process.cwd(), f) || f;
 
 export interface PlannedAction {
   distro?: string;          // set when the branch is for one distro
@@ -55,7 +58,7 @@ export function plan(runbooks: Runbook[], loaded: Loaded): PlannedStep[] {
 const indent = (s: string, n: number) => s.split('\n').map((l) => ' '.repeat(n) + l).join('\n');
 
 export function planText(steps: PlannedStep[], loaded: Loaded): string {
-  const lines: string[] = [`meshbook plan for ${loaded.envFile} (${loaded.inventory.vms.length} VM(s)${loaded.lab ? ', the local lab' : ''}); nothing was run, secrets are shown as ***NAME***`];
+  const lines: string[] = [`meshbook plan for ${shown(loaded.envFile)} (${loaded.inventory.vms.length} VM(s)${loaded.lab ? ', the local lab' : ''}); nothing was run, secrets are shown as ***NAME***`];
   for (const s of steps) {
     lines.push('', `== ${s.id}: ${s.title}  [article ${s.article}]${s.when === 'on-failure' ? '  (runs only where a step failed)' : ''}`);
     for (const n of s.notes) lines.push(`   note: ${n}`);
@@ -94,7 +97,7 @@ export function planSh(steps: PlannedStep[], loaded: Loaded): string {
   const fn = (h: string) => `on_${h.replace(/-/g, '_')}`;
   const out: string[] = [
     '#!/usr/bin/env bash',
-    `# meshbook plan for ${loaded.envFile}: the same commands a rebuild runs, for review.`,
+    `# meshbook plan for ${shown(loaded.envFile)}: the same commands a rebuild runs, for review.`,
     '# Secrets are masked as ***NAME***: this script does not carry them.',
     '# A check exits 0 when nothing needs to change and 10 when the change must run.',
     'set -euo pipefail',
