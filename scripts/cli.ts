@@ -115,7 +115,7 @@ export function buildProgram(): Command {
     .option('--timeout <seconds>', 'limit for one remote command', positiveInt('--timeout'), 900)
     .option('--connect-timeout <seconds>', 'SSH connect timeout', positiveInt('--connect-timeout'), 10)
     .action(async (name: string | undefined, o) => {
-      const rep = await walkthrough(RUNBOOKS, { runbook: name, envFile: o.env, ssh: sshConfig({}, undefined, o) });
+      const rep = await walkthrough(RUNBOOKS, { runbook: name, envFile: o.env, ssh: (env, netns) => sshConfig(env, netns, o) });
       process.exitCode = rep?.failed ? 1 : 0;
     });
 

@@ -37,7 +37,9 @@ export class Journal {
     return !!e && DONE.includes(e.status) && e.fingerprint === fp;
   }
 
+  /** A run begins: after a clean run the old entries say nothing about this one. */
   start(): void {
+    if (this.state.complete) this.state.steps = {};
     this.state.complete = false;
     this.save();
   }

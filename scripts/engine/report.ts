@@ -27,28 +27,28 @@ export function hostLines(host: string, r: HostResult, verbose = true): string[]
 /** Hooks that print progress to stderr/stdout as a run goes. */
 export function textHooks(print: (s: string) => void = (s) => console.log(redact(s))): Hooks {
   let spinner: Ora | undefined;
-  const buffered = new Map<string, string[]>();
+
   return {
-    stepStart(step, id, hosts) {
+    stepStart(step, id) {
       print(chalk.bold(`\n▶ ${id}: ${step.title}`) + chalk.gray(`  [article ${step.article}]`));
-      if (process.stderr.isTTY && hosts.length) spinner = ora({ text: `${hosts.length} host(s)`, stream: process.stderr }).start();
-      buffered.set(id, []);
     },
-    hostDone(id, host, r) {
-      buffered.get(id)?.push(...hostLines(host, r));
+    running(_id, hosts) {
+      if (process.stderr.isTTY && hosts.length) spinner = ora({ text: `running on ${hosts.length} host(s)`, stream: process.stderr }).start();
+    },
+    hostDone(_id, host, r) {
       if (spinner) spinner.text = `${host}: ${r.status}`;
     },
     stepEnd(rec) {
       spinner?.stop();
       spinner = undefined;
-      const lines = buffered.get(rec.id) ?? [];
+      const lines = Object.entries(rec.hosts).flatMap(([h, r]) => hostLines(h, r));
       if (lines.length) print(lines.join('\n'));
     },
   };
 }
 
 export function summaryTable(rep: RunReport): string {
-  const t = new Table({ head: ['step', ...rep.hosts], style: { head: [], border: [] } });
+  const t = new Table({ head: ['step', ...rep.hosts], style: { head: [], border: [], compact: true } });
   for (const r of rep.records) t.push([r.id, ...rep.hosts.map((h) => (r.hosts[h] ? paint(r.hosts[h].status) : '-'))]);
   return t.toString();
 }

@@ -37,6 +37,7 @@ export interface Hooks {
   stepStart?(step: Step, id: string, hosts: string[]): void | Promise<void>;
   /** Walkthrough: asked before a step runs (after stepStart). */
   confirm?(step: Step, id: string, actions: Map<string, VmAction>): Promise<Decision>;
+  running?(id: string, hosts: string[]): void;
   hostDone?(id: string, host: string, r: HostResult): void;
   stepEnd?(rec: StepRecord): void;
 }
@@ -110,7 +111,7 @@ async function execute(id: string, a: VmAction, ctx: HostCtx, opts: RunOptions):
     const detail = r.stdout.trim() ? r.stdout.trim().split('\n').map(redact) : [];
     if (r.code === 0) return { status: lab.length ? 'not in lab' : 'unchanged', lines: [...detail, ...lab] };
     if (r.code !== 10) return fail('check', r);
-    if (!a.apply) return { status: lab.length ? 'not in lab' : 'failed', lines: detail, ...(lab.length ? {} : { error: 'not in the desired state and no change is defined' }) };
+    if (!a.apply) return lab.length ? { status: 'not in lab', lines: [...detail, ...lab] } : { status: 'failed', lines: detail, error: 'not in the desired state and no change is defined' };
     if (a.consent && !opts.yes && !opts.consented?.has(id)) {
       return { status: 'failed', lines: detail, error: `needs consent: ${a.consent}; rerun with --yes (or answer yes in the walkthrough) to allow it` };
     }
@@ -177,6 +178,7 @@ export async function runRunbooks(runbooks: Runbook[], loaded: Loaded, opts: Run
           continue;
         }
       }
+      opts.hooks?.running?.(id, targets.map((t) => t.name));
       await pool(targets, opts.forks ?? 10, async (h) => {
         const a = actions.get(h.name)!;
         const fp = actionFingerprint(a);
@@ -195,6 +197,7 @@ export async function runRunbooks(runbooks: Runbook[], loaded: Loaded, opts: Run
         rec.hosts[h.name] = r;
         opts.hooks?.hostDone?.(id, h.name, r);
       });
+      rec.hosts = Object.fromEntries(hosts.filter((h) => rec.hosts[h.name]).map((h) => [h.name, rec.hosts[h.name]]));
       report.records.push(rec);
       opts.hooks?.stepEnd?.(rec);
     }

@@ -31,7 +31,7 @@ function showActions(actions: Map<string, VmAction>, lab: boolean): string[] {
   return [...groups].map(([t, hosts]) => `on ${hosts.join(', ')}:\n${t.split('\n').map((l) => `  ${l}`).join('\n')}`);
 }
 
-export async function walkthrough(runbooks: Runbook[], opts: { runbook?: string; envFile?: string; ssh: Omit<RunOptions['ssh'], 'netns'> }): Promise<RunReport | undefined> {
+export async function walkthrough(runbooks: Runbook[], opts: { runbook?: string; envFile?: string; ssh: (env: Record<string, string>, netns?: string) => RunOptions['ssh'] }): Promise<RunReport | undefined> {
   const rb = opts.runbook
     ? runbooks.find((r) => r.name === opts.runbook)
     : await select({ message: 'Which runbook?', choices: runbooks.map((r) => ({ name: `${r.name}: ${r.title}`, value: r, description: r.summary })) });
@@ -64,7 +64,7 @@ export async function walkthrough(runbooks: Runbook[], opts: { runbook?: string;
   const loaded = loadFrom(env, base, [rb], { checkFiles: true });
   const consented = new Set<string>();
   const report = await runRunbooks([rb], loaded, {
-    ssh: { ...opts.ssh, netns: loaded.inventory.netns ?? loaded.env.LAB_NETNS },
+    ssh: opts.ssh(loaded.env, loaded.inventory.netns ?? loaded.env.LAB_NETNS),
     consented,
     journal: opts.envFile ? new Journal(opts.envFile) : undefined,
     hooks: {

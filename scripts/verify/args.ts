@@ -25,6 +25,8 @@ export interface VerifyConfig {
   /** classify on this response header (lower-case) instead of the body */
   byHeader: string | null;
   buckets: Bucket[];
+  /** Bucket indexes in --classify order: patterns are tried in this order, the first match wins. */
+  matchOrder: number[];
   n: number | 'auto';
   connections: number;
   qps: number | null;
@@ -304,6 +306,7 @@ export function resolveConfig(raw: RawVerifyOptions): VerifyConfig {
     maxTimeMs = s * 1000;
   }
 
+  const matchOrder = [...patterns.keys()].map((name) => buckets.findIndex((b) => b.name === name));
   return {
     url,
     origin: url.origin,
@@ -311,6 +314,7 @@ export function resolveConfig(raw: RawVerifyOptions): VerifyConfig {
     headers,
     byHeader,
     buckets,
+    matchOrder,
     n,
     connections,
     qps,

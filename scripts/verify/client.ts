@@ -19,8 +19,10 @@ export interface LoadPlan {
   origin: string;
   path: string;
   headers: readonly [string, string][];
-  /** Bucket patterns, in order: the first match wins. */
+  /** Bucket patterns (index = bucket). */
   patterns: readonly RegExp[];
+  /** Bucket indexes in the order the patterns are tried: the first match wins. Default: 0..k-1. */
+  matchOrder?: readonly number[];
   /** Classify on this (lower-case) response header instead of the body. */
   byHeader: string | null;
   maxBodyBytes: number;
@@ -209,7 +211,9 @@ class Runner {
     reset: boolean;
   };
   private readonly slots: Slot[] = [];
+  /** patterns in match order, and the bucket each belongs to */
   private readonly patterns: readonly RegExp[];
+  private readonly bucketOf: Int32Array;
   private readonly k: number;
   private readonly interval: number;
   private inFlight = 0;
@@ -220,7 +224,8 @@ class Runner {
   stoppedBy: LoadResult['stoppedBy'] = null;
   private t0 = 0;
   lastDone = 0;
-  private deadline = Infinity;
+  /** --max-time: absolute performance.now() after which nothing more is sent (warm-up included). */
+  deadline = Infinity;
   private resolve: (() => void) | null = null;
   private graceTimer: NodeJS.Timeout | null = null;
 
@@ -229,7 +234,9 @@ class Runner {
     pool: Pool,
   ) {
     this.pool = pool;
-    this.patterns = plan.patterns;
+    const order = plan.matchOrder ?? plan.patterns.map((_, i) => i);
+    this.patterns = order.map((i) => plan.patterns[i]);
+    this.bucketOf = Int32Array.from(order);
     this.k = plan.patterns.length;
     this.tally = new Tally(this.k);
     this.byHeader = plan.byHeader;
@@ -245,7 +252,6 @@ class Runner {
       this.resolve = resolve;
       this.t0 = performance.now();
       this.lastDone = this.t0;
-      if (this.plan.maxTimeMs !== null) this.deadline = this.t0 + this.plan.maxTimeMs;
       for (const slot of this.slots) this.next(slot);
       this.maybeDone();
     });
@@ -331,7 +337,7 @@ class Runner {
       if (subject !== null) {
         for (let i = 0; i < this.k; i++) {
           if (this.patterns[i].test(subject)) {
-            idx = i;
+            idx = this.bucketOf[i];
             break;
           }
         }
@@ -452,20 +458,21 @@ const sleep = (ms: number, signal?: AbortSignal) =>
     signal?.addEventListener('abort', done, { once: true });
   });
 
-/** Warm-up tries: up to this many requests, one at a time, until the first 2xx answer. */
+/** Warm-up tries: up to this many requests, one at a time, until the first 2xx answer... */
 export const WARMUP_ATTEMPTS = 20;
-/** ... and for at most this long (plus one request's timeout). */
+/** ...for at most this long (plus one request's timeout), and never past --max-time. */
 export const WARMUP_WAIT_MS = 10_000;
 
 async function warmUp(
   plan: LoadPlan,
   pool: Pool,
+  deadline: number,
 ): Promise<{ sent: number; failure: string | null }> {
   const opts = requestOptions(plan);
   const signal = plan.signal;
   let sent = 0;
   let last = '';
-  const until = performance.now() + WARMUP_WAIT_MS;
+  const until = Math.min(deadline, performance.now() + WARMUP_WAIT_MS);
   let ok = false;
   for (let attempt = 0; attempt < WARMUP_ATTEMPTS && !signal?.aborted; attempt++) {
     const r = await once(pool, opts, signal);
@@ -475,8 +482,9 @@ async function warmUp(
       break;
     }
     last = r.error ?? `HTTP ${r.status}`;
-    if (performance.now() >= until) break;
-    await sleep(Math.min(1000, 100 * 2 ** attempt), signal);
+    const now = performance.now();
+    if (now >= until) break;
+    await sleep(Math.min(1000, 100 * 2 ** attempt, until - now), signal);
   }
   if (signal?.aborted) return { sent, failure: 'interrupted during warm-up' };
   if (!ok) return { sent, failure: `no 2xx answer in ${sent} warm-up request${sent === 1 ? '' : 's'} (last: ${last})` };
@@ -512,8 +520,10 @@ export async function runLoad(plan: LoadPlan): Promise<LoadResult> {
   const onAbort = () => runner.stop('signal');
   try {
     let warmupSent = 0;
+    const deadline = plan.maxTimeMs === null ? Infinity : performance.now() + plan.maxTimeMs;
+    runner.deadline = deadline;
     if (plan.warmup > 0) {
-      const w = await warmUp(plan, pool);
+      const w = await warmUp(plan, pool, deadline);
       warmupSent = w.sent;
       if (w.failure !== null) {
         return {

@@ -8,6 +8,7 @@ import { createRequire } from 'node:module';
 
 interface JStat {
   chisquare: { cdf(x: number, df: number): number; inv(p: number, df: number): number };
+  normal: { cdf(x: number, mean: number, sd: number): number };
 }
 // jstat ships CommonJS without type declarations: load it through require with a local type.
 const { jStat } = createRequire(import.meta.url)('jstat') as { jStat: JStat };
@@ -229,7 +230,21 @@ export function decide(input: VerdictInput): VerdictResult {
   } else {
     reasons.push('too few requests to tell: run more (see -n auto)');
   }
+  const note = unaccountedNote(input, classified);
+  if (note) reasons.push(note);
   return out('INCONCLUSIVE');
+}
+
+function unaccountedNote(input: VerdictInput, classified: number): string | null {
+  const total = classified + input.unaccounted;
+  if (input.unaccounted > 0 && total > 0 && input.unaccounted / total > input.minEffect + EPS) {
+    return (
+      `${pct(input.unaccounted / total)} of the counted requests were not classified into a bucket ` +
+      `(unclassified, non-2xx or transport errors): more than the ${pts(input.minEffect, 0)} min-effect, ` +
+      'so the split of the whole traffic cannot be vouched for'
+    );
+  }
+  return null;
 }
 
 /**
@@ -237,20 +252,8 @@ export function decide(input: VerdictInput): VerdictResult {
  * (unclassified, non-2xx, transport errors) are themselves no more than min-effect of it.
  */
 function guardUnaccounted(r: VerdictResult, input: VerdictInput, classified: number): VerdictResult {
-  const total = classified + input.unaccounted;
-  if (input.unaccounted > 0 && total > 0 && input.unaccounted / total > input.minEffect + EPS) {
-    return {
-      ...r,
-      verdict: 'INCONCLUSIVE',
-      reasons: [
-        `${pct(input.unaccounted / total)} of the counted requests were not classified into a bucket ` +
-          `(unclassified, non-2xx or transport errors): more than the ${pts(input.minEffect, 0)} min-effect, ` +
-          'so the split of the whole traffic cannot be vouched for',
-        ...r.reasons,
-      ],
-    };
-  }
-  return r;
+  const note = unaccountedNote(input, classified);
+  return note ? { ...r, verdict: 'INCONCLUSIVE', reasons: [note, ...r.reasons] } : r;
 }
 
 function fmtCount(x: number): string {
@@ -349,22 +352,43 @@ export function passRange(share: number, n: number, minEffect: number): [number,
   return [lo, a];
 }
 
+/** Work limit (binomial terms) for the exact computation; beyond it, normal-approximation bounds. */
+const EXACT_BUDGET = 4_000_000;
+/** Binomial mass beyond 12 standard deviations is negligible (< 1e-30). */
+const SIGMAS = 12;
+
+export interface PassProbability {
+  p: number;
+  /** false: large N, `p` is a normal-approximation bound (a lower bound for the expected split's
+   * own P(PASS), an upper bound for any other split's). */
+  exact: boolean;
+}
+
 /**
- * Exact probability that a run of n classified answers PASSes (random mode) when the target
- * really splits by `trueShares` and the expected split is `shares`. PASS = every weighted
- * bucket's Wilson interval within share +- minEffect and no hit on a zero-weight bucket (which
- * also rules out FAIL, as FAIL needs a bucket off by more than minEffect).
+ * Probability that a run of n classified answers PASSes (random mode) when the target really
+ * splits by `trueShares` and the expected split is `shares`. PASS = every weighted bucket's
+ * Wilson interval within share +- minEffect and no hit on a zero-weight bucket (which also
+ * rules out FAIL, as FAIL needs a bucket off by more than minEffect). Exact multinomial
+ * computation while affordable; for very large n, bounds from the binomial marginals.
  */
-export function passProbability(
+export function passProbabilityInfo(
   shares: readonly number[],
   trueShares: readonly number[],
   n: number,
   minEffect: number,
-): number {
-  ensureLogFact(n);
+): PassProbability {
   const k = shares.length;
   const ranges = shares.map((s) => passRange(s, n, minEffect));
-  for (const [lo, hi] of ranges) if (lo > hi) return 0;
+  for (const [lo, hi] of ranges) if (lo > hi) return { p: 0, exact: true };
+  // Work estimate: product of the loop widths of all but the last bucket.
+  let work = 1;
+  for (let j = 0; j < k - 1; j++) {
+    const sd = Math.sqrt(n * trueShares[j] * (1 - trueShares[j]));
+    work *= Math.min(ranges[j][1] - ranges[j][0] + 1, 2 * SIGMAS * sd + 1);
+  }
+  if (work > EXACT_BUDGET) return { p: marginalBound(shares, trueShares, ranges, n), exact: false };
+
+  ensureLogFact(n);
   // Sequential (conditional binomial) decomposition of the multinomial:
   // f(j, r) = sum over x in range_j of Bin(x; r, q_j / rest_j) * f(j + 1, r - x).
   const rest: number[] = new Array(k + 1).fill(0);
@@ -377,9 +401,11 @@ export function passProbability(
     if (cached !== undefined) return cached;
     let q = rest[j] > 0 ? trueShares[j] / rest[j] : 0;
     if (q > 1) q = 1;
+    const sd = Math.sqrt(r * q * (1 - q));
+    const from = Math.max(lo, Math.floor(r * q - SIGMAS * sd - 1));
+    const to = Math.min(hi, r, Math.ceil(r * q + SIGMAS * sd + 1));
     let sum = 0;
-    const top = Math.min(hi, r);
-    for (let x = lo; x <= top; x++) {
+    for (let x = from; x <= to; x++) {
       const p = binomPmf(x, r, q);
       if (p < 1e-300) continue;
       sum += p * f(j + 1, r - x);
@@ -387,7 +413,45 @@ export function passProbability(
     memo[j].set(r, sum);
     return sum;
   };
-  return Math.min(1, f(0, n));
+  return { p: Math.min(1, f(0, n)), exact: true };
+}
+
+export function passProbability(
+  shares: readonly number[],
+  trueShares: readonly number[],
+  n: number,
+  minEffect: number,
+): number {
+  return passProbabilityInfo(shares, trueShares, n, minEffect).p;
+}
+
+function normalCdf(z: number): number {
+  return jStat.normal.cdf(z, 0, 1);
+}
+
+/** P(range) of each bucket's Binomial(n, q) marginal, by normal approximation. */
+function marginalIn(q: number, n: number, lo: number, hi: number): number {
+  if (q <= 0) return lo <= 0 ? 1 : 0;
+  if (q >= 1) return hi >= n ? 1 : 0;
+  const mean = n * q;
+  const sd = Math.sqrt(n * q * (1 - q));
+  return Math.max(0, normalCdf((hi + 0.5 - mean) / sd) - normalCdf((lo - 0.5 - mean) / sd));
+}
+
+/**
+ * Large n: for the expected split itself, the Bonferroni lower bound 1 - sum P(bucket outside);
+ * for any other split, the upper bound min P(bucket inside).
+ */
+function marginalBound(
+  shares: readonly number[],
+  trueShares: readonly number[],
+  ranges: [number, number][],
+  n: number,
+): number {
+  const same = shares.every((s, i) => Math.abs(s - trueShares[i]) < EPS);
+  const inside = ranges.map(([lo, hi], i) => marginalIn(trueShares[i], n, lo, hi));
+  if (same) return Math.max(0, 1 - inside.reduce((a, p) => a + (1 - p), 0));
+  return Math.min(...inside);
 }
 
 export interface Alternative {

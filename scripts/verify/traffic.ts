@@ -10,7 +10,7 @@ import {
   autoNDeterministic,
   decide,
   detection,
-  passProbability,
+  passProbabilityInfo,
   shiftedSplits,
   splitLabel,
   type Mode,
@@ -100,6 +100,8 @@ export interface VerifyResult {
     atAutoN: { passIfCorrectPct: number; offByMinEffect: { split: string; passPct: number } | null } | null;
     /** explicit N below auto: what it can and cannot detect */
     warning: string | null;
+    /** false: the figures at N are normal-approximation bounds (very large N) */
+    exact: boolean;
   };
   buckets: BucketResult[];
   other: OtherRow[];
@@ -148,6 +150,8 @@ interface Plan {
   off: { split: string; pass: number } | null;
   atAuto: VerifyResult['sizing']['atAutoN'];
   warning: string | null;
+  /** false when the figures at N are normal-approximation bounds (very large N) */
+  exact: boolean;
 }
 
 function fmtInt(x: number): string {
@@ -168,7 +172,7 @@ export function planRun(cfg: VerifyConfig): Plan {
         ? `warning: -n ${n} is below the ${fmtInt(auto)} requests -n auto sends for a ${weightsLabel} weighted round-robin ` +
           '(whole cycles): counts of a few requests per bucket can only catch gross errors'
         : null;
-    return { n, autoN: auto, passIfCorrect: null, off: null, atAuto: null, warning };
+    return { n, autoN: auto, passIfCorrect: null, off: null, atAuto: null, warning, exact: true };
   }
   const sizing = autoN(shares, m);
   const atAuto = {
@@ -185,14 +189,18 @@ export function planRun(cfg: VerifyConfig): Plan {
       off: sizing.alternative ? { split: sizing.alternative.label, pass: sizing.alternative.passProbability } : null,
       atAuto,
       warning: null,
+      exact: true,
     };
   }
   const n = cfg.n;
-  const passIfCorrect = passProbability(shares, shares, n, m);
+  const own = passProbabilityInfo(shares, shares, n, m);
+  const passIfCorrect = own.p;
+  let exact = own.exact;
   let off: Plan['off'] = null;
   for (const alt of shiftedSplits(shares, m)) {
-    const p = passProbability(shares, alt, n, m);
-    if (!off || p > off.pass) off = { split: splitLabel(alt), pass: p };
+    const p = passProbabilityInfo(shares, alt, n, m);
+    exact &&= p.exact;
+    if (!off || p.p > off.pass) off = { split: splitLabel(alt), pass: p.p };
   }
   let warning: string | null = null;
   if (n < sizing.n) {
@@ -200,7 +208,7 @@ export function planRun(cfg: VerifyConfig): Plan {
     const d = detection(names, shares, n, m, cfg.alpha);
     const parts = [
       `warning: -n ${fmtInt(n)} is below the ${fmtInt(sizing.n)} requests -n auto sends for ${weightsLabel} +- ${pts}.`,
-      `At ${fmtInt(n)}, a correct split PASSes ${r1(passIfCorrect * 100)} % of the time` +
+      `At ${fmtInt(n)}, a correct split PASSes ${(passIfCorrect * 100).toFixed(1)} % of the time` +
         (passIfCorrect < 0.5 ? ' (expect INCONCLUSIVE)' : ''),
     ];
     if (d) {
@@ -215,7 +223,7 @@ export function planRun(cfg: VerifyConfig): Plan {
     }
     warning = parts[0] + ' ' + parts.slice(1).join('; ') + '.';
   }
-  return { n, autoN: sizing.n, passIfCorrect, off, atAuto, warning };
+  return { n, autoN: sizing.n, passIfCorrect, off, atAuto, warning, exact };
 }
 
 function progressBar(cfg: VerifyConfig, n: number) {
@@ -272,6 +280,7 @@ export async function verifyTraffic(opts: VerifyTrafficOptions = {}): Promise<Ve
       path: cfg.path,
       headers: cfg.headers,
       patterns: cfg.buckets.map((b) => b.pattern),
+      matchOrder: cfg.matchOrder,
       byHeader: cfg.byHeader,
       maxBodyBytes: cfg.maxBodyBytes,
       n: plan.n,
@@ -311,12 +320,18 @@ export function buildResult(cfg: VerifyConfig, plan: Plan, load: LoadResult, sta
   let error: string | null = null;
   if (load.warmupFailure !== null) {
     verdict = 'ERROR';
-    error = `target never answered: ${load.warmupFailure}`;
+    error =
+      load.stoppedBy === 'signal'
+        ? 'interrupted during warm-up, before the target gave a 2xx answer: nothing was counted'
+        : `target never answered: ${load.warmupFailure}`;
     reasons = [error];
   } else if (t.completed > 0 && t.answered === 0) {
     verdict = 'ERROR';
     const kinds = [...t.errors.entries()].map(([k, c]) => `${c} ${k}`).join(', ');
-    error = `target never answered: all ${fmtInt(t.completed)} requests failed (${kinds})`;
+    error =
+      load.warmupSent > 0
+        ? `target stopped answering: it answered the warm-up, then all ${fmtInt(t.completed)} counted requests failed (${kinds})`
+        : `target never answered: all ${fmtInt(t.completed)} requests failed (${kinds})`;
     reasons = [error];
   }
   if (load.stoppedBy && verdict !== 'ERROR') {
@@ -392,6 +407,7 @@ export function buildResult(cfg: VerifyConfig, plan: Plan, load: LoadResult, sta
       offByMinEffect: plan.off ? { split: plan.off.split, passPct: pctOf(plan.off.pass) } : null,
       atAutoN: plan.atAuto,
       warning: plan.warning,
+      exact: plan.exact,
     },
     buckets: v.buckets.map((b, i) => ({
       name: b.name,

@@ -1,0 +1,139 @@
+// meshbook lab: `lab up | down | status` for the meshbook CLI (registerLab) - see lab/README.md.
+import { Command, InvalidArgumentError } from 'commander';
+import ora, { type Ora } from 'ora';
+import { DEFAULT_DIR, DEFAULT_PREFIX, DEFAULT_SUBNET, LabError, MAX_VMS, type LabOptions } from './config.ts';
+import { repoPath } from './outputs.ts';
+import { labDown, labStatus, labUp, type LabStatus } from './vms.ts';
+
+interface CommonFlags {
+  prefix?: string;
+  dir?: string;
+  labEnv?: string;
+  inventory?: string;
+}
+
+function common(cmd: Command): Command {
+  cmd
+    .option('--prefix <name>', `namespace prefix: the lab's namespaces are <prefix>-* (env MESHBOOK_LAB_PREFIX, default ${DEFAULT_PREFIX})`)
+    .option('--dir <path>', `lab state dir (env MESHBOOK_LAB_DIR, default ${DEFAULT_DIR})`);
+  // not --env-file: Node 20 takes that flag for itself even after the script name
+  return cmd
+    .option('--lab-env <path>', 'the lab env file (env MESHBOOK_LAB_ENV_FILE, default envs/lab.env)')
+    .option('--inventory <path>', 'the lab inventory (env MESHBOOK_LAB_INVENTORY, default envs/lab-inventory.yaml)');
+}
+
+const labOpts = (f: CommonFlags): LabOptions => ({
+  prefix: f.prefix,
+  dir: f.dir,
+  envFile: f.labEnv,
+  inventoryFile: f.inventory,
+});
+
+function intArg(v: string): number {
+  if (!/^\d+$/.test(v)) throw new InvalidArgumentError('expected a whole number');
+  return Number(v);
+}
+
+const listArg = (v: string): string[] => v.split(',').map((s) => s.trim()).filter(Boolean);
+
+/** Turn errors into one line on stderr and a non-zero exit (through commander, so exitOverride works). */
+async function guarded(cmd: Command, spinner: Ora | null, fn: () => Promise<void>): Promise<void> {
+  try {
+    await fn();
+  } catch (e) {
+    spinner?.stop();
+    const msg = e instanceof LabError ? e.message : e instanceof Error ? e.message : String(e);
+    if (!(e instanceof LabError) && process.env.MESHBOOK_DEBUG) console.error(e);
+    cmd.error(`meshbook lab: ${msg.replace(/\s*\n\s*/g, ' ')}`, {
+      exitCode: e instanceof LabError ? e.exitCode : 1,
+      code: 'meshbook.lab',
+    });
+  }
+}
+
+export function formatStatus(s: LabStatus): string {
+  if (!s.exists) {
+    const stray = s.strayNamespaces.length ? `; leftover namespaces ${s.strayNamespaces.join(' ')}: run meshbook lab down` : '';
+    return `no lab with prefix ${s.prefix} (state dir ${s.stateDir})${stray}\n`;
+  }
+  const lines = [
+    `lab ${s.prefix}: ${s.healthy ? 'up' : 'DEGRADED (run meshbook lab up)'}; subnet ${s.subnet}; ` +
+      `workstation ${s.workstation.netns} ${s.workstation.address}${s.workstation.present ? '' : ' (missing)'}; ` +
+      `switch ${s.switch.netns}${s.switch.present ? '' : ' (missing)'}`,
+  ];
+  const rows = [
+    ['NAME', 'NETNS', 'ADDRESS', 'DISTRO', 'LABEL', 'SSHD'],
+    ...s.vms.map((v) => [v.name, v.netns, v.address, v.distro, `version=${v.version}`, v.sshd + (v.pid ? ` (pid ${v.pid})` : '')]),
+  ];
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  for (const r of rows) lines.push(r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  '));
+  lines.push(`env ${repoPath(s.envFile)}  inventory ${repoPath(s.inventoryFile)}  state ${s.stateDir}`);
+  if (s.strayNamespaces.length) lines.push(`leftover namespaces (lab down removes them): ${s.strayNamespaces.join(' ')}`);
+  return lines.join('\n') + '\n';
+}
+
+export function registerLab(program: Command): void {
+  const lab = program
+    .command('lab')
+    .description('the local lab: VMs made of network namespaces on this machine (root only)')
+    .addHelpText(
+      'after',
+      '\nThe lab never touches the machine\'s own network: no lab interface lives in the root\n' +
+        'namespace and no lab namespace has a default route. See lab/README.md.',
+    );
+
+  common(
+    lab
+      .command('up')
+      .description('build the lab (idempotent): workstation, switch and VMs vm1..vmN with sshd')
+      .option('--vms <n>', `number of VMs, 1-${MAX_VMS} (default: the existing lab's count, else 3)`, intArg)
+      .option('--vm-ips <list>', 'comma-separated VM addresses, vm1 first (default .250-.252, then .10 upward)', listArg)
+      .option('--subnet <cidr>', `lab subnet (default ${DEFAULT_SUBNET})`)
+      .option('--profiles <list>', 'distro profiles cycled over the VMs (default alinux-2.1903,centos-8,ubuntu-20.04)', listArg),
+  ).action(async (flags: CommonFlags & { vms?: number; vmIps?: string[]; subnet?: string; profiles?: string[] }, cmd: Command) => {
+    // a terminal of 0 columns (e.g. a pty without a size) sends ora into an endless redraw
+    const spinner = process.stderr.isTTY && process.stderr.columns > 0 ? ora({ text: 'lab up', stream: process.stderr }).start() : null;
+    await guarded(cmd, spinner, async () => {
+      const r = await labUp({
+        ...labOpts(flags),
+        vms: flags.vms,
+        vmIps: flags.vmIps,
+        subnet: flags.subnet,
+        profiles: flags.profiles,
+        onProgress: (m) => {
+          if (spinner) spinner.text = `lab up: ${m}`;
+        },
+      });
+      const what = r.created.length || r.removed.length
+        ? `started ${r.created.length}${r.kept.length ? `, kept ${r.kept.length}` : ''}${r.removed.length ? `, removed ${r.removed.length}` : ''}`
+        : 'nothing to change';
+      spinner?.succeed(`lab up: ${r.state.vms.length} VMs running (${what}) in ${r.seconds.toFixed(1)} s`);
+      if (!spinner) console.log(`lab up: ${r.state.vms.length} VMs running (${what}) in ${r.seconds.toFixed(1)} s`);
+      process.stdout.write(formatStatus(await labStatus(labOpts(flags))));
+      console.log(`ssh: ip netns exec ${r.cfg.wsNetns} ssh -F ${r.cfg.sshConfigFile} vm1`);
+    });
+  });
+
+  common(lab.command('down').description('remove the lab: processes, namespaces, state dir, env and inventory files (idempotent)')).action(
+    async (flags: CommonFlags, cmd: Command) => {
+      await guarded(cmd, null, async () => {
+        const r = await labDown(labOpts(flags));
+        const files = r.files.map((f) => repoPath(f));
+        console.log(
+          r.namespaces.length || files.length
+            ? `lab down: removed ${r.namespaces.length} namespaces, ${r.processes} processes${files.length ? `, ${files.join(' ')}` : ''} in ${r.seconds.toFixed(1)} s`
+            : `lab down: no lab with prefix ${r.cfg.prefix}: nothing to remove`,
+        );
+      });
+    },
+  );
+
+  common(lab.command('status').description('list the VMs: namespace, address, distro profile, sshd state'))
+    .option('--json', 'print JSON')
+    .action(async (flags: CommonFlags & { json?: boolean }, cmd: Command) => {
+      await guarded(cmd, null, async () => {
+        const s = await labStatus(labOpts(flags));
+        process.stdout.write(flags.json ? JSON.stringify(s, null, 2) + '\n' : formatStatus(s));
+      });
+    });
+}

@@ -1,0 +1,320 @@
+// meshbook lab: small system helpers (processes, network namespaces, files).
+// Commands are argument arrays run through zx, which quotes every interpolated value.
+import { $, type ProcessOutput } from 'zx';
+import { constants as fsc, promises as fsp, readFileSync, statSync } from 'node:fs';
+import { endianness } from 'node:os';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { LabError } from './config.ts';
+
+export const NETNS_DIR = '/run/netns';
+
+/** Environment for everything the lab starts: nothing of the caller's (secrets!) leaks in. */
+export const CLEAN_ENV: NodeJS.ProcessEnv = {
+  PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+  LANG: 'C.UTF-8',
+  HOME: '/root',
+  // zx runs commands through bash; with stdin a socket and no SHLVL, bash would source
+  // ~/.bashrc (its "started by rshd" rule): slow, noisy and not ours to run
+  SHLVL: '1',
+};
+
+const q = $({ quiet: true, env: CLEAN_ENV });
+
+/** Run a command (argument array). Throws a LabError naming the command on failure. */
+export async function run(argv: string[], opts: { input?: string; nothrow?: boolean } = {}): Promise<ProcessOutput> {
+  const out = await q({ input: opts.input, nothrow: true })`${argv}`;
+  if (out.exitCode !== 0 && !opts.nothrow) {
+    const msg = (out.stderr.trim() || out.stdout.trim()).split('\n').slice(-3).join(' / ');
+    throw new LabError(`${argv.slice(0, 4).join(' ')}${argv.length > 4 ? ' ...' : ''} failed (exit ${out.exitCode}): ${msg}`);
+  }
+  return out;
+}
+
+/** `ip -n <ns> -batch -` (or the root namespace when ns is null): one process for many changes. */
+export async function ipBatch(ns: string | null, lines: string[], opts: { force?: boolean } = {}): Promise<ProcessOutput> {
+  const argv = ['ip', ...(ns ? ['-n', ns] : []), ...(opts.force ? ['-force'] : []), '-batch', '-'];
+  return run(argv, { input: lines.join('\n') + '\n', nothrow: opts.force });
+}
+
+// ---- processes --------------------------------------------------------------------
+
+export interface ProcRef {
+  pid: number;
+  /** start time (clock ticks since boot, /proc/<pid>/stat field 22): guards against pid reuse */
+  start: string;
+}
+
+export function procStat(pid: number): { state: string; ppid: number; start: string } | null {
+  try {
+    const s = readSmall(`/proc/${pid}/stat`);
+    const rest = s.slice(s.lastIndexOf(')') + 2).split(' ');
+    return { state: rest[0], ppid: Number(rest[1]), start: rest[19] };
+  } catch {
+    return null;
+  }
+}
+
+function readSmall(p: string): string {
+  // synchronous on purpose: /proc reads are instant and keep the callers simple
+  return readFileSync(p, 'utf8');
+}
+
+export function procRef(pid: number): ProcRef | null {
+  const st = procStat(pid);
+  return st ? { pid, start: st.start } : null;
+}
+
+/** Is this exact process (same pid and start time) still running (not a zombie)? */
+export function alive(ref: ProcRef | undefined | null): boolean {
+  if (!ref) return false;
+  const st = procStat(ref.pid);
+  return !!st && st.start === ref.start && st.state !== 'Z' && st.state !== 'X';
+}
+
+export function procChildren(pid: number): number[] {
+  try {
+    return readSmall(`/proc/${pid}/task/${pid}/children`).trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+export function procComm(pid: number): string {
+  try {
+    return readSmall(`/proc/${pid}/comm`).trim();
+  } catch {
+    return '';
+  }
+}
+
+/** Inode of a process's network namespace, or null. */
+export function procNetnsInode(pid: number): number | null {
+  try {
+    return statSync(`/proc/${pid}/ns/net`).ino;
+  } catch {
+    return null;
+  }
+}
+
+const NSFS_DEV = (() => {
+  try {
+    return statSync('/proc/self/ns/net').dev;
+  } catch {
+    return -1;
+  }
+})();
+
+/** Inode of the named network namespace if it exists (a mounted nsfs handle), else null. */
+export function netnsInode(name: string): number | null {
+  try {
+    const st = statSync(path.join(NETNS_DIR, name));
+    return st.dev === NSFS_DEV ? st.ino : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Names of all network namespaces under /run/netns starting with `<prefix>-`. */
+export async function netnsWithPrefix(prefix: string): Promise<string[]> {
+  let names: string[] = [];
+  try {
+    names = await fsp.readdir(NETNS_DIR);
+  } catch {
+    return [];
+  }
+  return names.filter((n) => n.startsWith(`${prefix}-`)).sort();
+}
+
+/** Every process whose network namespace is one of `inodes` (except this process and its ancestors). */
+export async function pidsInNetns(inodes: Set<number>): Promise<number[]> {
+  const spare = new Set<number>();
+  for (let p = process.pid; p > 1; ) {
+    spare.add(p);
+    const st = procStat(p);
+    if (!st) break;
+    p = st.ppid;
+  }
+  const out: number[] = [];
+  for (const e of await fsp.readdir('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    const pid = Number(e);
+    if (spare.has(pid)) continue;
+    const ino = procNetnsInode(pid);
+    if (ino !== null && inodes.has(ino)) {
+      const st = procStat(pid);
+      if (st && st.state !== 'Z') out.push(pid);
+    }
+  }
+  return out;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** SIGTERM, wait up to `graceMs`, then SIGKILL whatever is left; resolves when all are gone. */
+export async function terminate(pids: number[], graceMs = 2000): Promise<void> {
+  const refs = pids.map(procRef).filter((r): r is ProcRef => r !== null);
+  const send = (sig: NodeJS.Signals) => {
+    for (const r of refs) {
+      if (alive(r)) {
+        try {
+          process.kill(r.pid, sig);
+        } catch {
+          /* gone meanwhile */
+        }
+      }
+    }
+  };
+  const waitGone = async (ms: number) => {
+    const until = Date.now() + ms;
+    while (refs.some(alive) && Date.now() < until) await sleep(20);
+    return !refs.some(alive);
+  };
+  send('SIGTERM');
+  if (await waitGone(graceMs)) return;
+  send('SIGKILL');
+  if (!(await waitGone(3000))) {
+    throw new LabError(`processes ${refs.filter(alive).map((r) => r.pid).join(' ')} did not exit after SIGKILL`);
+  }
+}
+
+/** Kill every process living in the named network namespaces (each VM's whole process tree included). */
+export async function killNetnsProcesses(names: string[], graceMs = 2000): Promise<number> {
+  const inodes = new Set(names.map(netnsInode).filter((i): i is number => i !== null));
+  if (!inodes.size) return 0;
+  let total = 0;
+  for (let round = 0; round < 3; round++) {
+    const pids = await pidsInNetns(inodes);
+    if (!pids.length) return total;
+    total += pids.length;
+    await terminate(pids, graceMs);
+  }
+  const left = await pidsInNetns(inodes);
+  if (left.length) throw new LabError(`processes ${left.join(' ')} keep running in ${names.join(', ')}`);
+  return total;
+}
+
+// ---- network namespaces -------------------------------------------------------------
+
+/** Create network namespaces (skipping existing ones), loopback up in each. */
+export async function createNetns(names: string[]): Promise<void> {
+  const missing = names.filter((n) => netnsInode(n) === null);
+  if (!missing.length) return;
+  // a handle file left without its mount (e.g. /run survived a reboot) blocks `netns add`
+  await deleteNetns(missing.filter((n) => statExists(path.join(NETNS_DIR, n))));
+  await ipBatch(null, missing.map((n) => `netns add ${n}`));
+  await Promise.all(missing.map((n) => ipBatch(n, ['link set lo up'])));
+}
+
+/** Delete network namespaces (missing ones are fine). Kill their processes first. */
+export async function deleteNetns(names: string[]): Promise<void> {
+  const present = names.filter((n) => netnsInode(n) !== null || statExists(path.join(NETNS_DIR, n)));
+  if (!present.length) return;
+  await ipBatch(null, present.map((n) => `netns del ${n}`), { force: true });
+  const left = present.filter((n) => statExists(path.join(NETNS_DIR, n)));
+  if (left.length) throw new LabError(`could not delete network namespaces ${left.join(', ')}`);
+}
+
+export function statExists(p: string): boolean {
+  try {
+    statSync(p);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code !== 'ENOENT';
+  }
+}
+
+/** Link names in a namespace (`ip -n ns -o link show`), without the @peer suffix. */
+export async function linkNames(ns: string): Promise<Set<string>> {
+  const out = await run(['ip', '-n', ns, '-o', 'link', 'show'], { nothrow: true });
+  const names = new Set<string>();
+  if (out.exitCode !== 0) return names;
+  for (const line of out.stdout.split('\n')) {
+    const m = /^\d+:\s+([^:@\s]+)/.exec(line);
+    if (m) names.add(m[1]);
+  }
+  return names;
+}
+
+/**
+ * Is `address` listening on TCP `port` in the network namespace of `pid`? Reads
+ * /proc/<pid>/net/tcp, which shows that process's namespace: no process is started.
+ */
+export function listening(pid: number, address: string, port: number): boolean {
+  let text: string;
+  try {
+    text = readSmall(`/proc/${pid}/net/tcp`);
+  } catch {
+    return false;
+  }
+  const o = address.split('.').map(Number);
+  const le = endianness() === 'LE';
+  const bytes = le ? [...o].reverse() : o;
+  const want = bytes.map((b) => b.toString(16).padStart(2, '0')).join('').toUpperCase() + ':' + port.toString(16).padStart(4, '0').toUpperCase();
+  const any = '00000000:' + port.toString(16).padStart(4, '0').toUpperCase();
+  return text.split('\n').some((l) => {
+    const f = l.trim().split(/\s+/);
+    return f[3] === '0A' && (f[1] === want || f[1] === any);
+  });
+}
+
+// ---- files ----------------------------------------------------------------------------
+
+/**
+ * Write a file atomically with `mode`: the content goes into a temp file created with that
+ * mode before anything is written, then renamed over the target. Returns false (and leaves
+ * the file alone) when the content is already identical.
+ */
+export async function writeIfChanged(file: string, content: string, mode: number): Promise<boolean> {
+  try {
+    const cur = await fsp.readFile(file, 'utf8');
+    const st = await fsp.stat(file);
+    if (cur === content && (st.mode & 0o777) === mode) return false;
+  } catch {
+    /* missing */
+  }
+  await fsp.mkdir(path.dirname(file), { recursive: true });
+  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(4).toString('hex')}.tmp`);
+  const fh = await fsp.open(tmp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, mode);
+  try {
+    await fh.chmod(mode); // umask may have narrowed or (for 0600 files) nothing to widen: be exact
+    await fh.writeFile(content);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  try {
+    await fsp.rename(tmp, file);
+  } catch (e) {
+    await fsp.rm(tmp, { force: true });
+    throw e;
+  }
+  return true;
+}
+
+/** mkdir -p that reports the first directory it created (so `down` can remove exactly that). */
+export async function mkdirp(dir: string, mode = 0o755): Promise<string | undefined> {
+  return fsp.mkdir(dir, { recursive: true, mode });
+}
+
+/** Run `fn` over items with at most `limit` running at once. */
+export async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  let failed: unknown;
+  const worker = async () => {
+    while (next < items.length && failed === undefined) {
+      const i = next++;
+      try {
+        results[i] = await fn(items[i], i);
+      } catch (e) {
+        failed ??= e;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (failed !== undefined) throw failed;
+  return results;
+}
+
+export { sleep };

@@ -1,0 +1,168 @@
+// `meshbook verify traffic`: the command line around verifyTraffic. Exit codes: 0 PASS,
+// 1 FAIL, 2 INCONCLUSIVE, 3 error (target never answered, or a bad argument).
+
+import type { Command, CommanderError } from 'commander';
+import { VerifyArgError } from './errors.ts';
+import { renderJson, renderText } from './report.ts';
+import { verifyTraffic, type VerifyTrafficOptions } from './traffic.ts';
+
+export { verifyTraffic, VerifyArgError };
+export type { VerifyResult, VerifyTrafficOptions } from './traffic.ts';
+
+export const EXIT_ERROR = 3;
+
+interface TrafficFlags {
+  url?: string;
+  env?: string;
+  expect?: string;
+  classify: string[];
+  header: string[];
+  byHeader?: string;
+  requests: string;
+  connections: string;
+  qps?: string;
+  warmup: string;
+  alpha: string;
+  minEffect: string;
+  deterministic?: boolean;
+  slack?: string;
+  newConnectionPerRequest?: boolean;
+  timeout: string;
+  maxBody: string;
+  maxTime?: string;
+  json?: boolean;
+  progress: boolean;
+}
+
+const collect = (value: string, previous: string[]) => [...previous, value];
+
+const HELP_AFTER = `
+Verdict (random split, as Envoy/Istio weighted routes pick per request):
+  FAIL          any answer in a zero-weight bucket; or chi-square rejects at --alpha and
+                some bucket's observed share is off its expected share by more than --min-effect
+  PASS          not FAIL, and every bucket's 95 % Wilson interval lies within expected +- min-effect
+  INCONCLUSIVE  neither: too few requests to tell
+  -n auto       the smallest N at which a correct split PASSes with >= 99 % probability
+                (30/60/10 at 5 points: 2,027; a split off by 5 points then PASSes <= 1.2 %)
+  --deterministic  weighted round-robin (NGINX): counts must be within --slack of exact
+Unclassified bodies, non-2xx answers and transport errors are rows of their own; shares are
+over the classified answers. A PASS also needs those other rows to stay within min-effect.
+
+Exit codes: 0 PASS, 1 FAIL, 2 INCONCLUSIVE, 3 error (target never answered, or bad argument).
+
+Examples:
+  meshbook verify traffic --url http://$INGRESS_HOST:8004/hello/eric \\
+      --expect v1=30,v2=60,v3=10 --classify 'v1=^Hello,v2=^Bonjour,v3=^Hola'
+  meshbook verify traffic --env envs/traffic-shift.env --json
+  meshbook verify traffic --url http://$INGRESS_HOST:8004/hello/eric --header 'end-user: jason' \\
+      --expect v1=0,v2=100,v3=0 --classify 'v1=^Hello,v2=^Bonjour,v3=^Hola'
+  meshbook verify traffic --url http://$GATEWAY_URL/productpage --max-body 65536 \\
+      --expect v1=0,v2=50,v3=50 --classify 'v2=color="black",v3=color="red",v1=.'
+Patterns are tried in --classify order (the first match wins), so a catch-all can go last.
+`;
+
+function onCommanderExit(err: CommanderError): never {
+  if (err.code === 'commander.helpDisplayed' || err.code === 'commander.help' || err.code === 'commander.version') {
+    process.exit(0);
+  }
+  // commander has already printed its one-line message naming the argument.
+  process.exit(EXIT_ERROR);
+}
+
+/** Add `verify` with its `traffic` subcommand to a commander program. */
+export function registerVerify(program: Command): void {
+  const verify = program
+    .command('verify')
+    .description('check what the mesh does: prove a traffic split with a statistical verdict')
+    .showHelpAfterError(false) // a bad argument is one line (the parent may have turned hints on)
+    .exitOverride(onCommanderExit);
+
+  verify
+    .command('traffic')
+    .description(
+      'send N requests, sort the answers into buckets and decide whether the split matches the expected weights',
+    )
+    .option('--url <url>', 'target URL, e.g. http://INGRESS_HOST:8004/hello/eric')
+    .option('--env <file>', 'take URL, weights and classes from a traffic-shift env file (WEIGHTS, INGRESS_HOST, INGRESS_PORT, VERIFY_PATH)')
+    .option('--expect <weights>', 'expected weights, e.g. v1=30,v2=60,v3=10 (a 0 weight must get no traffic)')
+    .option('--classify <patterns>', "bucket=regex per bucket, e.g. 'v1=^Hello,v2=^Bonjour,v3=^Hola' (repeatable)", collect, [])
+    .option('--header <header>', "request header 'Name: value' (repeatable)", collect, [])
+    .option('--by-header <name>', 'classify on this response header instead of the body')
+    .option('-n, --requests <n>', "counted requests, or 'auto'", 'auto')
+    .option('-c, --connections <n>', 'keep-alive connections, one request in flight on each', '10')
+    .option('--qps <q>', 'at most Q requests per second in total')
+    .option('--warmup <w>', 'uncounted requests after the first 2xx answer (0: no warm-up)', '5')
+    .option('--alpha <a>', 'chi-square significance level', '0.05')
+    .option('--min-effect <points>', 'smallest deviation that matters, in percentage points', '5')
+    .option('--deterministic', 'weighted round-robin target: check counts exactly within --slack')
+    .option('--slack <count>', 'with --deterministic: allowed deviation per bucket in requests (default: max(4, 0.5 % of N))')
+    .option('--new-connection-per-request', 'open a new TCP connection for every request')
+    .option('--timeout <ms>', 'per-request timeout (connect, headers, body)', '10000')
+    .option('--max-body <bytes>', 'bytes of each body read and classified', '4096')
+    .option('--max-time <seconds>', 'stop sending after this long; the verdict covers what was counted')
+    .option('--json', 'print one JSON object instead of the report')
+    .option('--no-progress', 'no progress bar (drawn only when stderr is a terminal)')
+    .addHelpText('after', HELP_AFTER)
+    .showHelpAfterError(false)
+    .exitOverride(onCommanderExit)
+    .action(async (flags: TrafficFlags) => {
+      process.exitCode = await runTrafficCommand(flags);
+    });
+}
+
+async function runTrafficCommand(flags: TrafficFlags): Promise<number> {
+  const ac = new AbortController();
+  let interrupts = 0;
+  const onSigint = () => {
+    interrupts++;
+    if (interrupts > 1) process.exit(130);
+    process.stderr.write('\ninterrupted: stopping; the verdict covers what was counted (Ctrl-C again to quit now)\n');
+    ac.abort();
+  };
+  process.on('SIGINT', onSigint);
+  const opts: VerifyTrafficOptions = {
+    url: flags.url,
+    env: flags.env,
+    expect: flags.expect,
+    classify: flags.classify.length ? flags.classify : undefined,
+    header: flags.header,
+    byHeader: flags.byHeader,
+    n: flags.requests,
+    connections: flags.connections,
+    qps: flags.qps,
+    warmup: flags.warmup,
+    alpha: flags.alpha,
+    minEffect: flags.minEffect,
+    deterministic: flags.deterministic,
+    slack: flags.slack,
+    newConnectionPerRequest: flags.newConnectionPerRequest,
+    timeout: flags.timeout,
+    maxBody: flags.maxBody,
+    maxTime: flags.maxTime,
+    signal: ac.signal,
+    progress: flags.progress,
+  };
+  try {
+    const result = await verifyTraffic(opts);
+    process.stdout.write(flags.json ? renderJson(result) + '\n' : renderText(result, { color: process.stdout.isTTY }));
+    return result.exitCode;
+  } catch (e) {
+    const message = e instanceof VerifyArgError ? e.message : `internal error: ${(e as Error)?.message ?? e}`;
+    process.stderr.write(`meshbook verify traffic: ${message}\n`);
+    if (flags.json) {
+      process.stdout.write(
+        JSON.stringify({
+          tool: 'meshbook verify traffic',
+          schemaVersion: 1,
+          verdict: 'ERROR',
+          exitCode: EXIT_ERROR,
+          error: message,
+          ...(e instanceof VerifyArgError ? { argument: e.arg } : {}),
+        }) + '\n',
+      );
+    }
+    return EXIT_ERROR;
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+}
