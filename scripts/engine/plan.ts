@@ -1,7 +1,10 @@
 // What a rebuild would do, per host, without connecting anywhere: as text, as a
 // reviewable bash script, or as JSON. A VM with no declared distro gets every known
 // profile's branch of the steps whose commands differ per distro.
-import type { HostCtx, Runbook, Step, VmAction } from './types.ts';
+import type { ClusterAction, ClusterCtx, HostCtx, LocalCmd, Runbook, VmAction } from './types.ts';
+import { showCmd } from './local.ts';
+import { labCluster } from './runner.ts';
+import { workDirFor } from './journal.ts';
 import type { Loaded } from './inputs.ts';
 import { PRELUDE, type Script } from './sh.ts';
 import { PROFILE_IDS, profile } from './distro.ts';
@@ -17,24 +20,33 @@ export interface PlannedAction {
   notInLab?: string;
   labStandIn?: string;
   consent?: string;
-  scripts: Array<{ role: 'probe' | 'check' | 'change' | 'verify'; kind: Script['kind']; script: string }>;
+  scripts: Array<{ role: 'probe' | 'check' | 'change' | 'verify'; kind: Script['kind']; script: string; changeCodes?: number[] }>;
 }
 export interface PlannedStep {
   id: string; title: string; article: string; notes: string[]; when: string;
   hosts: Array<{ host: string; branches: PlannedAction[] }>;
 }
 
-function planned(a: VmAction, distro: string | undefined, lab: boolean): PlannedAction {
+type Runnable = Script | LocalCmd;
+const shown1 = (r: Runnable) => ('display' in r ? r.display : showCmd(r));
+
+export function planned(a: VmAction | ClusterAction, distro: string | undefined, lab: boolean): PlannedAction {
   const p: PlannedAction = { distro, scripts: [] };
   if (a.skip) { p.skip = a.skip; return p; }
+  let check: Runnable | undefined = a.check;
+  let apply: Runnable[] = Array.isArray(a.apply) ? a.apply : a.apply ? [a.apply] : [];
+  let verify: Runnable | undefined = a.verify;
+  if (a.notInLab) p.notInLab = a.notInLab;
   if (lab && a.notInLab) {
-    p.notInLab = a.notInLab;
-    p.labStandIn = a.labStandIn?.what;
-    a = { ...a, check: a.labStandIn?.check ?? a.check, apply: a.labStandIn?.apply, verify: a.labStandIn?.verify };
-  } else if (a.notInLab) p.notInLab = a.notInLab;
+    const s = 'labStandIn' in a ? a.labStandIn : undefined;
+    p.labStandIn = s?.what;
+    check = s?.check ?? check;
+    apply = s?.apply ? [s.apply] : [];
+    verify = s?.verify;
+  }
   if (a.consent) p.consent = a.consent;
-  const add = (role: PlannedAction['scripts'][0]['role'], s?: Script) => s && p.scripts.push({ role, kind: s.kind, script: s.display });
-  add('probe', a.probe); add('check', a.check); add('change', a.apply); add('verify', a.verify);
+  const add = (role: PlannedAction['scripts'][0]['role'], s?: Runnable) => s && p.scripts.push({ role, kind: s.kind, script: shown1(s), ...('argv' in s && s.changeCodes ? { changeCodes: s.changeCodes } : {}) });
+  add('probe', a.probe); add('check', check); for (const x of apply) add('change', x); add('verify', verify);
   return p;
 }
 
@@ -42,11 +54,17 @@ export function plan(runbooks: Runbook[], loaded: Loaded): PlannedStep[] {
   const out: PlannedStep[] = [];
   for (const rb of runbooks) for (const step of rb.steps) {
     const ps: PlannedStep = { id: `${rb.name}/${step.id}`, title: step.title, article: step.article, notes: step.notes ?? [], when: step.when ?? 'always', hosts: [] };
+    if (step.target === 'cluster') {
+      const cctx: ClusterCtx = { env: loaded.env, facts: {}, lab: loaded.lab, vms: loaded.inventory.vms, workDir: workDirFor(loaded.envFile) };
+      ps.hosts.push({ host: 'cluster', branches: [planned(labCluster(step.cluster!(cctx), loaded.lab), undefined, loaded.lab)] });
+      out.push(ps);
+      continue;
+    }
     for (const vm of loaded.inventory.vms) {
       const distros = vm.distro ? [vm.distro] : step.perDistro ? PROFILE_IDS : [undefined];
       const branches = distros.map((d) => {
-        const ctx: HostCtx = { vm, env: loaded.env, lab: loaded.lab, distro: d, facts: d ? { distro: d, family: profile(d).family } : {} };
-        return planned(step.vm(ctx), step.perDistro && !vm.distro ? d : undefined, loaded.lab);
+        const ctx: HostCtx = { vm, env: loaded.env, lab: loaded.lab, distro: d, cluster: {}, facts: d ? { distro: d, family: profile(d).family } : {} };
+        return planned(step.vm!(ctx), step.perDistro && !vm.distro ? d : undefined, loaded.lab);
       });
       ps.hosts.push({ host: vm.name, branches });
     }
@@ -110,7 +128,7 @@ export function planSh(steps: PlannedStep[], loaded: Loaded): string {
   for (const vm of loaded.inventory.vms) {
     if (!vm.distro) out.push(`DISTRO_${vm.name.replace(/-/g, '_')}=$(${fn(vm.name)} <<'MESHBOOK_EOF'\n${DETECT}\nMESHBOOK_EOF\n)`);
   }
-  const heredoc = (h: string, s: string, suffix = '') => `${fn(h)} <<'MESHBOOK_EOF'${suffix}\n${s}\nMESHBOOK_EOF`;
+  const heredoc = (h: string, s: string, suffix = '') => h === 'cluster' ? `${s}${suffix}` : `${fn(h)} <<'MESHBOOK_EOF'${suffix}\n${s}\nMESHBOOK_EOF`;
   for (const s of steps) {
     out.push('', `# == ${s.id}: ${s.title} [article ${s.article}]`);
     for (const n of s.notes) out.push(`# note: ${n}`);
@@ -125,13 +143,15 @@ export function planSh(steps: PlannedStep[], loaded: Loaded): string {
         if (by.probe) lines.push(heredoc(h.host, by.probe));
         if (by.check) {
           lines.push(`rc=0; ${heredoc(h.host, by.check, ' || rc=$?')}`);
-          if (by.change) {
-            lines.push('if [ "$rc" = 10 ]; then', heredoc(h.host, by.change));
+          const codes = b.scripts.find((x) => x.role === 'check')?.changeCodes ?? [10];
+          const changes = b.scripts.filter((x) => x.role === 'change').map((x) => heredoc(h.host, x.script));
+          if (changes.length) {
+            lines.push(`if ${codes.map((c) => `[ "$rc" = ${c} ]`).join(' || ')}; then`, ...changes);
             if (by.verify) lines.push(heredoc(h.host, by.verify));
             lines.push(`elif [ "$rc" != 0 ]; then echo ${quote(`${h.host}: ${s.id}: check failed`)} >&2; exit 1; fi`);
           }
         } else if (by.change) {
-          lines.push(heredoc(h.host, by.change));
+          lines.push(...b.scripts.filter((x) => x.role === 'change').map((x) => heredoc(h.host, x.script)));
           if (by.verify) lines.push(heredoc(h.host, by.verify));
         }
         return lines;

@@ -1,7 +1,10 @@
 // Running runbooks step by step over the VMs: every step on every live VM at once (up
 // to --forks), check before change, --dry-run runs probes and prints mutations, a
 // journal to resume from, and a result per step x host.
-import type { HostCtx, RemoteResult, Runbook, Status, Step, VmAction } from './types.ts';
+import type { ClusterAction, ClusterCtx, Facts, HostCtx, LocalCmd, RemoteResult, Runbook, Status, Step, VmAction } from './types.ts';
+import type { Vm } from './inventory.ts';
+import { runLocal, showCmd } from './local.ts';
+import { workDirFor } from './journal.ts';
 import type { Loaded } from './inputs.ts';
 import type { Script } from './sh.ts';
 import { runScript, closeMaster, type SshConfig } from './ssh.ts';
@@ -36,7 +39,7 @@ export type Decision = 'yes' | 'skip' | 'quit';
 export interface Hooks {
   stepStart?(step: Step, id: string, hosts: string[]): void | Promise<void>;
   /** Walkthrough: asked before a step runs (after stepStart). */
-  confirm?(step: Step, id: string, actions: Map<string, VmAction>): Promise<Decision>;
+  confirm?(step: Step, id: string, actions: Map<string, VmAction | ClusterAction>): Promise<Decision>;
   running?(id: string, hosts: string[]): void;
   hostDone?(id: string, host: string, r: HostResult): void;
   stepEnd?(rec: StepRecord): void;
@@ -71,17 +74,56 @@ async function pool<T>(items: T[], limit: number, fn: (t: T) => Promise<void>): 
   await Promise.all(workers);
 }
 
-function actionFingerprint(a: VmAction): string {
-  return fingerprint(a.skip, a.probe?.text, a.check?.text, a.apply?.text, a.verify?.text);
+/** VM and cluster actions, normalized: the same rules run both. */
+type Runnable = Script | LocalCmd;
+interface Norm {
+  skip?: string;
+  probe?: Runnable;
+  interpret?: (out: RemoteResult) => { ok: boolean; lines: string[]; facts?: Record<string, unknown> };
+  check?: Runnable;
+  changeCodes: number[];
+  apply: Runnable[];
+  verify?: Runnable;
+  notInLab?: string;
+  labStandIn?: string;
+  consent?: string;
 }
 
-/** Run one step's action on one host. */
-async function execute(id: string, a: VmAction, ctx: HostCtx, opts: RunOptions): Promise<HostResult> {
-  const run = (s: Script) => runScript(ctx.vm, s, opts.ssh);
+function fromVm(a: VmAction, ctx: HostCtx): Norm {
+  return {
+    skip: a.skip, probe: a.probe, interpret: a.interpret && ((o) => a.interpret!(o, ctx)), check: a.check, changeCodes: [10],
+    apply: a.apply ? [a.apply] : [], verify: a.verify, notInLab: a.notInLab, consent: a.consent,
+  };
+}
+
+function fromCluster(a: ClusterAction, ctx: ClusterCtx): Norm {
+  return {
+    skip: a.skip, probe: a.probe, interpret: a.interpret && ((o) => a.interpret!(o, ctx)), check: a.check, changeCodes: a.check?.changeCodes ?? [10],
+    apply: a.apply ?? [], verify: a.verify, notInLab: a.notInLab, consent: a.consent,
+  };
+}
+
+/** In the lab a notInLab change never runs; a lab stand-in may replace check/apply. */
+function forLab(n: Norm, a: VmAction | ClusterAction, lab: boolean): Norm {
+  if (!lab || !n.notInLab) return n;
+  const s = 'labStandIn' in a ? a.labStandIn : undefined;
+  return { ...n, check: s?.check ?? n.check, changeCodes: s?.check ? [10] : n.changeCodes, apply: s?.apply ? [s.apply] : [], verify: s?.verify, consent: undefined, labStandIn: s?.what };
+}
+
+const display = (r: Runnable) => ('display' in r ? r.display : showCmd(r));
+const textOf = (r?: Runnable) => (r ? ('text' in r ? r.text : JSON.stringify([r.argv, r.stdin ?? ''])) : '');
+
+function fingerprintOf(n: Norm): string {
+  return fingerprint(n.skip, textOf(n.probe), textOf(n.check), ...n.apply.map(textOf), textOf(n.verify));
+}
+
+/** Run one step's action on one host (a VM, or "cluster"). */
+async function execute(id: string, n: Norm, where: string, inLab: boolean, run: (r: Runnable) => Promise<RemoteResult>, opts: RunOptions, facts?: Record<string, unknown>): Promise<HostResult> {
+  const timeoutMs = opts.ssh.commandTimeoutMs;
   const fail = (what: string, r: RemoteResult): HostResult => {
     const known = explain(`${r.stderr}\n${r.stdout}`);
-    const cause = r.timedOut ? `${what} timed out after ${opts.ssh.commandTimeoutMs} ms (host stopped answering?)`
-      : r.code === 255 ? `${what}: ssh could not reach ${ctx.vm.user}@${ctx.vm.host}:${ctx.vm.port}`
+    const cause = r.timedOut ? `${what} timed out after ${timeoutMs} ms (host stopped answering?)`
+      : r.code === 255 && where !== 'cluster' ? `${what}: ssh could not reach ${where}`
       : `${what} exited ${r.code}`;
     return {
       status: 'failed', lines: [],
@@ -89,120 +131,146 @@ async function execute(id: string, a: VmAction, ctx: HostCtx, opts: RunOptions):
       tail: tail(r.stderr || r.stdout),
     };
   };
-  if (a.skip) return { status: 'skipped', lines: [a.skip] };
-  const lab = ctx.lab && a.notInLab ? [`not in lab: ${a.notInLab}`] : [];
-  if (lab.length) {
-    const s = a.labStandIn;
-    if (s) lab.push(`lab stand-in: ${s.what}`);
-    a = { ...a, check: s?.check ?? a.check, apply: s?.apply, verify: s?.verify, consent: undefined };
-  }
+  if (n.skip) return { status: 'skipped', lines: [n.skip] };
+  const lab = n.notInLab && inLab ? [`not in lab: ${n.notInLab}`, ...(n.labStandIn ? [`lab stand-in: ${n.labStandIn}`] : [])] : [];
+  const split = (s: string) => (s.trim() ? s.trim().split('\n').map(redact) : []);
 
-  if (a.probe) {
-    const r = await run(a.probe);
-    if (r.code === 255 || r.timedOut) return fail('probe', r);
-    const it = a.interpret ? a.interpret(r, ctx) : { ok: r.code === 0, lines: r.stdout.trim() ? r.stdout.trim().split('\n') : [] };
-    if (it.facts) Object.assign(ctx.facts, it.facts);
-    if (!it.ok) return { status: 'failed', lines: it.lines.map(redact), error: redact(it.lines.find((l) => /^(missing|error|unknown)/i.test(l)) ?? 'check failed'), tail: tail(r.stderr) };
+  if (n.probe) {
+    const r = await run(n.probe);
+    if ((r.code === 255 && where !== 'cluster') || r.timedOut) return fail('probe', r);
+    const it = n.interpret ? n.interpret(r) : { ok: r.code === 0, lines: split(r.stdout) };
+    if (it.facts && facts) Object.assign(facts, it.facts);
+    if (!it.ok) {
+      const known = explain(`${r.stderr}\n${r.stdout}`);
+      return { status: 'failed', lines: it.lines.map(redact), error: redact(it.lines.find((l) => /^(missing|error|unknown)/i.test(l)) ?? (known ? `${known.cause}; fix: ${known.fix}` : `probe exited ${r.code}`)), tail: tail(r.stderr) };
+    }
     return { status: lab.length ? 'not in lab' : 'ok', lines: [...it.lines.map(redact), ...lab] };
   }
 
-  if (a.check) {
-    const r = await run(a.check);
-    const detail = r.stdout.trim() ? r.stdout.trim().split('\n').map(redact) : [];
+  let detail: string[] = [];
+  if (n.check) {
+    const r = await run(n.check);
+    detail = split(r.stdout);
     if (r.code === 0) return { status: lab.length ? 'not in lab' : 'unchanged', lines: [...detail, ...lab] };
-    if (r.code !== 10) return fail('check', r);
-    if (!a.apply) return lab.length ? { status: 'not in lab', lines: [...detail, ...lab] } : { status: 'failed', lines: detail, error: 'not in the desired state and no change is defined' };
-    if (a.consent && !opts.yes && !opts.consented?.has(id)) {
-      return { status: 'failed', lines: detail, error: `needs consent: ${a.consent}; rerun with --yes (or answer yes in the walkthrough) to allow it` };
-    }
-    if (opts.dryRun) return { status: 'would change', lines: detail, planned: [a.apply.display, ...(a.verify ? [a.verify.display] : [])] };
-    return applyAndVerify(a, detail, lab, run, fail);
+    if (!n.changeCodes.includes(r.code)) return fail('check', r);
   }
-
-  if (a.apply) {
-    if (opts.dryRun) return { status: 'would change', lines: [], planned: [a.apply.display] };
-    return applyAndVerify(a, [], lab, run, fail);
+  if (!n.apply.length) {
+    if (lab.length) return { status: 'not in lab', lines: [...detail, ...lab] };
+    return n.check ? { status: 'failed', lines: detail, error: 'not in the desired state and no change is defined' } : { status: 'skipped', lines: ['nothing to do'] };
   }
-  return { status: lab.length ? 'not in lab' : 'skipped', lines: lab.length ? lab : ['nothing to do'] };
-}
-
-async function applyAndVerify(a: VmAction, detail: string[], lab: string[], run: (s: Script) => Promise<RemoteResult>, fail: (w: string, r: RemoteResult) => HostResult): Promise<HostResult> {
-  const r = await run(a.apply!);
-  if (r.code !== 0) return fail('change', r);
-  const out = r.stdout.trim() ? r.stdout.trim().split('\n').map(redact) : [];
-  if (a.verify) {
-    const v = await run(a.verify);
+  if (n.consent && !opts.yes && !opts.consented?.has(id)) {
+    return { status: 'failed', lines: detail, error: `needs consent: ${n.consent}; rerun with --yes (or answer yes in the walkthrough) to allow it` };
+  }
+  if (opts.dryRun) return { status: 'would change', lines: detail, planned: [...n.apply.map(display), ...(n.verify ? [display(n.verify)] : [])] };
+  const out: string[] = [];
+  for (const a of n.apply) {
+    const r = await run(a);
+    if (r.code !== 0) return { ...fail('change', r), lines: [...detail, ...out] };
+    out.push(...split(r.stdout));
+  }
+  if (n.verify) {
+    const v = await run(n.verify);
     if (v.code !== 0) return { ...fail('verify', v), lines: [...detail, ...out] };
   }
   return { status: lab.length ? 'not in lab' : 'changed', lines: [...detail, ...out, ...lab] };
 }
 
+export const CLUSTER = 'cluster';
+
+/** The lab has no Kubernetes API (yet): a cluster step that changes something is reported
+ *  "not in lab", its probes and checks are not run either (kubectl has nothing to talk to). */
+export const NO_LAB_CLUSTER = 'the lab has no Kubernetes cluster: kubectl/istioctl are not run here; VM steps use the lab env values instead';
+export function labCluster(a: ClusterAction, lab: boolean): ClusterAction {
+  if (!lab || a.skip) return a;
+  return { notInLab: a.notInLab ?? NO_LAB_CLUSTER };
+}
+
 export async function runRunbooks(runbooks: Runbook[], loaded: Loaded, opts: RunOptions): Promise<RunReport> {
   const hosts = loaded.inventory.vms;
+  const clusterFacts: Facts = {};
+  const cctx: ClusterCtx = { env: loaded.env, facts: clusterFacts, lab: loaded.lab, vms: hosts, workDir: workDirFor(loaded.envFile) };
   const ctxs = new Map<string, HostCtx>(hosts.map((vm) => [vm.name, {
-    vm, env: loaded.env, facts: {}, lab: loaded.lab, distro: vm.distro,
+    vm, env: loaded.env, facts: {}, cluster: clusterFacts, lab: loaded.lab, distro: vm.distro,
   }]));
-  const report: RunReport = { records: [], hosts: hosts.map((h) => h.name), failed: false };
+  const hasCluster = runbooks.some((rb) => rb.steps.some((s) => s.target === 'cluster'));
+  const report: RunReport = { records: [], hosts: [...(hasCluster ? [CLUSTER] : []), ...hosts.map((h) => h.name)], failed: false };
   const failedHosts = new Set<string>();
   const journal = opts.journal;
   const resuming = !!journal?.resuming && !opts.from && !opts.only && !opts.dryRun;
   let started = !opts.from;
-  journal && !opts.dryRun && journal.start();
+  if (journal && !opts.dryRun) journal.start();
+  const runVm = (vm: Vm) => (r: Runnable) => ('text' in r ? runScript(vm, r, opts.ssh) : runLocal(r, opts.ssh.commandTimeoutMs));
+  const runHere = (r: Runnable) => ('text' in r ? Promise.reject(new Error('a VM script in a cluster step')) : runLocal(r, opts.ssh.commandTimeoutMs));
 
   outer: for (const rb of runbooks) {
     for (const step of rb.steps) {
       const id = `${rb.name}/${step.id}`;
       if (!started && matches(step, rb, opts.from!)) started = true;
       const selected = opts.only ? matches(step, rb, opts.only) : started;
+      if (!selected && !step.gathersFacts) continue;
       const rec: StepRecord = { id, title: step.title, article: step.article, hosts: {} };
       const onFailure = step.when === 'on-failure';
-      const targets = hosts.filter((h) => onFailure ? failedHosts.has(h.name) : !failedHosts.has(h.name));
-      if (!selected && !step.gathersFacts) continue;
-      for (const h of hosts) if (!targets.includes(h)) {
-        rec.hosts[h.name] = onFailure ? { status: 'skipped', lines: ['nothing failed here'] } : { status: 'skipped', lines: ['an earlier step failed on this host'] };
-      }
-      const actions = new Map<string, VmAction>();
-      for (const h of targets) {
-        const ctx = ctxs.get(h.name)!;
-        ctx.distro = ctx.vm.distro ?? (ctx.facts.distro as string | undefined);
-        actions.set(h.name, step.vm(ctx));
-      }
-      await opts.hooks?.stepStart?.(step, id, targets.map((t) => t.name));
-      if (targets.length && opts.hooks?.confirm) {
-        const d = await opts.hooks.confirm(step, id, actions);
-        if (d === 'quit') { report.stopped = id; report.records.push(rec); break outer; }
-        if (d === 'skip') {
-          for (const h of targets) { rec.hosts[h.name] = { status: 'skipped', lines: ['skipped by you'] }; opts.hooks?.hostDone?.(id, h.name, rec.hosts[h.name]); }
-          report.records.push(rec);
-          opts.hooks?.stepEnd?.(rec);
-          continue;
+      const clusterDown = failedHosts.has(CLUSTER);
+
+      // who this step runs on, and what it would do there
+      const targets: string[] = [];
+      const norms = new Map<string, { n: Norm; raw: VmAction | ClusterAction }>();
+      if (step.target === 'cluster') {
+        if (clusterDown && !onFailure) rec.hosts[CLUSTER] = { status: 'skipped', lines: ['an earlier cluster step failed'] };
+        else {
+          const a = labCluster(step.cluster!(cctx), loaded.lab);
+          norms.set(CLUSTER, { n: forLab(fromCluster(a, cctx), a, loaded.lab), raw: a });
+          targets.push(CLUSTER);
+        }
+      } else {
+        for (const h of hosts) {
+          const runs = onFailure ? failedHosts.has(h.name) : !failedHosts.has(h.name) && !clusterDown;
+          if (!runs) {
+            rec.hosts[h.name] = { status: 'skipped', lines: [onFailure ? 'nothing failed here' : clusterDown ? 'an earlier cluster step failed' : 'an earlier step failed on this host'] };
+            continue;
+          }
+          const ctx = ctxs.get(h.name)!;
+          ctx.distro = ctx.vm.distro ?? (ctx.facts.distro as string | undefined);
+          const a = step.vm!(ctx);
+          norms.set(h.name, { n: forLab(fromVm(a, ctx), a, loaded.lab), raw: a });
+          targets.push(h.name);
         }
       }
-      opts.hooks?.running?.(id, targets.map((t) => t.name));
+      await opts.hooks?.stepStart?.(step, id, targets);
+      if (targets.length && opts.hooks?.confirm) {
+        const d = await opts.hooks.confirm(step, id, new Map([...norms].map(([h, v]) => [h, v.raw])));
+        if (d === 'quit') { report.stopped = id; report.records.push(rec); break outer; }
+        if (d === 'skip') {
+          for (const h of targets) rec.hosts[h] = { status: 'skipped', lines: ['skipped by you'] };
+          targets.length = 0;
+        }
+      }
+      opts.hooks?.running?.(id, targets);
       await pool(targets, opts.forks ?? 10, async (h) => {
-        const a = actions.get(h.name)!;
-        const fp = actionFingerprint(a);
+        const { n } = norms.get(h)!;
+        const fp = fingerprintOf(n);
         let r: HostResult;
-        if (resuming && !step.gathersFacts && !onFailure && journal!.doneBefore(id, h.name, fp)) {
+        if (resuming && !step.gathersFacts && !onFailure && journal!.doneBefore(id, h, fp)) {
           r = { status: 'skipped', lines: ['done in the interrupted run (resumed)'] };
         } else {
           try {
-            r = await execute(id, a, ctxs.get(h.name)!, opts);
+            r = h === CLUSTER
+              ? await execute(id, n, CLUSTER, loaded.lab, runHere, opts, clusterFacts)
+              : await execute(id, n, `${ctxs.get(h)!.vm.user}@${ctxs.get(h)!.vm.host}:${ctxs.get(h)!.vm.port}`, loaded.lab, runVm(ctxs.get(h)!.vm), opts, ctxs.get(h)!.facts);
           } catch (e) {
             r = { status: 'failed', lines: [], error: redact((e as Error).message) };
           }
-          if (!opts.dryRun) journal?.record(id, h.name, r.status, fp);
+          if (!opts.dryRun) journal?.record(id, h, r.status, fp);
         }
-        if (r.status === 'failed' && !onFailure) failedHosts.add(h.name);
-        rec.hosts[h.name] = r;
-        opts.hooks?.hostDone?.(id, h.name, r);
+        if (r.status === 'failed' && !onFailure) failedHosts.add(h);
+        rec.hosts[h] = r;
+        opts.hooks?.hostDone?.(id, h, r);
       });
-      rec.hosts = Object.fromEntries(hosts.filter((h) => rec.hosts[h.name]).map((h) => [h.name, rec.hosts[h.name]]));
+      rec.hosts = Object.fromEntries(report.hosts.filter((h) => rec.hosts[h]).map((h) => [h, rec.hosts[h]]));
       report.records.push(rec);
       opts.hooks?.stepEnd?.(rec);
     }
   }
-  if (opts.from && !started) throw new Error(`--from ${opts.from}: no such step; see \`meshbook list\``);
   report.failed = report.records.some((r) => Object.values(r.hosts).some((h) => h.status === 'failed'));
   if (!opts.dryRun) journal?.finish(!report.failed && !report.stopped);
   await Promise.all(hosts.map((h) => closeMaster(h, opts.ssh)));

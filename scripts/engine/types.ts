@@ -18,6 +18,7 @@ export interface HostCtx {
   vm: Vm;
   env: Record<string, string>;
   facts: Facts;
+  cluster: Facts;           // facts the cluster steps found (e.g. a NodePort, a clusterIP)
   lab: boolean;             // running against the embedded lab
   distro: string | undefined; // declared or detected distro
 }
@@ -58,16 +59,49 @@ export interface RemoteResult {
   timedOut?: boolean;
 }
 
+/** A command run on the runner's machine (kubectl, istioctl, aliyun): an argument array,
+ *  with stdin for manifests. Probes run under --dry-run; mutations are printed. */
+export interface LocalCmd {
+  kind: 'probe' | 'mutate';
+  argv: string[];
+  stdin?: string;            // e.g. the rendered manifest for `kubectl apply -f -`
+  stdinLabel?: string;       // what to show instead of stdin (e.g. 'manifests/x/y.yaml (rendered)')
+  changeCodes?: number[];    // for a check: exit codes that mean "change needed" (default [10])
+  cwd?: string;
+}
+
+/** What a cluster-side step does, once per run (reported under the host "cluster").
+ *  Same rules as VmAction: probe+interpret, or check -> apply -> verify. */
+export interface ClusterAction {
+  skip?: string;
+  probe?: LocalCmd;
+  interpret?: (out: RemoteResult, ctx: ClusterCtx) => Interpretation;
+  check?: LocalCmd;
+  apply?: LocalCmd[];
+  verify?: LocalCmd;
+  notInLab?: string;
+  consent?: string;
+}
+
+export interface ClusterCtx {
+  env: Record<string, string>;
+  facts: Facts;              // shared by every cluster step of the run (and readable by VM steps)
+  lab: boolean;
+  vms: Vm[];
+  workDir: string;           // a per-env directory for generated files (e.g. istioctl's output)
+}
+
 export interface Step {
   id: string;                  // e.g. '03-env-file'; with the runbook: 'asm-vm-proxy/03-env-file'
   title: string;
   article: string;             // the article section this step mirrors
   notes?: string[];            // where the article is wrong or dated, and what we do instead
-  target: 'vm';
+  target: 'vm' | 'cluster';
   perDistro?: boolean;         // the commands differ per distro (plan shows each branch)
   gathersFacts?: boolean;      // always runs, even when resuming (later steps need its facts)
   when?: 'always' | 'on-failure';
-  vm: (ctx: HostCtx) => VmAction;
+  vm?: (ctx: HostCtx) => VmAction;
+  cluster?: (ctx: ClusterCtx) => ClusterAction;
 }
 
 export interface InputSpec {

@@ -3,7 +3,8 @@
 import path from 'node:path';
 import { select, input, password, confirm } from '@inquirer/prompts';
 import { chalk } from 'zx';
-import type { Runbook, VmAction } from './types.ts';
+import type { ClusterAction, Runbook, VmAction } from './types.ts';
+import { planned } from './plan.ts';
 import { COMMON_INPUTS, InputError, checkInputs, loadFrom, readEnvFile } from './inputs.ts';
 import { loadInventory } from './inventory.ts';
 import { runRunbooks, type RunOptions, type RunReport } from './runner.ts';
@@ -11,17 +12,15 @@ import { textHooks, summaryTable, failuresSummary } from './report.ts';
 import { registerSecret, redact } from './redact.ts';
 import { Journal } from './journal.ts';
 
-function showActions(actions: Map<string, VmAction>, lab: boolean): string[] {
+function showActions(actions: Map<string, VmAction | ClusterAction>, lab: boolean): string[] {
   const groups = new Map<string, string[]>();
-  const text = (a: VmAction) => {
-    if (a.skip) return `skipped: ${a.skip}`;
-    const eff = lab && a.notInLab ? { ...a, check: a.labStandIn?.check ?? a.check, apply: a.labStandIn?.apply, verify: a.labStandIn?.verify } : a;
+  const text = (a: VmAction | ClusterAction) => {
+    const p = planned(a, undefined, lab);
+    if (p.skip) return `skipped: ${p.skip}`;
     const parts: string[] = [];
-    if (lab && a.notInLab) parts.push(chalk.cyan(`not in lab: ${a.notInLab}`) + (a.labStandIn ? `\nlab stand-in: ${a.labStandIn.what}` : ''));
-    if (a.consent) parts.push(chalk.red(`destructive: ${a.consent}`));
-    for (const [role, s] of [['probe', eff.probe], ['check', eff.check], ['change', eff.apply], ['verify', eff.verify]] as const) {
-      if (s) parts.push(`${chalk.bold(role)} (${s.kind}):\n${s.display.split('\n').map((l) => `  ${l}`).join('\n')}`);
-    }
+    if (lab && p.notInLab) parts.push(chalk.cyan(`not in lab: ${p.notInLab}`) + (p.labStandIn ? `\nlab stand-in: ${p.labStandIn}` : ''));
+    if (p.consent) parts.push(chalk.red(`destructive: ${p.consent}`));
+    for (const s of p.scripts) parts.push(`${chalk.bold(s.role)} (${s.kind}):\n${s.script.split('\n').map((l) => `  ${l}`).join('\n')}`);
     return parts.join('\n');
   };
   for (const [host, a] of actions) {
