@@ -10,7 +10,7 @@ import { registerSecret } from './redact.ts';
 
 /** Inputs every runbook understands. */
 export const COMMON_INPUTS: InputSpec[] = [
-  { name: 'VM_INVENTORY', description: 'path of the VM inventory YAML (relative to the env file)', required: true, example: 'inventory.yaml' },
+  { name: 'VM_INVENTORY', description: 'path of the VM inventory YAML (relative to the env file); required when a runbook has VM steps', example: 'inventory.yaml' },
   { name: 'KUBE_CONTEXT', description: 'kubectl context for every cluster call (default: current)' },
   { name: 'SSH_KNOWN_HOSTS', description: "known_hosts file meshbook keeps for the VMs (default: .meshbook/known_hosts)" },
   { name: 'LAB', description: 'set to 1 by `meshbook lab up`: the target is the local lab' },
@@ -75,6 +75,8 @@ export function loadFrom(raw: Record<string, string>, envFile: string, runbooks:
   for (const s of specs) if (s.secret) registerSecret(raw[s.name]);
   const env = withDefaults(specs, raw);
   const problems = checkInputs(specs, env);
+  const needsVms = runbooks.some((rb) => rb.steps.some((s) => s.target === 'vm'));
+  if (needsVms && !env.VM_INVENTORY) problems.unshift('VM_INVENTORY: missing; set it to the path of the VM inventory YAML (relative to the env file)');
   let inventory: Inventory = { vms: [], file: '' };
   if (env.VM_INVENTORY) {
     const invPath = path.resolve(path.dirname(envFile), env.VM_INVENTORY);

@@ -1,7 +1,7 @@
 // Running runbooks step by step over the VMs: every step on every live VM at once (up
 // to --forks), check before change, --dry-run runs probes and prints mutations, a
 // journal to resume from, and a result per step x host.
-import type { ClusterAction, ClusterCtx, Facts, HostCtx, LocalCmd, RemoteResult, Runbook, Status, Step, VmAction } from './types.ts';
+import type { ClusterAction, ClusterCtx, ClusterProvider, Facts, HostCtx, LocalCmd, RemoteResult, Runbook, Status, Step, VmAction } from './types.ts';
 import type { Vm } from './inventory.ts';
 import { runLocal, showCmd } from './local.ts';
 import { workDirFor } from './journal.ts';
@@ -55,6 +55,7 @@ export interface RunOptions {
   forks?: number;
   hooks?: Hooks;
   journal?: Journal;
+  cluster?: ClusterProvider;  // lab: carries out kubectl commands against the lab cluster
 }
 
 const TAIL = 12;
@@ -135,8 +136,10 @@ async function execute(id: string, n: Norm, where: string, inLab: boolean, run: 
   const lab = n.notInLab && inLab ? [`not in lab: ${n.notInLab}`, ...(n.labStandIn ? [`lab stand-in: ${n.labStandIn}`] : [])] : [];
   const split = (s: string) => (s.trim() ? s.trim().split('\n').map(redact) : []);
 
+  const notHere = (r: RemoteResult): HostResult => ({ status: 'not in lab', lines: [`not in lab: ${r.notInLab}`] });
   if (n.probe) {
     const r = await run(n.probe);
+    if (r.notInLab) return notHere(r);
     if ((r.code === 255 && where !== 'cluster') || r.timedOut) return fail('probe', r);
     const it = n.interpret ? n.interpret(r) : { ok: r.code === 0, lines: split(r.stdout) };
     if (it.facts && facts) Object.assign(facts, it.facts);
@@ -150,6 +153,7 @@ async function execute(id: string, n: Norm, where: string, inLab: boolean, run: 
   let detail: string[] = [];
   if (n.check) {
     const r = await run(n.check);
+    if (r.notInLab) return notHere(r);
     detail = split(r.stdout);
     if (r.code === 0) return { status: lab.length ? 'not in lab' : 'unchanged', lines: [...detail, ...lab] };
     if (!n.changeCodes.includes(r.code)) return fail('check', r);
@@ -165,11 +169,13 @@ async function execute(id: string, n: Norm, where: string, inLab: boolean, run: 
   const out: string[] = [];
   for (const a of n.apply) {
     const r = await run(a);
+    if (r.notInLab) return { ...notHere(r), lines: [...detail, ...out, `not in lab: ${r.notInLab}`] };
     if (r.code !== 0) return { ...fail('change', r), lines: [...detail, ...out] };
     out.push(...split(r.stdout));
   }
   if (n.verify) {
     const v = await run(n.verify);
+    if (v.notInLab) return { ...notHere(v), lines: [...detail, ...out, `not in lab: ${v.notInLab}`] };
     if (v.code !== 0) return { ...fail('verify', v), lines: [...detail, ...out] };
   }
   return { status: lab.length ? 'not in lab' : 'changed', lines: [...detail, ...out, ...lab] };
@@ -180,15 +186,15 @@ export const CLUSTER = 'cluster';
 /** The lab has no Kubernetes API (yet): a cluster step that changes something is reported
  *  "not in lab", its probes and checks are not run either (kubectl has nothing to talk to). */
 export const NO_LAB_CLUSTER = 'the lab has no Kubernetes cluster: kubectl/istioctl are not run here; VM steps use the lab env values instead';
-export function labCluster(a: ClusterAction, lab: boolean): ClusterAction {
-  if (!lab || a.skip) return a;
+export function labCluster(a: ClusterAction, lab: boolean, provider?: ClusterProvider): ClusterAction {
+  if (!lab || a.skip || provider) return a;
   return { notInLab: a.notInLab ?? NO_LAB_CLUSTER };
 }
 
 export async function runRunbooks(runbooks: Runbook[], loaded: Loaded, opts: RunOptions): Promise<RunReport> {
   const hosts = loaded.inventory.vms;
   const clusterFacts: Facts = {};
-  const cctx: ClusterCtx = { env: loaded.env, facts: clusterFacts, lab: loaded.lab, vms: hosts, workDir: workDirFor(loaded.envFile) };
+  const cctx: ClusterCtx = { env: loaded.env, facts: clusterFacts, lab: loaded.lab, vms: hosts, workDir: workDirFor(loaded.envFile), envFile: loaded.envFile };
   const ctxs = new Map<string, HostCtx>(hosts.map((vm) => [vm.name, {
     vm, env: loaded.env, facts: {}, cluster: clusterFacts, lab: loaded.lab, distro: vm.distro,
   }]));
@@ -200,7 +206,8 @@ export async function runRunbooks(runbooks: Runbook[], loaded: Loaded, opts: Run
   let started = !opts.from;
   if (journal && !opts.dryRun) journal.start();
   const runVm = (vm: Vm) => (r: Runnable) => ('text' in r ? runScript(vm, r, opts.ssh) : runLocal(r, opts.ssh.commandTimeoutMs));
-  const runHere = (r: Runnable) => ('text' in r ? Promise.reject(new Error('a VM script in a cluster step')) : runLocal(r, opts.ssh.commandTimeoutMs));
+  const runHere = (r: Runnable) => ('text' in r ? Promise.reject(new Error('a VM script in a cluster step'))
+    : opts.cluster ? opts.cluster.run(r, opts.ssh.commandTimeoutMs) : runLocal(r, opts.ssh.commandTimeoutMs));
 
   outer: for (const rb of runbooks) {
     for (const step of rb.steps) {
@@ -218,7 +225,7 @@ export async function runRunbooks(runbooks: Runbook[], loaded: Loaded, opts: Run
       if (step.target === 'cluster') {
         if (clusterDown && !onFailure) rec.hosts[CLUSTER] = { status: 'skipped', lines: ['an earlier cluster step failed'] };
         else {
-          const a = labCluster(step.cluster!(cctx), loaded.lab);
+          const a = labCluster(step.cluster!(cctx), loaded.lab, opts.cluster);
           norms.set(CLUSTER, { n: forLab(fromCluster(a, cctx), a, loaded.lab), raw: a });
           targets.push(CLUSTER);
         }

@@ -57,6 +57,14 @@ export interface RemoteResult {
   stdout: string;
   stderr: string;
   timedOut?: boolean;
+  notInLab?: string;         // a lab cluster provider could not do this command: why
+}
+
+/** Who runs the cluster-side commands: the real kubectl/istioctl on this machine, or
+ *  (the lab) a provider that carries out the same commands against the lab cluster. */
+export interface ClusterProvider {
+  name: string;
+  run(cmd: LocalCmd, timeoutMs: number): Promise<RemoteResult>;
 }
 
 /** A command run on the runner's machine (kubectl, istioctl, aliyun): an argument array,
@@ -89,6 +97,7 @@ export interface ClusterCtx {
   lab: boolean;
   vms: Vm[];
   workDir: string;           // a per-env directory for generated files (e.g. istioctl's output)
+  envFile: string;           // the env file of this run (absolute), e.g. for the verifier
 }
 
 export interface Step {

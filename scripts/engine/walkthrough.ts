@@ -40,7 +40,7 @@ export async function walkthrough(runbooks: Runbook[], opts: { runbook?: string;
   const env: Record<string, string> = opts.envFile ? readEnvFile(opts.envFile) : {};
   const base = opts.envFile ?? path.join(process.cwd(), 'walkthrough.env');
   for (const s of rb.inputs) if (s.secret) registerSecret(env[s.name]);
-  const specs = [COMMON_INPUTS[0], ...rb.inputs];
+  const specs = [{ ...COMMON_INPUTS[0], required: rb.steps.some((s) => s.target === 'vm') }, ...rb.inputs];
   for (const spec of specs) {
     const bad = () => checkInputs([spec], { ...env, [spec.name]: env[spec.name] ?? '' });
     if (!bad().length && (env[spec.name] || !spec.required)) continue;
