@@ -4,7 +4,8 @@ import path from 'node:path';
 import { Command, Option, InvalidArgumentError } from 'commander';
 import { chalk } from 'zx';
 import { RUNBOOKS, findRunbook } from './runbooks.ts';
-import { InputError, loadInputs } from './engine/inputs.ts';
+import { spawn } from 'node:child_process';
+import { InputError, loadInputs, readEnvFile } from './engine/inputs.ts';
 import { plan, planSh, planText } from './engine/plan.ts';
 import { runRunbooks, matches } from './engine/runner.ts';
 import { textHooks, summaryTable, failuresSummary, reportJson } from './engine/report.ts';
@@ -129,8 +130,26 @@ export function buildProgram(): Command {
   return program;
 }
 
+/** `verify --env` against the lab: the lab's addresses exist only inside its workstation
+ *  namespace, so the verifier runs there (re-executed under `ip netns exec`). */
+async function inLabNamespace(argv: string[]): Promise<number | undefined> {
+  const args = argv.slice(2);
+  const i = args.indexOf('--env');
+  if (args[0] !== 'verify' || i < 0 || !args[i + 1]) return undefined;
+  let ns: string | undefined;
+  try { ns = readEnvFile(args[i + 1]).LAB_NETNS; } catch { return undefined; }
+  if (!ns || process.env.MESHBOOK_NETNS === ns) return undefined;
+  if (process.getuid?.() !== 0) throw new InputError([`LAB_NETNS: the lab (namespace ${ns}) is reached only as root; run as root`]);
+  const child = spawn('ip', ['netns', 'exec', ns, process.execPath, ...process.execArgv, ...argv.slice(1)], { stdio: 'inherit', env: { ...process.env, MESHBOOK_NETNS: ns } });
+  // Ctrl-C reaches the child through the terminal's process group: the parent only waits
+  process.on('SIGINT', () => undefined);
+  return await new Promise<number>((resolve) => child.on('exit', (code, sig) => resolve(code ?? (sig ? 130 : 1))));
+}
+
 export async function main(argv = process.argv): Promise<void> {
   try {
+    const code = await inLabNamespace(argv);
+    if (code !== undefined) { process.exitCode = code; return; }
     await buildProgram().parseAsync(argv);
   } catch (e) {
     if (e instanceof InputError) {
