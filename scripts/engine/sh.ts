@@ -24,26 +24,46 @@ export interface Script {
 
 type Value = string | number | Secret | Raw | Script | ReadonlyArray<string | number | Secret>;
 
-function one(v: string | number | Secret, reveal: boolean): string {
-  if (v instanceof Secret) return reveal ? quote(v.value) : quote(v.toString());
-  return quote(String(v));
-}
+type SecretFn = (s: Secret) => string;
+const REVEAL: SecretFn = (s) => quote(s.value);
+const MASK: SecretFn = (s) => quote(s.toString());
 
 // Raw template text, so backslashes reach bash as written ('%s\n', sed's \?, line
 // continuations); only JS's own escapes for `${` and a backtick are undone.
 const rawText = (s: string) => s.replace(/\\(\$\{|`)/g, '$1');
 
-function render(strings: TemplateStringsArray, values: Value[], reveal: boolean): string {
+const sources = new WeakMap<Script, { strings: TemplateStringsArray; values: Value[] }>();
+
+function one(v: string | number | Secret, secret: SecretFn): string {
+  return v instanceof Secret ? secret(v) : quote(String(v));
+}
+
+function render(strings: TemplateStringsArray, values: Value[], secret: SecretFn): string {
   const parts = strings.raw.map(rawText);
   let out = parts[0];
   values.forEach((v, i) => {
-    if (v instanceof Raw) out += reveal ? v.text : v.display;
-    else if (typeof v === 'object' && v !== null && 'kind' in v && 'text' in v) out += reveal ? v.text : v.display;
-    else if (Array.isArray(v)) out += v.map((x) => one(x, reveal)).join(' ');
-    else out += one(v as string | number | Secret, reveal);
+    if (v instanceof Raw) out += secret === MASK ? v.display : v.text;
+    else if (typeof v === 'object' && v !== null && 'kind' in v && 'text' in v) out += renderWith(v as Script, secret);
+    else if (Array.isArray(v)) out += v.map((x) => one(x, secret)).join(' ');
+    else out += one(v as string | number | Secret, secret);
     out += parts[i + 1];
   });
   return dedent(out);
+}
+
+/** The script with each secret rendered by `secret` (e.g. as a reference to a variable
+ *  that another tool fills in, as the Ansible export does). */
+export function renderWith(script: Script, secret: SecretFn): string {
+  const src = sources.get(script);
+  if (!src) return secret === REVEAL ? script.text : script.display;
+  return render(src.strings, src.values, secret);
+}
+
+/** The secrets a script carries, by name (none of their values). */
+export function secretsOf(script: Script): Secret[] {
+  const found: Secret[] = [];
+  renderWith(script, (s) => { found.push(s); return ''; });
+  return found;
 }
 
 function dedent(s: string): string {
@@ -53,11 +73,11 @@ function dedent(s: string): string {
 }
 
 function tag(kind: Kind) {
-  return (strings: TemplateStringsArray, ...values: Value[]): Script => ({
-    kind,
-    text: render(strings, values, true),
-    display: render(strings, values, false),
-  });
+  return (strings: TemplateStringsArray, ...values: Value[]): Script => {
+    const sc: Script = { kind, text: render(strings, values, REVEAL), display: render(strings, values, MASK) };
+    sources.set(sc, { strings, values });
+    return sc;
+  };
 }
 
 /** A read-only script: runs even under --dry-run. */
