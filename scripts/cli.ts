@@ -96,17 +96,24 @@ export function buildProgram(): Command {
       if (netns && process.getuid?.() !== 0) throw new InputError([`LAB_NETNS: reaching the lab's VMs (namespace ${netns}) needs root; run as root`]);
       const journal = new Journal(o.env);
       if (journal.resuming && !o.from && !o.only && !o.dryRun && !o.json) console.log(chalk.yellow('the last run did not finish: steps already done are skipped (use --from to redo them)'));
+      const ac = new AbortController();
+      process.on('SIGINT', () => {
+        if (ac.signal.aborted) process.exit(130);
+        console.error(chalk.yellow('\ninterrupting: stopping what runs on the VMs (Ctrl-C again to quit at once)'));
+        ac.abort();
+      });
       const report = await runRunbooks(rbs, loaded, {
         ssh: sshConfig(loaded.env, netns, o), dryRun: o.dryRun, yes: o.yes, from: o.from, only: o.only, forks: o.forks,
-        journal, hooks: o.json ? undefined : textHooks(),
+        journal, hooks: o.json ? undefined : textHooks(), signal: ac.signal,
       });
       if (o.json) console.log(redact(JSON.stringify(reportJson(report), null, 2)));
       else {
         console.log(`\n${summaryTable(report)}`);
         for (const f of failuresSummary(report)) console.log(chalk.red(f));
         if (o.dryRun) console.log('dry run: probes ran, nothing was changed');
+        if (ac.signal.aborted) console.log(`interrupted; the next \`meshbook rebuild ${names.join(' ')} --env ${o.env}\` resumes where this one stopped`);
       }
-      process.exitCode = report.failed ? 1 : 0;
+      process.exitCode = ac.signal.aborted ? 130 : report.failed ? 1 : 0;
     });
 
   program.command('walkthrough')

@@ -7,7 +7,8 @@ import { runLocal, showCmd } from './local.ts';
 import { workDirFor } from './journal.ts';
 import type { Loaded } from './inputs.ts';
 import type { Script } from './sh.ts';
-import { runScript, closeMaster, type SshConfig } from './ssh.ts';
+import crypto from 'node:crypto';
+import { runScript, closeMaster, stopRemote, type SshConfig } from './ssh.ts';
 import { Journal, fingerprint } from './journal.ts';
 import { redact } from './redact.ts';
 import { explain } from './known-failures.ts';
@@ -56,6 +57,7 @@ export interface RunOptions {
   hooks?: Hooks;
   journal?: Journal;
   cluster?: ClusterProvider;  // lab: carries out kubectl commands against the lab cluster
+  signal?: AbortSignal;       // Ctrl-C: stop sending, stop what runs on the VMs, keep the journal consistent
 }
 
 const TAIL = 12;
@@ -205,7 +207,15 @@ export async function runRunbooks(runbooks: Runbook[], loaded: Loaded, opts: Run
   const resuming = !!journal?.resuming && !opts.from && !opts.only && !opts.dryRun;
   let started = !opts.from;
   if (journal && !opts.dryRun) journal.start();
-  const runVm = (vm: Vm) => (r: Runnable) => ('text' in r ? runScript(vm, r, opts.ssh) : runLocal(r, opts.ssh.commandTimeoutMs));
+  const runId = crypto.randomBytes(6).toString('hex');
+  const busy = new Set<Vm>();
+  const runVm = (vm: Vm) => async (r: Runnable) => {
+    if (!('text' in r)) return runLocal(r, opts.ssh.commandTimeoutMs);
+    busy.add(vm);
+    try { return await runScript(vm, r, opts.ssh, { id: runId, signal: opts.signal }); } finally { busy.delete(vm); }
+  };
+  const onAbort = () => { for (const vm of [...busy]) void stopRemote(vm, opts.ssh, runId); };
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
   const runHere = (r: Runnable) => ('text' in r ? Promise.reject(new Error('a VM script in a cluster step'))
     : opts.cluster ? opts.cluster.run(r, opts.ssh.commandTimeoutMs) : runLocal(r, opts.ssh.commandTimeoutMs));
 
@@ -243,6 +253,7 @@ export async function runRunbooks(runbooks: Runbook[], loaded: Loaded, opts: Run
           targets.push(h.name);
         }
       }
+      if (opts.signal?.aborted) { report.stopped = id; break outer; }
       await opts.hooks?.stepStart?.(step, id, targets);
       if (targets.length && opts.hooks?.confirm) {
         const d = await opts.hooks.confirm(step, id, new Map([...norms].map(([h, v]) => [h, v.raw])));
@@ -269,6 +280,7 @@ export async function runRunbooks(runbooks: Runbook[], loaded: Loaded, opts: Run
           }
           if (!opts.dryRun) journal?.record(id, h, r.status, fp);
         }
+        if (opts.signal?.aborted && r.status === 'failed') r = { ...r, error: 'interrupted (Ctrl-C): stopped on this host; rerun to resume here' };
         if (r.status === 'failed' && !onFailure) failedHosts.add(h);
         rec.hosts[h] = r;
         opts.hooks?.hostDone?.(id, h, r);
@@ -280,6 +292,10 @@ export async function runRunbooks(runbooks: Runbook[], loaded: Loaded, opts: Run
   }
   report.failed = report.records.some((r) => Object.values(r.hosts).some((h) => h.status === 'failed'));
   if (!opts.dryRun) journal?.finish(!report.failed && !report.stopped);
+  if (opts.signal?.aborted) {
+    report.stopped ??= 'interrupted';
+    await Promise.all(hosts.map((h) => stopRemote(h, opts.ssh, runId)));
+  }
   await Promise.all(hosts.map((h) => closeMaster(h, opts.ssh)));
   return report;
 }

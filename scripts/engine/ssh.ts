@@ -44,11 +44,28 @@ export function fullScript(script: Script): string {
   return `${PRELUDE}\n${script.text}\n`;
 }
 
-export async function runScript(vm: Vm, script: Script, cfg: SshConfig): Promise<RemoteResult> {
+/** The remote script records its session id (sshd makes it a session leader) under this
+ *  run's id, so an interrupted run can stop exactly what it started there. */
+const pidFile = (runId: string) => `/run/meshbook/${runId}.pid`;
+const track = (runId: string) => `mkdir -p /run/meshbook && echo $$ > ${pidFile(runId)} && trap 'rm -f ${pidFile(runId)}' EXIT`;
+
+export async function runScript(vm: Vm, script: Script, cfg: SshConfig, run?: { id: string; signal?: AbortSignal }): Promise<RemoteResult> {
   fs.mkdirSync(path.dirname(cfg.knownHosts), { recursive: true });
   const argv = sshArgv(vm, cfg, remoteShell(vm));
-  const p = $({ input: fullScript(script), nothrow: true, quiet: true, timeout: cfg.commandTimeoutMs })`${argv}`;
-  const out = await p;
+  const input = run ? `${PRELUDE}
+${track(run.id)}
+${script.text}
+` : fullScript(script);
+  if (run?.signal?.aborted) return { code: 130, stdout: '', stderr: 'interrupted before it started' };
+  const p = $({ input, nothrow: true, quiet: true, timeout: cfg.commandTimeoutMs, signal: run?.signal })`${argv}`;
+  let out;
+  try {
+    out = await p;
+  } catch (e) {
+    return { code: 130, stdout: '', stderr: `interrupted: ${(e as Error).message}` };
+  }
+  if (run?.signal?.aborted) return { code: 130, stdout: out.stdout, stderr: `${out.stderr}
+interrupted (Ctrl-C)` };
   const timedOut = out.exitCode === null;
   return {
     code: out.exitCode ?? 124,
@@ -56,6 +73,13 @@ export async function runScript(vm: Vm, script: Script, cfg: SshConfig): Promise
     stderr: timedOut ? `${out.stderr}\ntimed out after ${cfg.commandTimeoutMs} ms` : out.stderr,
     timedOut,
   };
+}
+
+/** Stop what run `runId` still runs on the VM: its whole session (best effort, bounded). */
+export async function stopRemote(vm: Vm, cfg: SshConfig, runId: string): Promise<void> {
+  const argv = sshArgv(vm, { ...cfg, connectTimeoutS: Math.min(cfg.connectTimeoutS, 5) }, remoteShell(vm));
+  const script = `f=${pidFile(runId)}; if [ -f "$f" ]; then kill -TERM -- -"$(cat "$f")" 2>/dev/null || true; rm -f "$f"; fi\n`;
+  await $({ input: script, nothrow: true, quiet: true, timeout: 8000 })`${argv}`;
 }
 
 /** Close the multiplexed connection (best effort). */
