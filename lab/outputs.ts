@@ -1,4 +1,5 @@
 // meshbook lab: the files `lab up` renders (pure functions; lab/vms.ts writes them).
+import { createHash } from 'node:crypto';
 import path from 'node:path';
 import YAML from 'yaml';
 import { REPO_ROOT, type LabConfig, type VmSpec } from './config.ts';
@@ -48,6 +49,35 @@ export function labEnvValues({ cfg, secret }: LabEnvInputs): Array<[string, stri
     ['SERVICE_CIDR', '172.19.0.0/20'],
     ['POD_CIDR', '172.18.0.0/16'],
     ['ZIPKIN_IP', '172.19.0.20'],
+    // traffic-shift (articles/4): HELLO_NS, not NS (NS above is the VMs' namespace);
+    // VM_REGISTRATION=istio because MESH_ID above is set for asm-vm-proxy; HELLO3_IP stands
+    // in for the clusterIP the cluster step reads (an address in SERVICE_CIDR)
+    ['HELLO_NS', 'http-reciprocal-hello'],
+    ['WEIGHTS', 'v1=30,v2=60,v3=10'],
+    ['INGRESS_HOST', '192.168.0.100'],
+    ['INGRESS_PORT', '8004'],
+    ['VM_REGISTRATION', 'istio'],
+    ['HELLO3_IP', '172.19.0.13'],
+    // istio-vm (articles/2): the cluster node at .100 (the lab reserves .100-.149 for
+    // nodes), routes to POD_CIDR and SERVICE_CIDR via it, the mesh names, and the random
+    // stand-in for istioctl's istio-token (derived one-way from the lab secret, so stable)
+    ['NODE_IP', '192.168.0.100'],
+    ['VM_ROUTES', '172.18.0.0/16,172.19.0.0/20'],
+    ['REACH_PORT', '6443'],
+    ['CLUSTER_NAME', 'lab-cluster'],
+    ['NETWORK', 'lab-network'],
+    ['VM_APP', 'hello-service'],
+    ['VM_NAMESPACE', 'vm'],
+    ['SERVICE_ACCOUNT', 'vm-sa'],
+    ['ISTIO_VERSION', '1.22.3'],
+    ['ISTIO_DIR', '/opt/istio-1.22.3'],
+    ['LAB_ISTIO_TOKEN', createHash('sha256').update(`istio-vm lab token\0${secret}`).digest('base64url')],
+    // kubeadm-nginmesh (articles/3): the kubeadm and Calico versions (kubeadm itself is not
+    // run in the lab) and the CIDRs proxy_init redirects (-i), here the Service CIDR above;
+    // bookinfo (articles/5) needs only ISTIO_DIR above (its steps are all cluster-side)
+    ['KUBERNETES_VERSION', 'v1.31.2'],
+    ['CALICO_VERSION', '3.28.2'],
+    ['PROXY_CIDRS', '172.19.0.0/20'],
   ];
 }
 

@@ -1,8 +1,9 @@
 // The runbooks meshbook knows, in the order of the articles.
 import type { Runbook } from './engine/types.ts';
 import asmVmProxy from './asm-vm-proxy/index.ts';
+import trafficShift from './traffic-shift/index.ts';
 
-export const RUNBOOKS: Runbook[] = [asmVmProxy];
+export const RUNBOOKS: Runbook[] = [asmVmProxy, trafficShift];
 
 export function findRunbook(name: string): Runbook {
   const rb = RUNBOOKS.find((r) => r.name === name);

@@ -104,23 +104,24 @@ test('--env: a traffic-shift env gives URL, weights and the hello app classes', 
   const env = readTrafficEnv(join(FIX, 'traffic-shift.env'));
   t.is(env.url, 'http://192.168.0.10:8004/hello/eric');
   t.is(env.expect, 'v1=30,v2=60,v3=10');
-  t.is(env.classify, 'v1=^Hello,v2=^Bonjour,v3=^Hola');
+  t.is(env.classify, 'v1=^[^<]*<-Hello ,v2=^[^<]*<-Bonjour ,v3=^[^<]*<-Hola ');
   const c = resolveConfig({ env: join(FIX, 'traffic-shift.env') });
   t.is(c.url.href, 'http://192.168.0.10:8004/hello/eric');
   t.deepEqual(
     c.buckets.map((b) => b.weight),
     [30, 60, 10],
   );
-  // The FIRST greeting is the version that answered.
-  const body = 'Bonjour eric(192.168.0.171)<-Hello eric(172.18.1.36)';
-  t.deepEqual(
-    c.buckets.filter((b) => b.pattern.test(body)).map((b) => b.name),
-    ['v2'],
-  );
+  // Through the ingress, hello1 (always v1) answers first: the version under test is
+  // hello2's greeting, the one after the first `<-`.
+  const bucketOf = (body: string) => c.buckets.filter((b) => b.pattern.test(body)).map((b) => b.name);
+  t.deepEqual(bucketOf('Hello eric(172.18.0.230)<-Bonjour eric(192.168.0.171)<-Hello eric(172.18.1.36)'), ['v2']);
+  t.deepEqual(bucketOf('Hello eric(172.18.0.230)<-Hola eric(192.168.0.172)<-Hello eric(172.18.1.36)'), ['v3']);
+  t.deepEqual(bucketOf('Hello eric(172.18.0.230)<-Hello eric(192.168.0.170)<-Hello eric(172.18.1.36)'), ['v1']);
+  t.deepEqual(bucketOf('Hello eric(172.18.0.230)<-ERROR connect ENETUNREACH'), []);
   // IPv6 host, quoted WEIGHTS, defaults for the port and a custom path
   const v6 = readTrafficEnv(join(FIX, 'traffic-shift-v6.env'));
   t.is(v6.url, 'http://[::1]:8004/hello/jason');
-  t.is(v6.classify, 'v1=^Hello,v2=^Bonjour');
+  t.is(v6.classify, 'v1=^[^<]*<-Hello ,v2=^[^<]*<-Bonjour ');
   // flags override the env
   const o = resolveConfig({ env: join(FIX, 'traffic-shift.env'), url: 'http://127.0.0.1:9/x' });
   t.is(o.url.href, 'http://127.0.0.1:9/x');

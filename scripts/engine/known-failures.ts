@@ -24,7 +24,7 @@ export const KNOWN_FAILURES: KnownFailure[] = [
   { symptom: /client claims to be in cluster "[^"]*"/, cause: '--clusterID does not match the mesh\'s clusterName', fix: 'rerun `istioctl x workload entry configure` with --clusterID equal to the IstioOperator clusterName' },
   { symptom: /Token has expired|istio-token: no such file|failed to read token/i, cause: 'the VM\'s istio-token is missing or expired (default lifetime 1 h)', fix: 'regenerate the files with `istioctl x workload entry configure` (--tokenDuration) and copy istio-token again' },
   { symptom: /healthcheck failure threshold hit/, cause: 'the app is not listening on the WorkloadGroup probe port', fix: 'start the app or fix spec.probe in the WorkloadGroup' },
-  { symptom: /no WorkloadEntry|workloadentries.*not found|No resources found/i, cause: 'no WorkloadEntry was registered', fix: 'apply the WorkloadGroup and configure the VM with --autoregister' },
+  { symptom: /no WorkloadEntry|workloadentries[^\n]*not found|No resources found in \S+ namespace[^\n]*workloadentr/i, cause: 'no WorkloadEntry was registered', fix: 'apply the WorkloadGroup and configure the VM with --autoregister' },
   { symptom: /i\/o timeout|context deadline exceeded.*svc\.cluster\.local|hangs after DNS/i, cause: 'the VM resolves the Service but has no route to the pod/Service CIDR', fix: 'add a route to the pod and Service CIDRs via a node (the article needed a /16 where two /18s failed)' },
 ];
 

@@ -27,7 +27,9 @@ export function showCmd(c: LocalCmd): string {
   const line = c.argv.map((a) => quote(a)).join(' ');
   const withDir = c.cwd ? `(cd ${quote(c.cwd)} && ${line})` : line;
   if (c.stdin === undefined) return withDir;
-  return c.stdinLabel ? `${withDir} < ${c.stdinLabel}` : `${withDir} <<'EOF'\n${c.stdin.trimEnd()}\nEOF`;
+  // the exact bytes sent on stdin, as a heredoc: the plan stays valid bash and reviewable
+  const label = c.stdinLabel ? `# stdin: ${c.stdinLabel}\n` : '';
+  return `${label}${withDir} <<'MESHBOOK_STDIN'\n${c.stdin.trimEnd()}\nMESHBOOK_STDIN`;
 }
 
 export async function runLocal(c: LocalCmd, timeoutMs: number): Promise<RemoteResult> {

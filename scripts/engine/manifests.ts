@@ -26,6 +26,15 @@ const VAR = /\$\{([A-Z_][A-Z0-9_]*)\}/g;
 
 /** Fill ${VAR}s from `vars` in a YAML text; `file` names the source in errors. */
 export function renderText(file: string, template: string, vars: Record<string, string | number | undefined>): Rendered {
+  try {
+    return renderUnchecked(file, template, vars);
+  } catch (e) {
+    if (e instanceof ManifestError) throw e;
+    throw new ManifestError(`${file}: ${(e as Error).message.split('\n')[0]}`);
+  }
+}
+
+function renderUnchecked(file: string, template: string, vars: Record<string, string | number | undefined>): Rendered {
   const docs = YAML.parseAllDocuments(template);
   const missing = new Set<string>();
   for (const doc of docs) {

@@ -128,7 +128,8 @@ export function planSh(steps: PlannedStep[], loaded: Loaded): string {
   for (const vm of loaded.inventory.vms) {
     if (!vm.distro) out.push(`DISTRO_${vm.name.replace(/-/g, '_')}=$(${fn(vm.name)} <<'MESHBOOK_EOF'\n${DETECT}\nMESHBOOK_EOF\n)`);
   }
-  const heredoc = (h: string, s: string, suffix = '') => h === 'cluster' ? `${s}${suffix}` : `${fn(h)} <<'MESHBOOK_EOF'${suffix}\n${s}\nMESHBOOK_EOF`;
+  const heredoc = (h: string, s: string, suffix = '') => h !== 'cluster' ? `${fn(h)} <<'MESHBOOK_EOF'${suffix}\n${s}\nMESHBOOK_EOF`
+    : s.includes("<<'MESHBOOK_STDIN'") ? s.replace("<<'MESHBOOK_STDIN'", `<<'MESHBOOK_STDIN'${suffix}`) : `${s}${suffix}`;
   for (const s of steps) {
     out.push('', `# == ${s.id}: ${s.title} [article ${s.article}]`);
     for (const n of s.notes) out.push(`# note: ${n}`);

@@ -2,9 +2,11 @@
 // `meshbook verify traffic --env FILE` needs nothing else.
 //
 // Keys: WEIGHTS (e.g. v1=30,v2=60,v3=10), INGRESS_HOST (required), INGRESS_PORT (default
-// 8004), VERIFY_PATH (default /hello/eric). Buckets are the hello app's versions, told apart
-// by the FIRST greeting of the body: `Hello eric(172.18.0.230)<-Bonjour eric(...)` was
-// answered by v1 (the rest of the chain is the backends it called).
+// 8004), VERIFY_PATH (default /hello/eric). Buckets are hello2's versions. Through the
+// ingress every answer is the chain hello1 -> hello2 -> hello3, e.g.
+// `Hello eric(172.18.0.230)<-Bonjour eric(192.168.0.171)<-Hello eric(172.18.1.36)`: hello1
+// (always v1) answers first, so the version under test is the greeting right after the
+// first `<-` (here Bonjour: v2).
 
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
@@ -25,7 +27,7 @@ export interface TrafficEnv {
   url: string;
   /** `v1=30,v2=60,v3=10` */
   expect: string;
-  /** `v1=^Hello,v2=^Bonjour,v3=^Hola` (only the versions in WEIGHTS) */
+  /** `v1=^[^<]*<-Hello,...`: hello2's greeting, after the first `<-` (only the versions in WEIGHTS) */
   classify: string;
 }
 
@@ -81,6 +83,6 @@ export function readTrafficEnv(file: string): TrafficEnv {
     file,
     url: `http://${hostPart}:${Number(port)}${path}`,
     expect: weights,
-    classify: names.map((n) => `${n}=^${HELLO_GREETINGS[n]}`).join(','),
+    classify: names.map((n) => `${n}=^[^<]*<-${HELLO_GREETINGS[n]} `).join(','),
   };
 }

@@ -1,0 +1,139 @@
+// Article §1 "啟動hello2應用" (start the hello2 app): on each VM the hello app of the VM's
+// version (inventory labels.version), calling hello3-svc.<HELLO_NS>.svc.cluster.local.
+//   runtime: docker  -> `docker run -d --restart=always --network host --name http_vN ...`
+//   runtime: process -> vm/hello/hello.mjs (the same app in plain Node) under
+//                       /opt/meshbook/hello, started detached with its env file and pid file
+// Fixed against the article: it runs `docker run --rm` in the foreground of an ssh session
+// (the app dies with the session, nothing restarts it after a reboot, and a second run fails
+// on the name): here detached with --restart=always, and checked first. Changing a VM's
+// version replaces the old version's container or process (they would share port 8001).
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import { quote } from 'zx';
+import type { HostCtx, Step, VmAction } from '../engine/types.ts';
+import { probe, mutate, Raw } from '../engine/sh.ts';
+import { GREETINGS, HELLO_PORT, image, svcHost, vmProblem, vmVersion, type Version } from './common.ts';
+
+export const APP_SOURCE = new URL('../../vm/hello/hello.mjs', import.meta.url);
+export const APP_DIR = '/opt/meshbook/hello';
+export const APP = `${APP_DIR}/hello.mjs`;
+export const APP_ENV = `${APP_DIR}/hello.env`;
+export const PID_FILE = '/run/meshbook-hello.pid';
+export const LOG = '/var/log/hello.log';
+const CONTAINERS = ['http_v1', 'http_v2', 'http_v3'];
+
+/** The env the process runs with (and the content of hello.env), one KEY=value per line. */
+export function processEnv(ctx: HostCtx, version: Version): string[] {
+  return [
+    `VERSION=${version}`,
+    `PORT=${HELLO_PORT}`,
+    `HTTP_HELLO_BACKEND=${svcHost(ctx.env, 'hello3-svc')}`,
+    ...(ctx.vm.privateIp ? [`OWN_IP=${ctx.vm.privateIp}`] : []),
+  ];
+}
+
+// GET /hello/meshbook-check on 127.0.0.1:8001 with bash's /dev/tcp (no curl needed); prints
+// the first line of the body. The app answers with its greeting even when its backend
+// (hello3) is unreachable (then 503 and "...<-ERROR ..."), so this proves the app itself.
+const ANSWER = 'hello_answer() { local raw; raw=$( { exec 3<>/dev/tcp/127.0.0.1/8001 && printf \'GET /hello/meshbook-check HTTP/1.0\\r\\nHost: localhost\\r\\n\\r\\n\' >&3 && timeout 8 cat <&3; } 2>/dev/null ) || return 1; raw=${raw//$\'\\r\'/}; raw=${raw#*$\'\\n\\n\'}; printf \'%s\\n\' "${raw%%$\'\\n\'*}"; }';
+
+function processAction(ctx: HostCtx, version: Version): VmAction {
+  const code = fs.readFileSync(APP_SOURCE, 'utf8');
+  const sum = crypto.createHash('sha256').update(code).digest('hex');
+  const app = new Raw(quote(code), quote(`<contents of vm/hello/hello.mjs, ${Buffer.byteLength(code)} bytes, sha256 ${sum.slice(0, 12)}...>`));
+  const envLines = processEnv(ctx, version);
+  const envText = envLines.join('\n');
+  const expected = `${GREETINGS[version]} meshbook-check(`;
+  const answer = new Raw(ANSWER, ANSWER);
+  return {
+    check: probe`
+      ${answer}
+      pid=$(cat ${PID_FILE} 2>/dev/null || true)
+      if [ -z "$pid" ] || ! grep -qaF ${APP} "/proc/$pid/cmdline" 2>/dev/null; then echo ${`hello2 is not running (no live ${APP} process in ${PID_FILE})`}; exit 10; fi
+      if [ "$(sha256sum < ${APP} | cut -d' ' -f1)" != ${sum} ]; then echo ${`${APP} differs from vm/hello/hello.mjs`}; exit 10; fi
+      if [ "$(cat ${APP_ENV} 2>/dev/null)" != ${envText} ]; then echo ${`${APP_ENV} differs from the inputs (version ${version})`}; exit 10; fi
+      for kv in ${envLines}; do
+        if ! tr '\0' '\n' < "/proc/$pid/environ" | grep -qxF -- "$kv"; then echo "the running hello2 (pid $pid) lacks $kv"; exit 10; fi
+      done
+      if ! body=$(hello_answer); then echo "hello2 (pid $pid) does not answer on 127.0.0.1:8001"; exit 10; fi
+      case "$body" in
+        ${expected}*) echo ${`hello2 ${version} runs as pid`} "$pid; it answers: $body" ;;
+        *) echo "hello2 (pid $pid) does not answer as" ${version}: "$body"; exit 10 ;;
+      esac
+    `,
+    apply: mutate`
+      install -d -m 0755 ${APP_DIR}
+      # another runtime's hello2 would hold port 8001
+      if command -v docker >/dev/null 2>&1; then docker rm -f ${CONTAINERS} >/dev/null 2>&1 || true; fi
+      printf '%s' ${app} | write_file ${APP} 0644
+      printf '%s\n' ${envLines} | write_file ${APP_ENV} 0644
+      pid=$(cat ${PID_FILE} 2>/dev/null || true)
+      if [ -n "$pid" ] && grep -qaF ${APP} "/proc/$pid/cmdline" 2>/dev/null; then
+        kill "$pid" || true
+        for _ in $(seq 50); do grep -qaF ${APP} "/proc/$pid/cmdline" 2>/dev/null || break; sleep 0.1; done
+      fi
+      mapfile -t envs < ${APP_ENV}
+      setsid nohup env -i "PATH=$PATH" "\${envs[@]}" node ${APP} > ${LOG} 2>&1 < /dev/null &
+      echo "$!" | write_file ${PID_FILE} 0644
+      echo ${`started hello2 ${version} (${APP}) as pid`} "$!"
+    `,
+    verify: probe`
+      ${answer}
+      for _ in $(seq 50); do
+        if body=$(hello_answer) && [ -n "$body" ]; then
+          case "$body" in ${expected}*) exit 0 ;; esac
+          echo "hello2 answers with another greeting: $body" >&2; exit 1
+        fi
+        sleep 0.1
+      done
+      echo ${`hello2 did not answer on 127.0.0.1:8001 within 5 s; the end of ${LOG}:`} >&2
+      tail -n 5 ${LOG} >&2 || true
+      exit 1
+    `,
+  };
+}
+
+function dockerAction(ctx: HostCtx, version: Version): VmAction {
+  const name = `http_${version}`;
+  const img = image(ctx.env, version);
+  const backend = `HTTP_HELLO_BACKEND=${svcHost(ctx.env, 'hello3-svc')}`;
+  const others = CONTAINERS.filter((c) => c !== name);
+  return {
+    check: probe`
+      cur=$(docker inspect -f '{{.Config.Image}} {{.State.Running}} {{.HostConfig.RestartPolicy.Name}} {{.HostConfig.NetworkMode}}' ${name} 2>/dev/null || true)
+      if [ "$cur" != ${`${img} true always host`} ]; then echo ${`${name}:`} "\${cur:-no container}"; exit 10; fi
+      if ! docker inspect -f '{{range .Config.Env}}{{println .}}{{end}}' ${name} | grep -qxF -- ${backend}; then echo ${`${name} lacks ${backend}`}; exit 10; fi
+      for c in ${others}; do
+        if [ "$(docker inspect -f '{{.State.Running}}' "$c" 2>/dev/null || true)" = true ]; then echo "$c runs as well (it holds port 8001)"; exit 10; fi
+      done
+      echo ${`${name} runs ${img}`}
+    `,
+    apply: mutate`
+      # a hello2 started as a process (runtime: process) would hold port 8001
+      pid=$(cat ${PID_FILE} 2>/dev/null || true)
+      if [ -n "$pid" ] && grep -qaF ${APP} "/proc/$pid/cmdline" 2>/dev/null; then kill "$pid" || true; rm -f ${PID_FILE}; fi
+      docker rm -f ${CONTAINERS} >/dev/null 2>&1 || true
+      docker run -d --restart=always --network host --name ${name} -e ${backend} ${img}
+    `,
+    verify: probe`test "$(docker inspect -f '{{.State.Running}}' ${name})" = true`,
+    notInLab: 'the lab has no container engine; give the VM runtime: process in the inventory to run the same app as a Node process',
+  };
+}
+
+const step: Step = {
+  id: '05-hello2-on-vms',
+  title: "Run hello2 on each VM (the VM's version)",
+  article: '§1 啟動hello2應用 (start the hello2 app)',
+  notes: [
+    'the article runs `docker run --rm` in the foreground of an ssh session (dated: the app dies with the session and nothing restarts it); here `docker run -d --restart=always`, checked first',
+    'runtime: process runs vm/hello/hello.mjs (the same app in plain Node) with the VM\'s node, detached, with /opt/meshbook/hello/hello.env and /run/meshbook-hello.pid',
+    "each VM's version comes from its inventory label version: v1|v2|v3 (the article's ssh1.sh..ssh3.sh)",
+  ],
+  target: 'vm',
+  vm: (ctx) => {
+    const v = vmVersion(ctx.vm);
+    if ('problem' in v) return vmProblem(v.problem);
+    return ctx.vm.runtime === 'process' ? processAction(ctx, v.version) : dockerAction(ctx, v.version);
+  },
+};
+export default step;

@@ -1,0 +1,54 @@
+// Article §1 "驗證虛擬機器對hello3 POD和hello3 service的訪問" (the VMs reach hello3): from every
+// VM, GET /hello/svc_testing_msg on hello3-svc.<HELLO_NS>.svc.cluster.local:8001, through the
+// hosts line of 09, reported as one row of the reachability matrix. Read-only.
+// Fixed against the article: it curls hello3-svc.trace-hello... (another demo's namespace);
+// HELLO_NS is used. The article also curls the hello3 pod's IP: left out (a pod IP changes
+// with every restart; the Service is what hello2 calls). bash's /dev/tcp is used, so the VM
+// needs no curl. In the lab the probe runs for real, but there is no cluster behind the
+// address yet: the result is shown and the step is reported "not in lab".
+import type { Step } from '../engine/types.ts';
+import { probe } from '../engine/sh.ts';
+import { renderMatrix } from './matrix.ts';
+import { HELLO_PORT, hints, svcHost } from './common.ts';
+
+export const TARGET = `hello3-svc:${HELLO_PORT}`;
+
+/** The probe's output (status=/body= or rc=/error= lines) as a matrix row. */
+export function interpretHello3(stdout: string, source: string): { ok: boolean; lines: string[] } {
+  const kv = Object.fromEntries(stdout.trim().split('\n').map((l) => l.split(/=(.*)/s).slice(0, 2)));
+  let ok = false;
+  let detail: string;
+  if (kv.status !== undefined) {
+    ok = /^HTTP\/1\.[01] 200\b/.test(kv.status) && /^Hello /.test(kv.body ?? '');
+    detail = ok ? kv.body : `${kv.status || 'no status line'}: ${kv.body ?? ''}`;
+  } else detail = kv.error || `no answer (exit ${kv.rc ?? '?'})`;
+  return { ok, lines: [...renderMatrix([{ source, target: TARGET, ok, detail }], 'VM -> hello3'), ...(ok ? [] : hints([detail]))] };
+}
+
+const step: Step = {
+  id: '10-vm-to-hello3',
+  title: 'Check that every VM reaches hello3-svc',
+  article: '§1 驗證虛擬機器對hello3 POD和hello3 service的訪問 (VMs reach hello3)',
+  notes: ["the article checks hello3-svc in namespace trace-hello (another demo's); HELLO_NS is used", "the pod-IP check is left out: the Service is what hello2 calls"],
+  target: 'vm',
+  vm: (ctx) => ({
+    probe: probe`
+      name=${svcHost(ctx.env, 'hello3-svc')}
+      if out=$(timeout 6 bash -c 'exec 3<>"/dev/tcp/$1/8001" && printf "GET /hello/svc_testing_msg HTTP/1.0\r\nHost: %s\r\n\r\n" "$1" >&3 && cat <&3' hello3-probe "$name" 2>&1); then
+        echo "status=$(printf '%s\n' "$out" | head -n 1 | tr -d '\r')"
+        echo "body=$(printf '%s\n' "$out" | tr -d '\r' | sed '1,/^$/d' | head -n 1)"
+      else
+        rc=$?
+        echo "rc=$rc"
+        echo "error=$(printf '%s\n' "$out" | tr -d '\r' | grep . | tail -n 1)"
+      fi
+    `,
+    interpret: (out, c) => {
+      const r = interpretHello3(out.stdout, c.vm.name);
+      if (r.ok || !c.lab) return r;
+      return { ok: true, lines: [...r.lines, 'expected in the lab: no cluster answers for hello3-svc yet'] };
+    },
+    notInLab: 'the lab has no cluster yet: nothing answers at the hello3-svc address (the probe ran; its result is above)',
+  }),
+};
+export default step;
