@@ -12,7 +12,7 @@ import { hostState, watchProcesses } from './helpers/host-state.ts';
 
 const CANARY = `canary-${Math.random().toString(36).slice(2, 10)}-secret`;
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mb-avp-'));
-const lab = { prefix: 'mbavp', dir: path.join(tmp, 'lab'), envFile: path.join(tmp, 'lab.env'), inventoryFile: path.join(tmp, 'lab-inventory.yaml') };
+const lab = { prefix: `mbavp${process.pid % 100000}`, dir: path.join(tmp, 'lab'), envFile: path.join(tmp, 'lab.env'), inventoryFile: path.join(tmp, 'lab-inventory.yaml') };
 const envFile = path.join(tmp, 'test.env');
 const stateDir = path.join(tmp, 'state');
 const cli = ['npx', 'tsx', 'scripts/cli.ts'];

@@ -12,7 +12,7 @@ import { probe, mutate } from '../scripts/engine/sh.ts';
 import type { Runbook } from '../scripts/engine/types.ts';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mb-int-'));
-const lab = { prefix: 'mbint', dir: path.join(tmp, 'lab'), envFile: path.join(tmp, 'lab.env'), inventoryFile: path.join(tmp, 'lab-inventory.yaml') };
+const lab = { prefix: `mbint${process.pid % 100000}`, dir: path.join(tmp, 'lab'), envFile: path.join(tmp, 'lab.env'), inventoryFile: path.join(tmp, 'lab-inventory.yaml') };
 
 // a runbook whose second step takes long enough to be interrupted
 const rb: Runbook = {

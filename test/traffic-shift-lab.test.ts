@@ -15,7 +15,7 @@ import rb from '../scripts/traffic-shift/index.ts';
 import { hostState } from './helpers/host-state.ts';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mb-ts-lab-'));
-const lab = { prefix: 'mbts', dir: path.join(tmp, 'lab'), envFile: path.join(tmp, 'lab.env'), inventoryFile: path.join(tmp, 'lab-inventory.yaml') };
+const lab = { prefix: `mbts${process.pid % 100000}`, dir: path.join(tmp, 'lab'), envFile: path.join(tmp, 'lab.env'), inventoryFile: path.join(tmp, 'lab-inventory.yaml') };
 const envFile = path.join(tmp, 'ts.env');
 const inventory = path.join(tmp, 'inventory.yaml');
 const VMS = { vm1: ['192.168.0.250', 'Hello'], vm2: ['192.168.0.251', 'Bonjour'], vm3: ['192.168.0.252', 'Hola'] } as const;

@@ -169,10 +169,10 @@ test('--env FILE needs nothing else', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'meshbook-verify-cli-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const env = join(dir, 'traffic-shift.env');
-  writeFileSync(env, `WEIGHTS=v1=30,v2=60,v3=10\nINGRESS_HOST=127.0.0.1\nINGRESS_PORT=${server.port}\nVERIFY_PATH=/random/14/30-60-10\n`);
+  writeFileSync(env, `WEIGHTS=v1=30,v2=60,v3=10\nINGRESS_HOST=127.0.0.1\nINGRESS_PORT=${server.port}\nVERIFY_PATH=/chain/14/30-60-10\n`);
   const r = await cli(['--env', env, '--max-time', '20']);
   t.is(r.code, 0, r.stdout + r.stderr);
-  t.regex(r.stdout, new RegExp(`GET http://127\\.0\\.0\\.1:${server.port}/random/14/30-60-10`));
+  t.regex(r.stdout, new RegExp(`GET http://127\\.0\\.0\\.1:${server.port}/chain/14/30-60-10`));
   t.regex(r.stdout, /VERDICT PASS/);
 });
 

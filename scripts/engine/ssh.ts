@@ -1,6 +1,7 @@
 // Running a script on a VM: the system OpenSSH client, the script on stdin to `bash -s`
 // (never in argv), one multiplexed connection per VM, the project's own known_hosts with
 // accept-new (never "no"), bounded connect and command times.
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -16,8 +17,12 @@ export interface SshConfig {
   commandTimeoutMs: number;
 }
 
-export function controlDir(): string {
-  const dir = path.join(os.tmpdir(), `meshbook-${process.getuid?.() ?? 'u'}`, 'cm');
+/** Multiplexed connections are shared only between runs that reach the same hosts the
+ *  same way: two labs may both have a 192.168.0.250, in different namespaces, and ssh's
+ *  %C hash alone (user, host, port) would hand one lab's connection to the other. */
+export function controlDir(cfg: Pick<SshConfig, 'netns' | 'knownHosts'>): string {
+  const scope = crypto.createHash('sha256').update(`${cfg.netns ?? ''}\0${cfg.knownHosts}`).digest('hex').slice(0, 10);
+  const dir = path.join(os.tmpdir(), `meshbook-${process.getuid?.() ?? 'u'}`, 'cm', scope);
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   return dir;
 }
@@ -26,7 +31,7 @@ export function sshArgv(vm: Vm, cfg: SshConfig, remote: string[]): string[] {
   const opts = [
     'BatchMode=yes', `ConnectTimeout=${cfg.connectTimeoutS}`, 'StrictHostKeyChecking=accept-new',
     `UserKnownHostsFile=${cfg.knownHosts}`, 'GlobalKnownHostsFile=/dev/null',
-    'ControlMaster=auto', `ControlPath=${controlDir()}/%C`, 'ControlPersist=120',
+    'ControlMaster=auto', `ControlPath=${controlDir(cfg)}/%C`, 'ControlPersist=120',
     'ServerAliveInterval=5', 'ServerAliveCountMax=3', 'LogLevel=ERROR',
   ];
   const argv = ['ssh', '-T', ...opts.flatMap((o) => ['-o', o]), '-p', String(vm.port)];
