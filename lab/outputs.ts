@@ -23,13 +23,15 @@ export interface LabEnvInputs {
   cfg: LabConfig;
   /** ACCESS_KEY_SECRET: random, generated once per lab (never printed). */
   secret: string;
+  /** the lab cluster, when `lab up` built one (lab/cluster/) */
+  cluster?: { nodeAddress: string; serviceCidr: string; podCidr: string };
 }
 
 /**
  * The lab's env file: plain KEY=value lines (no quoting: docker --env-file keeps quotes),
  * the lab switches first, then the asm-vm-proxy inputs with lab values. Extend here.
  */
-export function labEnvValues({ cfg, secret }: LabEnvInputs): Array<[string, string]> {
+export function labEnvValues({ cfg, secret, cluster }: LabEnvInputs): Array<[string, string]> {
   return [
     ['LAB', '1'],
     ['LAB_NETNS', cfg.wsNetns],
@@ -46,8 +48,8 @@ export function labEnvValues({ cfg, secret }: LabEnvInputs): Array<[string, stri
     ['SA', 'vm-sa'],
     ['POD_NAME', 'vm-pod'],
     ['ASM_VERSION', 'v1.6.9'],
-    ['SERVICE_CIDR', '172.19.0.0/20'],
-    ['POD_CIDR', '172.18.0.0/16'],
+    ['SERVICE_CIDR', cluster?.serviceCidr ?? '172.19.0.0/20'],
+    ['POD_CIDR', cluster?.podCidr ?? '172.18.0.0/16'],
     ['ZIPKIN_IP', '172.19.0.20'],
     // traffic-shift (articles/4): HELLO_NS, not NS (NS above is the VMs' namespace);
     // VM_REGISTRATION=istio because MESH_ID above is set for asm-vm-proxy; HELLO3_IP stands
@@ -78,6 +80,17 @@ export function labEnvValues({ cfg, secret }: LabEnvInputs): Array<[string, stri
     ['KUBERNETES_VERSION', 'v1.31.2'],
     ['CALICO_VERSION', '3.28.2'],
     ['PROXY_CIDRS', '172.19.0.0/20'],
+    // lab cluster (lab/cluster/, `lab up` without --no-cluster): kubectl steps run against
+    // it through lab/cluster/provider.ts (hasLabCluster: LAB_CLUSTER=1); LAB_PREFIX and
+    // LAB_DIR locate the lab, LAB_CLUSTER_NODE_IP is the node (ingress gateway, VM routes)
+    ...(cluster
+      ? ([
+          ['LAB_CLUSTER', '1'],
+          ['LAB_PREFIX', cfg.prefix],
+          ['LAB_DIR', cfg.dir],
+          ['LAB_CLUSTER_NODE_IP', cluster.nodeAddress],
+        ] as Array<[string, string]>)
+      : []),
   ];
 }
 
