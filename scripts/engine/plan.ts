@@ -63,7 +63,7 @@ export function plan(runbooks: Runbook[], loaded: Loaded): PlannedStep[] {
     for (const vm of loaded.inventory.vms) {
       const distros = vm.distro ? [vm.distro] : step.perDistro ? PROFILE_IDS : [undefined];
       const branches = distros.map((d) => {
-        const ctx: HostCtx = { vm, env: loaded.env, lab: loaded.lab, distro: d, cluster: {}, facts: d ? { distro: d, family: profile(d).family } : {} };
+        const ctx: HostCtx = { vm, env: loaded.env, lab: loaded.lab, distro: d, cluster: {}, vms: loaded.inventory.vms, facts: d ? { distro: d, family: profile(d).family } : {} };
         return planned(step.vm!(ctx), step.perDistro && !vm.distro ? d : undefined, loaded.lab);
       });
       ps.hosts.push({ host: vm.name, branches });

@@ -196,9 +196,9 @@ export function labCluster(a: ClusterAction, lab: boolean, provider?: ClusterPro
 export async function runRunbooks(runbooks: Runbook[], loaded: Loaded, opts: RunOptions): Promise<RunReport> {
   const hosts = loaded.inventory.vms;
   const clusterFacts: Facts = {};
-  const cctx: ClusterCtx = { env: loaded.env, facts: clusterFacts, lab: loaded.lab, vms: hosts, workDir: workDirFor(loaded.envFile), envFile: loaded.envFile };
+  const cctx: ClusterCtx = { env: loaded.env, facts: clusterFacts, lab: loaded.lab, vms: hosts, workDir: workDirFor(loaded.envFile), envFile: loaded.envFile, dryRun: opts.dryRun };
   const ctxs = new Map<string, HostCtx>(hosts.map((vm) => [vm.name, {
-    vm, env: loaded.env, facts: {}, cluster: clusterFacts, lab: loaded.lab, distro: vm.distro,
+    vm, env: loaded.env, facts: {}, cluster: clusterFacts, vms: hosts, lab: loaded.lab, distro: vm.distro, dryRun: opts.dryRun,
   }]));
   const hasCluster = runbooks.some((rb) => rb.steps.some((s) => s.target === 'cluster'));
   const report: RunReport = { records: [], hosts: [...(hasCluster ? [CLUSTER] : []), ...hosts.map((h) => h.name)], failed: false };

@@ -19,6 +19,8 @@ export interface HostCtx {
   env: Record<string, string>;
   facts: Facts;
   cluster: Facts;           // facts the cluster steps found (e.g. a NodePort, a clusterIP)
+  vms?: Vm[];               // every VM of the run (roles, peers)
+  dryRun?: boolean;         // --dry-run: a probe with a side effect (a token) must not run
   lab: boolean;             // running against the embedded lab
   distro: string | undefined; // declared or detected distro
 }
@@ -98,6 +100,7 @@ export interface ClusterCtx {
   vms: Vm[];
   workDir: string;           // a per-env directory for generated files (e.g. istioctl's output)
   envFile: string;           // the env file of this run (absolute), e.g. for the verifier
+  dryRun?: boolean;
 }
 
 export interface Step {

@@ -20,7 +20,7 @@ const step: Step = {
   article: '在每台工作节点上执行kubeadm join (the join command)',
   notes: [
     'the article copies the join line (with its token) by hand; here it is made on demand (TTL 15 min), kept in memory as a secret, and sent to the workers only on ssh stdin',
-    'this read step creates a short-lived bootstrap token, also under --dry-run (kubeadm has no other way to hand out a join command); it expires by itself',
+    'under --dry-run no token is made (making one is a change); step 08 then shows what it would send',
   ],
   target: 'vm',
   gathersFacts: true,
@@ -31,6 +31,7 @@ const step: Step = {
     if (!roles.workers.length) return { skip: 'no workers in the inventory: nothing joins' };
     const status = joinStatus(ctx.cluster);
     if (status && status.checked.length && !status.pending.length) return { skip: `every worker has joined (${status.checked.join(', ')}): no token needed` };
+    if (ctx.dryRun) return { skip: 'dry run: no bootstrap token is made (that would be a change)' };
     if (ctx.lab) return { ...labStandIn(`kubeadm token create --print-join-command --ttl ${TOKEN_TTL}`) };
     return {
       probe: probe`kubeadm token create --print-join-command --ttl ${TOKEN_TTL} --description ${'meshbook kubeadm-nginmesh: workers join'}`,

@@ -138,7 +138,7 @@ MESHBOOK_EOF
 
 # == kubeadm-nginmesh/07-join-token: A bootstrap token for the workers (kept secret, in memory) [article 在每台工作节点上执行kubeadm join (the join command)]
 # note: the article copies the join line (with its token) by hand; here it is made on demand (TTL 15 min), kept in memory as a secret, and sent to the workers only on ssh stdin
-# note: this read step creates a short-lived bootstrap token, also under --dry-run (kubeadm has no other way to hand out a join command); it expires by itself
+# note: under --dry-run no token is made (making one is a change); step 08 then shows what it would send
 # on kube-1
 on_kube_1 <<'MESHBOOK_EOF'
 kubeadm token create --print-join-command --ttl 15m --description $'meshbook kubeadm-nginmesh: workers join'
