@@ -14,7 +14,8 @@ export const STATE_DIR = process.env.MESHBOOK_STATE_DIR ?? '.meshbook/state';
 /** Where cluster steps keep generated files for an env file (e.g. istioctl's output). */
 export function workDirFor(envFile: string, dir = STATE_DIR): string {
   const abs = path.resolve(envFile);
-  const tag = crypto.createHash('sha256').update(abs).digest('hex').slice(0, 8);
+  // keyed by the path as seen from here, so plans read the same in any checkout
+  const tag = crypto.createHash('sha256').update(path.relative(process.cwd(), abs)).digest('hex').slice(0, 8);
   return path.join(path.dirname(dir), 'work', `${path.basename(abs).replace(/[^A-Za-z0-9_.-]/g, '_')}-${tag}`);
 }
 const DONE: Status[] = ['ok', 'changed', 'unchanged', 'not in lab'];

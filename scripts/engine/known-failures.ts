@@ -16,7 +16,6 @@ export const KNOWN_FAILURES: KnownFailure[] = [
   { symptom: /sudo: a password is required|sudo: .*not allowed/i, cause: 'the SSH user cannot become root without a password', fix: 'use user: root in the inventory or grant passwordless sudo' },
   { symptom: /Permission denied \(publickey/i, cause: 'the VM does not accept the SSH key', fix: 'set identity: in the inventory to a key in the VM user\'s authorized_keys' },
   { symptom: /Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED/i, cause: 'the VM\'s host key differs from the one recorded in meshbook\'s known_hosts', fix: 'verify the VM is the one you expect, then remove its line from SSH_KNOWN_HOSTS (.meshbook/known_hosts)' },
-  { symptom: /Connection timed out|Connection refused|No route to host|Could not resolve hostname/i, cause: 'the VM is not reachable over SSH', fix: 'check host/port in the inventory, that sshd runs, and security groups/firewalls' },
   { symptom: /Read-only file system|No space left on device/i, cause: 'the VM cannot write the file (read-only or full filesystem)', fix: 'free space or remount read-write, then rerun (nothing was half-written)' },
   // article 2 / REFERENCE section 3: Istio VM onboarding
   { symptom: /dial tcp [^ ]*:15012: connect: connection refused/, cause: 'the VM cannot reach istiod: no LoadBalancer for the east-west gateway', fix: 'use the east-west gateway NodePort for 15012 in mesh.yaml discoveryAddress and CA_ADDR (or --ingressIP)' },
@@ -26,6 +25,8 @@ export const KNOWN_FAILURES: KnownFailure[] = [
   { symptom: /healthcheck failure threshold hit/, cause: 'the app is not listening on the WorkloadGroup probe port', fix: 'start the app or fix spec.probe in the WorkloadGroup' },
   { symptom: /no WorkloadEntry|workloadentries[^\n]*not found|No resources found in \S+ namespace[^\n]*workloadentr/i, cause: 'no WorkloadEntry was registered', fix: 'apply the WorkloadGroup and configure the VM with --autoregister' },
   { symptom: /i\/o timeout|context deadline exceeded.*svc\.cluster\.local|hangs after DNS/i, cause: 'the VM resolves the Service but has no route to the pod/Service CIDR', fix: 'add a route to the pod and Service CIDRs via a node (the article needed a /16 where two /18s failed)' },
+  // generic: after every specific symptom (istiod's `dial tcp ...:15012: connect: connection refused` is not SSH)
+  { symptom: /ssh: connect to host .*(Connection timed out|Connection refused|No route to host)|Could not resolve hostname/i, cause: 'the VM is not reachable over SSH', fix: 'check host/port in the inventory, that sshd runs, and security groups/firewalls' },
 ];
 
 export function explain(text: string): KnownFailure | undefined {

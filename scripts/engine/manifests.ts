@@ -88,13 +88,15 @@ function modelFor(apiVersion: string, kind: string): { Model?: any; source?: str
 
 /** Istio's schemas allow any extra key; this adds additionalProperties: false to every
  *  object that lists its properties, to catch unknown (often mis-indented) fields. */
-function strict(schema: any): any {
-  if (Array.isArray(schema)) return schema.map(strict);
+function strict(schema: any, top = false): any {
+  if (Array.isArray(schema)) return schema.map((s) => strict(s));
   if (!schema || typeof schema !== 'object') return schema;
   const out: any = {};
   for (const [k, v] of Object.entries(schema)) out[k] = k === 'properties' ? Object.fromEntries(Object.entries(v as object).map(([pk, pv]) => [pk, strict(pv)])) : strict(v);
   if (out.$ref) return {};                     // metadata: validated by the model itself
-  if (out.properties && out.additionalProperties === undefined && !out['x-kubernetes-preserve-unknown-fields']) out.additionalProperties = false;
+  // the object itself may carry fields a schema leaves out (IstioOperator's has no spec):
+  // only what is inside a described field is held to its properties
+  if (!top && out.properties && out.additionalProperties === undefined && !out['x-kubernetes-preserve-unknown-fields']) out.additionalProperties = false;
   return out;
 }
 
@@ -106,7 +108,7 @@ function strictValidator(source: string) {
     const file = require.resolve(source).replace(/\.js$/, '.mjs');
     const text = fs.readFileSync(fs.existsSync(file) ? file : require.resolve(source), 'utf8');
     const m = /const schema = (\{[\s\S]*?\n\});\n/.exec(text);
-    strictValidators.set(source, m ? ajv.compile(strict(JSON.parse(m[1]))) : null);
+    strictValidators.set(source, m ? ajv.compile(strict(JSON.parse(m[1]), true)) : null);
   }
   return strictValidators.get(source);
 }
