@@ -17,6 +17,7 @@ import type { SshConfig } from './engine/ssh.ts';
 import { registerLab } from '../lab/cli.ts';
 import { registerVerify } from './verify/cli.ts';
 import { demo } from './demo.ts';
+import { exportAnsible } from './ansible/export.ts';
 
 const positiveInt = (name: string) => (v: string) => {
   if (!/^\d+$/.test(v) || +v < 1) throw new InvalidArgumentError(`${name} must be a whole number of at least 1`);
@@ -65,10 +66,18 @@ export function buildProgram(): Command {
     .description('print what a rebuild would do, per host, without connecting anywhere')
     .argument('<runbook...>', 'runbook name(s), see meshbook list')
     .requiredOption('--env <file>', 'env file with the inputs (see envs/*.env.example)')
-    .addOption(new Option('--format <format>', 'output format').choices(['text', 'sh', 'json']).default('text'))
-    .action((names: string[], o) => {
+    .addOption(new Option('--format <format>', 'output format (ansible: a playbook and inventory for fleets, written to -o DIR)').choices(['text', 'sh', 'json', 'ansible']).default('text'))
+    .option('-o, --output <dir>', 'with --format ansible: the directory to write into')
+    .action(async (names: string[], o) => {
       const rbs = runbooksOf(names);
+      if (o.format === 'ansible' && !o.output) throw new InputError(['-o: missing; --format ansible writes files: give the directory, e.g. -o ansible/']);
       const loaded = loadInputs(o.env, rbs);
+      if (o.format === 'ansible') {
+        const { files } = await exportAnsible(rbs, loaded, o.output);
+        for (const f of files) console.log(`wrote ${f}`);
+        console.log(`run: ANSIBLE_CONFIG=${path.join(o.output, 'ansible.cfg')} ansible-playbook -i ${path.join(o.output, 'inventory.yml')} ${path.join(o.output, 'playbook.yml')}`);
+        return;
+      }
       const steps = plan(rbs, loaded);
       const out = o.format === 'json' ? JSON.stringify({ env: loaded.envFile, lab: loaded.lab, hosts: loaded.inventory.vms.map((v) => v.name), steps }, null, 2)
         : o.format === 'sh' ? planSh(steps, loaded) : planText(steps, loaded);
