@@ -67,6 +67,14 @@ export function formatStatus(s: LabStatus): string {
   ];
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
   for (const r of rows) lines.push(r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  '));
+  if (s.cluster) {
+    const c = s.cluster;
+    lines.push(
+      `cluster: node ${c.node.netns} ${c.node.address}${c.node.present ? '' : ' (missing)'}; ingress gateway ${c.gateway}; ` +
+        `Service CIDR ${c.serviceCidr}, pod CIDR ${c.podCidr}; ${c.objects} objects; VM sidecars: ${c.vmSidecars.join(' ') || 'none'}`,
+    );
+    for (const p of c.pods) lines.push(`  pod ${p.namespace}/${p.name}  ${p.ip}  ${p.ready ? 'ready' : 'NOT READY'}${p.sidecar ? ' +sidecar' : ''}`);
+  }
   lines.push(`env ${repoPath(s.envFile)}  inventory ${repoPath(s.inventoryFile)}  state ${s.stateDir}`);
   if (s.strayNamespaces.length) lines.push(`leftover namespaces (lab down removes them): ${s.strayNamespaces.join(' ')}`);
   return lines.join('\n') + '\n';
@@ -89,8 +97,11 @@ export function registerLab(program: Command): void {
       .option('--vms <n>', `number of VMs, 1-${MAX_VMS} (default: the existing lab's count, else 3)`, intArg)
       .option('--vm-ips <list>', 'comma-separated VM addresses, vm1 first (default .250-.252, then .10 upward)', listArg)
       .option('--subnet <cidr>', `lab subnet (default ${DEFAULT_SUBNET})`)
-      .option('--profiles <list>', 'distro profiles cycled over the VMs (default alinux-2.1903,centos-8,ubuntu-20.04)', listArg),
-  ).action(async (flags: CommonFlags & { vms?: number; vmIps?: string[]; subnet?: string; profiles?: string[] }, cmd: Command) => {
+      .option('--profiles <list>', 'distro profiles cycled over the VMs (default alinux-2.1903,centos-8,ubuntu-20.04)', listArg)
+      .option('--no-cluster', 'no lab cluster (node namespace at .100, ingress gateway, pods, NGINX sidecars); removes an existing one')
+      .option('--service-cidr <cidr>', "the cluster's Service CIDR (default 172.19.0.0/20)")
+      .option('--pod-cidr <cidr>', "the cluster's pod CIDR (default 172.18.0.0/16)"),
+  ).action(async (flags: CommonFlags & { vms?: number; vmIps?: string[]; subnet?: string; profiles?: string[]; cluster?: boolean; serviceCidr?: string; podCidr?: string }, cmd: Command) => {
     // a terminal of 0 columns (e.g. a pty without a size) sends ora into an endless redraw
     const spinner = process.stderr.isTTY && process.stderr.columns > 0 ? ora({ text: 'lab up', stream: process.stderr }).start() : null;
     await guarded(cmd, spinner, async () => {
@@ -100,6 +111,9 @@ export function registerLab(program: Command): void {
         vmIps: flags.vmIps,
         subnet: flags.subnet,
         profiles: flags.profiles,
+        cluster: flags.cluster !== false,
+        serviceCidr: flags.serviceCidr,
+        podCidr: flags.podCidr,
         onProgress: (m) => {
           if (spinner) spinner.text = `lab up: ${m}`;
         },
@@ -107,8 +121,10 @@ export function registerLab(program: Command): void {
       const what = r.created.length || r.removed.length
         ? `started ${r.created.length}${r.kept.length ? `, kept ${r.kept.length}` : ''}${r.removed.length ? `, removed ${r.removed.length}` : ''}`
         : 'nothing to change';
-      spinner?.succeed(`lab up: ${r.state.vms.length} VMs running (${what}) in ${r.seconds.toFixed(1)} s`);
-      if (!spinner) console.log(`lab up: ${r.state.vms.length} VMs running (${what}) in ${r.seconds.toFixed(1)} s`);
+      const withCluster = r.cluster ? ` and the cluster (${r.cluster.pods} pods${r.cluster.created ? ', node created' : ''})` : '';
+      spinner?.succeed(`lab up: ${r.state.vms.length} VMs running${withCluster} (${what}) in ${r.seconds.toFixed(1)} s`);
+      if (!spinner) console.log(`lab up: ${r.state.vms.length} VMs running${withCluster} (${what}) in ${r.seconds.toFixed(1)} s`);
+      for (const p of [...(r.cluster?.notInLab ?? []), ...(r.cluster?.problems ?? [])]) console.log(`cluster: ${p}`);
       process.stdout.write(formatStatus(await labStatus(labOpts(flags))));
       console.log(`ssh: ip netns exec ${r.cfg.wsNetns} ssh -F ${r.cfg.sshConfigFile} vm1`);
     });

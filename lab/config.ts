@@ -62,6 +62,16 @@ export interface LabUpOptions extends LabOptions {
   profiles?: string[];
   /** Tests only: a replacement for lab/vm-init.sh (same arguments). */
   initScript?: string;
+  /**
+   * Build the lab cluster beside the VMs (node namespace, ingress gateway, pods of the
+   * applied Deployments; see lab/cluster/). Default: what the existing lab has, else no
+   * (the CLI's `lab up` defaults to yes). false on a lab with a cluster removes it.
+   */
+  cluster?: boolean;
+  /** The cluster's Service CIDR (default 172.19.0.0/20: the lab env's SERVICE_CIDR). */
+  serviceCidr?: string;
+  /** The cluster's pod CIDR (default 172.18.0.0/16: the lab env's POD_CIDR). */
+  podCidr?: string;
 }
 
 export interface LabConfig {

@@ -33,6 +33,8 @@ import {
   type LabUpOptions,
   type VmSpec,
 } from './config.ts';
+import { planCluster } from './cluster/state.ts';
+import type { ClusterStatus } from './cluster/lifecycle.ts';
 import {
   GENERATED_MARK,
   renderInventory,
@@ -93,6 +95,8 @@ export interface LabState {
   inventoryFile: string;
   /** directories `up` created (mkdir -p: `top` is the first one made for `dir`); `down` removes them while empty */
   createdDirs?: CreatedDir[];
+  /** the lab cluster (lab/cluster/): its node namespace and address ranges */
+  cluster?: { netns: string; nodeAddress: string; serviceCidr: string; podCidr: string };
 }
 
 export async function readState(cfg: LabConfig): Promise<LabState | null> {
@@ -387,6 +391,8 @@ export interface LabUpResult {
   /** files written or rewritten (empty when nothing changed) */
   wrote: string[];
   seconds: number;
+  /** the lab cluster, when there is one: whether this run built its node, its pods, what it could not do */
+  cluster?: { created: boolean; pods: number; seconds: number; problems: string[]; notInLab: string[] };
 }
 
 async function ensureClientKey(cfg: LabConfig): Promise<string> {
@@ -420,6 +426,15 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabUpResult> {
   // validate every input before anything is created
   const prevState = await readState(cfg);
   planVms(cfg.prefix, parseSubnet(opts.subnet ?? prevState?.subnet ?? DEFAULT_SUBNET), opts.vms ?? opts.vmIps?.length ?? prevState?.vms.length ?? DEFAULT_VMS, opts.vmIps, opts.profiles);
+  if (opts.cluster ?? !!prevState?.cluster) {
+    planCluster(
+      parseSubnet(opts.subnet ?? prevState?.subnet ?? DEFAULT_SUBNET),
+      opts.serviceCidr ?? prevState?.cluster?.serviceCidr,
+      opts.podCidr ?? prevState?.cluster?.podCidr,
+    );
+    const { clusterPreflight } = await import('./cluster/lifecycle.ts');
+    clusterPreflight();
+  }
   const foreign = await foreignEntries(cfg.dir);
   if (foreign.length) {
     throw new LabError(`state dir ${cfg.dir} holds files the lab did not make (${foreign.slice(0, 3).join(', ')}): pick a new or empty dir`);
@@ -492,6 +507,7 @@ async function converge(
     envFile: cfg.envFile,
     inventoryFile: cfg.inventoryFile,
     createdDirs: [...(prev?.createdDirs ?? []), ...(createdDir ? [createdDir] : [])],
+    cluster: prev?.cluster,
   };
   await saveState(cfg, state);
 
@@ -581,6 +597,25 @@ async function converge(
   }
   await saveState(cfg, state);
 
+  // the lab cluster beside the VMs (lab/cluster/): node, ingress gateway, pods, sidecars
+  let cluster: LabUpResult['cluster'];
+  if (opts.cluster ?? !!prev?.cluster) {
+    const t = performance.now();
+    const { clusterUp } = await import('./cluster/lifecycle.ts');
+    progress(prev?.cluster ? 'checking the cluster' : 'creating the cluster');
+    const plan = planCluster(subnet, opts.serviceCidr ?? prev?.cluster?.serviceCidr, opts.podCidr ?? prev?.cluster?.podCidr);
+    state.cluster = { netns: `${cfg.prefix}-node`, nodeAddress: plan.nodeAddress, serviceCidr: plan.serviceCidr, podCidr: plan.podCidr };
+    await saveState(cfg, state);
+    const c = await clusterUp(cfg, state, { serviceCidr: plan.serviceCidr, podCidr: plan.podCidr });
+    cluster = { created: c.created, pods: c.state.pods.length, seconds: (performance.now() - t) / 1000, problems: c.report.problems, notInLab: c.report.notInLab };
+  } else if (prev?.cluster) {
+    progress('removing the cluster');
+    const { clusterDown } = await import('./cluster/lifecycle.ts');
+    await clusterDown(cfg, state);
+    state.cluster = undefined;
+    await saveState(cfg, state);
+  }
+
   // outputs moved since the last up: remove the old ones (only if the lab wrote them)
   for (const [old, cur] of [
     [prev?.envFile, cfg.envFile],
@@ -607,7 +642,7 @@ async function converge(
     [cfg.knownHostsFile, renderKnownHosts(known, hostKeys), 0o600],
     [cfg.sshConfigFile, renderSshConfig(cfg, state.vms), 0o600],
     [cfg.inventoryFile, renderInventory(cfg, state.vms), 0o644],
-    [cfg.envFile, renderLabEnv({ cfg, secret }), 0o600],
+    [cfg.envFile, renderLabEnv({ cfg, secret, cluster: state.cluster }), 0o600],
   ];
   for (const [file, text, mode] of outputs) {
     if (await writeIfChanged(file, text, mode)) wrote.push(file);
@@ -620,6 +655,7 @@ async function converge(
     removed,
     wrote,
     seconds: 0,
+    cluster,
   };
 }
 
@@ -644,7 +680,7 @@ async function refuseForeign(file: string): Promise<void> {
 // ---- down ---------------------------------------------------------------------------------
 
 /** What the lab keeps in its state dir: nothing else is ever removed from there. */
-const STATE_ENTRIES = new Set(['lab.json', '.lock', 'id_ed25519', 'id_ed25519.pub', 'access_key_secret', 'known_hosts', 'ssh_config', 'vms']);
+const STATE_ENTRIES = new Set(['lab.json', '.lock', 'id_ed25519', 'id_ed25519.pub', 'access_key_secret', 'known_hosts', 'ssh_config', 'vms', 'cluster']);
 const isStateEntry = (e: string) => STATE_ENTRIES.has(e) || /^\..+\.tmp$/.test(e);
 
 async function foreignEntries(dir: string): Promise<string[]> {
@@ -754,6 +790,8 @@ export interface LabStatus {
   inventoryFile: string;
   /** namespaces named <prefix>-* that the lab state does not list (debris: lab down removes them) */
   strayNamespaces: string[];
+  /** the lab cluster, when the lab has one (lab/cluster/lifecycle.ts) */
+  cluster?: ClusterStatus;
 }
 
 export async function labStatus(opts: LabOptions = {}): Promise<LabStatus> {
@@ -761,7 +799,14 @@ export async function labStatus(opts: LabOptions = {}): Promise<LabStatus> {
   const cfg = resolveConfig(opts);
   const state = await readState(cfg);
   const all = await netnsWithPrefix(cfg.prefix);
-  const listed = new Set(state ? [state.switch.netns, state.workstation.netns, ...state.vms.map((v) => v.netns)] : []);
+  let cluster: ClusterStatus | undefined;
+  let clusterNs: string[] = [];
+  if (state?.cluster) {
+    const lc = await import('./cluster/lifecycle.ts');
+    cluster = (await lc.clusterStatus(cfg)) ?? undefined;
+    clusterNs = await lc.clusterNamespaces(cfg);
+  }
+  const listed = new Set(state ? [state.switch.netns, state.workstation.netns, ...state.vms.map((v) => v.netns), ...clusterNs] : []);
   const vms: VmStatus[] = (state?.vms ?? []).map((v) => {
     const ino = netnsInode(v.netns);
     let sshd: SshdState = 'no namespace';
@@ -785,7 +830,12 @@ export async function labStatus(opts: LabOptions = {}): Promise<LabStatus> {
     prefix: cfg.prefix,
     stateDir: cfg.dir,
     exists: !!state,
-    healthy: !!state && wsPresent && swPresent && vms.every((v) => v.sshd === 'running'),
+    healthy:
+      !!state &&
+      wsPresent &&
+      swPresent &&
+      vms.every((v) => v.sshd === 'running') &&
+      (!state.cluster || (!!cluster && cluster.node.present && cluster.gateway === 'running' && cluster.pods.every((p) => p.ready))),
     subnet: state?.subnet ?? null,
     workstation: { netns: cfg.wsNetns, address: state?.workstation.address ?? null, present: wsPresent },
     switch: { netns: cfg.switchNetns, present: swPresent },
@@ -793,6 +843,7 @@ export async function labStatus(opts: LabOptions = {}): Promise<LabStatus> {
     envFile: state?.envFile ?? cfg.envFile,
     inventoryFile: state?.inventoryFile ?? cfg.inventoryFile,
     strayNamespaces: all.filter((n) => !listed.has(n)),
+    ...(cluster ? { cluster } : {}),
   };
 }
 

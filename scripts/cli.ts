@@ -1,5 +1,6 @@
 #!/usr/bin/env -S npx tsx
 // meshbook: runbooks for bringing VMs into an Istio / ASM mesh.
+import fs from 'node:fs';
 import path from 'node:path';
 import { Command, Option, InvalidArgumentError } from 'commander';
 import { chalk } from 'zx';
@@ -18,6 +19,7 @@ import { registerLab } from '../lab/cli.ts';
 import { registerVerify } from './verify/cli.ts';
 import { demo } from './demo.ts';
 import { exportAnsible } from './ansible/export.ts';
+import { labClusterFor } from '../lab/cluster/provider.ts';
 
 const positiveInt = (name: string) => (v: string) => {
   if (!/^\d+$/.test(v) || +v < 1) throw new InvalidArgumentError(`${name} must be a whole number of at least 1`);
@@ -114,6 +116,7 @@ export function buildProgram(): Command {
       const report = await runRunbooks(rbs, loaded, {
         ssh: sshConfig(loaded.env, netns, o), dryRun: o.dryRun, yes: o.yes, from: o.from, only: o.only, forks: o.forks,
         journal, hooks: o.json ? undefined : textHooks(), signal: ac.signal,
+        cluster: loaded.lab ? labClusterFor(loaded.env) : undefined,
       });
       if (o.json) console.log(redact(JSON.stringify(reportJson(report), null, 2)));
       else {
@@ -132,18 +135,27 @@ export function buildProgram(): Command {
     .option('--timeout <seconds>', 'limit for one remote command', positiveInt('--timeout'), 900)
     .option('--connect-timeout <seconds>', 'SSH connect timeout', positiveInt('--connect-timeout'), 10)
     .action(async (name: string | undefined, o) => {
-      const rep = await walkthrough(RUNBOOKS, { runbook: name, envFile: o.env, ssh: (env, netns) => sshConfig(env, netns, o) });
+      const rep = await walkthrough(RUNBOOKS, { runbook: name, envFile: o.env, ssh: (env, netns) => sshConfig(env, netns, o), cluster: labClusterFor });
       process.exitCode = rep?.failed ? 1 : 0;
     });
 
   program.command('demo')
-    .description("the main job on the local lab (npm start): build the lab, rebuild on it, show the result")
+    .description('the main job on the local lab (npm start): build the lab, rebuild traffic-shift on it, verify the split')
     .option('--vms <n>', 'lab VMs', positiveInt('--vms'), 3)
     .action(async (o) => { process.exitCode = await demo(o); });
 
   registerLab(program);
   registerVerify(program);
   return program;
+}
+
+/** Already inside network namespace `ns` (e.g. run by the lab's cluster provider)? */
+function inNamespace(ns: string): boolean {
+  try {
+    return fs.statSync('/proc/self/ns/net').ino === fs.statSync(`/run/netns/${ns}`).ino;
+  } catch {
+    return false;
+  }
 }
 
 /** `verify --env` against the lab: the lab's addresses exist only inside its workstation
@@ -154,7 +166,7 @@ async function inLabNamespace(argv: string[]): Promise<number | undefined> {
   if (args[0] !== 'verify' || i < 0 || !args[i + 1]) return undefined;
   let ns: string | undefined;
   try { ns = readEnvFile(args[i + 1]).LAB_NETNS; } catch { return undefined; }
-  if (!ns || process.env.MESHBOOK_NETNS === ns) return undefined;
+  if (!ns || process.env.MESHBOOK_NETNS === ns || inNamespace(ns)) return undefined;
   if (process.getuid?.() !== 0) throw new InputError([`LAB_NETNS: the lab (namespace ${ns}) is reached only as root; run as root`]);
   const child = spawn('ip', ['netns', 'exec', ns, process.execPath, ...process.execArgv, ...argv.slice(1)], { stdio: 'inherit', env: { ...process.env, MESHBOOK_NETNS: ns } });
   // Ctrl-C reaches the child through the terminal's process group: the parent only waits

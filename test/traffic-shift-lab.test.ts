@@ -52,16 +52,16 @@ test.serial('first rebuild: hello2 starts on every VM, the hosts line is written
   for (const vm of Object.keys(VMS)) {
     t.is(rep.status('01-preflight', vm), 'ok');
     t.is(rep.status('05-hello2-on-vms', vm), 'changed');
-    t.is(rep.status('09-hello3-dns', vm), 'changed');
-    t.is(rep.status('10-vm-to-hello3', vm), 'not in lab');
+    t.is(rep.status('10-hello3-dns', vm), 'changed');
+    t.is(rep.status('11-vm-to-hello3', vm), 'not in lab');
   }
-  for (const s of ['02-namespace', '03-hello1-hello3', '04-hello3-ip', '06-register-hello2', '07-routing', '08-workloadentry-versions', '11-pod-vm-checks', '12-ingress-port', '13-verify-traffic']) {
+  for (const s of ['02-namespace', '03-hello1-hello3', '04-hello3-ip', '06-register-hello2', '07-routing', '08-workloadentry-versions', '12-pod-vm-checks', '13-ingress-port', '14-verify-traffic']) {
     t.is(rep.status(s, 'cluster'), 'not in lab', s);
   }
   const pre = rep.records[0].hosts;
   t.true(pre.vm2.lines.includes('hello2 v2 at 192.168.0.251:8001 (runtime process)'));
   // the VM -> hello3 probe ran for real: the name resolves through the hosts line, nothing answers
-  const vmToHello3 = rep.records.find((r) => r.id.endsWith('10-vm-to-hello3'))!.hosts.vm1.lines;
+  const vmToHello3 = rep.records.find((r) => r.id.endsWith('11-vm-to-hello3'))!.hosts.vm1.lines;
   t.is(vmToHello3[0], 'VM -> hello3: 0 of 1 ok (rows: source, columns: target)');
   t.regex(vmToHello3[3], /^\[1\] vm1 -> hello3-svc:8001: FAILED: .*(unreachable|No route)/i);
   t.true(vmToHello3.some((l) => l.startsWith('not in lab: the lab has no cluster yet')));
@@ -93,7 +93,7 @@ test.serial('second rebuild changes nothing', async (t) => {
   t.false(statuses.includes('changed'));
   for (const vm of Object.keys(VMS)) {
     t.is(rep.status('05-hello2-on-vms', vm), 'unchanged');
-    t.is(rep.status('09-hello3-dns', vm), 'unchanged');
+    t.is(rep.status('10-hello3-dns', vm), 'unchanged');
   }
   t.regex(rep.records.find((r) => r.id.endsWith('05-hello2-on-vms'))!.hosts.vm3.lines[0], /^hello2 v3 runs as pid \d+; it answers: Hola meshbook-check\(192\.168\.0\.252\)<-ERROR connect ENETUNREACH/);
   t.is(await inVm('vm2', 'cat /run/meshbook-hello.pid'), pids, 'the app was not restarted');
@@ -109,8 +109,8 @@ test.serial('a changed version restarts the app; a duplicated or stale hosts lin
   t.is(rep.status('05-hello2-on-vms', 'vm1'), 'changed');
   t.is(rep.status('05-hello2-on-vms', 'vm2'), 'unchanged');
   t.is(rep.status('05-hello2-on-vms', 'vm3'), 'changed');
-  t.is(rep.status('09-hello3-dns', 'vm1'), 'unchanged');
-  t.is(rep.status('09-hello3-dns', 'vm2'), 'changed');
+  t.is(rep.status('10-hello3-dns', 'vm1'), 'unchanged');
+  t.is(rep.status('10-hello3-dns', 'vm2'), 'changed');
   t.not(await inVm('vm1', 'cat /run/meshbook-hello.pid'), oldPid);
   t.is(await inVm('vm1', `test -d /proc/${oldPid.trim()} && echo old-still-runs || echo old-gone`), 'old-gone\n');
   t.regex((await inVm('vm1', GET)).replace(/\r/g, ''), /\n\nBonjour eric\(192\.168\.0\.250\)<-ERROR connect ENETUNREACH/);

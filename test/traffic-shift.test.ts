@@ -17,10 +17,10 @@ import type { Vm } from '../scripts/engine/inventory.ts';
 import rb, { INPUTS } from '../scripts/traffic-shift/index.ts';
 import { parseWeights, hello3Ip, HELLO3_IP_PLACEHOLDER } from '../scripts/traffic-shift/common.ts';
 import { renderMatrix, parseCurlLoop } from '../scripts/traffic-shift/matrix.ts';
-import { targets, SOURCE } from '../scripts/traffic-shift/11-pod-vm-checks.ts';
-import { interpretIngress } from '../scripts/traffic-shift/12-ingress-port.ts';
-import { interpretHello3 } from '../scripts/traffic-shift/10-vm-to-hello3.ts';
-import { interpretVerdict, verifyArgv, HELLO2_CLASSIFY } from '../scripts/traffic-shift/13-verify-traffic.ts';
+import { targets, SOURCE } from '../scripts/traffic-shift/12-pod-vm-checks.ts';
+import { interpretIngress } from '../scripts/traffic-shift/13-ingress-port.ts';
+import { interpretHello3 } from '../scripts/traffic-shift/11-vm-to-hello3.ts';
+import { interpretVerdict, verifyArgv, HELLO2_CLASSIFY } from '../scripts/traffic-shift/14-verify-traffic.ts';
 import { spawnSplitServer } from './fixtures/verify/split-server.ts';
 
 const EXAMPLE = 'envs/traffic-shift.env.example';
@@ -198,7 +198,7 @@ test('a VM without a valid version label: preflight fails it, nothing is changed
   const h2 = vmAction('05', loaded, vm2);
   t.is(h2.apply, undefined);
   t.false(h2.interpret!({ code: 1, stdout: '', stderr: '' }, hctx(loaded, vm2)).ok);
-  for (const id of ['06', '08', '11']) {
+  for (const id of ['06', '08', '12']) {
     const a = cluster(id, loaded);
     t.is(a.apply, undefined, id);
     t.regex(a.interpret!({ code: 0, stdout: '', stderr: '' }, cctx(loaded)).lines[0], /^error: inventory VM vm2 has no labels\.version/);
@@ -244,10 +244,10 @@ test('hello3 DNS: the clusterIP read from the cluster wins over HELLO3_IP; unkno
   t.is(hello3Ip({}, {}), HELLO3_IP_PLACEHOLDER);
   const loaded = loadInputs(EXAMPLE, [rb]);
   const vm = loaded.inventory.vms[0];
-  const known = vmAction('09', loaded, vm, { hello3Ip: '172.19.3.17' });
+  const known = vmAction('10', loaded, vm, { hello3Ip: '172.19.3.17' });
   t.regex(known.apply!.text, /printf '%s\\n' \$'172\.19\.3\.17 hello3-svc\.http-reciprocal-hello\.svc\.cluster\.local'/);
   // the placeholder never reaches /etc/hosts: the script stops first (run here: it only reads)
-  const unknown = vmAction('09', loaded, vm);
+  const unknown = vmAction('10', loaded, vm);
   for (const s of [unknown.check!, unknown.apply!]) {
     const r = await $({ input: `${PRELUDE}\n${s.text}\n`, nothrow: true, quiet: true })`bash -s`;
     t.is(r.exitCode, 1);
@@ -287,7 +287,7 @@ test('the checks from hello1: the article\'s answers pass; failures say what was
   t.deepEqual(ts.map((x) => x.label), ['vm1 192.168.0.170:8001', 'vm2 192.168.0.171:8001', 'vm3 192.168.0.172:8001', 'hello2-svc:8001', 'hello1-svc:8004']);
   const good = parseCurlLoop(fixture('curl-loop-ok.txt'), SOURCE, ts);
   t.true(good.every((p) => p.ok), JSON.stringify(good));
-  const a = cluster('11', loaded);
+  const a = cluster('12', loaded);
   t.deepEqual(a.probe!.argv.slice(0, 11), ['kubectl', '-n', 'http-reciprocal-hello', 'exec', 'deploy/hello1-deploy', '-c', 'hello-v1-deploy', '--', 'sh', '-c', a.probe!.argv[10]]);
   t.deepEqual(a.probe!.argv.slice(11), ['meshbook-check', ...ts.map((x) => x.url)]);
   const ok = a.interpret!({ code: 0, stdout: fixture('curl-loop-ok.txt'), stderr: '' }, cctx(loaded));
@@ -306,13 +306,13 @@ test('the checks from hello1: the article\'s answers pass; failures say what was
     "hint: hello2-svc is not in the cluster's DNS; fix: register the VMs (06-register-hello2)",
   ]);
   // the loop itself, run here by sh against nothing: URLs are arguments, never code
-  const exec = cluster('11', loaded).probe!.argv;
+  const exec = cluster('12', loaded).probe!.argv;
   t.false(exec[10].includes('192.168.0.170'));
 });
 
 test('the loop script runs under sh and marks each target (loopback hello app)', async (t) => {
   const loaded = loadInputs(EXAMPLE, [rb]);
-  const script = cluster('11', loaded).probe!.argv[10];
+  const script = cluster('12', loaded).probe!.argv[10];
   const srv = await spawnSplitServer();
   try {
     const url = `http://127.0.0.1:${srv.port}/status/503`;
@@ -359,9 +359,9 @@ test('verify step: the verifier CLI with the run\'s env file, every subset, hell
   const loaded = loadInputs(variant({ WEIGHTS: 'v1=50,v2=50' }), [rb]);
   const { argv, cwd } = verifyArgv(loaded.env, loaded.envFile);
   t.is(cwd, undefined);   // tests run from the repo root
-  t.deepEqual(argv, ['npx', 'tsx', 'scripts/cli.ts', 'verify', 'traffic', '--env', path.relative(process.cwd(), loaded.envFile), '--url', 'http://192.168.0.100:8004/hello/eric',
+  t.deepEqual(argv, ['node', 'bin/meshbook.js', 'verify', 'traffic', '--env', path.relative(process.cwd(), loaded.envFile), '--url', 'http://192.168.0.100:8004/hello/eric',
     '--expect', 'v1=50,v2=50,v3=0', '--classify', 'v1=^[^<]*<-Hello,v2=^[^<]*<-Bonjour,v3=^[^<]*<-Hola', '--max-time', '300', '--json']);
-  const a = cluster('13', loaded);
+  const a = cluster('14', loaded);
   t.deepEqual(a.probe!.argv, argv);
   t.is(a.probe!.kind, 'probe');
 });
@@ -374,11 +374,11 @@ test('verify step: PASS and FAIL from real verifier runs (loopback split server)
     const run = async (p: string) => {
       const env = variant({ INGRESS_HOST: '127.0.0.1', INGRESS_PORT: String(srv.port), VERIFY_PATH: p });
       const loaded = loadInputs(env, [rb]);
-      const cmd = cluster('13', loaded).probe!;
+      const cmd = cluster('14', loaded).probe!;
       // the standalone entry takes the same arguments as `meshbook verify` (and does not load the other runbooks)
       const argv = cmd.argv.map((x) => (x === 'scripts/cli.ts' ? 'scripts/verify/main.ts' : x));
       const r = await runLocal({ ...cmd, argv }, 120_000);
-      return cluster('13', loaded).interpret!(r, cctx(loaded));
+      return cluster('14', loaded).interpret!(r, cctx(loaded));
     };
     const pass = await run('/random/11/10-30-60');
     t.true(pass.ok, pass.lines.join('\n'));

@@ -56,7 +56,7 @@ export function plan(runbooks: Runbook[], loaded: Loaded): PlannedStep[] {
     const ps: PlannedStep = { id: `${rb.name}/${step.id}`, title: step.title, article: step.article, notes: step.notes ?? [], when: step.when ?? 'always', hosts: [] };
     if (step.target === 'cluster') {
       const cctx: ClusterCtx = { env: loaded.env, facts: {}, lab: loaded.lab, vms: loaded.inventory.vms, workDir: workDirFor(loaded.envFile), envFile: loaded.envFile };
-      ps.hosts.push({ host: 'cluster', branches: [planned(labCluster(step.cluster!(cctx), loaded.lab), undefined, loaded.lab)] });
+      ps.hosts.push({ host: 'cluster', branches: [planned(labCluster(step.cluster!(cctx), loaded.lab && loaded.env.LAB_CLUSTER !== '1'), undefined, loaded.lab)] });
       out.push(ps);
       continue;
     }

@@ -30,7 +30,7 @@ function showActions(actions: Map<string, VmAction | ClusterAction>, lab: boolea
   return [...groups].map(([t, hosts]) => `on ${hosts.join(', ')}:\n${t.split('\n').map((l) => `  ${l}`).join('\n')}`);
 }
 
-export async function walkthrough(runbooks: Runbook[], opts: { runbook?: string; envFile?: string; ssh: (env: Record<string, string>, netns?: string) => RunOptions['ssh'] }): Promise<RunReport | undefined> {
+export async function walkthrough(runbooks: Runbook[], opts: { runbook?: string; envFile?: string; ssh: (env: Record<string, string>, netns?: string) => RunOptions['ssh']; cluster?: (env: Record<string, string>) => RunOptions['cluster'] }): Promise<RunReport | undefined> {
   const rb = opts.runbook
     ? runbooks.find((r) => r.name === opts.runbook)
     : await select({ message: 'Which runbook?', choices: runbooks.map((r) => ({ name: `${r.name}: ${r.title}`, value: r, description: r.summary })) });
@@ -64,6 +64,7 @@ export async function walkthrough(runbooks: Runbook[], opts: { runbook?: string;
   const consented = new Set<string>();
   const report = await runRunbooks([rb], loaded, {
     ssh: opts.ssh(loaded.env, loaded.inventory.netns ?? loaded.env.LAB_NETNS),
+    cluster: loaded.lab ? opts.cluster?.(loaded.env) : undefined,
     consented,
     journal: opts.envFile ? new Journal(opts.envFile) : undefined,
     hooks: {

@@ -1,5 +1,5 @@
 // Article §1 "為VM新增hello3 DNS" (first half): hello3-svc's clusterIP, which every VM
-// needs in /etc/hosts (step 09). Read once per run (also when resuming) into the run's
+// needs in /etc/hosts (step 10). Read once per run (also when resuming) into the run's
 // cluster facts (hello3Ip); VM steps fall back to HELLO3_IP (the lab has no cluster).
 // Fixed against the article: it reads the Service from namespace `hybrid-hello` (a leftover
 // of another demo) while hello3 lives in http-reciprocal-hello: HELLO_NS everywhere here.

@@ -15,11 +15,12 @@ import hello2OnVms from './05-hello2-on-vms.ts';
 import registerHello2 from './06-register-hello2.ts';
 import routing from './07-routing.ts';
 import versionLabels from './08-workloadentry-versions.ts';
-import hello3Dns from './09-hello3-dns.ts';
-import vmToHello3 from './10-vm-to-hello3.ts';
-import podVmChecks from './11-pod-vm-checks.ts';
-import ingressPort from './12-ingress-port.ts';
-import verifyTraffic from './13-verify-traffic.ts';
+import vmRoutes from './09-vm-routes.ts';
+import hello3Dns from './10-hello3-dns.ts';
+import vmToHello3 from './11-vm-to-hello3.ts';
+import podVmChecks from './12-pod-vm-checks.ts';
+import ingressPort from './13-ingress-port.ts';
+import verifyTraffic from './14-verify-traffic.ts';
 
 const weights = (val: string) => {
   const r = parseWeights(val);
@@ -44,6 +45,8 @@ export const INPUTS: InputSpec[] = [
   { name: 'IMAGE_TAG', description: 'tag of the http_springboot_v1..v3 images', default: '1.0.1', example: '1.0.1', check: (val) => (/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/.test(val) ? undefined : `${JSON.stringify(val)} is not an image tag; use letters, digits, '_', '.' and '-' (e.g. 1.0.1)`) },
   { name: 'VM_REGISTRATION', description: 'asm (aliyun servicemesh AddVmAppToMesh, needs MESH_ID) or istio (apply the ServiceEntry/WorkloadEntries/Service it creates); default asm when MESH_ID is set, else istio', example: 'istio', check: (val, all) => (val !== 'asm' && val !== 'istio' ? `${JSON.stringify(val)} is not asm or istio` : val === 'asm' && !all.MESH_ID ? 'is asm but MESH_ID is not set; set MESH_ID or use istio' : undefined) },
   { name: 'MESH_ID', description: 'the ASM service mesh id (registration through ASM; the aliyun CLI uses its own credentials)', example: 'c0a1b2c3d4e5f', check: v.meshId },
+  { name: 'VM_ROUTES', description: 'pod and Service CIDRs to route via NODE_IP on each VM, when the VMs are not onboarded with istio-vm already (the lab sets it)', example: '172.18.0.0/16,172.19.0.0/20', check: v.cidrList },
+  { name: 'NODE_IP', description: 'the node the VMs route the cluster CIDRs through (with VM_ROUTES)', example: '192.168.0.100', check: (val) => v.ipv4(val) },
   { name: 'HELLO3_IP', description: "hello3-svc's clusterIP, used only when the cluster step cannot read it (the lab)", example: '172.19.3.17', check: inServiceCidr },
 ];
 
@@ -53,6 +56,6 @@ const runbook: Runbook = {
   article: 'articles/4-vm-traffic-shift.txt',
   summary: 'hello1/hello3 pods, hello2 on each VM (docker or a Node process), ServiceEntry/WorkloadEntries with version labels, the hello3 hosts line, Gateway/VirtualServices/DestinationRule with WEIGHTS, the pod<->VM reachability matrix and a statistical verdict on the split from the ingress.',
   inputs: INPUTS,
-  steps: [preflight, namespace, hello1Hello3, hello3Ip, hello2OnVms, registerHello2, routing, versionLabels, hello3Dns, vmToHello3, podVmChecks, ingressPort, verifyTraffic],
+  steps: [preflight, namespace, hello1Hello3, hello3Ip, hello2OnVms, registerHello2, routing, versionLabels, vmRoutes, hello3Dns, vmToHello3, podVmChecks, ingressPort, verifyTraffic],
 };
 export default runbook;

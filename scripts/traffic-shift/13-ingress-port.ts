@@ -33,7 +33,7 @@ export function interpretIngress(stdout: string, env: Record<string, string>) {
 }
 
 const step: Step = {
-  id: '12-ingress-port',
+  id: '13-ingress-port',
   title: 'The ingress gateway exposes port 8004',
   article: '§3 MESH驗證-全鏈路流量轉移 (check the 8004 port)',
   notes: ["the article reads ASM's IstioGateway; here the istio-ingressgateway Service's ports (ASM and Istio alike)"],

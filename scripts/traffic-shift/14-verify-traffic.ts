@@ -15,7 +15,7 @@ import { probeCmd } from '../engine/local.ts';
 import { GREETINGS, VERSIONS, expectArg, weightsOf } from './common.ts';
 
 export const REPO = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
-const CLI = path.join(REPO, 'scripts', 'cli.ts');
+const CLI = path.join(REPO, 'bin', 'meshbook.js');
 
 /** Buckets by hello2's greeting: the one after hello1's `Hello msg(ip)<-`. */
 export const HELLO2_CLASSIFY = VERSIONS.map((v) => `${v}=^[^<]*<-${GREETINGS[v]}`).join(',');
@@ -32,7 +32,7 @@ export function verifyArgv(env: Record<string, string>, envFile: string): { argv
   const rel = path.relative(process.cwd(), REPO);
   return {
     argv: [
-      'npx', 'tsx', path.relative(REPO, CLI), 'verify', 'traffic', '--env', path.relative(REPO, envFile),
+      'node', path.relative(REPO, CLI), 'verify', 'traffic', '--env', path.relative(REPO, envFile),
       '--url', verifyUrl(env), '--expect', expectArg(weightsOf(env)), '--classify', HELLO2_CLASSIFY, '--max-time', '300', '--json',
     ],
     ...(rel ? { cwd: rel } : {}),
@@ -65,7 +65,7 @@ export function interpretVerdict(stdout: string, stderr = ''): Interpretation {
 }
 
 const step: Step = {
-  id: '13-verify-traffic',
+  id: '14-verify-traffic',
   title: 'Prove the split through the ingress (meshbook verify traffic)',
   article: '§3 MESH驗證-全鏈路流量轉移 (traffic shift through the ingress)',
   notes: [

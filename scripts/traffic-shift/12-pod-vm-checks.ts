@@ -34,7 +34,7 @@ export function targets(env: Record<string, string>, vms: Vm[]): Target[] {
 }
 
 const step: Step = {
-  id: '11-pod-vm-checks',
+  id: '12-pod-vm-checks',
   title: 'From hello1: each VM, hello2-svc, the whole chain (matrix)',
   article: '§2 KUBE驗證-POD和VM互訪 (pods and VMs reach each other)',
   notes: ["one `kubectl exec` runs the article's curls for every target (a cluster step runs one command); the results are a source x target matrix"],

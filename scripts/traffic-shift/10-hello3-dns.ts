@@ -10,7 +10,7 @@ import { probe, mutate } from '../engine/sh.ts';
 import { hello3Ip, svcHost } from './common.ts';
 
 const step: Step = {
-  id: '09-hello3-dns',
+  id: '10-hello3-dns',
   title: 'hello3-svc in /etc/hosts on every VM (once)',
   article: '§1 為VM新增hello3 DNS (hello3 DNS for the VMs)',
   notes: ["the article's `cat >> /etc/hosts` adds a duplicate line on every run; here the line is replaced atomically, exactly once"],
