@@ -36,9 +36,11 @@ const GET = 'exec 3<>/dev/tcp/127.0.0.1/8001; printf "GET /hello/eric HTTP/1.0\\
 
 test.before(async () => {
   before = await hostState();
-  await labUp({ ...lab, vms: 3 });
+  // the VM side on its own: a lab without its cluster, VMs not routed to it (the whole lab,
+  // cluster included, is test/lab-traffic-shift-e2e.test.ts)
+  await labUp({ ...lab, vms: 3, cluster: false });
   fs.copyFileSync(lab.inventoryFile, inventory);
-  fs.writeFileSync(envFile, fs.readFileSync(lab.envFile, 'utf8').replace(/^VM_INVENTORY=.*$/m, `VM_INVENTORY=${inventory}`), { mode: 0o600 });
+  fs.writeFileSync(envFile, fs.readFileSync(lab.envFile, 'utf8').replace(/^VM_INVENTORY=.*$/m, `VM_INVENTORY=${inventory}`).replace(/^VM_ROUTES=.*\n/m, ''), { mode: 0o600 });
 });
 
 test.after.always(async () => {
@@ -64,7 +66,7 @@ test.serial('first rebuild: hello2 starts on every VM, the hosts line is written
   const vmToHello3 = rep.records.find((r) => r.id.endsWith('11-vm-to-hello3'))!.hosts.vm1.lines;
   t.is(vmToHello3[0], 'VM -> hello3: 0 of 1 ok (rows: source, columns: target)');
   t.regex(vmToHello3[3], /^\[1\] vm1 -> hello3-svc:8001: FAILED: .*(unreachable|No route)/i);
-  t.true(vmToHello3.some((l) => l.startsWith('not in lab: the lab has no cluster yet')));
+  t.true(vmToHello3.some((l) => l.startsWith('not in lab: this lab has no cluster (lab up --no-cluster)')));
   t.true(vmToHello3.some((l) => l.startsWith("hint: the VM has no route to hello3-svc's clusterIP")));
 });
 
