@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { $ } from 'zx';
 import { labUp, labDown } from '../lab/vms.ts';
+import { sshVm, knownHostsOf } from './helpers/lab-ssh.ts';
 import { hostState } from './helpers/host-state.ts';
 import rb from '../scripts/kubeadm-nginmesh/index.ts';
 import { loadInputs } from '../scripts/engine/inputs.ts';
@@ -47,11 +48,7 @@ async function rebuildJson(opts: { only?: string } = {}) {
 }
 
 async function onVm(name: string, script: string) {
-  const inv = fs.readFileSync(lab.inventoryFile, 'utf8');
-  const host = inv.match(new RegExp(`name: ${name}\\n\\s+host: (\\S+)`))![1];
-  const known = fs.readFileSync(envFile, 'utf8').match(/^SSH_KNOWN_HOSTS=(.*)$/m)![1];
-  const r = await $({ input: script, nothrow: true, quiet: true })`ip netns exec ${`${lab.prefix}-ws`} ssh -T -o BatchMode=yes -o StrictHostKeyChecking=accept-new -o ${`UserKnownHostsFile=${known}`} -i ${path.join(lab.dir, 'id_ed25519')} ${`root@${host}`} bash -s`;
-  return r.stdout;
+  return (await sshVm(lab, knownHostsOf(envFile), name, script)).stdout;
 }
 
 test.before(async () => {

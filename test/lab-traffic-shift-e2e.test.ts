@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { $ } from 'zx';
+import { sshVm, knownHostsOf } from './helpers/lab-ssh.ts';
 import { hostState } from './helpers/host-state.ts';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mb-e2e-'));
@@ -32,10 +33,7 @@ const stepOf = (rep: { steps: Array<{ id: string; hosts: Record<string, { status
   rep.steps.find((s) => s.id === `traffic-shift/${id}`)!.hosts;
 
 async function onVm(vm: string, script: string) {
-  const env = Object.fromEntries(fs.readFileSync(envFile, 'utf8').split('\n').filter((l) => /^[A-Z_]+=/.test(l)).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
-  const inv = fs.readFileSync(path.join(tmp, 'lab-inventory.yaml'), 'utf8');
-  const host = inv.match(new RegExp(`name: ${vm}\\n\\s+host: (\\S+)`))![1];
-  return run({ input: script })`ip netns exec ${`${prefix}-ws`} ssh -T -o BatchMode=yes -o ${`UserKnownHostsFile=${env.SSH_KNOWN_HOSTS}`} -i ${path.join(dir, 'id_ed25519')} ${`root@${host}`} bash -s`;
+  return sshVm({ prefix, dir, inventoryFile: path.join(tmp, 'lab-inventory.yaml') }, knownHostsOf(envFile), vm, script);
 }
 
 test.before(async () => {
