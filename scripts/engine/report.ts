@@ -24,23 +24,55 @@ export function hostLines(host: string, r: HostResult, verbose = true): string[]
   return out;
 }
 
-/** Hooks that print progress to stderr/stdout as a run goes. */
-export function textHooks(print: (s: string) => void = (s) => console.log(redact(s))): Hooks {
+/** Hosts above which a non-terminal run prints one `[host] status` line per result as it
+ *  arrives instead of a grouped block per step. */
+export const STREAM_ABOVE = 5;
+
+/** Hooks that print progress as a run goes. On a terminal: a spinner whose text says how
+ *  far the step is (`4/30 hosts done, 1 failed, running: vm5 vm6 ...`). Otherwise, for a
+ *  fleet: `[vm3] changed` lines as results arrive (details of failures under them). */
+export function textHooks(print: (s: string) => void = (s) => console.log(redact(s)), tty = !!process.stderr.isTTY): Hooks {
   let spinner: Ora | undefined;
+  let total = 0, done = 0, failed = 0, stream = false;
+  const running = new Set<string>();
+  const status = () => {
+    const r = [...running];
+    const shown = r.slice(0, 8).join(' ') + (r.length > 8 ? ` +${r.length - 8}` : '');
+    return `${done}/${total} hosts done${failed ? `, ${failed} failed` : ''}${r.length ? `, running: ${shown}` : ''}`;
+  };
 
   return {
     stepStart(step, id) {
       print(chalk.bold(`\n▶ ${id}: ${step.title}`) + chalk.gray(`  [article ${step.article}]`));
     },
     running(_id, hosts) {
-      if (process.stderr.isTTY && hosts.length) spinner = ora({ text: `running on ${hosts.length} host(s)`, stream: process.stderr }).start();
+      total = hosts.length; done = 0; failed = 0; running.clear();
+      stream = !tty && hosts.length > STREAM_ABOVE;
+      if (tty && hosts.length) spinner = ora({ text: status(), stream: process.stderr }).start();
+    },
+    hostStart(_id, host) {
+      running.add(host);
+      if (spinner) spinner.text = status();
     },
     hostDone(_id, host, r) {
-      if (spinner) spinner.text = `${host}: ${r.status}`;
+      running.delete(host);
+      done++;
+      if (r.status === 'failed') failed++;
+      if (spinner) spinner.text = status();
+      if (stream) {
+        const [head, ...rest] = hostLines(host, r, false);
+        print([`[${host}] ${head.trimStart().slice(host.length).trimStart()}`, ...(r.status === 'failed' ? rest.map((l) => `[${host}] ${l}`) : [])].join('\n'));
+      }
     },
     stepEnd(rec) {
       spinner?.stop();
       spinner = undefined;
+      if (stream) {
+        const c: Record<string, number> = {};
+        for (const r of Object.values(rec.hosts)) c[r.status] = (c[r.status] ?? 0) + 1;
+        print(chalk.gray(`  ${Object.entries(c).map(([k, v]) => `${v} ${k}`).join(', ')}`));
+        return;
+      }
       const lines = Object.entries(rec.hosts).flatMap(([h, r]) => hostLines(h, r));
       if (lines.length) print(lines.join('\n'));
     },
@@ -53,10 +85,21 @@ export function summaryTable(rep: RunReport): string {
   return t.toString();
 }
 
+/** The command that resumes this run (finishes only what is left). */
+export function rerunCommand(rep: RunReport): string {
+  const names = rep.runbooks ?? [...new Set(rep.records.map((r) => r.id.split('/')[0]))];
+  return `meshbook rebuild ${names.join(' ')}${rep.envFile ? ` --env ${rep.envFile}` : ''}`;
+}
+
+/** One line per failed host: host, step, cause (with the known fix), next action. */
 export function failuresSummary(rep: RunReport): string[] {
   const out: string[] = [];
+  const rerun = rerunCommand(rep);
   for (const r of rep.records) for (const [h, res] of Object.entries(r.hosts)) {
-    if (res.status === 'failed') out.push(`${h}: ${r.id}: ${res.error ?? 'failed'}`);
+    if (res.status !== 'failed') continue;
+    const error = res.error ?? 'failed';
+    const next = /rerun with|to resume/.test(error) ? '' : `; next: ${/; fix: /.test(error) ? 'apply the fix, then ' : 'see the stderr above, fix it, then '}rerun \`${rerun}\` to resume (only what is left runs)`;
+    out.push(`${h}: ${r.id}: ${error}${next}`);
   }
   return out.map(redact);
 }

@@ -8,6 +8,7 @@ import { workDirFor } from './journal.ts';
 import type { Loaded } from './inputs.ts';
 import type { Script } from './sh.ts';
 import crypto from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { runScript, closeMaster, stopRemote, type SshConfig } from './ssh.ts';
 import { Journal, fingerprint } from './journal.ts';
 import { redact } from './redact.ts';
@@ -33,6 +34,8 @@ export interface RunReport {
   hosts: string[];
   failed: boolean;
   stopped?: string;         // the walkthrough was quit
+  runbooks?: string[];      // what ran, for the "next action" in the summary
+  envFile?: string;
 }
 
 export type Decision = 'yes' | 'skip' | 'quit';
@@ -42,6 +45,8 @@ export interface Hooks {
   /** Walkthrough: asked before a step runs (after stepStart). */
   confirm?(step: Step, id: string, actions: Map<string, VmAction | ClusterAction>): Promise<Decision>;
   running?(id: string, hosts: string[]): void;
+  /** A host's turn in the pool begins (at most --forks at once). */
+  hostStart?(id: string, host: string): void;
   hostDone?(id: string, host: string, r: HostResult): void;
   stepEnd?(rec: StepRecord): void;
 }
@@ -121,12 +126,28 @@ function fingerprintOf(n: Norm): string {
 }
 
 /** Run one step's action on one host (a VM, or "cluster"). */
-async function execute(id: string, n: Norm, where: string, inLab: boolean, run: (r: Runnable) => Promise<RemoteResult>, opts: RunOptions, facts?: Record<string, unknown>): Promise<HostResult> {
+async function execute(id: string, n: Norm, where: string, inLab: boolean, direct: (r: Runnable) => Promise<RemoteResult>, opts: RunOptions, facts?: Record<string, unknown>,
+  chain?: (parts: Script[]) => Promise<RemoteResult[]>): Promise<HostResult> {
   const timeoutMs = opts.ssh.commandTimeoutMs;
+  // check, change and verify in one round trip when nothing has to be asked or shown in
+  // between: the same scripts, the same decisions (taken on the VM), one ssh instead of three
+  let chained: number | undefined;
+  let pre: Map<Runnable, RemoteResult> | undefined;
+  const run = async (r: Runnable) => pre?.get(r) ?? direct(r);
+  const consentOk = !n.consent || opts.yes || opts.consented?.has(id);
+  if (chain && !n.skip && !n.probe && n.check && n.apply.length === 1 && !opts.dryRun && consentOk && !opts.hooks?.confirm
+    && n.changeCodes.length === 1 && n.changeCodes[0] === 10 && [n.check, ...n.apply, ...(n.verify ? [n.verify] : [])].every((r) => 'text' in r)) {
+    const parts = [n.check, n.apply[0], ...(n.verify ? [n.verify] : [])] as Script[];
+    chained = parts.length;
+    const results = await chain(parts);
+    pre = new Map(results.map((r, i) => [parts[i] as Runnable, r]));
+  }
   const fail = (what: string, r: RemoteResult): HostResult => {
     const known = explain(`${r.stderr}\n${r.stdout}`);
-    const cause = r.timedOut ? `${what} timed out after ${timeoutMs} ms (host stopped answering?)`
-      : r.code === 255 && where !== 'cluster' ? `${what}: ssh could not reach ${where}`
+    // after a check answered, a 255 means the connection went away mid-command
+    const lost = what === 'change' || what === 'verify' || /Timeout, server .* not responding|closed by remote host|Connection reset|Broken pipe/i.test(r.stderr);
+    const cause = r.timedOut ? `${what} timed out after ${Math.round((timeoutMs * (chained ?? 1)) / 1000)} s (host stopped answering?)`
+      : r.code === 255 && where !== 'cluster' ? (lost ? `${what}: ${where} stopped answering mid-command (connection lost)` : `${what}: ssh could not reach ${where}`)
       : `${what} exited ${r.code}`;
     return {
       status: 'failed', lines: [],
@@ -183,6 +204,46 @@ async function execute(id: string, n: Norm, where: string, inLab: boolean, run: 
   return { status: lab.length ? 'not in lab' : 'changed', lines: [...detail, ...out, ...lab] };
 }
 
+/** check; on exit 10 the change; on success the verify: each part in its own subshell
+ *  under `set -e` (as when sent alone), a marker with its exit code after each on stdout
+ *  and stderr. The whole text is one compound command, read before any of it runs, with
+ *  stdin from /dev/null: nothing in a part can swallow the parts after it. */
+export function chainScript(parts: Script[], nonce: string): Script {
+  const names = ['check', 'change', 'verify'];
+  const mark = (i: number) => `rc=$?; printf '\\n__MESHBOOK_${nonce} ${names[i]} %d\\n' "$rc"; printf '\\n__MESHBOOK_${nonce} ${names[i]} %d\\n' "$rc" >&2`;
+  const body = (f: 'text' | 'display') => [
+    '{', 'set +e',
+    ...parts.flatMap((p, i) => [
+      '( set -e', p[f], ')', mark(i),
+      ...(i === parts.length - 1 ? ['exit 0'] : [i === 0 ? '[ "$rc" = 10 ] || exit 0' : '[ "$rc" = 0 ] || exit 0']),
+    ]),
+    '} </dev/null',
+  ].join('\n');
+  return { kind: 'mutate', text: body('text'), display: body('display') };
+}
+
+/** The chain's output, one result per part that ran; the part that was cut off (lost
+ *  connection, time limit, Ctrl-C) gets the whole command's exit code. */
+export function splitChain(r: RemoteResult, nonce: string, n: number): RemoteResult[] {
+  const re = new RegExp(`\\n__MESHBOOK_${nonce} \\w+ (\\d+)\\n`);
+  let out = r.stdout, err = r.stderr;
+  const results: RemoteResult[] = [];
+  for (let i = 0; i < n; i++) {
+    const mo = re.exec(out), me = re.exec(err);
+    if (!mo) {
+      const code = r.code === 0 ? 255 : r.code;
+      results.push({ ...r, code, stdout: out, stderr: r.code === 0 ? `${err}\nthe remote script ended before this part finished` : err });
+      break;
+    }
+    results.push({ code: Number(mo[1]), stdout: out.slice(0, mo.index), stderr: me ? err.slice(0, me.index) : err });
+    out = out.slice(mo.index + mo[0].length);
+    if (me) err = err.slice(me.index + me[0].length);
+    if (i === 0 && Number(mo[1]) !== 10) break;
+    if (i > 0 && Number(mo[1]) !== 0) break;
+  }
+  return results;
+}
+
 export const CLUSTER = 'cluster';
 
 /** The lab has no Kubernetes API (yet): a cluster step that changes something is reported
@@ -201,7 +262,7 @@ export async function runRunbooks(runbooks: Runbook[], loaded: Loaded, opts: Run
     vm, env: loaded.env, facts: {}, cluster: clusterFacts, vms: hosts, lab: loaded.lab, distro: vm.distro, dryRun: opts.dryRun,
   }]));
   const hasCluster = runbooks.some((rb) => rb.steps.some((s) => s.target === 'cluster'));
-  const report: RunReport = { records: [], hosts: [...(hasCluster ? [CLUSTER] : []), ...hosts.map((h) => h.name)], failed: false };
+  const report: RunReport = { records: [], hosts: [...(hasCluster ? [CLUSTER] : []), ...hosts.map((h) => h.name)], failed: false, runbooks: runbooks.map((rb) => rb.name), envFile: loaded.envFile };
   const failedHosts = new Set<string>();
   const journal = opts.journal;
   const resuming = !!journal?.resuming && !opts.from && !opts.only && !opts.dryRun;
@@ -209,12 +270,24 @@ export async function runRunbooks(runbooks: Runbook[], loaded: Loaded, opts: Run
   if (journal && !opts.dryRun) journal.start();
   const runId = crypto.randomBytes(6).toString('hex');
   const busy = new Set<Vm>();
+  // a command past its time limit is stopped on the VM too (its session), not left running
+  const stopIfTimedOut = async (vm: Vm, r: RemoteResult) => { if (r.timedOut) await stopRemote(vm, opts.ssh, runId); return r; };
   const runVm = (vm: Vm) => async (r: Runnable) => {
     if (!('text' in r)) return runLocal(r, opts.ssh.commandTimeoutMs);
     busy.add(vm);
-    try { return await runScript(vm, r, opts.ssh, { id: runId, signal: opts.signal }); } finally { busy.delete(vm); }
+    try { return stopIfTimedOut(vm, await runScript(vm, r, opts.ssh, { id: runId, signal: opts.signal })); } finally { busy.delete(vm); }
+  };
+  const chainVm = (vm: Vm) => async (parts: Script[]) => {
+    busy.add(vm);
+    try {
+      const nonce = crypto.randomBytes(8).toString('hex');
+      const c = chainScript(parts, nonce);
+      return splitChain(await stopIfTimedOut(vm, await runScript(vm, c, opts.ssh, { id: runId, signal: opts.signal, parts: parts.length })), nonce, parts.length);
+    } finally { busy.delete(vm); }
   };
   const onAbort = () => { for (const vm of [...busy]) void stopRemote(vm, opts.ssh, runId); };
+  // one abort listener per running command (up to --forks of them) besides this one
+  if (opts.signal) setMaxListeners(0, opts.signal);
   opts.signal?.addEventListener('abort', onAbort, { once: true });
   const runHere = (r: Runnable) => ('text' in r ? Promise.reject(new Error('a VM script in a cluster step'))
     : opts.cluster ? opts.cluster.run(r, opts.ssh.commandTimeoutMs) : runLocal(r, opts.ssh.commandTimeoutMs));
@@ -266,6 +339,7 @@ export async function runRunbooks(runbooks: Runbook[], loaded: Loaded, opts: Run
       opts.hooks?.running?.(id, targets);
       await pool(targets, opts.forks ?? 10, async (h) => {
         const { n } = norms.get(h)!;
+        opts.hooks?.hostStart?.(id, h);
         const fp = fingerprintOf(n);
         let r: HostResult;
         if (resuming && !step.gathersFacts && !onFailure && journal!.doneBefore(id, h, fp)) {
@@ -274,7 +348,7 @@ export async function runRunbooks(runbooks: Runbook[], loaded: Loaded, opts: Run
           try {
             r = h === CLUSTER
               ? await execute(id, n, CLUSTER, loaded.lab, runHere, opts, clusterFacts)
-              : await execute(id, n, `${ctxs.get(h)!.vm.user}@${ctxs.get(h)!.vm.host}:${ctxs.get(h)!.vm.port}`, loaded.lab, runVm(ctxs.get(h)!.vm), opts, ctxs.get(h)!.facts);
+              : await execute(id, n, `${ctxs.get(h)!.vm.user}@${ctxs.get(h)!.vm.host}:${ctxs.get(h)!.vm.port}`, loaded.lab, runVm(ctxs.get(h)!.vm), opts, ctxs.get(h)!.facts, chainVm(ctxs.get(h)!.vm));
           } catch (e) {
             r = { status: 'failed', lines: [], error: redact((e as Error).message) };
           }

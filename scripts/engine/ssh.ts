@@ -5,7 +5,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { $ } from 'zx';
+import { spawn } from 'node:child_process';
 import type { Vm } from './inventory.ts';
 import type { RemoteResult } from './types.ts';
 import { PRELUDE, type Script } from './sh.ts';
@@ -27,12 +27,52 @@ export function controlDir(cfg: Pick<SshConfig, 'netns' | 'knownHosts'>): string
   return dir;
 }
 
+/** A host that stops answering is given up on after about the connect timeout (at most
+ *  15 s): keepalives every ceil(t/2) s (1..5), three unanswered ones end the connection. */
+export function serverAlive(connectTimeoutS: number): string[] {
+  const every = Math.max(1, Math.min(5, Math.ceil(connectTimeoutS / 2)));
+  return [`ServerAliveInterval=${every}`, 'ServerAliveCountMax=3'];
+}
+
+export interface Spawned { code: number | null; stdout: string; stderr: string; timedOut: boolean; aborted: boolean }
+
+/** Run argv directly (no shell in between: one process fewer per remote command), the
+ *  input on stdin, SIGTERM at the time limit (SIGKILL 2 s later) or on abort. */
+export function spawnArgv(argv: string[], o: { input?: string; timeoutMs: number; signal?: AbortSignal }): Promise<Spawned> {
+  return new Promise((resolve) => {
+    const p = spawn(argv[0], argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '', stderr = '', timedOut = false, aborted = false, killer: NodeJS.Timeout | undefined;
+    p.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
+    p.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+    const stop = () => { p.kill('SIGTERM'); killer = setTimeout(() => p.kill('SIGKILL'), 2000); killer.unref(); };
+    const timer = setTimeout(() => { timedOut = true; stop(); }, o.timeoutMs);
+    const onAbort = () => { aborted = true; stop(); };
+    o.signal?.addEventListener('abort', onAbort, { once: true });
+    p.stdin.on('error', () => { /* the far end went away; the exit code tells */ });
+    p.stdin.end(o.input ?? '');
+    let done = false;
+    const finish = (code: number | null, err?: Error) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      if (killer) clearTimeout(killer);
+      o.signal?.removeEventListener('abort', onAbort);
+      resolve({ code: timedOut || aborted ? null : code, stdout, stderr: err ? `${stderr}${err.message}\n` : stderr, timedOut, aborted });
+    };
+    p.on('error', (e) => finish(127, e));
+    p.on('close', (code) => finish(code ?? null));
+    // a multiplexed client hands its stdout/stderr to the master, which keeps them open
+    // while the remote command runs: once stopped, do not wait for the pipes to close
+    p.on('exit', (code) => { if (timedOut || aborted) finish(code ?? null); });
+  });
+}
+
 export function sshArgv(vm: Vm, cfg: SshConfig, remote: string[]): string[] {
   const opts = [
     'BatchMode=yes', `ConnectTimeout=${cfg.connectTimeoutS}`, 'StrictHostKeyChecking=accept-new',
     `UserKnownHostsFile=${cfg.knownHosts}`, 'GlobalKnownHostsFile=/dev/null',
     'ControlMaster=auto', `ControlPath=${controlDir(cfg)}/%C`, 'ControlPersist=120',
-    'ServerAliveInterval=5', 'ServerAliveCountMax=3', 'LogLevel=ERROR',
+    ...serverAlive(cfg.connectTimeoutS), 'LogLevel=ERROR',
   ];
   const argv = ['ssh', '-T', ...opts.flatMap((o) => ['-o', o]), '-p', String(vm.port)];
   if (vm.identity) argv.push('-i', vm.identity, '-o', 'IdentitiesOnly=yes');
@@ -54,7 +94,9 @@ export function fullScript(script: Script): string {
 const pidFile = (runId: string) => `/run/meshbook/${runId}.pid`;
 const track = (runId: string) => `mkdir -p /run/meshbook && echo $$ > ${pidFile(runId)} && trap 'rm -f ${pidFile(runId)}' EXIT`;
 
-export async function runScript(vm: Vm, script: Script, cfg: SshConfig, run?: { id: string; signal?: AbortSignal }): Promise<RemoteResult> {
+/** `parts`: how many commands the script chains (check, change, verify in one round
+ *  trip); the time limit is one command's limit per part. */
+export async function runScript(vm: Vm, script: Script, cfg: SshConfig, run?: { id: string; signal?: AbortSignal; parts?: number }): Promise<RemoteResult> {
   fs.mkdirSync(path.dirname(cfg.knownHosts), { recursive: true });
   const argv = sshArgv(vm, cfg, remoteShell(vm));
   const input = run ? `${PRELUDE}
@@ -62,21 +104,15 @@ ${track(run.id)}
 ${script.text}
 ` : fullScript(script);
   if (run?.signal?.aborted) return { code: 130, stdout: '', stderr: 'interrupted before it started' };
-  const p = $({ input, nothrow: true, quiet: true, timeout: cfg.commandTimeoutMs, signal: run?.signal })`${argv}`;
-  let out;
-  try {
-    out = await p;
-  } catch (e) {
-    return { code: 130, stdout: '', stderr: `interrupted: ${(e as Error).message}` };
-  }
-  if (run?.signal?.aborted) return { code: 130, stdout: out.stdout, stderr: `${out.stderr}
+  const timeoutMs = cfg.commandTimeoutMs * (run?.parts ?? 1);
+  const out = await spawnArgv(argv, { input, timeoutMs, signal: run?.signal });
+  if (out.aborted || run?.signal?.aborted) return { code: 130, stdout: out.stdout, stderr: `${out.stderr}
 interrupted (Ctrl-C)` };
-  const timedOut = out.exitCode === null;
   return {
-    code: out.exitCode ?? 124,
+    code: out.timedOut ? 124 : out.code ?? 124,
     stdout: out.stdout,
-    stderr: timedOut ? `${out.stderr}\ntimed out after ${cfg.commandTimeoutMs} ms` : out.stderr,
-    timedOut,
+    stderr: out.timedOut ? `${out.stderr}\ntimed out after ${timeoutMs} ms` : out.stderr,
+    timedOut: out.timedOut,
   };
 }
 
@@ -84,7 +120,7 @@ interrupted (Ctrl-C)` };
 export async function stopRemote(vm: Vm, cfg: SshConfig, runId: string): Promise<void> {
   const argv = sshArgv(vm, { ...cfg, connectTimeoutS: Math.min(cfg.connectTimeoutS, 5) }, remoteShell(vm));
   const script = `f=${pidFile(runId)}; if [ -f "$f" ]; then kill -TERM -- -"$(cat "$f")" 2>/dev/null || true; rm -f "$f"; fi\n`;
-  await $({ input: script, nothrow: true, quiet: true, timeout: 8000 })`${argv}`;
+  await spawnArgv(argv, { input: script, timeoutMs: 8000 });
 }
 
 /** Close the multiplexed connection (best effort). */
@@ -92,5 +128,5 @@ export async function closeMaster(vm: Vm, cfg: SshConfig): Promise<void> {
   const argv = sshArgv(vm, cfg, []);
   const i = argv.indexOf('-T');
   argv.splice(i, 1, '-O', 'exit');
-  await $({ nothrow: true, quiet: true, timeout: 5000 })`${argv}`;
+  await spawnArgv(argv, { timeoutMs: 5000 });
 }
