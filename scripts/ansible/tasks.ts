@@ -7,7 +7,7 @@
 // or distros it is for.
 import type { HostCtx, Runbook, Step, VmAction } from '../engine/types.ts';
 import type { Vm } from '../engine/inventory.ts';
-import { PRELUDE, renderWith, Secret, type Script } from '../engine/sh.ts';
+import { renderWith, Secret, type Script } from '../engine/sh.ts';
 import { PROFILE_IDS, profile } from '../engine/distro.ts';
 import { template, type Part, type SecretBook } from './jinja.ts';
 import { redact } from '../engine/redact.ts';

@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
-import YAML, { isScalar, visit, Scalar } from 'yaml';
+import YAML, { visit, Scalar } from 'yaml';
 import AjvModule, { type ValidateFunction, type ErrorObject } from 'ajv';
 
 const Ajv = AjvModule.default;

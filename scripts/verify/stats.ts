@@ -634,7 +634,7 @@ export function detection(
   alpha: number,
   sims = 2000,
 ): Detection | null {
-  const order = shares.map((s, i) => i).sort((a, b) => shares[b] - shares[a]);
+  const order = shares.map((_, i) => i).sort((a, b) => shares[b] - shares[a]);
   const from = order[0];
   const to = order.length > 1 ? order[1] : -1;
   if (to < 0 || shares[from] <= 0) return null;

@@ -40,3 +40,16 @@ export function watchProcesses(needle: string, everyMs = 5) {
   }, everyMs);
   return { stop: () => { clearInterval(timer); return { seen: [...seen], samples }; } };
 }
+
+/** Where a canary secret showed up after a run: processes seen by the watcher, captured
+ *  outputs, files of a state directory (journal). Empty when it stayed secret. */
+export function canaryLeaks(watcher: ReturnType<typeof watchProcesses>, canary: string, outputs: string[], stateDir: string) {
+  const { seen, samples } = watcher.stop();
+  const leaks = [...seen.map((p) => `process ${p}`)];
+  outputs.forEach((o, i) => o.includes(canary) && leaks.push(`output #${i}`));
+  for (const f of fs.existsSync(stateDir) ? fs.readdirSync(stateDir) : []) {
+    const file = `${stateDir}/${f}`;
+    if (fs.statSync(file).isFile() && fs.readFileSync(file, 'utf8').includes(canary)) leaks.push(`state file ${f}`);
+  }
+  return { leaks, samples };
+}
