@@ -72,6 +72,14 @@ export function podNetnsName(prefix: string, pod: string): string {
 /** The pod's veth on the node's bridge (<= 15 chars). */
 export const podHostIf = (pod: string) => `vp${hash(pod, 10)}`;
 
+/**
+ * The pod's MAC, derived from its address (0a:58 + the IPv4 bytes, as some CNI plugins do):
+ * a replacement pod that gets the address of the one it replaces also has its MAC, so the
+ * node's neighbour entry (still the old one for up to a minute) stays right and the first
+ * requests to the new pod are not sent into the void.
+ */
+export const podMac = (ip: string) => ['0a', '58', ...ip.split('.').map((b) => Number(b).toString(16).padStart(2, '0'))].join(':');
+
 export async function createPodNetwork(cfg: LabConfig, plan: ClusterPlan, netns: string, hostIf: string, ip: string, labSubnet: string): Promise<void> {
   const node = nodeNetns(cfg.prefix);
   if (netnsInode(node) === null) throw new LabError(`the lab cluster's node ${node} is missing: run meshbook lab up`);
@@ -82,6 +90,7 @@ export async function createPodNetwork(cfg: LabConfig, plan: ClusterPlan, netns:
   await ipBatch(netns, [
     'link set lo up',
     'link set eth0 addrgenmode none',
+    `link set eth0 address ${podMac(ip)}`,
     `addr add ${ip}/${len} dev eth0`,
     'link set eth0 up',
     ...routes.map((r) => `route add ${r} via ${plan.podGateway} dev eth0`),
