@@ -3,7 +3,9 @@ import { Command, InvalidArgumentError } from 'commander';
 import ora, { type Ora } from 'ora';
 import { DEFAULT_DIR, DEFAULT_PREFIX, DEFAULT_SUBNET, LabError, MAX_VMS, type LabOptions } from './config.ts';
 import { repoPath } from './outputs.ts';
-import { labDown, labStatus, labUp, type LabStatus } from './vms.ts';
+import type { LabStatus } from './vms.ts';
+// the lab's machinery loads when a lab command runs, not with every meshbook command
+const vms = () => import('./vms.ts');
 
 interface CommonFlags {
   prefix?: string;
@@ -105,7 +107,7 @@ export function registerLab(program: Command): void {
     // a terminal of 0 columns (e.g. a pty without a size) sends ora into an endless redraw
     const spinner = process.stderr.isTTY && process.stderr.columns > 0 ? ora({ text: 'lab up', stream: process.stderr }).start() : null;
     await guarded(cmd, spinner, async () => {
-      const r = await labUp({
+      const r = await (await vms()).labUp({
         ...labOpts(flags),
         vms: flags.vms,
         vmIps: flags.vmIps,
@@ -125,7 +127,7 @@ export function registerLab(program: Command): void {
       spinner?.succeed(`lab up: ${r.state.vms.length} VMs running${withCluster} (${what}) in ${r.seconds.toFixed(1)} s`);
       if (!spinner) console.log(`lab up: ${r.state.vms.length} VMs running${withCluster} (${what}) in ${r.seconds.toFixed(1)} s`);
       for (const p of [...(r.cluster?.notInLab ?? []), ...(r.cluster?.problems ?? [])]) console.log(`cluster: ${p}`);
-      process.stdout.write(formatStatus(await labStatus(labOpts(flags))));
+      process.stdout.write(formatStatus(await (await vms()).labStatus(labOpts(flags))));
       console.log(`ssh: ip netns exec ${r.cfg.wsNetns} ssh -F ${r.cfg.sshConfigFile} vm1`);
     });
   });
@@ -133,7 +135,7 @@ export function registerLab(program: Command): void {
   common(lab.command('down').description('remove the lab: processes, namespaces, state dir, env and inventory files (idempotent)')).action(
     async (flags: CommonFlags, cmd: Command) => {
       await guarded(cmd, null, async () => {
-        const r = await labDown(labOpts(flags));
+        const r = await (await vms()).labDown(labOpts(flags));
         const files = r.files.map((f) => repoPath(f));
         console.log(
           r.namespaces.length || files.length
@@ -148,7 +150,7 @@ export function registerLab(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (flags: CommonFlags & { json?: boolean }, cmd: Command) => {
       await guarded(cmd, null, async () => {
-        const s = await labStatus(labOpts(flags));
+        const s = await (await vms()).labStatus(labOpts(flags));
         process.stdout.write(flags.json ? JSON.stringify(s, null, 2) + '\n' : formatStatus(s));
       });
     });

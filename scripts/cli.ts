@@ -4,22 +4,20 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Command, Option, InvalidArgumentError } from 'commander';
 import { chalk } from 'zx';
+// commands load what only they need when they run (the walkthrough's prompts, the lab,
+// the verifier's HTTP client, the Ansible export): every command starts faster
 import { RUNBOOKS, findRunbook } from './runbooks.ts';
 import { spawn } from 'node:child_process';
 import { InputError, loadInputs, readEnvFile } from './engine/inputs.ts';
 import { plan, planSh, planText } from './engine/plan.ts';
 import { runRunbooks, matches } from './engine/runner.ts';
 import { textHooks, summaryTable, failuresSummary, reportJson } from './engine/report.ts';
-import { walkthrough } from './engine/walkthrough.ts';
 import { Journal } from './engine/journal.ts';
 import { redact } from './engine/redact.ts';
 import type { Runbook } from './engine/types.ts';
 import type { SshConfig } from './engine/ssh.ts';
 import { registerLab } from '../lab/cli.ts';
 import { registerVerify } from './verify/cli.ts';
-import { demo } from './demo.ts';
-import { exportAnsible } from './ansible/export.ts';
-import { labClusterFor } from '../lab/cluster/provider.ts';
 
 const positiveInt = (name: string) => (v: string) => {
   if (!/^\d+$/.test(v) || +v < 1) throw new InvalidArgumentError(`${name} must be a whole number of at least 1`);
@@ -75,6 +73,7 @@ export function buildProgram(): Command {
       if (o.format === 'ansible' && !o.output) throw new InputError(['-o: missing; --format ansible writes files: give the directory, e.g. -o ansible/']);
       const loaded = loadInputs(o.env, rbs);
       if (o.format === 'ansible') {
+        const { exportAnsible } = await import('./ansible/export.ts');
         const { files } = await exportAnsible(rbs, loaded, o.output);
         for (const f of files) console.log(`wrote ${f}`);
         console.log(`run: ANSIBLE_CONFIG=${path.join(o.output, 'ansible.cfg')} ansible-playbook -i ${path.join(o.output, 'inventory.yml')} ${path.join(o.output, 'playbook.yml')}`);
@@ -116,7 +115,7 @@ export function buildProgram(): Command {
       const report = await runRunbooks(rbs, loaded, {
         ssh: sshConfig(loaded.env, netns, o), dryRun: o.dryRun, yes: o.yes, from: o.from, only: o.only, forks: o.forks,
         journal, hooks: o.json ? undefined : textHooks(), signal: ac.signal,
-        cluster: loaded.lab ? labClusterFor(loaded.env) : undefined,
+        cluster: loaded.lab ? (await import('../lab/cluster/provider.ts')).labClusterFor(loaded.env) : undefined,
       });
       if (o.json) console.log(redact(JSON.stringify(reportJson(report), null, 2)));
       else {
@@ -135,6 +134,7 @@ export function buildProgram(): Command {
     .option('--timeout <seconds>', 'limit for one remote command', positiveInt('--timeout'), 900)
     .option('--connect-timeout <seconds>', 'SSH connect timeout', positiveInt('--connect-timeout'), 10)
     .action(async (name: string | undefined, o) => {
+      const [{ walkthrough }, { labClusterFor }] = await Promise.all([import('./engine/walkthrough.ts'), import('../lab/cluster/provider.ts')]);
       const rep = await walkthrough(RUNBOOKS, { runbook: name, envFile: o.env, ssh: (env, netns) => sshConfig(env, netns, o), cluster: labClusterFor });
       process.exitCode = rep?.failed ? 1 : 0;
     });
@@ -142,7 +142,7 @@ export function buildProgram(): Command {
   program.command('demo')
     .description('the main job on the local lab (npm start): build the lab, rebuild traffic-shift on it, verify the split')
     .option('--vms <n>', 'lab VMs', positiveInt('--vms'), 3)
-    .action(async (o) => { process.exitCode = await demo(o); });
+    .action(async (o) => { process.exitCode = await (await import('./demo.ts')).demo(o); });
 
   registerLab(program);
   registerVerify(program);

@@ -134,10 +134,57 @@ test.serial('a command past its time limit fails with "timed out" and is stopped
   t.true(elapsed < 15_000, `the run took ${elapsed} ms`);
   for (const h of VMS) {
     t.is(status(rep, '02-slow', h), 'failed');
-    t.regex(rep.records[1].hosts[h].error!, /^change timed out after 3 s \(host stopped answering\?\)/);
+    t.regex(rep.records[1].hosts[h].error!, /^change timed out after 1\.5 s \(host stopped answering\?\)/);
   }
   const ps = await vmExec('vm1', ['sh', '-c', 'pgrep -x sleep || true'], { ...lab, nothrow: true });
   t.is(ps.stdout.trim(), '', 'the timed-out command still runs on vm1');
+});
+
+test.serial('consecutive VM steps share one round trip, each reported as it ends; a cluster step that runs comes between, in order', async (t) => {
+  const tag = 'trip';
+  const log = `/opt/${tag}.log`;
+  // each part appends "<step> <pid of the remote script> <time in ms>" ($$ is the same in every part of one trip)
+  const rec = (s: string) => mutate`printf '%s %s %s\n' ${s} "$$" "$(date +%s%3N)" >> ${log}`;
+  const vmStep = (id: string, extra = '') => ({
+    id, title: id, article: '-', target: 'vm' as const,
+    vm: () => ({ check: probe`grep -q ${`^${id} `} ${log} 2>/dev/null || exit 10`, apply: extra ? mutate`${rec(id)}; sleep ${extra}` : rec(id) }),
+  });
+  const clusterCalls: number[] = [];
+  const provider = {
+    name: 'stub',
+    async run(cmd: { argv: string[] }) {
+      clusterCalls.push(Date.now());
+      return { code: cmd.argv[0] === 'check' ? 10 : 0, stdout: '', stderr: '' };
+    },
+  };
+  const rb: Runbook = {
+    name: tag, title: tag, article: 'test', summary: 'test', inputs: [],
+    steps: [
+      vmStep('01-a'), vmStep('02-b', '1.5'), vmStep('03-c'),
+      { id: '04-cluster', title: 'cluster', article: '-', target: 'cluster', cluster: () => ({ check: { kind: 'probe', argv: ['check'] }, apply: [{ kind: 'mutate', argv: ['apply'] }] }) },
+      vmStep('05-d'),
+    ],
+  };
+  const loaded = loadInputs(lab.envFile, [rb]);
+  const ssh = { knownHosts: loaded.env.SSH_KNOWN_HOSTS, netns: loaded.inventory.netns, connectTimeoutS: 3, commandTimeoutMs: 60_000 };
+  const t0 = Date.now();
+  const doneAt: Record<string, number[]> = {};
+  const rep = await runRunbooks([rb], loaded, {
+    ssh, forks: 10, cluster: provider,
+    hooks: { hostDone: (id, h, r) => { if (h === 'vm1') (doneAt[id] ??= []).push(Date.now() - t0); t.not(r.status, 'failed', `${id} on ${h}: ${r.error}`); } },
+  });
+  t.false(rep.failed, failuresSummary(rep).join('\n'));
+  // 01 is reported long before the trip's 1.5 s sleep in 02 ends
+  t.true(doneAt[`${tag}/01-a`][0] + 1000 < doneAt[`${tag}/02-b`][0], JSON.stringify(doneAt));
+  for (const h of VMS) {
+    const lines = (await vmExec(h, ['cat', log], lab)).stdout.trim().split('\n').map((l) => l.split(' '));
+    t.deepEqual(lines.map((l) => l[0]), ['01-a', '02-b', '03-c', '05-d'], h);
+    t.is(new Set(lines.slice(0, 3).map((l) => l[1])).size, 1, `${h}: 01-03 in one ssh session`);
+    t.not(lines[3][1], lines[0][1], `${h}: 05 after the cluster step is a trip of its own`);
+    // the cluster step ran after 03 on every VM and before 05 on any
+    t.true(Number(lines[2][2]) <= clusterCalls[0] && clusterCalls[1] <= Number(lines[3][2]), `${h}: ${lines.map((l) => l.join(' ')).join(' | ')}; cluster at ${clusterCalls.join(',')}`);
+  }
+  t.is(clusterCalls.length, 2, 'check and change of the cluster step');
 });
 
 test.serial('a VM whose sshd is killed mid-step fails at once; the others finish', async (t) => {

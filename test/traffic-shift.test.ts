@@ -245,7 +245,7 @@ test('hello3 DNS: the clusterIP read from the cluster wins over HELLO3_IP; unkno
   const loaded = loadInputs(EXAMPLE, [rb]);
   const vm = loaded.inventory.vms[0];
   const known = vmAction('10', loaded, vm, { hello3Ip: '172.19.3.17' });
-  t.regex(known.apply!.text, /printf '%s\\n' \$'172\.19\.3\.17 hello3-svc\.http-reciprocal-hello\.svc\.cluster\.local'/);
+  t.regex(known.apply!.text, /write_file \/etc\/hosts 0644 "\$keep"\$'172\.19\.3\.17 hello3-svc\.http-reciprocal-hello\.svc\.cluster\.local'/);
   // the placeholder never reaches /etc/hosts: the script stops first (run here: it only reads)
   const unknown = vmAction('10', loaded, vm);
   for (const s of [unknown.check!, unknown.apply!]) {

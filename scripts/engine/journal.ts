@@ -29,6 +29,7 @@ export function fingerprint(...texts: Array<string | undefined>): string {
 export class Journal {
   readonly file: string;
   private state: State;
+  private dirty = false;
 
   constructor(envFile: string, dir = STATE_DIR) {
     const abs = path.resolve(envFile);
@@ -52,9 +53,16 @@ export class Journal {
     this.save();
   }
 
+  /** Kept in memory until flush() (the runner flushes after every step and at the end):
+   *  one write per step, not per step and host. An entry lost to a crash in between only
+   *  means that step's check runs again on resume; the file never claims undone work. */
   record(stepId: string, host: string, status: Status, fp: string): void {
     (this.state.steps[stepId] ??= {})[host] = { status, fingerprint: fp, at: new Date().toISOString() };
-    this.save();
+    this.dirty = true;
+  }
+
+  flush(): void {
+    if (this.dirty) this.save();
   }
 
   finish(ok: boolean): void {
@@ -67,5 +75,6 @@ export class Journal {
     const tmp = `${this.file}.tmp`;
     fs.writeFileSync(tmp, JSON.stringify(this.state, null, 2));
     fs.renameSync(tmp, this.file);
+    this.dirty = false;
   }
 }

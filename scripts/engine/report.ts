@@ -109,7 +109,7 @@ export function reportJson(rep: RunReport): object {
     ok: !rep.failed && !rep.stopped,
     hosts: rep.hosts,
     stopped: rep.stopped,
-    steps: rep.records.map((r) => ({ id: r.id, title: r.title, article: r.article, hosts: r.hosts })),
+    steps: rep.records.map((r) => ({ id: r.id, title: r.title, article: r.article, ms: r.ms, hosts: r.hosts })),
     failures: failuresSummary(rep),
   };
 }

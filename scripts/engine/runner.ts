@@ -20,6 +20,7 @@ export interface HostResult {
   error?: string;           // one line: cause (and fix when known)
   tail?: string;            // last lines of stderr on failure (redacted)
   planned?: string[];       // --dry-run: the mutations that would run
+  ms?: number;              // wall time on this host (ms)
 }
 
 export interface StepRecord {
@@ -27,6 +28,7 @@ export interface StepRecord {
   title: string;
   article: string;
   hosts: Record<string, HostResult>;
+  ms?: number;              // wall time of the step across its hosts (ms)
 }
 
 export interface RunReport {
@@ -127,26 +129,22 @@ function fingerprintOf(n: Norm): string {
 
 /** Run one step's action on one host (a VM, or "cluster"). */
 async function execute(id: string, n: Norm, where: string, inLab: boolean, direct: (r: Runnable) => Promise<RemoteResult>, opts: RunOptions, facts?: Record<string, unknown>,
-  chain?: (parts: Script[]) => Promise<RemoteResult[]>): Promise<HostResult> {
+  chain?: (parts: Part[]) => Promise<RemoteResult[]>): Promise<HostResult> {
   const timeoutMs = opts.ssh.commandTimeoutMs;
   // check, change and verify in one round trip when nothing has to be asked or shown in
   // between: the same scripts, the same decisions (taken on the VM), one ssh instead of three
-  let chained: number | undefined;
   let pre: Map<Runnable, RemoteResult> | undefined;
   const run = async (r: Runnable) => pre?.get(r) ?? direct(r);
-  const consentOk = !n.consent || opts.yes || opts.consented?.has(id);
-  if (chain && !n.skip && !n.probe && n.check && n.apply.length === 1 && !opts.dryRun && consentOk && !opts.hooks?.confirm
-    && n.changeCodes.length === 1 && n.changeCodes[0] === 10 && [n.check, ...n.apply, ...(n.verify ? [n.verify] : [])].every((r) => 'text' in r)) {
-    const parts = [n.check, n.apply[0], ...(n.verify ? [n.verify] : [])] as Script[];
-    chained = parts.length;
+  if (chain && chainable(n, id, opts)) {
+    const parts = partsOf(n)!;
     const results = await chain(parts);
-    pre = new Map(results.map((r, i) => [parts[i] as Runnable, r]));
+    pre = new Map(results.map((r, i) => [parts[i].script as Runnable, r]));
   }
   const fail = (what: string, r: RemoteResult): HostResult => {
     const known = explain(`${r.stderr}\n${r.stdout}`);
     // after a check answered, a 255 means the connection went away mid-command
     const lost = what === 'change' || what === 'verify' || /Timeout, server .* not responding|closed by remote host|Connection reset|Broken pipe/i.test(r.stderr);
-    const cause = r.timedOut ? `${what} timed out after ${Math.round((timeoutMs * (chained ?? 1)) / 1000)} s (host stopped answering?)`
+    const cause = r.timedOut ? `${what} timed out after ${+(timeoutMs / 1000).toFixed(1)} s (host stopped answering?)`
       : r.code === 255 && where !== 'cluster' ? (lost ? `${what}: ${where} stopped answering mid-command (connection lost)` : `${what}: ssh could not reach ${where}`)
       : `${what} exited ${r.code}`;
     return {
@@ -204,44 +202,98 @@ async function execute(id: string, n: Norm, where: string, inLab: boolean, direc
   return { status: lab.length ? 'not in lab' : 'changed', lines: [...detail, ...out, ...lab] };
 }
 
-/** check; on exit 10 the change; on success the verify: each part in its own subshell
- *  under `set -e` (as when sent alone), a marker with its exit code after each on stdout
- *  and stderr. The whole text is one compound command, read before any of it runs, with
- *  stdin from /dev/null: nothing in a part can swallow the parts after it. */
-export function chainScript(parts: Script[], nonce: string): Script {
-  const names = ['check', 'change', 'verify'];
-  const mark = (i: number) => `rc=$?; printf '\\n__MESHBOOK_${nonce} ${names[i]} %d\\n' "$rc"; printf '\\n__MESHBOOK_${nonce} ${names[i]} %d\\n' "$rc" >&2`;
-  const body = (f: 'text' | 'display') => [
-    '{', 'set +e',
-    ...parts.flatMap((p, i) => [
-      '( set -e', p[f], ')', mark(i),
-      ...(i === parts.length - 1 ? ['exit 0'] : [i === 0 ? '[ "$rc" = 10 ] || exit 0' : '[ "$rc" = 0 ] || exit 0']),
-    ]),
-    '} </dev/null',
-  ].join('\n');
+/** One part of a round trip: a step's check, change or verify, or a probe. */
+export interface Part { kind: 'check' | 'change' | 'verify' | 'probe'; script: Script }
+
+/** Can this action go to the VM as one chain (check; on exit 10 the change; the verify)? */
+function chainable(n: Norm, id: string, opts: RunOptions): boolean {
+  const consentOk = !n.consent || opts.yes || opts.consented?.has(id);
+  return !n.skip && !n.probe && !!n.check && n.apply.length === 1 && !opts.dryRun && !!consentOk && !opts.hooks?.confirm
+    && n.changeCodes.length === 1 && n.changeCodes[0] === 10 && [n.check, ...n.apply, ...(n.verify ? [n.verify] : [])].every((r) => 'text' in r);
+}
+
+/** The parts of a chainable action, or of a probe-only one. */
+function partsOf(n: Norm): Part[] | undefined {
+  if (n.probe && 'text' in n.probe && !n.check && !n.apply.length && !n.verify) return [{ kind: 'probe', script: n.probe }];
+  if (!n.check || !('text' in n.check) || n.apply.length !== 1 || !('text' in n.apply[0])) return undefined;
+  return [{ kind: 'check', script: n.check }, { kind: 'change', script: n.apply[0] as Script }, ...(n.verify && 'text' in n.verify ? [{ kind: 'verify' as const, script: n.verify }] : [])];
+}
+
+/** Nothing to send: the step is decided on the workstation (skipped, or not in the lab). */
+const localOnly = (n: Norm) => !!n.skip || (!!n.notInLab && !n.probe && !n.check && !n.apply.length && !n.verify && !n.consent);
+
+/** One or more steps in one round trip. Per step: the check; on exit 10 the change and
+ *  then the verify; on 0 the next step; anything else (or a failed change or verify) ends
+ *  the trip. A probe is judged on the workstation, so it only ever comes last. Each part
+ *  runs in its own subshell under `set -e` (as when sent alone), a marker with its exit
+ *  code after each on stdout and stderr. The whole text is one compound command, read
+ *  before any of it runs, with stdin from /dev/null: no part can swallow the ones after. */
+export function chainScript(steps: Part[][], nonce: string): Script {
+  const mark = (k: string) => `rc=$?; printf '\\n__MESHBOOK_${nonce} ${k} %d\\n' "$rc"; printf '\\n__MESHBOOK_${nonce} ${k} %d\\n' "$rc" >&2`;
+  const body = (f: 'text' | 'display') => {
+    const run = (p: Part) => ['( set -e', p.script[f], ')', mark(p.kind)];
+    const out = ['{', 'set +e'];
+    for (const [first, ...rest] of steps) {
+      out.push(...run(first));
+      if (first.kind === 'probe') break;
+      out.push('if [ "$rc" = 10 ]; then');
+      for (const p of rest) out.push(...run(p), '[ "$rc" = 0 ] || exit 0');
+      out.push('elif [ "$rc" != 0 ]; then exit 0; fi');
+    }
+    out.push('exit 0', '} </dev/null');
+    return out.join('\n');
+  };
   return { kind: 'mutate', text: body('text'), display: body('display') };
 }
 
-/** The chain's output, one result per part that ran; the part that was cut off (lost
- *  connection, time limit, Ctrl-C) gets the whole command's exit code. */
-export function splitChain(r: RemoteResult, nonce: string, n: number): RemoteResult[] {
+/** The trip's output, per step the results of the parts that ran; the part that was cut
+ *  off (lost connection, time limit, Ctrl-C) gets the whole command's exit code, and the
+ *  steps after it get nothing (they did not run). */
+export function splitChain(r: RemoteResult, nonce: string, steps: Part[][]): RemoteResult[][] {
   const re = new RegExp(`\\n__MESHBOOK_${nonce} \\w+ (\\d+)\\n`);
   let out = r.stdout, err = r.stderr;
-  const results: RemoteResult[] = [];
-  for (let i = 0; i < n; i++) {
-    const mo = re.exec(out), me = re.exec(err);
-    if (!mo) {
-      const code = r.code === 0 ? 255 : r.code;
-      results.push({ ...r, code, stdout: out, stderr: r.code === 0 ? `${err}\nthe remote script ended before this part finished` : err });
-      break;
+  const all: RemoteResult[][] = [];
+  outer: for (const parts of steps) {
+    const mine: RemoteResult[] = [];
+    all.push(mine);
+    for (let i = 0; i < parts.length; i++) {
+      const mo = re.exec(out), me = re.exec(err);
+      if (!mo) {
+        const code = r.code === 0 ? 255 : r.code;
+        mine.push({ ...r, code, stdout: out, stderr: r.code === 0 ? `${err}\nthe remote script ended before this part finished` : err });
+        break outer;
+      }
+      const code = Number(mo[1]);
+      mine.push({ code, stdout: out.slice(0, mo.index), stderr: me ? err.slice(0, me.index) : err });
+      out = out.slice(mo.index + mo[0].length);
+      if (me) err = err.slice(me.index + me[0].length);
+      if (parts[i].kind === 'probe') break outer;
+      if (i === 0 && code === 0) break;
+      if ((i === 0 && code !== 10) || (i > 0 && code !== 0)) break outer;
     }
-    results.push({ code: Number(mo[1]), stdout: out.slice(0, mo.index), stderr: me ? err.slice(0, me.index) : err });
-    out = out.slice(mo.index + mo[0].length);
-    if (me) err = err.slice(me.index + me[0].length);
-    if (i === 0 && Number(mo[1]) !== 10) break;
-    if (i > 0 && Number(mo[1]) !== 0) break;
   }
-  return results;
+  while (all.length < steps.length) all.push([]);
+  return all;
+}
+
+/** How many of the trip's steps are decided by the output so far: every part that ran
+ *  has its marker on stdout and on stderr (the two pipes arrive independently). A step
+ *  that ends the trip decides the ones after it too (they will not run). */
+export function decidedSteps(stdout: string, stderr: string, nonce: string, steps: Part[][]): number {
+  const re = new RegExp(`\\n__MESHBOOK_${nonce} \\w+ (\\d+)\\n`, 'g');
+  const codes = [...stdout.matchAll(re)].map((m) => Number(m[1]));
+  const have = Math.min(codes.length, [...stderr.matchAll(re)].length);
+  let k = 0;
+  for (const [i, parts] of steps.entries()) {
+    for (let j = 0; j < parts.length; j++) {
+      if (k >= have) return i;
+      const code = codes[k++];
+      if (parts[j].kind === 'probe') return steps.length;
+      if (j === 0 && code === 0) break;
+      if ((j === 0 && code !== 10) || (j > 0 && code !== 0)) return steps.length;
+    }
+  }
+  return steps.length;
 }
 
 export const CLUSTER = 'cluster';
@@ -277,13 +329,84 @@ export async function runRunbooks(runbooks: Runbook[], loaded: Loaded, opts: Run
     busy.add(vm);
     try { return stopIfTimedOut(vm, await runScript(vm, r, opts.ssh, { id: runId, signal: opts.signal })); } finally { busy.delete(vm); }
   };
-  const chainVm = (vm: Vm) => async (parts: Script[]) => {
+  /** Send steps in one round trip; per step a promise, settled as soon as that step's
+   *  markers have arrived (not at the end of the trip). */
+  const trip = (vm: Vm, steps: Part[][]): Array<Promise<RemoteResult[]>> => {
+    const nonce = crypto.randomBytes(8).toString('hex');
+    const settlers: Array<(r: RemoteResult[]) => void> = [];
+    const promises = steps.map(() => new Promise<RemoteResult[]>((res) => settlers.push(res)));
+    let settled = 0;
+    const settle = (r: RemoteResult, final: boolean) => {
+      const n = final ? steps.length : decidedSteps(r.stdout, r.stderr, nonce, steps);
+      if (n <= settled) return;
+      const split = splitChain(r, nonce, steps);
+      for (; settled < n; settled++) settlers[settled](split[settled] ?? []);
+    };
     busy.add(vm);
-    try {
-      const nonce = crypto.randomBytes(8).toString('hex');
-      const c = chainScript(parts, nonce);
-      return splitChain(await stopIfTimedOut(vm, await runScript(vm, c, opts.ssh, { id: runId, signal: opts.signal, parts: parts.length })), nonce, parts.length);
-    } finally { busy.delete(vm); }
+    void runScript(vm, chainScript(steps, nonce), opts.ssh, {
+      id: runId, signal: opts.signal, marker: `\n__MESHBOOK_${nonce} `,
+      onOutput: (stdout, stderr) => settle({ code: 0, stdout, stderr }, false),
+    })
+      .then((r) => stopIfTimedOut(vm, r))
+      .catch((e: Error) => ({ code: 255, stdout: '', stderr: e.message }))
+      .then((r) => { busy.delete(vm); settle(r, true); });
+    return promises;
+  };
+  // Consecutive VM steps go to a VM in one round trip when nothing runs in between (no
+  // cluster step that does something, no fact to gather, no question to ask): while step
+  // S runs there, the steps after it that are already decided go along in the same
+  // script, and their results wait for their turn (same output, same order, same journal;
+  // a failure ends the trip, so nothing after it runs, as when sent one by one).
+  const prefetched = new Map<string, { fp: string; results: Promise<RemoteResult[]> }>();
+  const prefetchOn = !opts.dryRun && !opts.hooks?.confirm && !opts.only;
+  const clusterNoop = new Map<string, boolean>();
+  const ahead = (rb: Runbook, from: number, h: string): Array<{ id: string; fp: string; parts: Part[] }> => {
+    const out: Array<{ id: string; fp: string; parts: Part[] }> = [];
+    const ctx = ctxs.get(h)!;
+    for (let j = from + 1; j < rb.steps.length; j++) {
+      const t = rb.steps[j];
+      const tid = `${rb.name}/${t.id}`;
+      if (t.when === 'on-failure' || t.gathersFacts) break;
+      if (t.target === 'cluster') {
+        if (!clusterNoop.has(tid)) {
+          const a = labCluster(t.cluster!(cctx), loaded.lab, opts.cluster);
+          clusterNoop.set(tid, !failedHosts.has(CLUSTER) && localOnly(forLab(fromCluster(a, cctx), a, loaded.lab)));
+        }
+        if (clusterNoop.get(tid)) continue;
+        break;
+      }
+      ctx.distro = ctx.vm.distro ?? (ctx.facts.distro as string | undefined);
+      const a = t.vm!(ctx);
+      const tn = forLab(fromVm(a, ctx), a, loaded.lab);
+      const fp = fingerprintOf(tn);
+      if (resuming && journal!.doneBefore(tid, h, fp)) break;
+      if (localOnly(tn)) continue;
+      const parts = chainable(tn, tid, opts) || (tn.probe && !tn.check) ? partsOf(tn) : undefined;
+      if (!parts) break;
+      out.push({ id: tid, fp, parts });
+      if (parts[0].kind === 'probe') break;
+    }
+    return out;
+  };
+  const chainVm = (vm: Vm, id: string, rb: Runbook, index: number, fp: string) => async (parts: Part[]) => {
+    const cached = prefetched.get(`${id}\0${vm.name}`);
+    prefetched.delete(`${id}\0${vm.name}`);
+    if (cached && cached.fp === fp) {
+      const results = await cached.results;
+      if (results.length) return results;
+    }
+    const more = prefetchOn ? ahead(rb, index, vm.name) : [];
+    const [mine, ...later] = trip(vm, [parts, ...more.map((m) => m.parts)]);
+    more.forEach((m, i) => prefetched.set(`${m.id}\0${vm.name}`, { fp: m.fp, results: later[i] }));
+    return mine;
+  };
+  /** A probe that went along in an earlier trip. */
+  const prefetchedProbe = async (vm: Vm, id: string, fp: string) => {
+    const cached = prefetched.get(`${id}\0${vm.name}`);
+    if (!cached || cached.fp !== fp) return undefined;
+    prefetched.delete(`${id}\0${vm.name}`);
+    const results = await cached.results;
+    return results.length === 1 ? results[0] : undefined;
   };
   const onAbort = () => { for (const vm of [...busy]) void stopRemote(vm, opts.ssh, runId); };
   // one abort listener per running command (up to --forks of them) besides this one
@@ -293,7 +416,7 @@ export async function runRunbooks(runbooks: Runbook[], loaded: Loaded, opts: Run
     : opts.cluster ? opts.cluster.run(r, opts.ssh.commandTimeoutMs) : runLocal(r, opts.ssh.commandTimeoutMs));
 
   outer: for (const rb of runbooks) {
-    for (const step of rb.steps) {
+    for (const [index, step] of rb.steps.entries()) {
       const id = `${rb.name}/${step.id}`;
       if (!started && matches(step, rb, opts.from!)) started = true;
       const selected = opts.only ? matches(step, rb, opts.only) : started;
@@ -337,10 +460,12 @@ export async function runRunbooks(runbooks: Runbook[], loaded: Loaded, opts: Run
         }
       }
       opts.hooks?.running?.(id, targets);
+      const stepT0 = performance.now();
       await pool(targets, opts.forks ?? 10, async (h) => {
         const { n } = norms.get(h)!;
         opts.hooks?.hostStart?.(id, h);
         const fp = fingerprintOf(n);
+        const hostT0 = performance.now();
         let r: HostResult;
         if (resuming && !step.gathersFacts && !onFailure && journal!.doneBefore(id, h, fp)) {
           r = { status: 'skipped', lines: ['done in the interrupted run (resumed)'] };
@@ -348,7 +473,12 @@ export async function runRunbooks(runbooks: Runbook[], loaded: Loaded, opts: Run
           try {
             r = h === CLUSTER
               ? await execute(id, n, CLUSTER, loaded.lab, runHere, opts, clusterFacts)
-              : await execute(id, n, `${ctxs.get(h)!.vm.user}@${ctxs.get(h)!.vm.host}:${ctxs.get(h)!.vm.port}`, loaded.lab, runVm(ctxs.get(h)!.vm), opts, ctxs.get(h)!.facts, chainVm(ctxs.get(h)!.vm));
+              : await (async () => {
+                const vm = ctxs.get(h)!.vm;
+                const early = n.probe ? await prefetchedProbe(vm, id, fp) : undefined;
+                const direct = early ? async (r: Runnable) => (r === n.probe ? early : runVm(vm)(r)) : runVm(vm);
+                return execute(id, n, `${vm.user}@${vm.host}:${vm.port}`, loaded.lab, direct, opts, ctxs.get(h)!.facts, chainVm(vm, id, rb, index, fp));
+              })();
           } catch (e) {
             r = { status: 'failed', lines: [], error: redact((e as Error).message) };
           }
@@ -356,10 +486,13 @@ export async function runRunbooks(runbooks: Runbook[], loaded: Loaded, opts: Run
         }
         if (opts.signal?.aborted && r.status === 'failed') r = { ...r, error: 'interrupted (Ctrl-C): stopped on this host; rerun to resume here' };
         if (r.status === 'failed' && !onFailure) failedHosts.add(h);
+        r.ms = Math.round(performance.now() - hostT0);
         rec.hosts[h] = r;
         opts.hooks?.hostDone?.(id, h, r);
       });
       rec.hosts = Object.fromEntries(report.hosts.filter((h) => rec.hosts[h]).map((h) => [h, rec.hosts[h]]));
+      if (targets.length) rec.ms = Math.round(performance.now() - stepT0);
+      if (!opts.dryRun) journal?.flush();
       report.records.push(rec);
       opts.hooks?.stepEnd?.(rec);
     }

@@ -88,12 +88,15 @@ export const mutate = tag('mutate');
 /** Shell helpers every VM script may call; sent ahead of each script. */
 export const PRELUDE = String.raw`set -euo pipefail
 export LC_ALL=C
-# write_file DEST MODE: stdin -> DEST through a temp file in the same directory and a
-# rename, so DEST is never left half-written; the temp file gets MODE before content.
+# write_file DEST MODE [CONTENT]: CONTENT (or stdin) -> DEST through a temp file in the
+# same directory and a rename, so DEST is never left half-written; the temp file gets MODE
+# before content. CONTENT as an argument spares a pipeline and a cat.
 write_file() {
   local dest=$1 mode=$2 tmp
   tmp=$(mktemp "$dest.meshbook.XXXXXX")
   chmod "$mode" "$tmp"
-  if ! cat > "$tmp"; then rm -f "$tmp"; return 1; fi
+  if [ $# -ge 3 ]; then
+    if ! printf '%s' "$3" > "$tmp"; then rm -f "$tmp"; return 1; fi
+  elif ! cat > "$tmp"; then rm -f "$tmp"; return 1; fi
   mv -f "$tmp" "$dest"
 }`;

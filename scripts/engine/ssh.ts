@@ -38,14 +38,21 @@ export interface Spawned { code: number | null; stdout: string; stderr: string; 
 
 /** Run argv directly (no shell in between: one process fewer per remote command), the
  *  input on stdin, SIGTERM at the time limit (SIGKILL 2 s later) or on abort. */
-export function spawnArgv(argv: string[], o: { input?: string; timeoutMs: number; signal?: AbortSignal }): Promise<Spawned> {
+export function spawnArgv(argv: string[], o: { input?: string; timeoutMs: number; signal?: AbortSignal; restartOn?: string; onOutput?: (stdout: string, stderr: string) => void }): Promise<Spawned> {
   return new Promise((resolve) => {
     const p = spawn(argv[0], argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '', stderr = '', timedOut = false, aborted = false, killer: NodeJS.Timeout | undefined;
-    p.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
-    p.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
     const stop = () => { p.kill('SIGTERM'); killer = setTimeout(() => p.kill('SIGKILL'), 2000); killer.unref(); };
-    const timer = setTimeout(() => { timedOut = true; stop(); }, o.timeoutMs);
+    const expire = () => { timedOut = true; stop(); };
+    let timer = setTimeout(expire, o.timeoutMs);
+    p.stdout.setEncoding('utf8').on('data', (d: string) => {
+      // a chained script marks the end of each part: the next part gets the whole limit
+      const seen = o.restartOn && `${stdout.slice(-o.restartOn.length)}${d}`.includes(o.restartOn);
+      stdout += d;
+      if (seen && !timedOut) { clearTimeout(timer); timer = setTimeout(expire, o.timeoutMs); }
+      o.onOutput?.(stdout, stderr);
+    });
+    p.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; o.onOutput?.(stdout, stderr); });
     const onAbort = () => { aborted = true; stop(); };
     o.signal?.addEventListener('abort', onAbort, { once: true });
     p.stdin.on('error', () => { /* the far end went away; the exit code tells */ });
@@ -92,11 +99,11 @@ export function fullScript(script: Script): string {
 /** The remote script records its session id (sshd makes it a session leader) under this
  *  run's id, so an interrupted run can stop exactly what it started there. */
 const pidFile = (runId: string) => `/run/meshbook/${runId}.pid`;
-const track = (runId: string) => `mkdir -p /run/meshbook && echo $$ > ${pidFile(runId)} && trap 'rm -f ${pidFile(runId)}' EXIT`;
+const track = (runId: string) => `{ [ -d /run/meshbook ] || mkdir -p /run/meshbook; } && echo $$ > ${pidFile(runId)} && trap 'rm -f ${pidFile(runId)}' EXIT`;
 
-/** `parts`: how many commands the script chains (check, change, verify in one round
- *  trip); the time limit is one command's limit per part. */
-export async function runScript(vm: Vm, script: Script, cfg: SshConfig, run?: { id: string; signal?: AbortSignal; parts?: number }): Promise<RemoteResult> {
+/** `marker`: the script chains several commands (check, change, verify; maybe of several
+ *  steps) and prints this after each: every command gets the time limit of its own. */
+export async function runScript(vm: Vm, script: Script, cfg: SshConfig, run?: { id: string; signal?: AbortSignal; marker?: string; onOutput?: (stdout: string, stderr: string) => void }): Promise<RemoteResult> {
   fs.mkdirSync(path.dirname(cfg.knownHosts), { recursive: true });
   const argv = sshArgv(vm, cfg, remoteShell(vm));
   const input = run ? `${PRELUDE}
@@ -104,8 +111,8 @@ ${track(run.id)}
 ${script.text}
 ` : fullScript(script);
   if (run?.signal?.aborted) return { code: 130, stdout: '', stderr: 'interrupted before it started' };
-  const timeoutMs = cfg.commandTimeoutMs * (run?.parts ?? 1);
-  const out = await spawnArgv(argv, { input, timeoutMs, signal: run?.signal });
+  const timeoutMs = cfg.commandTimeoutMs;
+  const out = await spawnArgv(argv, { input, timeoutMs, signal: run?.signal, restartOn: run?.marker, onOutput: run?.onOutput });
   if (out.aborted || run?.signal?.aborted) return { code: 130, stdout: out.stdout, stderr: `${out.stderr}
 interrupted (Ctrl-C)` };
   return {

@@ -10,11 +10,16 @@ import type { Step } from '../engine/types.ts';
 import { mutate, probe } from '../engine/sh.ts';
 import { NODE_IP_PLACEHOLDER, nodeIp, routes } from './common.ts';
 
+// one `ip route show` for every CIDR (ip prints a /32 without its length)
 export const routeCheck = (cidrs: string[], node: string) => probe`
   node=${node}
   rc=0
+  mapfile -t table < <(ip -4 route show)
   for c in ${cidrs}; do
-    cur=$(ip -4 route show exact "$c")
+    cur=""; k=$c; [ "$c" != 0.0.0.0/0 ] || k=default
+    for r in "\${table[@]}"; do
+      case "$r " in "$k "* | "\${k%/32} "*) cur=$r; break ;; esac
+    done
     case " $cur " in
       *" via $node "*) echo "route $c via $node: present" ;;
       *) echo "route $c: \${cur:-absent}; wants via $node"; rc=10 ;;
@@ -40,11 +45,11 @@ const step: Step = {
       check: routeCheck(cidrs, node),
       apply: mutate`
         node=${node}
-        ip2n() { local IFS=.; set -- $1; echo $(( ($1 << 24) + ($2 << 16) + ($3 << 8) + $4 )); }
+        ip2n() { local IFS=.; set -- $1; n=$(( ($1 << 24) + ($2 << 16) + ($3 << 8) + $4 )); }
         client=\${SSH_CLIENT:-}; client=\${client%% *}
         for c in ${cidrs}; do
           bits=\${c#*/}; mask=$(( bits == 0 ? 0 : (0xffffffff << (32 - bits)) & 0xffffffff ))
-          if [[ $client =~ ^[0-9]+(\.[0-9]+){3}$ ]] && (( ($(ip2n "$client") & mask) == $(ip2n "\${c%/*}") )); then
+          if [[ $client =~ ^[0-9]+(\.[0-9]+){3}$ ]] && ip2n "$client" && a=$n && ip2n "\${c%/*}" && (( (a & mask) == n )); then
             echo "error: $c holds $client, the address this SSH session comes from: routing it via the node would cut the session; narrow VM_ROUTES" >&2
             exit 1
           fi

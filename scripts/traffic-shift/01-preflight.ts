@@ -19,10 +19,10 @@ const step: Step = {
   gathersFacts: true,
   vm: () => ({
     probe: probe`
-      echo "uid=$(id -u)"
-      echo "hostname=$(hostname)"
+      echo "uid=$EUID"
+      echo "hostname=$HOSTNAME"
       echo "node=$(node --version 2>/dev/null || echo none)"
-      echo "docker=$(command -v docker >/dev/null 2>&1 && echo yes || echo no)"
+      if command -v docker >/dev/null 2>&1; then echo docker=yes; else echo docker=no; fi
     `,
     interpret: (out, ctx) => {
       const kv = Object.fromEntries(out.stdout.trim().split('\n').map((l) => l.split(/=(.*)/s).slice(0, 2)));

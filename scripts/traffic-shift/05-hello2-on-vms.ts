@@ -32,55 +32,79 @@ export function processEnv(ctx: HostCtx, version: Version): string[] {
   ];
 }
 
-// GET /hello/meshbook-check on 127.0.0.1:8001 with bash's /dev/tcp (no curl needed); prints
-// the first line of the body. The app answers with its greeting even when its backend
-// (hello3) is unreachable (then 503 and "...<-ERROR ..."), so this proves the app itself.
-const ANSWER = 'hello_answer() { local raw; raw=$( { exec 3<>/dev/tcp/127.0.0.1/8001 && printf \'GET /hello/meshbook-check HTTP/1.0\\r\\nHost: localhost\\r\\n\\r\\n\' >&3 && timeout 8 cat <&3; } 2>/dev/null ) || return 1; raw=${raw//$\'\\r\'/}; raw=${raw#*$\'\\n\\n\'}; printf \'%s\\n\' "${raw%%$\'\\n\'*}"; }';
+// GET /hello/meshbook-check on 127.0.0.1:8001 with bash's /dev/tcp (no curl needed) and the
+// read builtin with a time limit (no subprocess: a fleet runs this on every VM); sets $body
+// to the first line of the answer's body. The app answers with its greeting even when its
+// backend (hello3) is unreachable (then 503 and "...<-ERROR ..."), so this proves the app.
+const ANSWER = [
+  'hello_answer() {',
+  '  local raw=""; body=""',
+  '  { exec 3<>/dev/tcp/127.0.0.1/8001; } 2>/dev/null || return 1',
+  "  printf 'GET /hello/meshbook-check HTTP/1.0\\r\\nHost: localhost\\r\\n\\r\\n' >&3 || { exec 3<&-; return 1; }",
+  "  IFS= read -r -d '' -t 8 raw <&3 || true",
+  '  exec 3<&-',
+  "  raw=${raw//$'\\r'/}",
+  "  [[ $raw == *$'\\n\\n'* ]] || return 1",
+  "  raw=${raw#*$'\\n\\n'}; body=${raw%%$'\\n'*}",
+  '}',
+  // the pid in PID_FILE when that process runs APP (builtins only: read, mapfile)
+  'hello_pid() {',
+  '  pid=""; local args=()',
+  `  [ -r ${PID_FILE} ] && IFS= read -r pid < ${PID_FILE} || true`,
+  '  [[ $pid =~ ^[0-9]+$ ]] || { pid=""; return 1; }',
+  `  mapfile -d '' args 2>/dev/null < "/proc/$pid/cmdline" || { pid=""; return 1; }`,
+  `  [[ " \${args[*]} " == *" ${APP} "* ]] || { pid=""; return 1; }`,
+  '}',
+].join('\n');
 
 function processAction(ctx: HostCtx, version: Version): VmAction {
   const code = fs.readFileSync(APP_SOURCE, 'utf8');
   const sum = crypto.createHash('sha256').update(code).digest('hex');
   const app = new Raw(quote(code), quote(`<contents of vm/hello/hello.mjs, ${Buffer.byteLength(code)} bytes, sha256 ${sum.slice(0, 12)}...>`));
   const envLines = processEnv(ctx, version);
-  const envText = envLines.join('\n');
+  const envText = `${envLines.join('\n')}\n`;
   const expected = `${GREETINGS[version]} meshbook-check(`;
-  const answer = new Raw(ANSWER, ANSWER);
+  const helpers = new Raw(ANSWER, ANSWER);
   return {
+    // files and the process compared with builtins (read, mapfile), not sha256sum/grep/tr
     check: probe`
-      ${answer}
-      pid=$(cat ${PID_FILE} 2>/dev/null || true)
-      if [ -z "$pid" ] || ! grep -qaF ${APP} "/proc/$pid/cmdline" 2>/dev/null; then echo ${`hello2 is not running (no live ${APP} process in ${PID_FILE})`}; exit 10; fi
-      if [ "$(sha256sum < ${APP} | cut -d' ' -f1)" != ${sum} ]; then echo ${`${APP} differs from vm/hello/hello.mjs`}; exit 10; fi
-      if [ "$(cat ${APP_ENV} 2>/dev/null)" != ${envText} ]; then echo ${`${APP_ENV} differs from the inputs (version ${version})`}; exit 10; fi
+      ${helpers}
+      if ! hello_pid; then echo ${`hello2 is not running (no live ${APP} process in ${PID_FILE})`}; exit 10; fi
+      cur=""; [ -r ${APP} ] && IFS= read -r -d '' cur < ${APP} || true
+      if [[ $cur != ${app} ]]; then echo ${`${APP} differs from vm/hello/hello.mjs`}; exit 10; fi
+      cur=""; [ -r ${APP_ENV} ] && IFS= read -r -d '' cur < ${APP_ENV} || true
+      if [[ $cur != ${envText} ]]; then echo ${`${APP_ENV} differs from the inputs (version ${version})`}; exit 10; fi
+      mapfile -d '' penv 2>/dev/null < "/proc/$pid/environ" || penv=()
       for kv in ${envLines}; do
-        if ! tr '\0' '\n' < "/proc/$pid/environ" | grep -qxF -- "$kv"; then echo "the running hello2 (pid $pid) lacks $kv"; exit 10; fi
+        found=""; for e in "\${penv[@]}"; do if [[ $e == "$kv" ]]; then found=1; break; fi; done
+        if [ -z "$found" ]; then echo "the running hello2 (pid $pid) lacks $kv"; exit 10; fi
       done
-      if ! body=$(hello_answer); then echo "hello2 (pid $pid) does not answer on 127.0.0.1:8001"; exit 10; fi
+      if ! hello_answer; then echo "hello2 (pid $pid) does not answer on 127.0.0.1:8001"; exit 10; fi
       case "$body" in
         ${expected}*) echo ${`hello2 ${version} runs as pid`} "$pid; it answers: $body" ;;
         *) echo "hello2 (pid $pid) does not answer as" ${version}: "$body"; exit 10 ;;
       esac
     `,
     apply: mutate`
-      install -d -m 0755 ${APP_DIR}
-      # another runtime's hello2 would hold port 8001
-      if command -v docker >/dev/null 2>&1; then docker rm -f ${CONTAINERS} >/dev/null 2>&1 || true; fi
-      printf '%s' ${app} | write_file ${APP} 0644
-      printf '%s\n' ${envLines} | write_file ${APP_ENV} 0644
-      pid=$(cat ${PID_FILE} 2>/dev/null || true)
-      if [ -n "$pid" ] && grep -qaF ${APP} "/proc/$pid/cmdline" 2>/dev/null; then
+      ${helpers}
+      [ -d ${APP_DIR} ] || install -d -m 0755 ${APP_DIR}
+      # another runtime's hello2 would hold port 8001 (only a reachable Docker engine can run one)
+      if command -v docker >/dev/null 2>&1 && { [ -S /var/run/docker.sock ] || [ -n "\${DOCKER_HOST:-}" ]; }; then docker rm -f ${CONTAINERS} >/dev/null 2>&1 || true; fi
+      write_file ${APP} 0644 ${app}
+      write_file ${APP_ENV} 0644 ${envText}
+      if hello_pid; then
         kill "$pid" || true
-        for _ in $(seq 50); do grep -qaF ${APP} "/proc/$pid/cmdline" 2>/dev/null || break; sleep 0.1; done
+        for ((i = 0; i < 50; i++)); do [ -e "/proc/$pid" ] || break; sleep 0.1; done
       fi
       mapfile -t envs < ${APP_ENV}
       setsid nohup env -i "PATH=$PATH" "\${envs[@]}" node ${APP} > ${LOG} 2>&1 < /dev/null &
-      echo "$!" | write_file ${PID_FILE} 0644
+      write_file ${PID_FILE} 0644 "$!"$'\n'
       echo ${`started hello2 ${version} (${APP}) as pid`} "$!"
     `,
     verify: probe`
-      ${answer}
-      for _ in $(seq 50); do
-        if body=$(hello_answer) && [ -n "$body" ]; then
+      ${helpers}
+      for ((i = 0; i < 50; i++)); do
+        if hello_answer && [ -n "$body" ]; then
           case "$body" in ${expected}*) exit 0 ;; esac
           echo "hello2 answers with another greeting: $body" >&2; exit 1
         fi

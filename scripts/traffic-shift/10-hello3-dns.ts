@@ -24,19 +24,31 @@ const step: Step = {
     const guard = probe`
       if ! [[ ${ip} =~ ^[0-9]{1,3}(\.[0-9]{1,3}){3}$ ]]; then echo ${`error: hello3-svc's clusterIP is unknown (${ip}); run 04-hello3-ip or set HELLO3_IP`}; exit 1; fi
     `;
+    // count the lines naming the host and look for the wanted one, with bash builtins (no
+    // grep processes: a fleet runs this on every VM)
+    const scan = probe`
+      re=${pattern}; n=0; have=""; keep=""
+      while IFS= read -r l || [ -n "$l" ]; do
+        if [[ $l =~ $re ]]; then n=$((n + 1)); if [[ $l == ${line} ]]; then have=1; fi; else keep+="$l"$'\n'; fi
+      done < /etc/hosts
+    `;
     return {
       check: probe`
         ${guard}
-        n=$(grep -cE ${pattern} /etc/hosts || true)
-        if [ "$n" = 1 ] && grep -qxF ${line} /etc/hosts; then echo ${`/etc/hosts has: ${line}`}; exit 0; fi
+        ${scan}
+        if [ "$n" = 1 ] && [ -n "$have" ]; then echo ${`/etc/hosts has: ${line}`}; exit 0; fi
         echo "/etc/hosts has $n line(s) for" ${name}"; wants exactly:" ${line}
         exit 10
       `,
       apply: mutate`
         ${guard}
-        { grep -vE ${pattern} /etc/hosts || true; printf '%s\n' ${line}; } | write_file /etc/hosts 0644
+        ${scan}
+        write_file /etc/hosts 0644 "$keep"${line}$'\n'
       `,
-      verify: probe`test "$(grep -cE ${pattern} /etc/hosts)" = 1 && grep -qxF ${line} /etc/hosts`,
+      verify: probe`
+        ${scan}
+        [ "$n" = 1 ] && [ -n "$have" ]
+      `,
     };
   },
 };

@@ -34,15 +34,20 @@ const step: Step = {
   vm: (ctx) => {
     const noCluster = ctx.lab && ctx.env.LAB_CLUSTER !== '1';
     return {
+    // one bounded subprocess (timeout bash, for the connect); the answer is taken apart
+    // with parameter expansion, not head/tr/sed pipelines (a fleet runs this on every VM)
     probe: probe`
       name=${svcHost(ctx.env, 'hello3-svc')}
-      if out=$(timeout 6 bash -c 'exec 3<>"/dev/tcp/$1/8001" && printf "GET /hello/svc_testing_msg HTTP/1.0\r\nHost: %s\r\n\r\n" "$1" >&3 && cat <&3' hello3-probe "$name" 2>&1); then
-        echo "status=$(printf '%s\n' "$out" | head -n 1 | tr -d '\r')"
-        echo "body=$(printf '%s\n' "$out" | tr -d '\r' | sed '1,/^$/d' | head -n 1)"
+      if out=$(timeout 6 bash -c 'exec 3<>"/dev/tcp/$1/8001" && printf "GET /hello/svc_testing_msg HTTP/1.0\r\nHost: %s\r\n\r\n" "$1" >&3 && { IFS= read -r -d "" raw <&3 || true; printf "%s" "$raw"; }' hello3-probe "$name" 2>&1); then
+        out=\${out//$'\r'/}
+        echo "status=\${out%%$'\n'*}"
+        body=""; if [[ $out == *$'\n\n'* ]]; then body=\${out#*$'\n\n'}; body=\${body%%$'\n'*}; fi
+        echo "body=$body"
       else
         rc=$?
         echo "rc=$rc"
-        echo "error=$(printf '%s\n' "$out" | tr -d '\r' | grep . | tail -n 1)"
+        last=""; mapfile -t lines <<< "\${out//$'\r'/}"; for l in "\${lines[@]}"; do if [ -n "$l" ]; then last=$l; fi; done
+        echo "error=$last"
       fi
     `,
     interpret: (out, c) => {

@@ -3,11 +3,15 @@
 
 import type { Command, CommanderError } from 'commander';
 import { VerifyArgError } from './errors.ts';
-import { renderJson, renderText } from './report.ts';
-import { verifyTraffic, type VerifyTrafficOptions } from './traffic.ts';
+import type { VerifyResult, VerifyTrafficOptions } from './traffic.ts';
 
-export { verifyTraffic, VerifyArgError };
+export { VerifyArgError };
 export type { VerifyResult, VerifyTrafficOptions } from './traffic.ts';
+
+/** The verifier (its HTTP client and statistics load when it runs, not with the CLI). */
+export async function verifyTraffic(opts: VerifyTrafficOptions = {}): Promise<VerifyResult> {
+  return (await import('./traffic.ts')).verifyTraffic(opts);
+}
 
 export const EXIT_ERROR = 3;
 
@@ -144,6 +148,7 @@ async function runTrafficCommand(flags: TrafficFlags): Promise<number> {
   };
   try {
     const result = await verifyTraffic(opts);
+    const { renderJson, renderText } = await import('./report.ts');
     process.stdout.write(flags.json ? renderJson(result) + '\n' : renderText(result, { color: process.stdout.isTTY }));
     return result.exitCode;
   } catch (e) {

@@ -3,7 +3,7 @@
 # Secrets are masked as ***NAME***: this script does not carry them.
 # A check exits 0 when nothing needs to change and 10 when the change must run.
 set -euo pipefail
-MESHBOOK_PRELUDE=$'set -euo pipefail\nexport LC_ALL=C\n# write_file DEST MODE: stdin -> DEST through a temp file in the same directory and a\n# rename, so DEST is never left half-written; the temp file gets MODE before content.\nwrite_file() {\n  local dest=$1 mode=$2 tmp\n  tmp=$(mktemp "$dest.meshbook.XXXXXX")\n  chmod "$mode" "$tmp"\n  if ! cat > "$tmp"; then rm -f "$tmp"; return 1; fi\n  mv -f "$tmp" "$dest"\n}'
+MESHBOOK_PRELUDE=$'set -euo pipefail\nexport LC_ALL=C\n# write_file DEST MODE [CONTENT]: CONTENT (or stdin) -> DEST through a temp file in the\n# same directory and a rename, so DEST is never left half-written; the temp file gets MODE\n# before content. CONTENT as an argument spares a pipeline and a cat.\nwrite_file() {\n  local dest=$1 mode=$2 tmp\n  tmp=$(mktemp "$dest.meshbook.XXXXXX")\n  chmod "$mode" "$tmp"\n  if [ $# -ge 3 ]; then\n    if ! printf \'%s\' "$3" > "$tmp"; then rm -f "$tmp"; return 1; fi\n  elif ! cat > "$tmp"; then rm -f "$tmp"; return 1; fi\n  mv -f "$tmp" "$dest"\n}'
 
 # == bookinfo/01-istio-release: istioctl answers and the release samples in ISTIO_DIR are valid [article 下载 Istio (download Istio)]
 # note: the article pipes https://istio.io/downloadIstio into sh: not done; unpack a release yourself and set ISTIO_DIR

@@ -3,7 +3,7 @@
 # Secrets are masked as ***NAME***: this script does not carry them.
 # A check exits 0 when nothing needs to change and 10 when the change must run.
 set -euo pipefail
-MESHBOOK_PRELUDE=$'set -euo pipefail\nexport LC_ALL=C\n# write_file DEST MODE: stdin -> DEST through a temp file in the same directory and a\n# rename, so DEST is never left half-written; the temp file gets MODE before content.\nwrite_file() {\n  local dest=$1 mode=$2 tmp\n  tmp=$(mktemp "$dest.meshbook.XXXXXX")\n  chmod "$mode" "$tmp"\n  if ! cat > "$tmp"; then rm -f "$tmp"; return 1; fi\n  mv -f "$tmp" "$dest"\n}'
+MESHBOOK_PRELUDE=$'set -euo pipefail\nexport LC_ALL=C\n# write_file DEST MODE [CONTENT]: CONTENT (or stdin) -> DEST through a temp file in the\n# same directory and a rename, so DEST is never left half-written; the temp file gets MODE\n# before content. CONTENT as an argument spares a pipeline and a cat.\nwrite_file() {\n  local dest=$1 mode=$2 tmp\n  tmp=$(mktemp "$dest.meshbook.XXXXXX")\n  chmod "$mode" "$tmp"\n  if [ $# -ge 3 ]; then\n    if ! printf \'%s\' "$3" > "$tmp"; then rm -f "$tmp"; return 1; fi\n  elif ! cat > "$tmp"; then rm -f "$tmp"; return 1; fi\n  mv -f "$tmp" "$dest"\n}'
 on_vm1() { ssh -T -o BatchMode=yes -o ConnectTimeout=10 -o StrictHostKeyChecking=accept-new -o UserKnownHostsFile=.meshbook/known_hosts -o GlobalKnownHostsFile=/dev/null -o ControlMaster=auto -o $'ControlPath=/tmp/meshbook-0/cm/cc1fb3cfdc/%C' -o ControlPersist=120 -o ServerAliveInterval=5 -o ServerAliveCountMax=3 -o LogLevel=ERROR -p 22 -i /root/.ssh/id_ed25519 -o IdentitiesOnly=yes root@10.253.17.29 bash -s < <(printf '%s\n' "$MESHBOOK_PRELUDE"; cat); }
 on_vm2() { ssh -T -o BatchMode=yes -o ConnectTimeout=10 -o StrictHostKeyChecking=accept-new -o UserKnownHostsFile=.meshbook/known_hosts -o GlobalKnownHostsFile=/dev/null -o ControlMaster=auto -o $'ControlPath=/tmp/meshbook-0/cm/cc1fb3cfdc/%C' -o ControlPersist=120 -o ServerAliveInterval=5 -o ServerAliveCountMax=3 -o LogLevel=ERROR -p 22 root@10.253.17.30 bash -s < <(printf '%s\n' "$MESHBOOK_PRELUDE"; cat); }
 on_vm3() { ssh -T -o BatchMode=yes -o ConnectTimeout=10 -o StrictHostKeyChecking=accept-new -o UserKnownHostsFile=.meshbook/known_hosts -o GlobalKnownHostsFile=/dev/null -o ControlMaster=auto -o $'ControlPath=/tmp/meshbook-0/cm/cc1fb3cfdc/%C' -o ControlPersist=120 -o ServerAliveInterval=5 -o ServerAliveCountMax=3 -o LogLevel=ERROR -p 22 root@10.253.17.31 bash -s < <(printf '%s\n' "$MESHBOOK_PRELUDE"; cat); }
@@ -241,8 +241,12 @@ kubectl -n istio-system get service istio-eastwestgateway -o json
 rc=0; on_vm1 <<'MESHBOOK_EOF' || rc=$?
 node=10.253.17.27
 rc=0
+mapfile -t table < <(ip -4 route show)
 for c in 10.233.0.0/16; do
-  cur=$(ip -4 route show exact "$c")
+  cur=""; k=$c; [ "$c" != 0.0.0.0/0 ] || k=default
+  for r in "${table[@]}"; do
+    case "$r " in "$k "* | "${k%/32} "*) cur=$r; break ;; esac
+  done
   case " $cur " in
     *" via $node "*) echo "route $c via $node: present" ;;
     *) echo "route $c: ${cur:-absent}; wants via $node"; rc=10 ;;
@@ -253,11 +257,11 @@ MESHBOOK_EOF
 if [ "$rc" = 10 ]; then
 on_vm1 <<'MESHBOOK_EOF'
 node=10.253.17.27
-ip2n() { local IFS=.; set -- $1; echo $(( ($1 << 24) + ($2 << 16) + ($3 << 8) + $4 )); }
+ip2n() { local IFS=.; set -- $1; n=$(( ($1 << 24) + ($2 << 16) + ($3 << 8) + $4 )); }
 client=${SSH_CLIENT:-}; client=${client%% *}
 for c in 10.233.0.0/16; do
   bits=${c#*/}; mask=$(( bits == 0 ? 0 : (0xffffffff << (32 - bits)) & 0xffffffff ))
-  if [[ $client =~ ^[0-9]+(\.[0-9]+){3}$ ]] && (( ($(ip2n "$client") & mask) == $(ip2n "${c%/*}") )); then
+  if [[ $client =~ ^[0-9]+(\.[0-9]+){3}$ ]] && ip2n "$client" && a=$n && ip2n "${c%/*}" && (( (a & mask) == n )); then
     echo "error: $c holds $client, the address this SSH session comes from: routing it via the node would cut the session; narrow VM_ROUTES" >&2
     exit 1
   fi
@@ -270,8 +274,12 @@ MESHBOOK_EOF
 on_vm1 <<'MESHBOOK_EOF'
 node=10.253.17.27
 rc=0
+mapfile -t table < <(ip -4 route show)
 for c in 10.233.0.0/16; do
-  cur=$(ip -4 route show exact "$c")
+  cur=""; k=$c; [ "$c" != 0.0.0.0/0 ] || k=default
+  for r in "${table[@]}"; do
+    case "$r " in "$k "* | "${k%/32} "*) cur=$r; break ;; esac
+  done
   case " $cur " in
     *" via $node "*) echo "route $c via $node: present" ;;
     *) echo "route $c: ${cur:-absent}; wants via $node"; rc=10 ;;
@@ -284,8 +292,12 @@ elif [ "$rc" != 0 ]; then echo $'vm1: istio-vm/12-routes: check failed' >&2; exi
 rc=0; on_vm2 <<'MESHBOOK_EOF' || rc=$?
 node=10.253.17.27
 rc=0
+mapfile -t table < <(ip -4 route show)
 for c in 10.233.0.0/16; do
-  cur=$(ip -4 route show exact "$c")
+  cur=""; k=$c; [ "$c" != 0.0.0.0/0 ] || k=default
+  for r in "${table[@]}"; do
+    case "$r " in "$k "* | "${k%/32} "*) cur=$r; break ;; esac
+  done
   case " $cur " in
     *" via $node "*) echo "route $c via $node: present" ;;
     *) echo "route $c: ${cur:-absent}; wants via $node"; rc=10 ;;
@@ -296,11 +308,11 @@ MESHBOOK_EOF
 if [ "$rc" = 10 ]; then
 on_vm2 <<'MESHBOOK_EOF'
 node=10.253.17.27
-ip2n() { local IFS=.; set -- $1; echo $(( ($1 << 24) + ($2 << 16) + ($3 << 8) + $4 )); }
+ip2n() { local IFS=.; set -- $1; n=$(( ($1 << 24) + ($2 << 16) + ($3 << 8) + $4 )); }
 client=${SSH_CLIENT:-}; client=${client%% *}
 for c in 10.233.0.0/16; do
   bits=${c#*/}; mask=$(( bits == 0 ? 0 : (0xffffffff << (32 - bits)) & 0xffffffff ))
-  if [[ $client =~ ^[0-9]+(\.[0-9]+){3}$ ]] && (( ($(ip2n "$client") & mask) == $(ip2n "${c%/*}") )); then
+  if [[ $client =~ ^[0-9]+(\.[0-9]+){3}$ ]] && ip2n "$client" && a=$n && ip2n "${c%/*}" && (( (a & mask) == n )); then
     echo "error: $c holds $client, the address this SSH session comes from: routing it via the node would cut the session; narrow VM_ROUTES" >&2
     exit 1
   fi
@@ -313,8 +325,12 @@ MESHBOOK_EOF
 on_vm2 <<'MESHBOOK_EOF'
 node=10.253.17.27
 rc=0
+mapfile -t table < <(ip -4 route show)
 for c in 10.233.0.0/16; do
-  cur=$(ip -4 route show exact "$c")
+  cur=""; k=$c; [ "$c" != 0.0.0.0/0 ] || k=default
+  for r in "${table[@]}"; do
+    case "$r " in "$k "* | "${k%/32} "*) cur=$r; break ;; esac
+  done
   case " $cur " in
     *" via $node "*) echo "route $c via $node: present" ;;
     *) echo "route $c: ${cur:-absent}; wants via $node"; rc=10 ;;
@@ -327,8 +343,12 @@ elif [ "$rc" != 0 ]; then echo $'vm2: istio-vm/12-routes: check failed' >&2; exi
 rc=0; on_vm3 <<'MESHBOOK_EOF' || rc=$?
 node=10.253.17.27
 rc=0
+mapfile -t table < <(ip -4 route show)
 for c in 10.233.0.0/16; do
-  cur=$(ip -4 route show exact "$c")
+  cur=""; k=$c; [ "$c" != 0.0.0.0/0 ] || k=default
+  for r in "${table[@]}"; do
+    case "$r " in "$k "* | "${k%/32} "*) cur=$r; break ;; esac
+  done
   case " $cur " in
     *" via $node "*) echo "route $c via $node: present" ;;
     *) echo "route $c: ${cur:-absent}; wants via $node"; rc=10 ;;
@@ -339,11 +359,11 @@ MESHBOOK_EOF
 if [ "$rc" = 10 ]; then
 on_vm3 <<'MESHBOOK_EOF'
 node=10.253.17.27
-ip2n() { local IFS=.; set -- $1; echo $(( ($1 << 24) + ($2 << 16) + ($3 << 8) + $4 )); }
+ip2n() { local IFS=.; set -- $1; n=$(( ($1 << 24) + ($2 << 16) + ($3 << 8) + $4 )); }
 client=${SSH_CLIENT:-}; client=${client%% *}
 for c in 10.233.0.0/16; do
   bits=${c#*/}; mask=$(( bits == 0 ? 0 : (0xffffffff << (32 - bits)) & 0xffffffff ))
-  if [[ $client =~ ^[0-9]+(\.[0-9]+){3}$ ]] && (( ($(ip2n "$client") & mask) == $(ip2n "${c%/*}") )); then
+  if [[ $client =~ ^[0-9]+(\.[0-9]+){3}$ ]] && ip2n "$client" && a=$n && ip2n "${c%/*}" && (( (a & mask) == n )); then
     echo "error: $c holds $client, the address this SSH session comes from: routing it via the node would cut the session; narrow VM_ROUTES" >&2
     exit 1
   fi
@@ -356,8 +376,12 @@ MESHBOOK_EOF
 on_vm3 <<'MESHBOOK_EOF'
 node=10.253.17.27
 rc=0
+mapfile -t table < <(ip -4 route show)
 for c in 10.233.0.0/16; do
-  cur=$(ip -4 route show exact "$c")
+  cur=""; k=$c; [ "$c" != 0.0.0.0/0 ] || k=default
+  for r in "${table[@]}"; do
+    case "$r " in "$k "* | "${k%/32} "*) cur=$r; break ;; esac
+  done
   case " $cur " in
     *" via $node "*) echo "route $c via $node: present" ;;
     *) echo "route $c: ${cur:-absent}; wants via $node"; rc=10 ;;

@@ -3,7 +3,7 @@
 # Secrets are masked as ***NAME***: this script does not carry them.
 # A check exits 0 when nothing needs to change and 10 when the change must run.
 set -euo pipefail
-MESHBOOK_PRELUDE=$'set -euo pipefail\nexport LC_ALL=C\n# write_file DEST MODE: stdin -> DEST through a temp file in the same directory and a\n# rename, so DEST is never left half-written; the temp file gets MODE before content.\nwrite_file() {\n  local dest=$1 mode=$2 tmp\n  tmp=$(mktemp "$dest.meshbook.XXXXXX")\n  chmod "$mode" "$tmp"\n  if ! cat > "$tmp"; then rm -f "$tmp"; return 1; fi\n  mv -f "$tmp" "$dest"\n}'
+MESHBOOK_PRELUDE=$'set -euo pipefail\nexport LC_ALL=C\n# write_file DEST MODE [CONTENT]: CONTENT (or stdin) -> DEST through a temp file in the\n# same directory and a rename, so DEST is never left half-written; the temp file gets MODE\n# before content. CONTENT as an argument spares a pipeline and a cat.\nwrite_file() {\n  local dest=$1 mode=$2 tmp\n  tmp=$(mktemp "$dest.meshbook.XXXXXX")\n  chmod "$mode" "$tmp"\n  if [ $# -ge 3 ]; then\n    if ! printf \'%s\' "$3" > "$tmp"; then rm -f "$tmp"; return 1; fi\n  elif ! cat > "$tmp"; then rm -f "$tmp"; return 1; fi\n  mv -f "$tmp" "$dest"\n}'
 on_vm1() { ssh -T -o BatchMode=yes -o ConnectTimeout=10 -o StrictHostKeyChecking=accept-new -o UserKnownHostsFile=.meshbook/known_hosts -o GlobalKnownHostsFile=/dev/null -o ControlMaster=auto -o $'ControlPath=/tmp/meshbook-0/cm/cc1fb3cfdc/%C' -o ControlPersist=120 -o ServerAliveInterval=5 -o ServerAliveCountMax=3 -o LogLevel=ERROR -p 22 -i /root/.ssh/id_ed25519 -o IdentitiesOnly=yes root@192.168.0.170 bash -s < <(printf '%s\n' "$MESHBOOK_PRELUDE"; cat); }
 on_vm2() { ssh -T -o BatchMode=yes -o ConnectTimeout=10 -o StrictHostKeyChecking=accept-new -o UserKnownHostsFile=.meshbook/known_hosts -o GlobalKnownHostsFile=/dev/null -o ControlMaster=auto -o $'ControlPath=/tmp/meshbook-0/cm/cc1fb3cfdc/%C' -o ControlPersist=120 -o ServerAliveInterval=5 -o ServerAliveCountMax=3 -o LogLevel=ERROR -p 22 root@192.168.0.171 bash -s < <(printf '%s\n' "$MESHBOOK_PRELUDE"; cat); }
 on_vm3() { ssh -T -o BatchMode=yes -o ConnectTimeout=10 -o StrictHostKeyChecking=accept-new -o UserKnownHostsFile=.meshbook/known_hosts -o GlobalKnownHostsFile=/dev/null -o ControlMaster=auto -o $'ControlPath=/tmp/meshbook-0/cm/cc1fb3cfdc/%C' -o ControlPersist=120 -o ServerAliveInterval=5 -o ServerAliveCountMax=3 -o LogLevel=ERROR -p 22 root@192.168.0.172 bash -s < <(printf '%s\n' "$MESHBOOK_PRELUDE"; cat); }
@@ -42,24 +42,24 @@ MESHBOOK_EOF
 # note: the article hard-codes three VMs (ssh1.sh..ssh3.sh) and their versions; here each inventory VM names its version (labels.version) and runtime
 # on vm1
 on_vm1 <<'MESHBOOK_EOF'
-echo "uid=$(id -u)"
-echo "hostname=$(hostname)"
+echo "uid=$EUID"
+echo "hostname=$HOSTNAME"
 echo "node=$(node --version 2>/dev/null || echo none)"
-echo "docker=$(command -v docker >/dev/null 2>&1 && echo yes || echo no)"
+if command -v docker >/dev/null 2>&1; then echo docker=yes; else echo docker=no; fi
 MESHBOOK_EOF
 # on vm2
 on_vm2 <<'MESHBOOK_EOF'
-echo "uid=$(id -u)"
-echo "hostname=$(hostname)"
+echo "uid=$EUID"
+echo "hostname=$HOSTNAME"
 echo "node=$(node --version 2>/dev/null || echo none)"
-echo "docker=$(command -v docker >/dev/null 2>&1 && echo yes || echo no)"
+if command -v docker >/dev/null 2>&1; then echo docker=yes; else echo docker=no; fi
 MESHBOOK_EOF
 # on vm3
 on_vm3 <<'MESHBOOK_EOF'
-echo "uid=$(id -u)"
-echo "hostname=$(hostname)"
+echo "uid=$EUID"
+echo "hostname=$HOSTNAME"
 echo "node=$(node --version 2>/dev/null || echo none)"
-echo "docker=$(command -v docker >/dev/null 2>&1 && echo yes || echo no)"
+if command -v docker >/dev/null 2>&1; then echo docker=yes; else echo docker=no; fi
 MESHBOOK_EOF
 
 # == traffic-shift/02-namespace: Namespace with istio-injection=enabled [article §1 啟動hello1/hello3 POD (ack.deploy.sh)]
@@ -344,49 +344,100 @@ MESHBOOK_EOF
 elif [ "$rc" != 0 ]; then echo $'vm2: traffic-shift/05-hello2-on-vms: check failed' >&2; exit 1; fi
 # on vm3
 rc=0; on_vm3 <<'MESHBOOK_EOF' || rc=$?
-hello_answer() { local raw; raw=$( { exec 3<>/dev/tcp/127.0.0.1/8001 && printf 'GET /hello/meshbook-check HTTP/1.0\r\nHost: localhost\r\n\r\n' >&3 && timeout 8 cat <&3; } 2>/dev/null ) || return 1; raw=${raw//$'\r'/}; raw=${raw#*$'\n\n'}; printf '%s\n' "${raw%%$'\n'*}"; }
-pid=$(cat /run/meshbook-hello.pid 2>/dev/null || true)
-if [ -z "$pid" ] || ! grep -qaF /opt/meshbook/hello/hello.mjs "/proc/$pid/cmdline" 2>/dev/null; then echo $'hello2 is not running (no live /opt/meshbook/hello/hello.mjs process in /run/meshbook-hello.pid)'; exit 10; fi
-if [ "$(sha256sum < /opt/meshbook/hello/hello.mjs | cut -d' ' -f1)" != 14583a72189e55dcad1b5d455e67efc608c6ebc38dbcfa774b06e80e8c2a7b07 ]; then echo $'/opt/meshbook/hello/hello.mjs differs from vm/hello/hello.mjs'; exit 10; fi
-if [ "$(cat /opt/meshbook/hello/hello.env 2>/dev/null)" != $'VERSION=v3\nPORT=8001\nHTTP_HELLO_BACKEND=hello3-svc.http-reciprocal-hello.svc.cluster.local\nOWN_IP=192.168.0.172' ]; then echo $'/opt/meshbook/hello/hello.env differs from the inputs (version v3)'; exit 10; fi
-for kv in VERSION=v3 PORT=8001 HTTP_HELLO_BACKEND=hello3-svc.http-reciprocal-hello.svc.cluster.local OWN_IP=192.168.0.172; do
-  if ! tr '\0' '\n' < "/proc/$pid/environ" | grep -qxF -- "$kv"; then echo "the running hello2 (pid $pid) lacks $kv"; exit 10; fi
-done
-if ! body=$(hello_answer); then echo "hello2 (pid $pid) does not answer on 127.0.0.1:8001"; exit 10; fi
-case "$body" in
-  $'Hola meshbook-check('*) echo $'hello2 v3 runs as pid' "$pid; it answers: $body" ;;
-  *) echo "hello2 (pid $pid) does not answer as" v3: "$body"; exit 10 ;;
-esac
+      hello_answer() {
+  local raw=""; body=""
+  { exec 3<>/dev/tcp/127.0.0.1/8001; } 2>/dev/null || return 1
+  printf 'GET /hello/meshbook-check HTTP/1.0\r\nHost: localhost\r\n\r\n' >&3 || { exec 3<&-; return 1; }
+  IFS= read -r -d '' -t 8 raw <&3 || true
+  exec 3<&-
+  raw=${raw//$'\r'/}
+  [[ $raw == *$'\n\n'* ]] || return 1
+  raw=${raw#*$'\n\n'}; body=${raw%%$'\n'*}
+}
+hello_pid() {
+  pid=""; local args=()
+  [ -r /run/meshbook-hello.pid ] && IFS= read -r pid < /run/meshbook-hello.pid || true
+  [[ $pid =~ ^[0-9]+$ ]] || { pid=""; return 1; }
+  mapfile -d '' args 2>/dev/null < "/proc/$pid/cmdline" || { pid=""; return 1; }
+  [[ " ${args[*]} " == *" /opt/meshbook/hello/hello.mjs "* ]] || { pid=""; return 1; }
+}
+      if ! hello_pid; then echo $'hello2 is not running (no live /opt/meshbook/hello/hello.mjs process in /run/meshbook-hello.pid)'; exit 10; fi
+      cur=""; [ -r /opt/meshbook/hello/hello.mjs ] && IFS= read -r -d '' cur < /opt/meshbook/hello/hello.mjs || true
+      if [[ $cur != $'<contents of vm/hello/hello.mjs, 6585 bytes, sha256 14583a72189e...>' ]]; then echo $'/opt/meshbook/hello/hello.mjs differs from vm/hello/hello.mjs'; exit 10; fi
+      cur=""; [ -r /opt/meshbook/hello/hello.env ] && IFS= read -r -d '' cur < /opt/meshbook/hello/hello.env || true
+      if [[ $cur != $'VERSION=v3\nPORT=8001\nHTTP_HELLO_BACKEND=hello3-svc.http-reciprocal-hello.svc.cluster.local\nOWN_IP=192.168.0.172\n' ]]; then echo $'/opt/meshbook/hello/hello.env differs from the inputs (version v3)'; exit 10; fi
+      mapfile -d '' penv 2>/dev/null < "/proc/$pid/environ" || penv=()
+      for kv in VERSION=v3 PORT=8001 HTTP_HELLO_BACKEND=hello3-svc.http-reciprocal-hello.svc.cluster.local OWN_IP=192.168.0.172; do
+        found=""; for e in "${penv[@]}"; do if [[ $e == "$kv" ]]; then found=1; break; fi; done
+        if [ -z "$found" ]; then echo "the running hello2 (pid $pid) lacks $kv"; exit 10; fi
+      done
+      if ! hello_answer; then echo "hello2 (pid $pid) does not answer on 127.0.0.1:8001"; exit 10; fi
+      case "$body" in
+        $'Hola meshbook-check('*) echo $'hello2 v3 runs as pid' "$pid; it answers: $body" ;;
+        *) echo "hello2 (pid $pid) does not answer as" v3: "$body"; exit 10 ;;
+      esac
 MESHBOOK_EOF
 if [ "$rc" = 10 ]; then
 on_vm3 <<'MESHBOOK_EOF'
-install -d -m 0755 /opt/meshbook/hello
-# another runtime's hello2 would hold port 8001
-if command -v docker >/dev/null 2>&1; then docker rm -f http_v1 http_v2 http_v3 >/dev/null 2>&1 || true; fi
-printf '%s' $'<contents of vm/hello/hello.mjs, 6585 bytes, sha256 14583a72189e...>' | write_file /opt/meshbook/hello/hello.mjs 0644
-printf '%s\n' VERSION=v3 PORT=8001 HTTP_HELLO_BACKEND=hello3-svc.http-reciprocal-hello.svc.cluster.local OWN_IP=192.168.0.172 | write_file /opt/meshbook/hello/hello.env 0644
-pid=$(cat /run/meshbook-hello.pid 2>/dev/null || true)
-if [ -n "$pid" ] && grep -qaF /opt/meshbook/hello/hello.mjs "/proc/$pid/cmdline" 2>/dev/null; then
-  kill "$pid" || true
-  for _ in $(seq 50); do grep -qaF /opt/meshbook/hello/hello.mjs "/proc/$pid/cmdline" 2>/dev/null || break; sleep 0.1; done
-fi
-mapfile -t envs < /opt/meshbook/hello/hello.env
-setsid nohup env -i "PATH=$PATH" "${envs[@]}" node /opt/meshbook/hello/hello.mjs > /var/log/hello.log 2>&1 < /dev/null &
-echo "$!" | write_file /run/meshbook-hello.pid 0644
-echo $'started hello2 v3 (/opt/meshbook/hello/hello.mjs) as pid' "$!"
+      hello_answer() {
+  local raw=""; body=""
+  { exec 3<>/dev/tcp/127.0.0.1/8001; } 2>/dev/null || return 1
+  printf 'GET /hello/meshbook-check HTTP/1.0\r\nHost: localhost\r\n\r\n' >&3 || { exec 3<&-; return 1; }
+  IFS= read -r -d '' -t 8 raw <&3 || true
+  exec 3<&-
+  raw=${raw//$'\r'/}
+  [[ $raw == *$'\n\n'* ]] || return 1
+  raw=${raw#*$'\n\n'}; body=${raw%%$'\n'*}
+}
+hello_pid() {
+  pid=""; local args=()
+  [ -r /run/meshbook-hello.pid ] && IFS= read -r pid < /run/meshbook-hello.pid || true
+  [[ $pid =~ ^[0-9]+$ ]] || { pid=""; return 1; }
+  mapfile -d '' args 2>/dev/null < "/proc/$pid/cmdline" || { pid=""; return 1; }
+  [[ " ${args[*]} " == *" /opt/meshbook/hello/hello.mjs "* ]] || { pid=""; return 1; }
+}
+      [ -d /opt/meshbook/hello ] || install -d -m 0755 /opt/meshbook/hello
+      # another runtime's hello2 would hold port 8001 (only a reachable Docker engine can run one)
+      if command -v docker >/dev/null 2>&1 && { [ -S /var/run/docker.sock ] || [ -n "${DOCKER_HOST:-}" ]; }; then docker rm -f http_v1 http_v2 http_v3 >/dev/null 2>&1 || true; fi
+      write_file /opt/meshbook/hello/hello.mjs 0644 $'<contents of vm/hello/hello.mjs, 6585 bytes, sha256 14583a72189e...>'
+      write_file /opt/meshbook/hello/hello.env 0644 $'VERSION=v3\nPORT=8001\nHTTP_HELLO_BACKEND=hello3-svc.http-reciprocal-hello.svc.cluster.local\nOWN_IP=192.168.0.172\n'
+      if hello_pid; then
+        kill "$pid" || true
+        for ((i = 0; i < 50; i++)); do [ -e "/proc/$pid" ] || break; sleep 0.1; done
+      fi
+      mapfile -t envs < /opt/meshbook/hello/hello.env
+      setsid nohup env -i "PATH=$PATH" "${envs[@]}" node /opt/meshbook/hello/hello.mjs > /var/log/hello.log 2>&1 < /dev/null &
+      write_file /run/meshbook-hello.pid 0644 "$!"$'\n'
+      echo $'started hello2 v3 (/opt/meshbook/hello/hello.mjs) as pid' "$!"
 MESHBOOK_EOF
 on_vm3 <<'MESHBOOK_EOF'
-hello_answer() { local raw; raw=$( { exec 3<>/dev/tcp/127.0.0.1/8001 && printf 'GET /hello/meshbook-check HTTP/1.0\r\nHost: localhost\r\n\r\n' >&3 && timeout 8 cat <&3; } 2>/dev/null ) || return 1; raw=${raw//$'\r'/}; raw=${raw#*$'\n\n'}; printf '%s\n' "${raw%%$'\n'*}"; }
-for _ in $(seq 50); do
-  if body=$(hello_answer) && [ -n "$body" ]; then
-    case "$body" in $'Hola meshbook-check('*) exit 0 ;; esac
-    echo "hello2 answers with another greeting: $body" >&2; exit 1
-  fi
-  sleep 0.1
-done
-echo $'hello2 did not answer on 127.0.0.1:8001 within 5 s; the end of /var/log/hello.log:' >&2
-tail -n 5 /var/log/hello.log >&2 || true
-exit 1
+      hello_answer() {
+  local raw=""; body=""
+  { exec 3<>/dev/tcp/127.0.0.1/8001; } 2>/dev/null || return 1
+  printf 'GET /hello/meshbook-check HTTP/1.0\r\nHost: localhost\r\n\r\n' >&3 || { exec 3<&-; return 1; }
+  IFS= read -r -d '' -t 8 raw <&3 || true
+  exec 3<&-
+  raw=${raw//$'\r'/}
+  [[ $raw == *$'\n\n'* ]] || return 1
+  raw=${raw#*$'\n\n'}; body=${raw%%$'\n'*}
+}
+hello_pid() {
+  pid=""; local args=()
+  [ -r /run/meshbook-hello.pid ] && IFS= read -r pid < /run/meshbook-hello.pid || true
+  [[ $pid =~ ^[0-9]+$ ]] || { pid=""; return 1; }
+  mapfile -d '' args 2>/dev/null < "/proc/$pid/cmdline" || { pid=""; return 1; }
+  [[ " ${args[*]} " == *" /opt/meshbook/hello/hello.mjs "* ]] || { pid=""; return 1; }
+}
+      for ((i = 0; i < 50; i++)); do
+        if hello_answer && [ -n "$body" ]; then
+          case "$body" in $'Hola meshbook-check('*) exit 0 ;; esac
+          echo "hello2 answers with another greeting: $body" >&2; exit 1
+        fi
+        sleep 0.1
+      done
+      echo $'hello2 did not answer on 127.0.0.1:8001 within 5 s; the end of /var/log/hello.log:' >&2
+      tail -n 5 /var/log/hello.log >&2 || true
+      exit 1
 MESHBOOK_EOF
 elif [ "$rc" != 0 ]; then echo $'vm3: traffic-shift/05-hello2-on-vms: check failed' >&2; exit 1; fi
 
@@ -768,53 +819,86 @@ echo $'vm3: skipped: VM_ROUTES is not set: the VMs are taken to be onboarded (ar
 # note: the article's `cat >> /etc/hosts` adds a duplicate line on every run; here the line is replaced atomically, exactly once
 # on vm1
 rc=0; on_vm1 <<'MESHBOOK_EOF' || rc=$?
-if ! [[ $'<clusterIP of hello3-svc, read by 04-hello3-ip>' =~ ^[0-9]{1,3}(\.[0-9]{1,3}){3}$ ]]; then echo $'error: hello3-svc\'s clusterIP is unknown (<clusterIP of hello3-svc, read by 04-hello3-ip>); run 04-hello3-ip or set HELLO3_IP'; exit 1; fi
-n=$(grep -cE $'(^|[[:space:]])hello3-svc\\.http-reciprocal-hello\\.svc\\.cluster\\.local([[:space:]]|$)' /etc/hosts || true)
-if [ "$n" = 1 ] && grep -qxF $'<clusterIP of hello3-svc, read by 04-hello3-ip> hello3-svc.http-reciprocal-hello.svc.cluster.local' /etc/hosts; then echo $'/etc/hosts has: <clusterIP of hello3-svc, read by 04-hello3-ip> hello3-svc.http-reciprocal-hello.svc.cluster.local'; exit 0; fi
-echo "/etc/hosts has $n line(s) for" hello3-svc.http-reciprocal-hello.svc.cluster.local"; wants exactly:" $'<clusterIP of hello3-svc, read by 04-hello3-ip> hello3-svc.http-reciprocal-hello.svc.cluster.local'
-exit 10
+        if ! [[ $'<clusterIP of hello3-svc, read by 04-hello3-ip>' =~ ^[0-9]{1,3}(\.[0-9]{1,3}){3}$ ]]; then echo $'error: hello3-svc\'s clusterIP is unknown (<clusterIP of hello3-svc, read by 04-hello3-ip>); run 04-hello3-ip or set HELLO3_IP'; exit 1; fi
+        re=$'(^|[[:space:]])hello3-svc\\.http-reciprocal-hello\\.svc\\.cluster\\.local([[:space:]]|$)'; n=0; have=""; keep=""
+while IFS= read -r l || [ -n "$l" ]; do
+  if [[ $l =~ $re ]]; then n=$((n + 1)); if [[ $l == $'<clusterIP of hello3-svc, read by 04-hello3-ip> hello3-svc.http-reciprocal-hello.svc.cluster.local' ]]; then have=1; fi; else keep+="$l"$'\n'; fi
+done < /etc/hosts
+        if [ "$n" = 1 ] && [ -n "$have" ]; then echo $'/etc/hosts has: <clusterIP of hello3-svc, read by 04-hello3-ip> hello3-svc.http-reciprocal-hello.svc.cluster.local'; exit 0; fi
+        echo "/etc/hosts has $n line(s) for" hello3-svc.http-reciprocal-hello.svc.cluster.local"; wants exactly:" $'<clusterIP of hello3-svc, read by 04-hello3-ip> hello3-svc.http-reciprocal-hello.svc.cluster.local'
+        exit 10
 MESHBOOK_EOF
 if [ "$rc" = 10 ]; then
 on_vm1 <<'MESHBOOK_EOF'
-if ! [[ $'<clusterIP of hello3-svc, read by 04-hello3-ip>' =~ ^[0-9]{1,3}(\.[0-9]{1,3}){3}$ ]]; then echo $'error: hello3-svc\'s clusterIP is unknown (<clusterIP of hello3-svc, read by 04-hello3-ip>); run 04-hello3-ip or set HELLO3_IP'; exit 1; fi
-{ grep -vE $'(^|[[:space:]])hello3-svc\\.http-reciprocal-hello\\.svc\\.cluster\\.local([[:space:]]|$)' /etc/hosts || true; printf '%s\n' $'<clusterIP of hello3-svc, read by 04-hello3-ip> hello3-svc.http-reciprocal-hello.svc.cluster.local'; } | write_file /etc/hosts 0644
+        if ! [[ $'<clusterIP of hello3-svc, read by 04-hello3-ip>' =~ ^[0-9]{1,3}(\.[0-9]{1,3}){3}$ ]]; then echo $'error: hello3-svc\'s clusterIP is unknown (<clusterIP of hello3-svc, read by 04-hello3-ip>); run 04-hello3-ip or set HELLO3_IP'; exit 1; fi
+        re=$'(^|[[:space:]])hello3-svc\\.http-reciprocal-hello\\.svc\\.cluster\\.local([[:space:]]|$)'; n=0; have=""; keep=""
+while IFS= read -r l || [ -n "$l" ]; do
+  if [[ $l =~ $re ]]; then n=$((n + 1)); if [[ $l == $'<clusterIP of hello3-svc, read by 04-hello3-ip> hello3-svc.http-reciprocal-hello.svc.cluster.local' ]]; then have=1; fi; else keep+="$l"$'\n'; fi
+done < /etc/hosts
+        write_file /etc/hosts 0644 "$keep"$'<clusterIP of hello3-svc, read by 04-hello3-ip> hello3-svc.http-reciprocal-hello.svc.cluster.local'$'\n'
 MESHBOOK_EOF
 on_vm1 <<'MESHBOOK_EOF'
-test "$(grep -cE $'(^|[[:space:]])hello3-svc\\.http-reciprocal-hello\\.svc\\.cluster\\.local([[:space:]]|$)' /etc/hosts)" = 1 && grep -qxF $'<clusterIP of hello3-svc, read by 04-hello3-ip> hello3-svc.http-reciprocal-hello.svc.cluster.local' /etc/hosts
+        re=$'(^|[[:space:]])hello3-svc\\.http-reciprocal-hello\\.svc\\.cluster\\.local([[:space:]]|$)'; n=0; have=""; keep=""
+while IFS= read -r l || [ -n "$l" ]; do
+  if [[ $l =~ $re ]]; then n=$((n + 1)); if [[ $l == $'<clusterIP of hello3-svc, read by 04-hello3-ip> hello3-svc.http-reciprocal-hello.svc.cluster.local' ]]; then have=1; fi; else keep+="$l"$'\n'; fi
+done < /etc/hosts
+        [ "$n" = 1 ] && [ -n "$have" ]
 MESHBOOK_EOF
 elif [ "$rc" != 0 ]; then echo $'vm1: traffic-shift/10-hello3-dns: check failed' >&2; exit 1; fi
 # on vm2
 rc=0; on_vm2 <<'MESHBOOK_EOF' || rc=$?
-if ! [[ $'<clusterIP of hello3-svc, read by 04-hello3-ip>' =~ ^[0-9]{1,3}(\.[0-9]{1,3}){3}$ ]]; then echo $'error: hello3-svc\'s clusterIP is unknown (<clusterIP of hello3-svc, read by 04-hello3-ip>); run 04-hello3-ip or set HELLO3_IP'; exit 1; fi
-n=$(grep -cE $'(^|[[:space:]])hello3-svc\\.http-reciprocal-hello\\.svc\\.cluster\\.local([[:space:]]|$)' /etc/hosts || true)
-if [ "$n" = 1 ] && grep -qxF $'<clusterIP of hello3-svc, read by 04-hello3-ip> hello3-svc.http-reciprocal-hello.svc.cluster.local' /etc/hosts; then echo $'/etc/hosts has: <clusterIP of hello3-svc, read by 04-hello3-ip> hello3-svc.http-reciprocal-hello.svc.cluster.local'; exit 0; fi
-echo "/etc/hosts has $n line(s) for" hello3-svc.http-reciprocal-hello.svc.cluster.local"; wants exactly:" $'<clusterIP of hello3-svc, read by 04-hello3-ip> hello3-svc.http-reciprocal-hello.svc.cluster.local'
-exit 10
+        if ! [[ $'<clusterIP of hello3-svc, read by 04-hello3-ip>' =~ ^[0-9]{1,3}(\.[0-9]{1,3}){3}$ ]]; then echo $'error: hello3-svc\'s clusterIP is unknown (<clusterIP of hello3-svc, read by 04-hello3-ip>); run 04-hello3-ip or set HELLO3_IP'; exit 1; fi
+        re=$'(^|[[:space:]])hello3-svc\\.http-reciprocal-hello\\.svc\\.cluster\\.local([[:space:]]|$)'; n=0; have=""; keep=""
+while IFS= read -r l || [ -n "$l" ]; do
+  if [[ $l =~ $re ]]; then n=$((n + 1)); if [[ $l == $'<clusterIP of hello3-svc, read by 04-hello3-ip> hello3-svc.http-reciprocal-hello.svc.cluster.local' ]]; then have=1; fi; else keep+="$l"$'\n'; fi
+done < /etc/hosts
+        if [ "$n" = 1 ] && [ -n "$have" ]; then echo $'/etc/hosts has: <clusterIP of hello3-svc, read by 04-hello3-ip> hello3-svc.http-reciprocal-hello.svc.cluster.local'; exit 0; fi
+        echo "/etc/hosts has $n line(s) for" hello3-svc.http-reciprocal-hello.svc.cluster.local"; wants exactly:" $'<clusterIP of hello3-svc, read by 04-hello3-ip> hello3-svc.http-reciprocal-hello.svc.cluster.local'
+        exit 10
 MESHBOOK_EOF
 if [ "$rc" = 10 ]; then
 on_vm2 <<'MESHBOOK_EOF'
-if ! [[ $'<clusterIP of hello3-svc, read by 04-hello3-ip>' =~ ^[0-9]{1,3}(\.[0-9]{1,3}){3}$ ]]; then echo $'error: hello3-svc\'s clusterIP is unknown (<clusterIP of hello3-svc, read by 04-hello3-ip>); run 04-hello3-ip or set HELLO3_IP'; exit 1; fi
-{ grep -vE $'(^|[[:space:]])hello3-svc\\.http-reciprocal-hello\\.svc\\.cluster\\.local([[:space:]]|$)' /etc/hosts || true; printf '%s\n' $'<clusterIP of hello3-svc, read by 04-hello3-ip> hello3-svc.http-reciprocal-hello.svc.cluster.local'; } | write_file /etc/hosts 0644
+        if ! [[ $'<clusterIP of hello3-svc, read by 04-hello3-ip>' =~ ^[0-9]{1,3}(\.[0-9]{1,3}){3}$ ]]; then echo $'error: hello3-svc\'s clusterIP is unknown (<clusterIP of hello3-svc, read by 04-hello3-ip>); run 04-hello3-ip or set HELLO3_IP'; exit 1; fi
+        re=$'(^|[[:space:]])hello3-svc\\.http-reciprocal-hello\\.svc\\.cluster\\.local([[:space:]]|$)'; n=0; have=""; keep=""
+while IFS= read -r l || [ -n "$l" ]; do
+  if [[ $l =~ $re ]]; then n=$((n + 1)); if [[ $l == $'<clusterIP of hello3-svc, read by 04-hello3-ip> hello3-svc.http-reciprocal-hello.svc.cluster.local' ]]; then have=1; fi; else keep+="$l"$'\n'; fi
+done < /etc/hosts
+        write_file /etc/hosts 0644 "$keep"$'<clusterIP of hello3-svc, read by 04-hello3-ip> hello3-svc.http-reciprocal-hello.svc.cluster.local'$'\n'
 MESHBOOK_EOF
 on_vm2 <<'MESHBOOK_EOF'
-test "$(grep -cE $'(^|[[:space:]])hello3-svc\\.http-reciprocal-hello\\.svc\\.cluster\\.local([[:space:]]|$)' /etc/hosts)" = 1 && grep -qxF $'<clusterIP of hello3-svc, read by 04-hello3-ip> hello3-svc.http-reciprocal-hello.svc.cluster.local' /etc/hosts
+        re=$'(^|[[:space:]])hello3-svc\\.http-reciprocal-hello\\.svc\\.cluster\\.local([[:space:]]|$)'; n=0; have=""; keep=""
+while IFS= read -r l || [ -n "$l" ]; do
+  if [[ $l =~ $re ]]; then n=$((n + 1)); if [[ $l == $'<clusterIP of hello3-svc, read by 04-hello3-ip> hello3-svc.http-reciprocal-hello.svc.cluster.local' ]]; then have=1; fi; else keep+="$l"$'\n'; fi
+done < /etc/hosts
+        [ "$n" = 1 ] && [ -n "$have" ]
 MESHBOOK_EOF
 elif [ "$rc" != 0 ]; then echo $'vm2: traffic-shift/10-hello3-dns: check failed' >&2; exit 1; fi
 # on vm3
 rc=0; on_vm3 <<'MESHBOOK_EOF' || rc=$?
-if ! [[ $'<clusterIP of hello3-svc, read by 04-hello3-ip>' =~ ^[0-9]{1,3}(\.[0-9]{1,3}){3}$ ]]; then echo $'error: hello3-svc\'s clusterIP is unknown (<clusterIP of hello3-svc, read by 04-hello3-ip>); run 04-hello3-ip or set HELLO3_IP'; exit 1; fi
-n=$(grep -cE $'(^|[[:space:]])hello3-svc\\.http-reciprocal-hello\\.svc\\.cluster\\.local([[:space:]]|$)' /etc/hosts || true)
-if [ "$n" = 1 ] && grep -qxF $'<clusterIP of hello3-svc, read by 04-hello3-ip> hello3-svc.http-reciprocal-hello.svc.cluster.local' /etc/hosts; then echo $'/etc/hosts has: <clusterIP of hello3-svc, read by 04-hello3-ip> hello3-svc.http-reciprocal-hello.svc.cluster.local'; exit 0; fi
-echo "/etc/hosts has $n line(s) for" hello3-svc.http-reciprocal-hello.svc.cluster.local"; wants exactly:" $'<clusterIP of hello3-svc, read by 04-hello3-ip> hello3-svc.http-reciprocal-hello.svc.cluster.local'
-exit 10
+        if ! [[ $'<clusterIP of hello3-svc, read by 04-hello3-ip>' =~ ^[0-9]{1,3}(\.[0-9]{1,3}){3}$ ]]; then echo $'error: hello3-svc\'s clusterIP is unknown (<clusterIP of hello3-svc, read by 04-hello3-ip>); run 04-hello3-ip or set HELLO3_IP'; exit 1; fi
+        re=$'(^|[[:space:]])hello3-svc\\.http-reciprocal-hello\\.svc\\.cluster\\.local([[:space:]]|$)'; n=0; have=""; keep=""
+while IFS= read -r l || [ -n "$l" ]; do
+  if [[ $l =~ $re ]]; then n=$((n + 1)); if [[ $l == $'<clusterIP of hello3-svc, read by 04-hello3-ip> hello3-svc.http-reciprocal-hello.svc.cluster.local' ]]; then have=1; fi; else keep+="$l"$'\n'; fi
+done < /etc/hosts
+        if [ "$n" = 1 ] && [ -n "$have" ]; then echo $'/etc/hosts has: <clusterIP of hello3-svc, read by 04-hello3-ip> hello3-svc.http-reciprocal-hello.svc.cluster.local'; exit 0; fi
+        echo "/etc/hosts has $n line(s) for" hello3-svc.http-reciprocal-hello.svc.cluster.local"; wants exactly:" $'<clusterIP of hello3-svc, read by 04-hello3-ip> hello3-svc.http-reciprocal-hello.svc.cluster.local'
+        exit 10
 MESHBOOK_EOF
 if [ "$rc" = 10 ]; then
 on_vm3 <<'MESHBOOK_EOF'
-if ! [[ $'<clusterIP of hello3-svc, read by 04-hello3-ip>' =~ ^[0-9]{1,3}(\.[0-9]{1,3}){3}$ ]]; then echo $'error: hello3-svc\'s clusterIP is unknown (<clusterIP of hello3-svc, read by 04-hello3-ip>); run 04-hello3-ip or set HELLO3_IP'; exit 1; fi
-{ grep -vE $'(^|[[:space:]])hello3-svc\\.http-reciprocal-hello\\.svc\\.cluster\\.local([[:space:]]|$)' /etc/hosts || true; printf '%s\n' $'<clusterIP of hello3-svc, read by 04-hello3-ip> hello3-svc.http-reciprocal-hello.svc.cluster.local'; } | write_file /etc/hosts 0644
+        if ! [[ $'<clusterIP of hello3-svc, read by 04-hello3-ip>' =~ ^[0-9]{1,3}(\.[0-9]{1,3}){3}$ ]]; then echo $'error: hello3-svc\'s clusterIP is unknown (<clusterIP of hello3-svc, read by 04-hello3-ip>); run 04-hello3-ip or set HELLO3_IP'; exit 1; fi
+        re=$'(^|[[:space:]])hello3-svc\\.http-reciprocal-hello\\.svc\\.cluster\\.local([[:space:]]|$)'; n=0; have=""; keep=""
+while IFS= read -r l || [ -n "$l" ]; do
+  if [[ $l =~ $re ]]; then n=$((n + 1)); if [[ $l == $'<clusterIP of hello3-svc, read by 04-hello3-ip> hello3-svc.http-reciprocal-hello.svc.cluster.local' ]]; then have=1; fi; else keep+="$l"$'\n'; fi
+done < /etc/hosts
+        write_file /etc/hosts 0644 "$keep"$'<clusterIP of hello3-svc, read by 04-hello3-ip> hello3-svc.http-reciprocal-hello.svc.cluster.local'$'\n'
 MESHBOOK_EOF
 on_vm3 <<'MESHBOOK_EOF'
-test "$(grep -cE $'(^|[[:space:]])hello3-svc\\.http-reciprocal-hello\\.svc\\.cluster\\.local([[:space:]]|$)' /etc/hosts)" = 1 && grep -qxF $'<clusterIP of hello3-svc, read by 04-hello3-ip> hello3-svc.http-reciprocal-hello.svc.cluster.local' /etc/hosts
+        re=$'(^|[[:space:]])hello3-svc\\.http-reciprocal-hello\\.svc\\.cluster\\.local([[:space:]]|$)'; n=0; have=""; keep=""
+while IFS= read -r l || [ -n "$l" ]; do
+  if [[ $l =~ $re ]]; then n=$((n + 1)); if [[ $l == $'<clusterIP of hello3-svc, read by 04-hello3-ip> hello3-svc.http-reciprocal-hello.svc.cluster.local' ]]; then have=1; fi; else keep+="$l"$'\n'; fi
+done < /etc/hosts
+        [ "$n" = 1 ] && [ -n "$have" ]
 MESHBOOK_EOF
 elif [ "$rc" != 0 ]; then echo $'vm3: traffic-shift/10-hello3-dns: check failed' >&2; exit 1; fi
 
@@ -824,37 +908,46 @@ elif [ "$rc" != 0 ]; then echo $'vm3: traffic-shift/10-hello3-dns: check failed'
 # on vm1
 on_vm1 <<'MESHBOOK_EOF'
 name=hello3-svc.http-reciprocal-hello.svc.cluster.local
-if out=$(timeout 6 bash -c 'exec 3<>"/dev/tcp/$1/8001" && printf "GET /hello/svc_testing_msg HTTP/1.0\r\nHost: %s\r\n\r\n" "$1" >&3 && cat <&3' hello3-probe "$name" 2>&1); then
-  echo "status=$(printf '%s\n' "$out" | head -n 1 | tr -d '\r')"
-  echo "body=$(printf '%s\n' "$out" | tr -d '\r' | sed '1,/^$/d' | head -n 1)"
+if out=$(timeout 6 bash -c 'exec 3<>"/dev/tcp/$1/8001" && printf "GET /hello/svc_testing_msg HTTP/1.0\r\nHost: %s\r\n\r\n" "$1" >&3 && { IFS= read -r -d "" raw <&3 || true; printf "%s" "$raw"; }' hello3-probe "$name" 2>&1); then
+  out=${out//$'\r'/}
+  echo "status=${out%%$'\n'*}"
+  body=""; if [[ $out == *$'\n\n'* ]]; then body=${out#*$'\n\n'}; body=${body%%$'\n'*}; fi
+  echo "body=$body"
 else
   rc=$?
   echo "rc=$rc"
-  echo "error=$(printf '%s\n' "$out" | tr -d '\r' | grep . | tail -n 1)"
+  last=""; mapfile -t lines <<< "${out//$'\r'/}"; for l in "${lines[@]}"; do if [ -n "$l" ]; then last=$l; fi; done
+  echo "error=$last"
 fi
 MESHBOOK_EOF
 # on vm2
 on_vm2 <<'MESHBOOK_EOF'
 name=hello3-svc.http-reciprocal-hello.svc.cluster.local
-if out=$(timeout 6 bash -c 'exec 3<>"/dev/tcp/$1/8001" && printf "GET /hello/svc_testing_msg HTTP/1.0\r\nHost: %s\r\n\r\n" "$1" >&3 && cat <&3' hello3-probe "$name" 2>&1); then
-  echo "status=$(printf '%s\n' "$out" | head -n 1 | tr -d '\r')"
-  echo "body=$(printf '%s\n' "$out" | tr -d '\r' | sed '1,/^$/d' | head -n 1)"
+if out=$(timeout 6 bash -c 'exec 3<>"/dev/tcp/$1/8001" && printf "GET /hello/svc_testing_msg HTTP/1.0\r\nHost: %s\r\n\r\n" "$1" >&3 && { IFS= read -r -d "" raw <&3 || true; printf "%s" "$raw"; }' hello3-probe "$name" 2>&1); then
+  out=${out//$'\r'/}
+  echo "status=${out%%$'\n'*}"
+  body=""; if [[ $out == *$'\n\n'* ]]; then body=${out#*$'\n\n'}; body=${body%%$'\n'*}; fi
+  echo "body=$body"
 else
   rc=$?
   echo "rc=$rc"
-  echo "error=$(printf '%s\n' "$out" | tr -d '\r' | grep . | tail -n 1)"
+  last=""; mapfile -t lines <<< "${out//$'\r'/}"; for l in "${lines[@]}"; do if [ -n "$l" ]; then last=$l; fi; done
+  echo "error=$last"
 fi
 MESHBOOK_EOF
 # on vm3
 on_vm3 <<'MESHBOOK_EOF'
 name=hello3-svc.http-reciprocal-hello.svc.cluster.local
-if out=$(timeout 6 bash -c 'exec 3<>"/dev/tcp/$1/8001" && printf "GET /hello/svc_testing_msg HTTP/1.0\r\nHost: %s\r\n\r\n" "$1" >&3 && cat <&3' hello3-probe "$name" 2>&1); then
-  echo "status=$(printf '%s\n' "$out" | head -n 1 | tr -d '\r')"
-  echo "body=$(printf '%s\n' "$out" | tr -d '\r' | sed '1,/^$/d' | head -n 1)"
+if out=$(timeout 6 bash -c 'exec 3<>"/dev/tcp/$1/8001" && printf "GET /hello/svc_testing_msg HTTP/1.0\r\nHost: %s\r\n\r\n" "$1" >&3 && { IFS= read -r -d "" raw <&3 || true; printf "%s" "$raw"; }' hello3-probe "$name" 2>&1); then
+  out=${out//$'\r'/}
+  echo "status=${out%%$'\n'*}"
+  body=""; if [[ $out == *$'\n\n'* ]]; then body=${out#*$'\n\n'}; body=${body%%$'\n'*}; fi
+  echo "body=$body"
 else
   rc=$?
   echo "rc=$rc"
-  echo "error=$(printf '%s\n' "$out" | tr -d '\r' | grep . | tail -n 1)"
+  last=""; mapfile -t lines <<< "${out//$'\r'/}"; for l in "${lines[@]}"; do if [ -n "$l" ]; then last=$l; fi; done
+  echo "error=$last"
 fi
 MESHBOOK_EOF
 
