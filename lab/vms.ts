@@ -642,7 +642,7 @@ async function converge(
     [cfg.knownHostsFile, renderKnownHosts(known, hostKeys), 0o600],
     [cfg.sshConfigFile, renderSshConfig(cfg, state.vms), 0o600],
     [cfg.inventoryFile, renderInventory(cfg, state.vms), 0o644],
-    [cfg.envFile, renderLabEnv({ cfg, secret, cluster: state.cluster }), 0o600],
+    [cfg.envFile, renderLabEnv({ cfg, secret, cluster: state.cluster, subnet: state.subnet }), 0o600],
   ];
   for (const [file, text, mode] of outputs) {
     if (await writeIfChanged(file, text, mode)) wrote.push(file);

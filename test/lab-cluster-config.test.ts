@@ -20,7 +20,8 @@ import { threeWayMerge, parseSelector, type KObject } from '../lab/cluster/kinds
 import { deploymentWorkload, injects } from '../lab/cluster/controller.ts';
 import { unifiedDiff } from '../lab/cluster/kubectl.ts';
 import { allocateVip, planCluster } from '../lab/cluster/state.ts';
-import { parseSubnet } from '../lab/config.ts';
+import { parseSubnet, resolveConfig } from '../lab/config.ts';
+import { labEnvValues } from '../lab/outputs.ts';
 
 const FIX = path.join(import.meta.dirname, 'fixtures', 'lab-cluster');
 const NS = 'http-reciprocal-hello';
@@ -289,4 +290,15 @@ const NETNS = `mbclc${process.pid}`;
     await sh`ip netns del ${NETNS}`;
     fs.rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('the lab env follows the lab\'s ranges: node, routes, proxy CIDRs and clusterIP stand-ins', (t) => {
+  const cfg = resolveConfig({ prefix: 'mbenv', dir: '/tmp/mbenv-unused' });
+  const env = (o: Parameters<typeof labEnvValues>[0]) => Object.fromEntries(labEnvValues(o));
+  const dflt = env({ cfg, secret: 's' });
+  t.like(dflt, { NODE_IP: '192.168.0.100', INGRESS_HOST: '192.168.0.100', VM_ROUTES: '172.18.0.0/16,172.19.0.0/20', PROXY_CIDRS: '172.19.0.0/20', HELLO3_IP: '172.19.0.13', ZIPKIN_IP: '172.19.0.20', SERVICE_CIDR: '172.19.0.0/20' });
+  const plan = planCluster(parseSubnet('10.77.0.0/24'), '10.96.0.0/28', '10.244.0.0/16');
+  const other = env({ cfg, secret: 's', subnet: '10.77.0.0/24', cluster: plan });
+  t.like(other, { NODE_IP: '10.77.0.100', INGRESS_HOST: '10.77.0.100', LAB_CLUSTER_NODE_IP: '10.77.0.100', VM_ROUTES: '10.244.0.0/16,10.96.0.0/28', PROXY_CIDRS: '10.96.0.0/28', SERVICE_CIDR: '10.96.0.0/28', POD_CIDR: '10.244.0.0/16', HELLO3_IP: '10.96.0.13', ZIPKIN_IP: '10.96.0.14' });
+  t.is(env({ cfg, secret: 's', subnet: '10.77.0.0/24' }).NODE_IP, '10.77.0.100', 'without a cluster too');
 });
