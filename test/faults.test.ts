@@ -185,6 +185,16 @@ test.serial('consecutive VM steps share one round trip, each reported as it ends
     t.true(Number(lines[2][2]) <= clusterCalls[0] && clusterCalls[1] <= Number(lines[3][2]), `${h}: ${lines.map((l) => l.join(' ')).join(' | ')}; cluster at ${clusterCalls.join(',')}`);
   }
   t.is(clusterCalls.length, 2, 'check and change of the cluster step');
+
+  // --from: a step that runs anyway (it gathers facts) never carries steps before the starting point
+  for (const h of VMS) await vmExec(h, ['rm', '-f', log], lab);
+  const gathering: Runbook = { ...rb, steps: rb.steps.map((s) => (s.id === '01-a' ? { ...s, gathersFacts: true } : s)) };
+  const again = await runRunbooks([gathering], loadInputs(lab.envFile, [gathering]), { ssh, forks: 10, cluster: provider, from: '03-c' });
+  t.false(again.failed, failuresSummary(again).join('\n'));
+  for (const h of VMS) {
+    const lines = (await vmExec(h, ['cat', log], lab)).stdout.trim().split('\n').map((l) => l.split(' ')[0]);
+    t.deepEqual(lines, ['01-a', '03-c', '05-d'], h);
+  }
 });
 
 test.serial('a VM whose sshd is killed mid-step fails at once; the others finish', async (t) => {

@@ -363,10 +363,12 @@ export async function runRunbooks(runbooks: Runbook[], loaded: Loaded, opts: Run
   const ahead = (rb: Runbook, from: number, h: string): Array<{ id: string; fp: string; parts: Part[] }> => {
     const out: Array<{ id: string; fp: string; parts: Part[] }> = [];
     const ctx = ctxs.get(h)!;
+    let selected = started;   // --from: a step before the starting point never goes along
     for (let j = from + 1; j < rb.steps.length; j++) {
       const t = rb.steps[j];
       const tid = `${rb.name}/${t.id}`;
-      if (t.when === 'on-failure' || t.gathersFacts) break;
+      if (!selected && matches(t, rb, opts.from!)) selected = true;
+      if (!selected || t.when === 'on-failure' || t.gathersFacts) break;
       if (t.target === 'cluster') {
         if (!clusterNoop.has(tid)) {
           const a = labCluster(t.cluster!(cctx), loaded.lab, opts.cluster);
