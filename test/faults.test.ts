@@ -197,6 +197,27 @@ test.serial('consecutive VM steps share one round trip, each reported as it ends
   }
 });
 
+test.serial('--forks holds while steps go along in a trip: with --forks 1 no two VMs are worked on at once', async (t) => {
+  const log = '/opt/forks.log';
+  const step = (id: string, sleep = '') => ({
+    id, title: id, article: '-', target: 'vm' as const,
+    vm: () => ({ check: probe`grep -q ${`^${id} `} ${log} 2>/dev/null || exit 10`, apply: mutate`printf '%s start %s\n' ${id} "$(date +%s%3N)" >> ${log}; sleep ${sleep || '0'}; printf '%s end %s\n' ${id} "$(date +%s%3N)" >> ${log}` }),
+  });
+  const rb: Runbook = { name: 'forks', title: 'forks', article: 'test', summary: 'test', inputs: [], steps: [step('01-a'), step('02-b', '0.3'), step('03-c')] };
+  const loaded = loadInputs(lab.envFile, [rb]);
+  const ssh = { knownHosts: loaded.env.SSH_KNOWN_HOSTS, netns: loaded.inventory.netns, connectTimeoutS: 3, commandTimeoutMs: 60_000 };
+  const rep = await runRunbooks([rb], loaded, { ssh, forks: 1 });
+  t.false(rep.failed, failuresSummary(rep).join('\n'));
+  const spans: Array<[string, number, number]> = [];
+  for (const h of VMS) {
+    const times = (await vmExec(h, ['cat', log], lab)).stdout.trim().split('\n').map((l) => Number(l.split(' ')[2]));
+    t.is(times.length, 6, h);
+    spans.push([h, Math.min(...times), Math.max(...times)]);
+  }
+  spans.sort((a, b) => a[1] - b[1]);
+  for (let i = 1; i < spans.length; i++) t.true(spans[i][1] >= spans[i - 1][2], `${spans[i - 1][0]} and ${spans[i][0]} overlap: ${JSON.stringify(spans)}`);
+});
+
 test.serial('a VM whose sshd is killed mid-step fails at once; the others finish', async (t) => {
   const state = await readState(resolveConfig(lab));
   const pid = state!.vms.find((v) => v.name === 'vm4')!.sshd!.pid;

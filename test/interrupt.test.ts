@@ -32,7 +32,7 @@ const rb: Runbook = {
 
 test.after.always(() => labDown(lab));
 
-test('an interrupted run stops the remote command and the next run resumes', async (t) => {
+test.serial('an interrupted run stops the remote command and the next run resumes', async (t) => {
   await labUp({ ...lab, vms: 2 });
   const loaded = loadInputs(lab.envFile, [rb]);
   const known = loaded.env.SSH_KNOWN_HOSTS;
@@ -64,4 +64,33 @@ test('an interrupted run stops the remote command and the next run resumes', asy
   t.is(st('02-slow'), 'changed');
   t.is(st('03-after'), 'changed');
   t.false(second.failed);
+});
+
+test.serial('interrupted while steps went along in a trip: what finished on a VM is reported and journaled, the rest resumes', async (t) => {
+  // vm1 runs 01-03 in one trip at once; vm2 hangs in its 02 (the runner is still at 01 then)
+  const mk = (n: string) => `/opt/t2-${n}`;
+  const rb2: Runbook = {
+    name: 'trip', title: 'trip', article: 'test', summary: 'test', inputs: [],
+    steps: ['01', '02', '03'].map((n) => ({
+      id: `${n}-s`, title: n, article: '-', target: 'vm' as const,
+      vm: () => ({ check: probe`test -f ${mk(n)} || exit 10`, apply: n === '02' ? mutate`if [ -f ${mk('hang')} ]; then sleep 30; fi; touch ${mk(n)}` : mutate`touch ${mk(n)}` }),
+    })),
+  };
+  const loaded = loadInputs(lab.envFile, [rb2]);
+  const ssh = { knownHosts: loaded.env.SSH_KNOWN_HOSTS, netns: loaded.inventory.netns, connectTimeoutS: 5, commandTimeoutMs: 60_000 };
+  const state = path.join(tmp, 'state2');
+  await vmExec('vm2', ['touch', mk('hang')], lab);
+  const ac = new AbortController();
+  setTimeout(() => ac.abort(), 2000);
+  const first = await runRunbooks([rb2], loaded, { ssh, journal: new Journal(lab.envFile, state), signal: ac.signal });
+  const st = (rep: typeof first, id: string, h: string) => rep.records.find((r) => r.id === `trip/${id}-s`)?.hosts[h]?.status;
+  t.truthy(first.stopped);
+  t.is(st(first, '03', 'vm1'), 'changed', 'vm1 finished the whole trip before the interrupt: reported');
+  t.is(st(first, '02', 'vm2'), 'failed');
+  t.is(st(first, '03', 'vm2'), 'skipped', 'vm2 failed (interrupted) in 02: 03 is skipped there, as after any failure');
+  await vmExec('vm2', ['rm', mk('hang')], lab);
+  const again = await runRunbooks([rb2], loadInputs(lab.envFile, [rb2]), { ssh, journal: new Journal(lab.envFile, state) });
+  t.false(again.failed);
+  t.deepEqual(['01', '02', '03'].map((n) => st(again, n, 'vm1')), ['skipped', 'skipped', 'skipped'], 'resumed: vm1 had done everything');
+  t.deepEqual(['01', '02', '03'].map((n) => st(again, n, 'vm2')), ['skipped', 'changed', 'changed'], 'resumed: vm2 finishes what was left');
 });

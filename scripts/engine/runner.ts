@@ -331,7 +331,7 @@ export async function runRunbooks(runbooks: Runbook[], loaded: Loaded, opts: Run
   };
   /** Send steps in one round trip; per step a promise, settled as soon as that step's
    *  markers have arrived (not at the end of the trip). */
-  const trip = (vm: Vm, steps: Part[][]): Array<Promise<RemoteResult[]>> => {
+  const trip = (vm: Vm, steps: Part[][]): { steps: Array<Promise<RemoteResult[]>>; done: Promise<void> } => {
     const nonce = crypto.randomBytes(8).toString('hex');
     const settlers: Array<(r: RemoteResult[]) => void> = [];
     const promises = steps.map(() => new Promise<RemoteResult[]>((res) => settlers.push(res)));
@@ -343,23 +343,40 @@ export async function runRunbooks(runbooks: Runbook[], loaded: Loaded, opts: Run
       for (; settled < n; settled++) settlers[settled](split[settled] ?? []);
     };
     busy.add(vm);
-    void runScript(vm, chainScript(steps, nonce), opts.ssh, {
+    const done = runScript(vm, chainScript(steps, nonce), opts.ssh, {
       id: runId, signal: opts.signal, marker: `\n__MESHBOOK_${nonce} `,
       onOutput: (stdout, stderr) => settle({ code: 0, stdout, stderr }, false),
     })
       .then((r) => stopIfTimedOut(vm, r))
       .catch((e: Error) => ({ code: 255, stdout: '', stderr: e.message }))
       .then((r) => { busy.delete(vm); settle(r, true); });
-    return promises;
+    return { steps: promises, done };
   };
   // Consecutive VM steps go to a VM in one round trip when nothing runs in between (no
   // cluster step that does something, no fact to gather, no question to ask): while step
   // S runs there, the steps after it that are already decided go along in the same
   // script, and their results wait for their turn (same output, same order, same journal;
-  // a failure ends the trip, so nothing after it runs, as when sent one by one).
-  const prefetched = new Map<string, { fp: string; results: Promise<RemoteResult[]> }>();
+  // a failure ends the trip, so nothing after it runs, as when sent one by one). The
+  // host keeps its --forks slot until its trip ends; hosts do not wait for each other
+  // between the carried steps (as Ansible's free strategy), which is why a step that could
+  // hand facts from one host to another (a probe anywhere) ends every trip.
+  const prefetched = new Map<string, { fp: string; results: Promise<RemoteResult[]>; settled?: RemoteResult[] }>();
+  const openTrips = new Map<string, Promise<void>>();
   const prefetchOn = !opts.dryRun && !opts.hooks?.confirm && !opts.only;
   const clusterNoop = new Map<string, boolean>();
+  const probeSomewhere = new Map<string, boolean>();
+  const normOf = (t: Step, ctx: HostCtx) => {
+    ctx.distro = ctx.vm.distro ?? (ctx.facts.distro as string | undefined);
+    const a = t.vm!(ctx);
+    return forLab(fromVm(a, ctx), a, loaded.lab);
+  };
+  /** Does step t run a probe on some live host (its interpretation may pass facts on)? */
+  const probesSomewhere = (t: Step, tid: string) => {
+    if (!probeSomewhere.has(tid)) {
+      probeSomewhere.set(tid, hosts.some((x) => !failedHosts.has(x.name) && !!normOf(t, ctxs.get(x.name)!).probe));
+    }
+    return probeSomewhere.get(tid)!;
+  };
   const ahead = (rb: Runbook, from: number, h: string): Array<{ id: string; fp: string; parts: Part[] }> => {
     const out: Array<{ id: string; fp: string; parts: Part[] }> = [];
     const ctx = ctxs.get(h)!;
@@ -377,16 +394,16 @@ export async function runRunbooks(runbooks: Runbook[], loaded: Loaded, opts: Run
         if (clusterNoop.get(tid)) continue;
         break;
       }
-      ctx.distro = ctx.vm.distro ?? (ctx.facts.distro as string | undefined);
-      const a = t.vm!(ctx);
-      const tn = forLab(fromVm(a, ctx), a, loaded.lab);
+      const tn = normOf(t, ctx);
       const fp = fingerprintOf(tn);
       if (resuming && journal!.doneBefore(tid, h, fp)) break;
-      if (localOnly(tn)) continue;
-      const parts = chainable(tn, tid, opts) || (tn.probe && !tn.check) ? partsOf(tn) : undefined;
-      if (!parts) break;
-      out.push({ id: tid, fp, parts });
-      if (parts[0].kind === 'probe') break;
+      if (!localOnly(tn)) {
+        const parts = chainable(tn, tid, opts) || (tn.probe && !tn.check) ? partsOf(tn) : undefined;
+        if (!parts) break;
+        out.push({ id: tid, fp, parts });
+        if (parts[0].kind === 'probe') break;
+      }
+      if (probesSomewhere(t, tid)) break;
     }
     return out;
   };
@@ -397,9 +414,17 @@ export async function runRunbooks(runbooks: Runbook[], loaded: Loaded, opts: Run
       const results = await cached.results;
       if (results.length) return results;
     }
-    const more = prefetchOn ? ahead(rb, index, vm.name) : [];
-    const [mine, ...later] = trip(vm, [parts, ...more.map((m) => m.parts)]);
-    more.forEach((m, i) => prefetched.set(`${m.id}\0${vm.name}`, { fp: m.fp, results: later[i] }));
+    let more: ReturnType<typeof ahead> = [];
+    // a step that cannot even be built yet (it throws) is left to its own turn
+    try { more = prefetchOn ? ahead(rb, index, vm.name) : []; } catch { more = []; }
+    const t = trip(vm, [parts, ...more.map((m) => m.parts)]);
+    const [mine, ...later] = t.steps;
+    more.forEach((m, i) => {
+      const e: { fp: string; results: Promise<RemoteResult[]>; settled?: RemoteResult[] } = { fp: m.fp, results: later[i] };
+      void later[i].then((r) => { e.settled = r; });
+      prefetched.set(`${m.id}\0${vm.name}`, e);
+    });
+    if (more.length) openTrips.set(vm.name, t.done);
     return mine;
   };
   /** A probe that went along in an earlier trip. */
@@ -451,7 +476,12 @@ export async function runRunbooks(runbooks: Runbook[], loaded: Loaded, opts: Run
           targets.push(h.name);
         }
       }
-      if (opts.signal?.aborted) { report.stopped = id; break outer; }
+      if (opts.signal?.aborted) {
+        // interrupted: report only what already ran on a VM in an earlier trip, then stop
+        const ran = targets.filter((h) => h !== CLUSTER && prefetched.get(`${id}\0${h}`)?.settled?.length);
+        if (!ran.length) { report.stopped = id; break outer; }
+        targets.splice(0, targets.length, ...ran);
+      }
       await opts.hooks?.stepStart?.(step, id, targets);
       if (targets.length && opts.hooks?.confirm) {
         const d = await opts.hooks.confirm(step, id, new Map([...norms].map(([h, v]) => [h, v.raw])));
@@ -491,6 +521,9 @@ export async function runRunbooks(runbooks: Runbook[], loaded: Loaded, opts: Run
         r.ms = Math.round(performance.now() - hostT0);
         rec.hosts[h] = r;
         opts.hooks?.hostDone?.(id, h, r);
+        // the steps that went along are still running there: the slot stays taken
+        const open = openTrips.get(h);
+        if (open) { openTrips.delete(h); await open; }
       });
       rec.hosts = Object.fromEntries(report.hosts.filter((h) => rec.hosts[h]).map((h) => [h, rec.hosts[h]]));
       if (targets.length) rec.ms = Math.round(performance.now() - stepT0);

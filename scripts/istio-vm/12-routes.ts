@@ -10,15 +10,19 @@ import type { Step } from '../engine/types.ts';
 import { mutate, probe } from '../engine/sh.ts';
 import { NODE_IP_PLACEHOLDER, nodeIp, routes } from './common.ts';
 
-// one `ip route show` for every CIDR (ip prints a /32 without its length)
+// one `ip route show` for every CIDR (ip prints a /32 without its length, and a prefix may
+// have several routes, e.g. other metrics: any of them via the node will do)
 export const routeCheck = (cidrs: string[], node: string) => probe`
   node=${node}
   rc=0
-  mapfile -t table < <(ip -4 route show)
+  all=$(ip -4 route show)
+  mapfile -t table <<< "$all"
   for c in ${cidrs}; do
-    cur=""; k=$c; [ "$c" != 0.0.0.0/0 ] || k=default
+    cur=""; m=""; k=$c; [ "$c" != 0.0.0.0/0 ] || k=default
     for r in "\${table[@]}"; do
-      case "$r " in "$k "* | "\${k%/32} "*) cur=$r; break ;; esac
+      # an indented line (a multipath route's nexthop) belongs to the route above it
+      case "$r" in [[:space:]]*) if [ -n "$m" ]; then cur+=" $r"; fi; continue ;; esac
+      m=""; case "$r " in "$k "* | "\${k%/32} "*) m=1; cur="\${cur:+$cur | }$r" ;; esac
     done
     case " $cur " in
       *" via $node "*) echo "route $c via $node: present" ;;

@@ -47,13 +47,14 @@ const ANSWER = [
   "  [[ $raw == *$'\\n\\n'* ]] || return 1",
   "  raw=${raw#*$'\\n\\n'}; body=${raw%%$'\\n'*}",
   '}',
-  // the pid in PID_FILE when that process runs APP (builtins only: read, mapfile)
+  // the pid in PID_FILE when that process runs APP (builtins only; bash 4.2, as on
+  // Alibaba Cloud Linux 2 / CentOS 7: no mapfile -d)
   'hello_pid() {',
-  '  pid=""; local args=()',
+  '  pid=""; local a found=""',
   `  [ -r ${PID_FILE} ] && IFS= read -r pid < ${PID_FILE} || true`,
   '  [[ $pid =~ ^[0-9]+$ ]] || { pid=""; return 1; }',
-  `  mapfile -d '' args 2>/dev/null < "/proc/$pid/cmdline" || { pid=""; return 1; }`,
-  `  [[ " \${args[*]} " == *" ${APP} "* ]] || { pid=""; return 1; }`,
+  `  while IFS= read -r -d '' a; do if [ "$a" = ${APP} ]; then found=1; fi; done 2>/dev/null < "/proc/$pid/cmdline" || true`,
+  '  [ -n "$found" ] || { pid=""; return 1; }',
   '}',
 ].join('\n');
 
@@ -74,10 +75,10 @@ function processAction(ctx: HostCtx, version: Version): VmAction {
       if [[ $cur != ${app} ]]; then echo ${`${APP} differs from vm/hello/hello.mjs`}; exit 10; fi
       cur=""; [ -r ${APP_ENV} ] && IFS= read -r -d '' cur < ${APP_ENV} || true
       if [[ $cur != ${envText} ]]; then echo ${`${APP_ENV} differs from the inputs (version ${version})`}; exit 10; fi
-      mapfile -d '' penv 2>/dev/null < "/proc/$pid/environ" || penv=()
+      declare -A penv=()
+      while IFS= read -r -d '' e; do penv["$e"]=1; done 2>/dev/null < "/proc/$pid/environ" || true
       for kv in ${envLines}; do
-        found=""; for e in "\${penv[@]}"; do if [[ $e == "$kv" ]]; then found=1; break; fi; done
-        if [ -z "$found" ]; then echo "the running hello2 (pid $pid) lacks $kv"; exit 10; fi
+        if [ -z "\${penv[$kv]:-}" ]; then echo "the running hello2 (pid $pid) lacks $kv"; exit 10; fi
       done
       if ! hello_answer; then echo "hello2 (pid $pid) does not answer on 127.0.0.1:8001"; exit 10; fi
       case "$body" in
@@ -88,13 +89,18 @@ function processAction(ctx: HostCtx, version: Version): VmAction {
     apply: mutate`
       ${helpers}
       [ -d ${APP_DIR} ] || install -d -m 0755 ${APP_DIR}
-      # another runtime's hello2 would hold port 8001 (only a reachable Docker engine can run one)
-      if command -v docker >/dev/null 2>&1 && { [ -S /var/run/docker.sock ] || [ -n "\${DOCKER_HOST:-}" ]; }; then docker rm -f ${CONTAINERS} >/dev/null 2>&1 || true; fi
+      # another runtime's hello2 would hold port 8001
+      if command -v docker >/dev/null 2>&1; then docker rm -f ${CONTAINERS} >/dev/null 2>&1 || true; fi
       write_file ${APP} 0644 ${app}
       write_file ${APP_ENV} 0644 ${envText}
       if hello_pid; then
         kill "$pid" || true
-        for ((i = 0; i < 50; i++)); do [ -e "/proc/$pid" ] || break; sleep 0.1; done
+        # gone, or a zombie (no command line left)
+        for ((i = 0; i < 50; i++)); do
+          a=""; IFS= read -r -d '' a 2>/dev/null < "/proc/$pid/cmdline" || true
+          [ -n "$a" ] || break
+          sleep 0.1
+        done
       fi
       mapfile -t envs < ${APP_ENV}
       setsid nohup env -i "PATH=$PATH" "\${envs[@]}" node ${APP} > ${LOG} 2>&1 < /dev/null &

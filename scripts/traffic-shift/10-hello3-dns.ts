@@ -28,9 +28,11 @@ const step: Step = {
     // grep processes: a fleet runs this on every VM)
     const scan = probe`
       re=${pattern}; n=0; have=""; keep=""
-      while IFS= read -r l || [ -n "$l" ]; do
-        if [[ $l =~ $re ]]; then n=$((n + 1)); if [[ $l == ${line} ]]; then have=1; fi; else keep+="$l"$'\n'; fi
-      done < /etc/hosts
+      if [ -e /etc/hosts ]; then
+        while IFS= read -r l || [ -n "$l" ]; do
+          if [[ $l =~ $re ]]; then n=$((n + 1)); if [[ $l == ${line} ]]; then have=1; fi; else keep+="$l"$'\n'; fi
+        done < /etc/hosts
+      fi
     `;
     return {
       check: probe`

@@ -241,11 +241,14 @@ kubectl -n istio-system get service istio-eastwestgateway -o json
 rc=0; on_vm1 <<'MESHBOOK_EOF' || rc=$?
 node=10.253.17.27
 rc=0
-mapfile -t table < <(ip -4 route show)
+all=$(ip -4 route show)
+mapfile -t table <<< "$all"
 for c in 10.233.0.0/16; do
-  cur=""; k=$c; [ "$c" != 0.0.0.0/0 ] || k=default
+  cur=""; m=""; k=$c; [ "$c" != 0.0.0.0/0 ] || k=default
   for r in "${table[@]}"; do
-    case "$r " in "$k "* | "${k%/32} "*) cur=$r; break ;; esac
+    # an indented line (a multipath route's nexthop) belongs to the route above it
+    case "$r" in [[:space:]]*) if [ -n "$m" ]; then cur+=" $r"; fi; continue ;; esac
+    m=""; case "$r " in "$k "* | "${k%/32} "*) m=1; cur="${cur:+$cur | }$r" ;; esac
   done
   case " $cur " in
     *" via $node "*) echo "route $c via $node: present" ;;
@@ -274,11 +277,14 @@ MESHBOOK_EOF
 on_vm1 <<'MESHBOOK_EOF'
 node=10.253.17.27
 rc=0
-mapfile -t table < <(ip -4 route show)
+all=$(ip -4 route show)
+mapfile -t table <<< "$all"
 for c in 10.233.0.0/16; do
-  cur=""; k=$c; [ "$c" != 0.0.0.0/0 ] || k=default
+  cur=""; m=""; k=$c; [ "$c" != 0.0.0.0/0 ] || k=default
   for r in "${table[@]}"; do
-    case "$r " in "$k "* | "${k%/32} "*) cur=$r; break ;; esac
+    # an indented line (a multipath route's nexthop) belongs to the route above it
+    case "$r" in [[:space:]]*) if [ -n "$m" ]; then cur+=" $r"; fi; continue ;; esac
+    m=""; case "$r " in "$k "* | "${k%/32} "*) m=1; cur="${cur:+$cur | }$r" ;; esac
   done
   case " $cur " in
     *" via $node "*) echo "route $c via $node: present" ;;
@@ -292,11 +298,14 @@ elif [ "$rc" != 0 ]; then echo $'vm1: istio-vm/12-routes: check failed' >&2; exi
 rc=0; on_vm2 <<'MESHBOOK_EOF' || rc=$?
 node=10.253.17.27
 rc=0
-mapfile -t table < <(ip -4 route show)
+all=$(ip -4 route show)
+mapfile -t table <<< "$all"
 for c in 10.233.0.0/16; do
-  cur=""; k=$c; [ "$c" != 0.0.0.0/0 ] || k=default
+  cur=""; m=""; k=$c; [ "$c" != 0.0.0.0/0 ] || k=default
   for r in "${table[@]}"; do
-    case "$r " in "$k "* | "${k%/32} "*) cur=$r; break ;; esac
+    # an indented line (a multipath route's nexthop) belongs to the route above it
+    case "$r" in [[:space:]]*) if [ -n "$m" ]; then cur+=" $r"; fi; continue ;; esac
+    m=""; case "$r " in "$k "* | "${k%/32} "*) m=1; cur="${cur:+$cur | }$r" ;; esac
   done
   case " $cur " in
     *" via $node "*) echo "route $c via $node: present" ;;
@@ -325,11 +334,14 @@ MESHBOOK_EOF
 on_vm2 <<'MESHBOOK_EOF'
 node=10.253.17.27
 rc=0
-mapfile -t table < <(ip -4 route show)
+all=$(ip -4 route show)
+mapfile -t table <<< "$all"
 for c in 10.233.0.0/16; do
-  cur=""; k=$c; [ "$c" != 0.0.0.0/0 ] || k=default
+  cur=""; m=""; k=$c; [ "$c" != 0.0.0.0/0 ] || k=default
   for r in "${table[@]}"; do
-    case "$r " in "$k "* | "${k%/32} "*) cur=$r; break ;; esac
+    # an indented line (a multipath route's nexthop) belongs to the route above it
+    case "$r" in [[:space:]]*) if [ -n "$m" ]; then cur+=" $r"; fi; continue ;; esac
+    m=""; case "$r " in "$k "* | "${k%/32} "*) m=1; cur="${cur:+$cur | }$r" ;; esac
   done
   case " $cur " in
     *" via $node "*) echo "route $c via $node: present" ;;
@@ -343,11 +355,14 @@ elif [ "$rc" != 0 ]; then echo $'vm2: istio-vm/12-routes: check failed' >&2; exi
 rc=0; on_vm3 <<'MESHBOOK_EOF' || rc=$?
 node=10.253.17.27
 rc=0
-mapfile -t table < <(ip -4 route show)
+all=$(ip -4 route show)
+mapfile -t table <<< "$all"
 for c in 10.233.0.0/16; do
-  cur=""; k=$c; [ "$c" != 0.0.0.0/0 ] || k=default
+  cur=""; m=""; k=$c; [ "$c" != 0.0.0.0/0 ] || k=default
   for r in "${table[@]}"; do
-    case "$r " in "$k "* | "${k%/32} "*) cur=$r; break ;; esac
+    # an indented line (a multipath route's nexthop) belongs to the route above it
+    case "$r" in [[:space:]]*) if [ -n "$m" ]; then cur+=" $r"; fi; continue ;; esac
+    m=""; case "$r " in "$k "* | "${k%/32} "*) m=1; cur="${cur:+$cur | }$r" ;; esac
   done
   case " $cur " in
     *" via $node "*) echo "route $c via $node: present" ;;
@@ -376,11 +391,14 @@ MESHBOOK_EOF
 on_vm3 <<'MESHBOOK_EOF'
 node=10.253.17.27
 rc=0
-mapfile -t table < <(ip -4 route show)
+all=$(ip -4 route show)
+mapfile -t table <<< "$all"
 for c in 10.233.0.0/16; do
-  cur=""; k=$c; [ "$c" != 0.0.0.0/0 ] || k=default
+  cur=""; m=""; k=$c; [ "$c" != 0.0.0.0/0 ] || k=default
   for r in "${table[@]}"; do
-    case "$r " in "$k "* | "${k%/32} "*) cur=$r; break ;; esac
+    # an indented line (a multipath route's nexthop) belongs to the route above it
+    case "$r" in [[:space:]]*) if [ -n "$m" ]; then cur+=" $r"; fi; continue ;; esac
+    m=""; case "$r " in "$k "* | "${k%/32} "*) m=1; cur="${cur:+$cur | }$r" ;; esac
   done
   case " $cur " in
     *" via $node "*) echo "route $c via $node: present" ;;
