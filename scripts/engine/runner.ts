@@ -360,22 +360,27 @@ export async function runRunbooks(runbooks: Runbook[], loaded: Loaded, opts: Run
   // host keeps its --forks slot until its trip ends; hosts do not wait for each other
   // between the carried steps (as Ansible's free strategy), which is why a step that could
   // hand facts from one host to another (a probe anywhere) ends every trip.
-  const prefetched = new Map<string, { fp: string; results: Promise<RemoteResult[]>; settled?: RemoteResult[] }>();
+  /** Results of steps that went along in an earlier trip, by step id and host. */
+  const carried = new Map<string, { fp: string; results: Promise<RemoteResult[]> }>();
+  const takeCarried = async (id: string, h: string, fp: string): Promise<RemoteResult[]> => {
+    const c = carried.get(`${id}\0${h}`);
+    carried.delete(`${id}\0${h}`);
+    return c && c.fp === fp ? c.results : [];
+  };
   const openTrips = new Map<string, Promise<void>>();
-  const prefetchOn = !opts.dryRun && !opts.hooks?.confirm && !opts.only;
+  const carryOn = !opts.dryRun && !opts.hooks?.confirm && !opts.only;
   const clusterNoop = new Map<string, boolean>();
-  const probeSomewhere = new Map<string, boolean>();
-  const normOf = (t: Step, ctx: HostCtx) => {
+  const probes = new Map<string, boolean>();
+  /** A VM step's action on one host, raw and normalized. */
+  const vmAction = (t: Step, ctx: HostCtx) => {
     ctx.distro = ctx.vm.distro ?? (ctx.facts.distro as string | undefined);
-    const a = t.vm!(ctx);
-    return forLab(fromVm(a, ctx), a, loaded.lab);
+    const raw = t.vm!(ctx);
+    return { n: forLab(fromVm(raw, ctx), raw, loaded.lab), raw };
   };
   /** Does step t run a probe on some live host (its interpretation may pass facts on)? */
   const probesSomewhere = (t: Step, tid: string) => {
-    if (!probeSomewhere.has(tid)) {
-      probeSomewhere.set(tid, hosts.some((x) => !failedHosts.has(x.name) && !!normOf(t, ctxs.get(x.name)!).probe));
-    }
-    return probeSomewhere.get(tid)!;
+    if (!probes.has(tid)) probes.set(tid, hosts.some((x) => !failedHosts.has(x.name) && !!vmAction(t, ctxs.get(x.name)!).n.probe));
+    return probes.get(tid)!;
   };
   const ahead = (rb: Runbook, from: number, h: string): Array<{ id: string; fp: string; parts: Part[] }> => {
     const out: Array<{ id: string; fp: string; parts: Part[] }> = [];
@@ -394,7 +399,7 @@ export async function runRunbooks(runbooks: Runbook[], loaded: Loaded, opts: Run
         if (clusterNoop.get(tid)) continue;
         break;
       }
-      const tn = normOf(t, ctx);
+      const tn = vmAction(t, ctx).n;
       const fp = fingerprintOf(tn);
       if (resuming && journal!.doneBefore(tid, h, fp)) break;
       if (!localOnly(tn)) {
@@ -408,32 +413,23 @@ export async function runRunbooks(runbooks: Runbook[], loaded: Loaded, opts: Run
     return out;
   };
   const chainVm = (vm: Vm, id: string, rb: Runbook, index: number, fp: string) => async (parts: Part[]) => {
-    const cached = prefetched.get(`${id}\0${vm.name}`);
-    prefetched.delete(`${id}\0${vm.name}`);
-    if (cached && cached.fp === fp) {
-      const results = await cached.results;
-      if (results.length) return results;
-    }
+    const done = await takeCarried(id, vm.name, fp);
+    if (done.length) return done;
     let more: ReturnType<typeof ahead> = [];
     // a step that cannot even be built yet (it throws) is left to its own turn
-    try { more = prefetchOn ? ahead(rb, index, vm.name) : []; } catch { more = []; }
+    try { more = carryOn ? ahead(rb, index, vm.name) : []; } catch { more = []; }
     const t = trip(vm, [parts, ...more.map((m) => m.parts)]);
     const [mine, ...later] = t.steps;
-    more.forEach((m, i) => {
-      const e: { fp: string; results: Promise<RemoteResult[]>; settled?: RemoteResult[] } = { fp: m.fp, results: later[i] };
-      void later[i].then((r) => { e.settled = r; });
-      prefetched.set(`${m.id}\0${vm.name}`, e);
-    });
+    more.forEach((m, i) => carried.set(`${m.id}\0${vm.name}`, { fp: m.fp, results: later[i] }));
     if (more.length) openTrips.set(vm.name, t.done);
     return mine;
   };
-  /** A probe that went along in an earlier trip. */
-  const prefetchedProbe = async (vm: Vm, id: string, fp: string) => {
-    const cached = prefetched.get(`${id}\0${vm.name}`);
-    if (!cached || cached.fp !== fp) return undefined;
-    prefetched.delete(`${id}\0${vm.name}`);
-    const results = await cached.results;
-    return results.length === 1 ? results[0] : undefined;
+  /** A step on one VM: its probe may have gone along in an earlier trip. */
+  const onVm = async (id: string, h: string, n: Norm, fp: string, rb: Runbook, index: number) => {
+    const { vm, facts } = ctxs.get(h)!;
+    const early = n.probe ? await takeCarried(id, h, fp) : [];
+    const direct = early.length === 1 ? async (r: Runnable) => (r === n.probe ? early[0] : runVm(vm)(r)) : runVm(vm);
+    return execute(id, n, `${vm.user}@${vm.host}:${vm.port}`, loaded.lab, direct, opts, facts, chainVm(vm, id, rb, index, fp));
   };
   const onAbort = () => { for (const vm of [...busy]) void stopRemote(vm, opts.ssh, runId); };
   // one abort listener per running command (up to --forks of them) besides this one
@@ -469,16 +465,15 @@ export async function runRunbooks(runbooks: Runbook[], loaded: Loaded, opts: Run
             rec.hosts[h.name] = { status: 'skipped', lines: [onFailure ? 'nothing failed here' : clusterDown ? 'an earlier cluster step failed' : 'an earlier step failed on this host'] };
             continue;
           }
-          const ctx = ctxs.get(h.name)!;
-          ctx.distro = ctx.vm.distro ?? (ctx.facts.distro as string | undefined);
-          const a = step.vm!(ctx);
-          norms.set(h.name, { n: forLab(fromVm(a, ctx), a, loaded.lab), raw: a });
+          norms.set(h.name, vmAction(step, ctxs.get(h.name)!));
           targets.push(h.name);
         }
       }
       if (opts.signal?.aborted) {
         // interrupted: report only what already ran on a VM in an earlier trip, then stop
-        const ran = targets.filter((h) => h !== CLUSTER && prefetched.get(`${id}\0${h}`)?.settled?.length);
+        // (their trips have ended: the step before waited for them)
+        const ran: string[] = [];
+        for (const h of targets) if ((await carried.get(`${id}\0${h}`)?.results)?.length) ran.push(h);
         if (!ran.length) { report.stopped = id; break outer; }
         targets.splice(0, targets.length, ...ran);
       }
@@ -505,12 +500,7 @@ export async function runRunbooks(runbooks: Runbook[], loaded: Loaded, opts: Run
           try {
             r = h === CLUSTER
               ? await execute(id, n, CLUSTER, loaded.lab, runHere, opts, clusterFacts)
-              : await (async () => {
-                const vm = ctxs.get(h)!.vm;
-                const early = n.probe ? await prefetchedProbe(vm, id, fp) : undefined;
-                const direct = early ? async (r: Runnable) => (r === n.probe ? early : runVm(vm)(r)) : runVm(vm);
-                return execute(id, n, `${vm.user}@${vm.host}:${vm.port}`, loaded.lab, direct, opts, ctxs.get(h)!.facts, chainVm(vm, id, rb, index, fp));
-              })();
+              : await onVm(id, h, n, fp, rb, index);
           } catch (e) {
             r = { status: 'failed', lines: [], error: redact((e as Error).message) };
           }
