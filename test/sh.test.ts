@@ -38,6 +38,16 @@ test('write_file replaces the destination atomically with the mode set before co
   const f = `${dir}/secret.env`;
   const r = await run(mutate`printf 'K=v\n' | write_file ${f} 0600; stat -c %a ${f}; cat ${f}; ls ${dir} | wc -l`.text);
   t.is(r.stdout, '600\nK=v\n1\n');
+  // every mode as asked, whatever the session's umask (a umask for the usual modes, chmod
+  // for execute bits); content as an argument; an existing destination is replaced
+  const modes = await run(mutate`umask 0002; write_file ${`${dir}/a`} 0644 x; write_file ${`${dir}/b`} 0755 'y'$'\n'; write_file ${`${dir}/c`} 0640 z; printf 'K=w\n' | write_file ${f} 0600; stat -c '%n %a' ${dir}/* | sed 's|.*/||'; cat ${f} ${`${dir}/b`}; umask`.text);
+  t.is(modes.stdout, 'a 644\nb 755\nc 640\nsecret.env 600\nK=w\ny\n0002\n');
+  // a directory it cannot write: fails, leaves nothing behind
+  await $`chmod 0555 ${dir}`;
+  const denied = await $({ input: `${PRELUDE}\n${mutate`write_file ${`${dir}/d`} 0644 x`.text}\n`, nothrow: true })`setpriv --reuid=65534 --regid=65534 --clear-groups bash -s`;
+  t.not(denied.exitCode, 0);
+  t.regex(denied.stderr, /Permission denied/);
+  t.is((await $`ls -A ${dir}`).stdout, 'a\nb\nc\nsecret.env\n');
   await $`rm -rf ${dir}`;
 });
 

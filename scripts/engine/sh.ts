@@ -89,12 +89,16 @@ export const mutate = tag('mutate');
 export const PRELUDE = String.raw`set -euo pipefail
 export LC_ALL=C
 # write_file DEST MODE [CONTENT]: CONTENT (or stdin) -> DEST through a temp file in the
-# same directory and a rename, so DEST is never left half-written; the temp file gets MODE
-# before content. CONTENT as an argument spares a pipeline and a cat.
+# same directory and a rename, so DEST is never left half-written. The temp file is
+# created exclusively (noclobber: O_EXCL, so nothing planted there is followed) with MODE
+# from the start (umask, in a subshell), before any content; chmod only for modes a
+# umask cannot give (execute or special bits). No mktemp, no chmod for the usual
+# 0600/0644: a fleet runs this on every VM. CONTENT as an argument spares a cat.
 write_file() {
-  local dest=$1 mode=$2 tmp
-  tmp=$(mktemp "$dest.meshbook.XXXXXX")
-  chmod "$mode" "$tmp"
+  local dest=$1 mode=$((8#$2)) tmp="$1.meshbook.$$.$RANDOM$RANDOM" mask
+  printf -v mask '%04o' $((0777 & ~mode))
+  ( umask "$mask"; set -C; : > "$tmp" ) || return 1
+  if (( mode & 07111 )) && ! chmod "$2" "$tmp"; then rm -f "$tmp"; return 1; fi
   if [ $# -ge 3 ]; then
     if ! printf '%s' "$3" > "$tmp"; then rm -f "$tmp"; return 1; fi
   elif ! cat > "$tmp"; then rm -f "$tmp"; return 1; fi

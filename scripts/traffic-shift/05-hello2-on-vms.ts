@@ -58,10 +58,20 @@ const ANSWER = [
   '}',
 ].join('\n');
 
+/** The app's source quoted for bash (and its shown stand-in): read and quoted once per
+ *  run, not once per VM and step. */
+let appRaw: Raw | undefined;
+function appSource(): Raw {
+  if (!appRaw) {
+    const code = fs.readFileSync(APP_SOURCE, 'utf8');
+    const sum = crypto.createHash('sha256').update(code).digest('hex');
+    appRaw = new Raw(quote(code), quote(`<contents of vm/hello/hello.mjs, ${Buffer.byteLength(code)} bytes, sha256 ${sum.slice(0, 12)}...>`));
+  }
+  return appRaw;
+}
+
 function processAction(ctx: HostCtx, version: Version): VmAction {
-  const code = fs.readFileSync(APP_SOURCE, 'utf8');
-  const sum = crypto.createHash('sha256').update(code).digest('hex');
-  const app = new Raw(quote(code), quote(`<contents of vm/hello/hello.mjs, ${Buffer.byteLength(code)} bytes, sha256 ${sum.slice(0, 12)}...>`));
+  const app = appSource();
   const envLines = processEnv(ctx, version);
   const envText = `${envLines.join('\n')}\n`;
   const expected = `${GREETINGS[version]} meshbook-check(`;
@@ -89,8 +99,11 @@ function processAction(ctx: HostCtx, version: Version): VmAction {
     apply: mutate`
       ${helpers}
       [ -d ${APP_DIR} ] || install -d -m 0755 ${APP_DIR}
-      # another runtime's hello2 would hold port 8001
-      if command -v docker >/dev/null 2>&1; then docker rm -f ${CONTAINERS} >/dev/null 2>&1 || true; fi
+      # another runtime's hello2 would hold port 8001; without a running engine (no
+      # socket) no container runs and the client could not remove one anyway
+      if command -v docker >/dev/null 2>&1 && { [ -S /run/docker.sock ] || [ -S /var/run/docker.sock ] || [ -n "\${DOCKER_HOST:-}" ]; }; then
+        docker rm -f ${CONTAINERS} >/dev/null 2>&1 || true
+      fi
       write_file ${APP} 0644 ${app}
       write_file ${APP_ENV} 0644 ${envText}
       if hello_pid; then
