@@ -3,7 +3,7 @@
 import test from 'ava';
 import { $ } from 'zx';
 import { probe, mutate, Secret, PRELUDE } from '../scripts/engine/sh.ts';
-import { sshArgv } from '../scripts/engine/ssh.ts';
+import { sshArgv, remoteShell } from '../scripts/engine/ssh.ts';
 
 const run = async (text: string) => (await $({ input: `${PRELUDE}\n${text}\n`, nothrow: true })`bash -s`);
 
@@ -51,9 +51,44 @@ test('write_file replaces the destination atomically with the mode set before co
   await $`rm -rf ${dir}`;
 });
 
+// What sshd does with the remote words: joins them with spaces for the login shell (sh -c).
+// sshd on Linux gives the session pipes; `via: 'socket'` is what another build might give.
+const remote = remoteShell({ name: 'vm1', host: 'h', user: 'root', port: 22, privateIp: 'h', labels: {}, runtime: 'docker' }).join(' ');
+const asLoginShell = (input: string, via: 'pipe' | 'socket' = 'pipe') =>
+  $({ input, nothrow: true, quiet: true })`sh -c ${via === 'pipe' ? `cat | ${remote}` : remote}`;
+
+test('the remote shell runs the script sent on stdin as bash -s would: functions, exit code, stdin at its end for the commands it starts', async (t) => {
+  for (const via of ['pipe', 'socket'] as const) {
+    const r = await asLoginShell(`${PRELUDE}\n${mutate`f() { echo "in f $1"; }; f ${'x y'}; echo "$$" > /dev/null; exit 3`.text}\n`, via);
+    t.is(r.exitCode, 3, via);
+    t.is(r.stdout, 'in f x y\n', via);
+    // set -e from the prelude ends the script at the first failing command
+    const e = await asLoginShell(`${PRELUDE}\nfalse\necho not-reached\n`, via);
+    t.is(e.exitCode, 1, via);
+    t.is(e.stdout, '', via);
+  }
+  // the whole script is read before it runs: a command that reads stdin gets nothing of it
+  const c = await asLoginShell(`${PRELUDE}\ncat\necho after-cat\n`);
+  t.is(c.stdout, 'after-cat\n');
+});
+
+test('the remote shell reads a large script in blocks, not one byte per read(2) as bash -s does', async (t) => {
+  const big = `${PRELUDE}\n${Array.from({ length: 300 }, (_, i) => `x${i}=${'a'.repeat(60)}`).join('\n')}\necho ok\n`;
+  const reads = async (argv: string[]) => {
+    const r = await $({ input: big, nothrow: true, quiet: true })`strace -f -qq -c -e trace=read ${argv}`;
+    // strace -c: % time, seconds, usecs/call, calls, [errors,] syscall
+    const row = r.stderr.split('\n').find((l) => / read$/.test(l.trimEnd()));
+    return Number(row?.trim().split(/\s+/)[3] ?? NaN);
+  };
+  const ours = await reads(['sh', '-c', `cat | ${remote}`]);
+  const byteWise = await reads(['sh', '-c', 'cat | bash -s']);
+  t.true(byteWise > big.length * 0.9, `bash -s: ${byteWise} reads for ${big.length} bytes`);
+  t.true(ours < 100, `ours: ${ours} reads`);
+});
+
 test('ssh argv: accept-new against our known_hosts, multiplexed, script never in argv', (t) => {
   const vm = { name: 'vm1', host: '192.168.0.250', user: 'ops', port: 2222, privateIp: '192.168.0.250', labels: {}, runtime: 'docker' as const };
-  const argv = sshArgv(vm, { knownHosts: '/k/known_hosts', connectTimeoutS: 7, commandTimeoutMs: 1000, netns: 'meshlab-ws' }, ['sudo', '-n', 'bash', '-s']);
+  const argv = sshArgv(vm, { knownHosts: '/k/known_hosts', connectTimeoutS: 7, commandTimeoutMs: 1000, netns: 'meshlab-ws' }, remoteShell({ ...vm, user: 'ops' }));
   t.deepEqual(argv.slice(0, 4), ['ip', 'netns', 'exec', 'meshlab-ws']);
   const opts = argv.flatMap((a, i) => (argv[i - 1] === '-o' ? [a] : []));
   t.true(opts.includes('StrictHostKeyChecking=accept-new'));
@@ -61,5 +96,6 @@ test('ssh argv: accept-new against our known_hosts, multiplexed, script never in
   t.true(opts.includes('UserKnownHostsFile=/k/known_hosts'));
   t.true(opts.includes('ControlMaster=auto'));
   t.true(opts.includes('ConnectTimeout=7'));
-  t.deepEqual(argv.slice(-5), ['ops@192.168.0.250', 'sudo', '-n', 'bash', '-s']);
+  t.deepEqual(argv.slice(-6, -1), ['ops@192.168.0.250', 'sudo', '-n', 'bash', '-c']);
+  t.regex(argv.at(-1)!, /^'.*\. \/dev\/stdin.*'$/);
 });
