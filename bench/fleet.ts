@@ -7,6 +7,10 @@
 // limit. The bench stands hello3 up in the workstation namespace instead (the same app,
 // v3, on HELLO3_IP, behind NODE_IP), as the cluster would: the figures measure the fleet
 // work, not a timeout. `--no-hello3` measures without it.
+// This machine runs the runner and every lab VM, so a 30-VM run is bound by CPU: the bench
+// also prints the machine-wide CPU of each measurement and a floor, the time 30 VMs would
+// take on these cores if nothing but the per-VM work every way must do (one SSH
+// connection, the app) cost anything.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -54,10 +58,18 @@ async function fresh(n: number) {
   if (withHello3) await standUpHello3();
 }
 
-async function timed(fn: () => Promise<unknown>): Promise<number> {
-  const t0 = performance.now();
+/** CPU seconds the whole machine has spent busy (user, nice, system, irq, softirq): the
+ *  lab's VMs are processes here too, so this counts the runner and the VMs alike. */
+function busyCpu(): number {
+  const f = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  return (f[0] + f[1] + f[2] + f[5] + f[6]) / 100;
+}
+
+interface Took { wall: number; cpu: number }
+async function timed(fn: () => Promise<unknown>): Promise<Took> {
+  const c0 = busyCpu(), t0 = performance.now();
   await fn();
-  return (performance.now() - t0) / 1000;
+  return { wall: (performance.now() - t0) / 1000, cpu: busyCpu() - c0 };
 }
 
 async function meshbook(forks: number) {
@@ -86,14 +98,58 @@ async function sequential() {
   await $({ quiet: true })`ip netns exec ${`${lab.prefix}-ws`} bash ${script}`;
 }
 
-const rows: Array<{ n: number; f10?: number; f30?: number; seq: number }> = [];
+/** The per-VM work that every way of doing this pays, whoever runs it: one SSH connection
+ *  (key exchange on both ends, authentication, a session) and one start of the hello2 app
+ *  (the VM's node until it listens). Measured on VM 1, one after another. */
+async function perVmWork(): Promise<{ kex: string; conn: number; app: number }> {
+  const loaded = loadInputs(lab.envFile, [rb]);
+  const vm = loaded.inventory.vms[0];
+  const ssh = ['ssh', '-T', '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=accept-new', '-o', `UserKnownHostsFile=${loaded.env.SSH_KNOWN_HOSTS}`, '-i', vm.identity!, `root@${vm.host}`, 'true'];
+  const ws = `${lab.prefix}-ws`;
+  const v = await $({ quiet: true })`ip netns exec ${ws} ${[...ssh.slice(0, 2), '-v', ...ssh.slice(2)]}`;
+  const kex = /kex: algorithm: (\S+)/.exec(v.stderr)?.[1] ?? 'unknown';
+  const N = 10;
+  const conn = await timed(() => $({ quiet: true })`ip netns exec ${ws} bash -c ${'for ((i = 0; i < $0; i++)); do "$@"; done'} ${N} ${ssh}`);
+  const starts = 5;
+  const app = await timed(async () => {
+    for (let i = 0; i < starts; i++) {
+      const p = spawn('node', [path.resolve('vm/hello/hello.mjs')], { env: { PATH: process.env.PATH, VERSION: 'v2', PORT: '0', HOST: '127.0.0.1' }, stdio: ['ignore', 'pipe', 'ignore'] });
+      await new Promise<void>((resolve, reject) => {
+        p.stdout!.once('data', () => { p.kill('SIGTERM'); });
+        p.once('exit', () => resolve());
+        p.once('error', reject);
+      });
+    }
+  });
+  return { kex, conn: conn.cpu / N, app: app.cpu / starts };
+}
+
+/** CPU seconds the lab's hello2 processes have used so far (start, the checks' requests,
+ *  serving): each VM's app, found by its command line, measured where it ran. */
+function appCpu(): { n: number; cpu: number } {
+  let n = 0, cpu = 0;
+  for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      if (!fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes('/opt/meshbook/hello/hello.mjs')) continue;
+      const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ');
+      cpu += (Number(f[11]) + Number(f[12])) / 100;   // utime, stime (fields 14, 15)
+      n++;
+    } catch { /* gone meanwhile */ }
+  }
+  return { n, cpu };
+}
+
+const rows: Array<{ n: number; f10?: Took; f30?: Took; seq: Took }> = [];
+let app30: ReturnType<typeof appCpu> | undefined;
+let work: Awaited<ReturnType<typeof perVmWork>> | undefined;
 try {
   for (const n of [1, 10, 30]) {
-    const row: (typeof rows)[0] = { n, seq: 0 };
+    const row: Partial<(typeof rows)[0]> = { n };
     await fresh(n); row.f10 = await timed(() => meshbook(10));
-    if (n > 10) { await fresh(n); row.f30 = await timed(() => meshbook(30)); }
+    if (n > 10) { await fresh(n); row.f30 = await timed(() => meshbook(30)); app30 = appCpu(); }
     await fresh(n); row.seq = await timed(sequential);
-    rows.push(row);
+    if (n === 1) work = await perVmWork();
+    rows.push(row as (typeof rows)[0]);
     console.error(`measured ${n} VM(s)`);
   }
 } finally {
@@ -102,11 +158,27 @@ try {
   fs.rmSync(tmp, { recursive: true, force: true });
 }
 const one = rows[0].f10!;
+const fmt = (x: Took | undefined) => (x ? `${x.wall.toFixed(2)} s` : '-');
 console.log(withHello3 ? 'hello3 answered from a stand-in in the workstation namespace' : 'no hello3: checks wait out hello2\'s 3 s backend limit');
 console.log('VMs  meshbook --forks 10  meshbook --forks 30  sequential ssh loop  loop / meshbook  meshbook N / 1 VM');
 for (const r of rows) {
-  const best = Math.min(r.f10 ?? Infinity, r.f30 ?? Infinity);
-  console.log(`${String(r.n).padStart(3)}  ${r.f10!.toFixed(2).padStart(17)} s  ${(r.f30 ? `${r.f30.toFixed(2)} s` : '-').padStart(19)}  ${r.seq.toFixed(2).padStart(17)} s  ${(r.seq / best).toFixed(1).padStart(14)}x  ${(best / one).toFixed(2).padStart(15)}x`);
+  const best = Math.min(r.f10?.wall ?? Infinity, r.f30?.wall ?? Infinity);
+  console.log(`${String(r.n).padStart(3)}  ${fmt(r.f10).padStart(19)}  ${fmt(r.f30).padStart(19)}  ${fmt(r.seq).padStart(19)}  ${(r.seq.wall / best).toFixed(1).padStart(14)}x  ${(best / one.wall).toFixed(2).padStart(15)}x`);
 }
 const r30 = rows.find((r) => r.n === 30)!;
-console.log(`targets: 30 VMs within 3x of 1 VM with --forks 30: ${(r30.f30! / one).toFixed(2)}x; at least 5x faster than the loop: ${(r30.seq / r30.f30!).toFixed(1)}x`);
+console.log(`targets: 30 VMs within 3x of 1 VM with --forks 30: ${(r30.f30!.wall / one.wall).toFixed(2)}x; at least 5x faster than the loop: ${(r30.seq.wall / r30.f30!.wall).toFixed(1)}x`);
+// Where the time goes: this machine runs the runner and every lab VM, so a fleet run is
+// bound by CPU. Each VM costs at least one SSH connection and one app start, whoever
+// drives it; with the 1-VM run's CPU that gives a floor no runner can beat here.
+const cores = os.availableParallelism?.() ?? os.cpus().length;
+console.log(`CPU (machine-wide, s): ${rows.map((r) => `${r.n} VM(s): meshbook ${[r.f10, r.f30].filter(Boolean).map((x) => x!.cpu.toFixed(2)).join(' / ')}, loop ${r.seq.cpu.toFixed(2)}`).join('; ')}`);
+console.log(`meshbook's CPU per added VM (30 VMs, --forks 30, against 1 VM): ${((r30.f30!.cpu - one.cpu) / 29 * 1000).toFixed(0)} ms`);
+if (work) {
+  // the app's share: what each hello2 used in the 30-VM run (start, answering the checks,
+  // calling hello3), else one start alone
+  const app = app30?.n ? app30.cpu / app30.n : work.app;
+  const each = work.conn + app;
+  const floor = (one.cpu + 29 * each) / cores;
+  console.log(`per-VM work no runner avoids, measured here: one SSH connection ${(work.conn * 1000).toFixed(0)} ms CPU (client and server, kex ${work.kex}); hello2 ${(app * 1000).toFixed(0)} ms CPU per VM in the 30-VM run (${app30?.n ?? 0} processes; one start alone ${(work.app * 1000).toFixed(0)} ms)`);
+  console.log(`floor for 30 VMs on ${cores} cores (nothing else costs anything): (1-VM run ${one.cpu.toFixed(2)} s + 29 x ${(each * 1000).toFixed(0)} ms) / ${cores} = ${floor.toFixed(2)} s = ${(floor / one.wall).toFixed(2)}x the 1-VM time, ${(r30.seq.wall / floor).toFixed(1)}x faster than the loop`);
+}
