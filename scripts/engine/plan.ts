@@ -8,7 +8,7 @@ import { workDirFor } from './journal.ts';
 import type { Loaded } from './inputs.ts';
 import { PRELUDE, type Script } from './sh.ts';
 import { PROFILE_IDS, profile } from './distro.ts';
-import { sshArgv } from './ssh.ts';
+import { sshArgv, remoteShell } from './ssh.ts';
 import { quote } from 'zx';
 import path from 'node:path';
 
@@ -122,7 +122,7 @@ export function planSh(steps: PlannedStep[], loaded: Loaded): string {
     `MESHBOOK_PRELUDE=${quote(PRELUDE)}`,
   ];
   for (const vm of loaded.inventory.vms) {
-    const argv = sshArgv(vm, { knownHosts: loaded.env.SSH_KNOWN_HOSTS || '.meshbook/known_hosts', netns: loaded.inventory.netns, connectTimeoutS: 10, commandTimeoutMs: 0 }, ['bash', '-s']);
+    const argv = sshArgv(vm, { knownHosts: loaded.env.SSH_KNOWN_HOSTS || '.meshbook/known_hosts', netns: loaded.inventory.netns, connectTimeoutS: 10, commandTimeoutMs: 0 }, remoteShell(vm));
     out.push(`${fn(vm.name)}() { ${argv.map(quote).join(' ')} < <(printf '%s\\n' "$MESHBOOK_PRELUDE"; cat); }`);
   }
   for (const vm of loaded.inventory.vms) {
