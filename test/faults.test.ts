@@ -13,6 +13,8 @@ import { runRunbooks, type HostResult, type RunReport } from '../scripts/engine/
 import { failuresSummary, textHooks } from '../scripts/engine/report.ts';
 import { Journal } from '../scripts/engine/journal.ts';
 import { probe, mutate } from '../scripts/engine/sh.ts';
+import { controlPath } from '../scripts/engine/ssh.ts';
+import { $ } from 'zx';
 import type { Runbook } from '../scripts/engine/types.ts';
 import avp from '../scripts/asm-vm-proxy/index.ts';
 
@@ -57,6 +59,24 @@ test.before(async () => {
 test.after.always(async () => {
   await labDown(lab);
   fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+test.serial('a run ends with its connections closed: no control socket, no master left', async (t) => {
+  const env = lab.envFile;
+  const loaded = loadInputs(env, [slowRb('fltd', 0)]);
+  const ssh = { knownHosts: loaded.env.SSH_KNOWN_HOSTS, netns: loaded.inventory.netns, connectTimeoutS: 3, commandTimeoutMs: 60_000 };
+  const sockets = loaded.inventory.vms.map((vm) => controlPath(vm, ssh));
+  // each VM's master, while the run goes on (a step that sleeps keeps them up)
+  let seen: string[] = [];
+  const peek = setTimeout(() => { seen = sockets.filter((f) => fs.existsSync(f)); }, 1500);
+  const { rep } = await runTimed(slowRb('fltd', 3), env);
+  clearTimeout(peek);
+  for (const h of VMS) t.is(status(rep, '03-after', h), 'changed', h);
+  t.deepEqual(seen, sockets, 'every VM had its master while the run went on');
+  t.deepEqual(sockets.filter((f) => fs.existsSync(f)), [], 'sockets removed');
+  const masterLeft = async () => (await $({ nothrow: true, quiet: true })`pgrep -af ${'ssh: '}`).stdout.split('\n').filter((l) => sockets.some((f) => l.includes(f)));
+  for (let i = 0; i < 30 && (await masterLeft()).length; i++) await new Promise((r) => setTimeout(r, 100));
+  t.deepEqual(await masterLeft(), []);
 });
 
 test.serial('a read-only destination: the env file fails with the known cause, is never half-written, and a rebuild resumes', async (t) => {

@@ -9,7 +9,7 @@ import type { Loaded } from './inputs.ts';
 import type { Script } from './sh.ts';
 import crypto from 'node:crypto';
 import { setMaxListeners } from 'node:events';
-import { runScript, closeMaster, stopRemote, type SshConfig } from './ssh.ts';
+import { runScript, closeMasters, stopRemote, type SshConfig } from './ssh.ts';
 import { Journal, fingerprint } from './journal.ts';
 import { redact } from './redact.ts';
 import { explain } from './known-failures.ts';
@@ -528,6 +528,6 @@ export async function runRunbooks(runbooks: Runbook[], loaded: Loaded, opts: Run
     report.stopped ??= 'interrupted';
     await Promise.all(hosts.map((h) => stopRemote(h, opts.ssh, runId)));
   }
-  await Promise.all(hosts.map((h) => closeMaster(h, opts.ssh)));
+  await closeMasters(hosts, opts.ssh);
   return report;
 }

@@ -18,13 +18,19 @@ export interface SshConfig {
 }
 
 /** Multiplexed connections are shared only between runs that reach the same hosts the
- *  same way: two labs may both have a 192.168.0.250, in different namespaces, and ssh's
- *  %C hash alone (user, host, port) would hand one lab's connection to the other. */
+ *  same way: two labs may both have a 192.168.0.250, in different namespaces, and a name
+ *  from user, host and port alone would hand one lab's connection to the other. */
 export function controlDir(cfg: Pick<SshConfig, 'netns' | 'knownHosts'>): string {
   const scope = crypto.createHash('sha256').update(`${cfg.netns ?? ''}\0${cfg.knownHosts}`).digest('hex').slice(0, 10);
   const dir = path.join(os.tmpdir(), `meshbook-${process.getuid?.() ?? 'u'}`, 'cm', scope);
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   return dir;
+}
+
+/** A VM's master connection socket: a hash of user, host and port in controlDir (what
+ *  ssh's %C is, but known here, so that closing can find the master by its title). */
+export function controlPath(vm: Pick<Vm, 'user' | 'host' | 'port'>, cfg: Pick<SshConfig, 'netns' | 'knownHosts'>): string {
+  return path.join(controlDir(cfg), crypto.createHash('sha256').update(`${vm.user}@${vm.host}:${vm.port}`).digest('hex').slice(0, 16));
 }
 
 /** A host that stops answering is given up on after about the connect timeout (at most
@@ -78,7 +84,7 @@ export function sshArgv(vm: Vm, cfg: SshConfig, remote: string[]): string[] {
   const opts = [
     'BatchMode=yes', `ConnectTimeout=${cfg.connectTimeoutS}`, 'StrictHostKeyChecking=accept-new',
     `UserKnownHostsFile=${cfg.knownHosts}`, 'GlobalKnownHostsFile=/dev/null',
-    'ControlMaster=auto', `ControlPath=${controlDir(cfg)}/%C`, 'ControlPersist=120',
+    'ControlMaster=auto', `ControlPath=${controlPath(vm, cfg)}`, 'ControlPersist=120',
     ...serverAlive(cfg.connectTimeoutS), 'LogLevel=ERROR',
   ];
   const argv = ['ssh', '-T', ...opts.flatMap((o) => ['-o', o]), '-p', String(vm.port)];
@@ -140,10 +146,39 @@ export async function stopRemote(vm: Vm, cfg: SshConfig, runId: string): Promise
   await spawnArgv(argv, { input: script, timeoutMs: 8000 });
 }
 
-/** Close the multiplexed connection (best effort). */
-export async function closeMaster(vm: Vm, cfg: SshConfig): Promise<void> {
-  const argv = sshArgv(vm, cfg, []);
-  const i = argv.indexOf('-T');
-  argv.splice(i, 1, '-O', 'exit');
-  await spawnArgv(argv, { timeoutMs: 5000 });
+/** The running masters by socket: OpenSSH titles a master "ssh: <ControlPath> [mux]". */
+function masters(): Map<string, number> {
+  const found = new Map<string, number>();
+  let pids: string[] = [];
+  try { pids = fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d)); } catch { return found; }
+  for (const pid of pids) {
+    try {
+      const m = /^ssh: (\/.*) \[mux\]$/.exec(fs.readFileSync(`/proc/${pid}/cmdline`, 'latin1').replace(/\0+$/, ''));
+      if (m) found.set(m[1], Number(pid));
+    } catch { /* gone meanwhile, or not ours to read */ }
+  }
+  return found;
+}
+
+/** Close these VMs' multiplexed connections (best effort): SIGTERM to each master (it
+ *  removes its socket and says goodbye to sshd), found by its title, instead of one
+ *  `ssh -O exit` per VM; `-O exit` where a master is not found that way. */
+export async function closeMasters(vms: Vm[], cfg: SshConfig): Promise<void> {
+  const running = masters();
+  await Promise.all(vms.map(async (vm) => {
+    const socket = controlPath(vm, cfg);
+    if (!fs.existsSync(socket)) return;
+    const pid = running.get(socket);
+    if (pid) {
+      try {
+        process.kill(pid, 'SIGTERM');
+        // gone once it has handled the signal: a run right after must not find it dying
+        for (let i = 0; i < 100 && fs.existsSync(socket); i++) await new Promise((r) => setTimeout(r, 20));
+        return;
+      } catch { /* gone, or not ours: ask it */ }
+    }
+    const argv = sshArgv(vm, cfg, []);
+    argv.splice(argv.indexOf('-T'), 1, '-O', 'exit');
+    await spawnArgv(argv, { timeoutMs: 5000 });
+  }));
 }
