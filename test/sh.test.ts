@@ -1,6 +1,9 @@
 // The script builder: values are quoted by zx (never by hand), arrays are argument
 // lists, secrets are masked in what is shown and only present in what is sent.
 import test from 'ava';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { $ } from 'zx';
 import { probe, mutate, Secret, PRELUDE } from '../scripts/engine/sh.ts';
 import { sshArgv, remoteShell } from '../scripts/engine/ssh.ts';
@@ -70,6 +73,17 @@ test('the remote shell runs the script sent on stdin as bash -s would: functions
   // the whole script is read before it runs: a command that reads stdin gets nothing of it
   const c = await asLoginShell(`${PRELUDE}\ncat\necho after-cat\n`);
   t.is(c.stdout, 'after-cat\n');
+});
+
+test('nap sleeps without starting a process, in the shell and in its subshells', async (t) => {
+  const script = `${PRELUDE}\ns=$EPOCHREALTIME; nap 0.2; ( nap 0.1 ); e=$EPOCHREALTIME; echo "$s $e"\n`;
+  const log = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'mb-nap-')), 'strace');
+  const r = await $({ input: script, nothrow: true, quiet: true })`strace -f -qq -e trace=execve -o ${log} bash -s`;
+  const [s, e] = r.stdout.trim().split(' ').map(Number);
+  t.true(e - s >= 0.29 && e - s < 1.5, `${e - s} s`);
+  const execs = fs.readFileSync(log, 'utf8').split('\n').filter((l) => l.includes('execve('));
+  t.is(execs.length, 1, execs.join('\n'));   // bash itself only
+  fs.rmSync(path.dirname(log), { recursive: true });
 });
 
 test('the remote shell reads a large script in blocks, not one byte per read(2) as bash -s does', async (t) => {

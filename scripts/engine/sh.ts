@@ -103,4 +103,11 @@ write_file() {
     if ! printf '%s' "$3" > "$tmp"; then rm -f "$tmp"; return 1; fi
   elif ! cat > "$tmp"; then rm -f "$tmp"; return 1; fi
   mv -f "$tmp" "$dest"
+}
+# nap SECONDS: sleep without starting a process (a fleet polls on every VM): a read that
+# times out on a pipe this shell holds both ends of, opened once per shell (bash >= 4.1)
+__mb_nap_fd=
+nap() {
+  [ -n "$__mb_nap_fd" ] || exec {__mb_nap_fd}<> <(:)
+  read -r -t "$1" -u "$__mb_nap_fd" _ || true
 }`;

@@ -112,7 +112,7 @@ function processAction(ctx: HostCtx, version: Version): VmAction {
         for ((i = 0; i < 50; i++)); do
           a=""; IFS= read -r -d '' a 2>/dev/null < "/proc/$pid/cmdline" || true
           [ -n "$a" ] || break
-          sleep 0.1
+          nap 0.1
         done
       fi
       mapfile -t envs < ${APP_ENV}
@@ -127,7 +127,7 @@ function processAction(ctx: HostCtx, version: Version): VmAction {
           case "$body" in ${expected}*) exit 0 ;; esac
           echo "hello2 answers with another greeting: $body" >&2; exit 1
         fi
-        sleep 0.1
+        nap 0.1
       done
       echo ${`hello2 did not answer on 127.0.0.1:8001 within 5 s; the end of ${LOG}:`} >&2
       tail -n 5 ${LOG} >&2 || true

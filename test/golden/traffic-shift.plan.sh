@@ -3,7 +3,7 @@
 # Secrets are masked as ***NAME***: this script does not carry them.
 # A check exits 0 when nothing needs to change and 10 when the change must run.
 set -euo pipefail
-MESHBOOK_PRELUDE=$'set -euo pipefail\nexport LC_ALL=C\n# write_file DEST MODE [CONTENT]: CONTENT (or stdin) -> DEST through a temp file in the\n# same directory and a rename, so DEST is never left half-written. The temp file is\n# created exclusively (noclobber: O_EXCL, so nothing planted there is followed) with MODE\n# from the start (umask, in a subshell), before any content; chmod only for modes a\n# umask cannot give (execute or special bits). No mktemp, no chmod for the usual\n# 0600/0644: a fleet runs this on every VM. CONTENT as an argument spares a cat.\nwrite_file() {\n  local dest=$1 mode=$((8#$2)) tmp="$1.meshbook.$$.$RANDOM$RANDOM" mask\n  printf -v mask \'%04o\' $((0777 & ~mode))\n  ( umask "$mask"; set -C; : > "$tmp" ) || return 1\n  if (( mode & 07111 )) && ! chmod "$2" "$tmp"; then rm -f "$tmp"; return 1; fi\n  if [ $# -ge 3 ]; then\n    if ! printf \'%s\' "$3" > "$tmp"; then rm -f "$tmp"; return 1; fi\n  elif ! cat > "$tmp"; then rm -f "$tmp"; return 1; fi\n  mv -f "$tmp" "$dest"\n}'
+MESHBOOK_PRELUDE=$'set -euo pipefail\nexport LC_ALL=C\n# write_file DEST MODE [CONTENT]: CONTENT (or stdin) -> DEST through a temp file in the\n# same directory and a rename, so DEST is never left half-written. The temp file is\n# created exclusively (noclobber: O_EXCL, so nothing planted there is followed) with MODE\n# from the start (umask, in a subshell), before any content; chmod only for modes a\n# umask cannot give (execute or special bits). No mktemp, no chmod for the usual\n# 0600/0644: a fleet runs this on every VM. CONTENT as an argument spares a cat.\nwrite_file() {\n  local dest=$1 mode=$((8#$2)) tmp="$1.meshbook.$$.$RANDOM$RANDOM" mask\n  printf -v mask \'%04o\' $((0777 & ~mode))\n  ( umask "$mask"; set -C; : > "$tmp" ) || return 1\n  if (( mode & 07111 )) && ! chmod "$2" "$tmp"; then rm -f "$tmp"; return 1; fi\n  if [ $# -ge 3 ]; then\n    if ! printf \'%s\' "$3" > "$tmp"; then rm -f "$tmp"; return 1; fi\n  elif ! cat > "$tmp"; then rm -f "$tmp"; return 1; fi\n  mv -f "$tmp" "$dest"\n}\n# nap SECONDS: sleep without starting a process (a fleet polls on every VM): a read that\n# times out on a pipe this shell holds both ends of, opened once per shell (bash >= 4.1)\n__mb_nap_fd=\nnap() {\n  [ -n "$__mb_nap_fd" ] || exec {__mb_nap_fd}<> <(:)\n  read -r -t "$1" -u "$__mb_nap_fd" _ || true\n}'
 on_vm1() { ssh -T -o BatchMode=yes -o ConnectTimeout=10 -o StrictHostKeyChecking=accept-new -o UserKnownHostsFile=.meshbook/known_hosts -o GlobalKnownHostsFile=/dev/null -o ControlMaster=auto -o ControlPath=/tmp/meshbook-0/cm/cc1fb3cfdc/45c7be1ee8cbf2a4 -o ControlPersist=120 -o ServerAliveInterval=5 -o ServerAliveCountMax=3 -o LogLevel=ERROR -p 22 -i /root/.ssh/id_ed25519 -o IdentitiesOnly=yes root@192.168.0.170 bash -c $'\'if [ -p /dev/stdin ]; then . /dev/stdin; else exec bash -s; fi\'' < <(printf '%s\n' "$MESHBOOK_PRELUDE"; cat); }
 on_vm2() { ssh -T -o BatchMode=yes -o ConnectTimeout=10 -o StrictHostKeyChecking=accept-new -o UserKnownHostsFile=.meshbook/known_hosts -o GlobalKnownHostsFile=/dev/null -o ControlMaster=auto -o ControlPath=/tmp/meshbook-0/cm/cc1fb3cfdc/b0f3b0b38d57b531 -o ControlPersist=120 -o ServerAliveInterval=5 -o ServerAliveCountMax=3 -o LogLevel=ERROR -p 22 root@192.168.0.171 bash -c $'\'if [ -p /dev/stdin ]; then . /dev/stdin; else exec bash -s; fi\'' < <(printf '%s\n' "$MESHBOOK_PRELUDE"; cat); }
 on_vm3() { ssh -T -o BatchMode=yes -o ConnectTimeout=10 -o StrictHostKeyChecking=accept-new -o UserKnownHostsFile=.meshbook/known_hosts -o GlobalKnownHostsFile=/dev/null -o ControlMaster=auto -o ControlPath=/tmp/meshbook-0/cm/cc1fb3cfdc/e7195c3b938d2016 -o ControlPersist=120 -o ServerAliveInterval=5 -o ServerAliveCountMax=3 -o LogLevel=ERROR -p 22 root@192.168.0.172 bash -c $'\'if [ -p /dev/stdin ]; then . /dev/stdin; else exec bash -s; fi\'' < <(printf '%s\n' "$MESHBOOK_PRELUDE"; cat); }
@@ -410,7 +410,7 @@ hello_pid() {
         for ((i = 0; i < 50; i++)); do
           a=""; IFS= read -r -d '' a 2>/dev/null < "/proc/$pid/cmdline" || true
           [ -n "$a" ] || break
-          sleep 0.1
+          nap 0.1
         done
       fi
       mapfile -t envs < /opt/meshbook/hello/hello.env
@@ -441,7 +441,7 @@ hello_pid() {
           case "$body" in $'Hola meshbook-check('*) exit 0 ;; esac
           echo "hello2 answers with another greeting: $body" >&2; exit 1
         fi
-        sleep 0.1
+        nap 0.1
       done
       echo $'hello2 did not answer on 127.0.0.1:8001 within 5 s; the end of /var/log/hello.log:' >&2
       tail -n 5 /var/log/hello.log >&2 || true
