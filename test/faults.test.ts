@@ -13,7 +13,7 @@ import { runRunbooks, type HostResult, type RunReport } from '../scripts/engine/
 import { failuresSummary, textHooks } from '../scripts/engine/report.ts';
 import { Journal } from '../scripts/engine/journal.ts';
 import { probe, mutate } from '../scripts/engine/sh.ts';
-import { controlPath } from '../scripts/engine/ssh.ts';
+import { controlPath, masters } from '../scripts/engine/ssh.ts';
 import { $ } from 'zx';
 import type { Runbook } from '../scripts/engine/types.ts';
 import avp from '../scripts/asm-vm-proxy/index.ts';
@@ -67,12 +67,14 @@ test.serial('a run ends with its connections closed: no control socket, no maste
   const ssh = { knownHosts: loaded.env.SSH_KNOWN_HOSTS, netns: loaded.inventory.netns, connectTimeoutS: 3, commandTimeoutMs: 60_000 };
   const sockets = loaded.inventory.vms.map((vm) => controlPath(vm, ssh));
   // each VM's master, while the run goes on (a step that sleeps keeps them up)
-  let seen: string[] = [];
-  const peek = setTimeout(() => { seen = sockets.filter((f) => fs.existsSync(f)); }, 1500);
+  // and each found by its title, which is how closing finds them (else one ssh -O exit each)
+  let seen: string[] = [], titled: string[] = [];
+  const peek = setTimeout(() => { seen = sockets.filter((f) => fs.existsSync(f)); const m = masters(); titled = sockets.filter((f) => m.has(f)); }, 1500);
   const { rep } = await runTimed(slowRb('fltd', 3), env);
   clearTimeout(peek);
   for (const h of VMS) t.is(status(rep, '03-after', h), 'changed', h);
   t.deepEqual(seen, sockets, 'every VM had its master while the run went on');
+  t.deepEqual(titled, sockets, 'every master found by its title');
   t.deepEqual(sockets.filter((f) => fs.existsSync(f)), [], 'sockets removed');
   const masterLeft = async () => (await $({ nothrow: true, quiet: true })`pgrep -af ${'ssh: '}`).stdout.split('\n').filter((l) => sockets.some((f) => l.includes(f)));
   for (let i = 0; i < 30 && (await masterLeft()).length; i++) await new Promise((r) => setTimeout(r, 100));

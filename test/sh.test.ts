@@ -45,6 +45,11 @@ test('write_file replaces the destination atomically with the mode set before co
   // for execute bits); content as an argument; an existing destination is replaced
   const modes = await run(mutate`umask 0002; write_file ${`${dir}/a`} 0644 x; write_file ${`${dir}/b`} 0755 'y'$'\n'; write_file ${`${dir}/c`} 0640 z; printf 'K=w\n' | write_file ${f} 0600; stat -c '%n %a' ${dir}/* | sed 's|.*/||'; cat ${f} ${`${dir}/b`}; umask`.text);
   t.is(modes.stdout, 'a 644\nb 755\nc 640\nsecret.env 600\nK=w\ny\n0002\n');
+  // a directory whose default ACL would give group and others more than asked
+  await $`mkdir ${`${dir}/acl`} && setfacl -d -m ${'u::rwx,g::rwx,o::r-x'} ${`${dir}/acl`}`;
+  const acl = await run(mutate`write_file ${`${dir}/acl/s`} 0600 x; write_file ${`${dir}/acl/p`} 0644 y; stat -c '%n %a' ${dir}/acl/* | sed 's|.*/||'`.text);
+  t.is(acl.stdout, 'p 644\ns 600\n');
+  await $`rm -rf ${`${dir}/acl`}`;
   // a directory it cannot write: fails, leaves nothing behind
   await $`chmod 0555 ${dir}`;
   const denied = await $({ input: `${PRELUDE}\n${mutate`write_file ${`${dir}/d`} 0644 x`.text}\n`, nothrow: true })`setpriv --reuid=65534 --regid=65534 --clear-groups bash -s`;
@@ -66,9 +71,9 @@ test('the remote shell runs the script sent on stdin as bash -s would: functions
     t.is(r.exitCode, 3, via);
     t.is(r.stdout, 'in f x y\n', via);
     // set -e from the prelude ends the script at the first failing command
-    const e = await asLoginShell(`${PRELUDE}\nfalse\necho not-reached\n`, via);
+    const e = await asLoginShell(`${PRELUDE}\ntrap 'echo bye' EXIT\nfalse\necho not-reached\n`, via);
     t.is(e.exitCode, 1, via);
-    t.is(e.stdout, '', via);
+    t.is(e.stdout, 'bye\n', via);   // the EXIT trap (the run's pid file is removed by one) fires
   }
   // the whole script is read before it runs: a command that reads stdin gets nothing of it
   const c = await asLoginShell(`${PRELUDE}\ncat\necho after-cat\n`);
@@ -84,6 +89,11 @@ test('nap sleeps without starting a process, in the shell and in its subshells',
   const execs = fs.readFileSync(log, 'utf8').split('\n').filter((l) => l.includes('execve('));
   t.is(execs.length, 1, execs.join('\n'));   // bash itself only
   fs.rmSync(path.dirname(log), { recursive: true });
+  // nap_close: a daemon started after it does not inherit the pipe
+  const fds = await run('fds() { local n=0 f; for f in /proc/$BASHPID/fd/*; do n=$((n + 1)); done; echo $n; }; fds; nap 0.01; fds; nap_close; fds');
+  const [before, napping, closed] = fds.stdout.trim().split('\n').map(Number);
+  t.is(napping, before + 1);   // the pipe, open read-write
+  t.is(closed, before);
 });
 
 test('the remote shell reads a large script in blocks, not one byte per read(2) as bash -s does', async (t) => {

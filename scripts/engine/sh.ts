@@ -90,24 +90,28 @@ export const PRELUDE = String.raw`set -euo pipefail
 export LC_ALL=C
 # write_file DEST MODE [CONTENT]: CONTENT (or stdin) -> DEST through a temp file in the
 # same directory and a rename, so DEST is never left half-written. The temp file is
-# created exclusively (noclobber: O_EXCL, so nothing planted there is followed) with MODE
-# from the start (umask, in a subshell), before any content; chmod only for modes a
-# umask cannot give (execute or special bits). No mktemp, no chmod for the usual
-# 0600/0644: a fleet runs this on every VM. CONTENT as an argument spares a cat.
+# created exclusively (noclobber: O_EXCL, so nothing planted there is followed), with no
+# more than MODE from the start (umask, in a subshell), then chmod MODE (a directory's
+# default ACL overrides the umask), all before any content. No mktemp: a fleet runs this
+# on every VM. CONTENT as an argument spares a cat.
 write_file() {
   local dest=$1 mode=$((8#$2)) tmp="$1.meshbook.$$.$RANDOM$RANDOM" mask
   printf -v mask '%04o' $((0777 & ~mode))
   ( umask "$mask"; set -C; : > "$tmp" ) || return 1
-  if (( mode & 07111 )) && ! chmod "$2" "$tmp"; then rm -f "$tmp"; return 1; fi
+  if ! chmod "$2" "$tmp"; then rm -f "$tmp"; return 1; fi
   if [ $# -ge 3 ]; then
     if ! printf '%s' "$3" > "$tmp"; then rm -f "$tmp"; return 1; fi
   elif ! cat > "$tmp"; then rm -f "$tmp"; return 1; fi
   mv -f "$tmp" "$dest"
 }
-# nap SECONDS: sleep without starting a process (a fleet polls on every VM): a read that
-# times out on a pipe this shell holds both ends of, opened once per shell (bash >= 4.1)
+# nap SECONDS: sleep without a process per tick (a fleet polls on every VM): a read that
+# times out on a pipe this shell holds both ends of, opened once per shell (one fork, no
+# exec; bash >= 4.1). nap_close before starting a daemon, which would inherit the pipe.
 __mb_nap_fd=
 nap() {
   [ -n "$__mb_nap_fd" ] || exec {__mb_nap_fd}<> <(:)
   read -r -t "$1" -u "$__mb_nap_fd" _ || true
+}
+nap_close() {
+  if [ -n "$__mb_nap_fd" ]; then exec {__mb_nap_fd}>&-; __mb_nap_fd=; fi
 }`;

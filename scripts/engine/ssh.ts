@@ -147,7 +147,7 @@ export async function stopRemote(vm: Vm, cfg: SshConfig, runId: string): Promise
 }
 
 /** The running masters by socket: OpenSSH titles a master "ssh: <ControlPath> [mux]". */
-function masters(): Map<string, number> {
+export function masters(): Map<string, number> {
   const found = new Map<string, number>();
   let pids: string[] = [];
   try { pids = fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d)); } catch { return found; }
@@ -170,12 +170,11 @@ export async function closeMasters(vms: Vm[], cfg: SshConfig): Promise<void> {
     if (!fs.existsSync(socket)) return;
     const pid = running.get(socket);
     if (pid) {
-      try {
-        process.kill(pid, 'SIGTERM');
-        // gone once it has handled the signal: a run right after must not find it dying
-        for (let i = 0; i < 100 && fs.existsSync(socket); i++) await new Promise((r) => setTimeout(r, 20));
-        return;
-      } catch { /* gone, or not ours: ask it */ }
+      try { process.kill(pid, 'SIGTERM'); } catch { /* gone, or not ours: ask it below */ }
+      // gone once it has handled the signal: a run right after must not find it dying (an
+      // old ssh may only see the signal at its next keepalive: then it is asked below)
+      for (let i = 0; i < 50 && fs.existsSync(socket); i++) await new Promise((r) => setTimeout(r, 20));
+      if (!fs.existsSync(socket)) return;
     }
     const argv = sshArgv(vm, cfg, []);
     argv.splice(argv.indexOf('-T'), 1, '-O', 'exit');

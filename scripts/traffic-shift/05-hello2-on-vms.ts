@@ -99,11 +99,8 @@ function processAction(ctx: HostCtx, version: Version): VmAction {
     apply: mutate`
       ${helpers}
       [ -d ${APP_DIR} ] || install -d -m 0755 ${APP_DIR}
-      # another runtime's hello2 would hold port 8001; without a running engine (no
-      # socket) no container runs and the client could not remove one anyway
-      if command -v docker >/dev/null 2>&1 && { [ -S /run/docker.sock ] || [ -S /var/run/docker.sock ] || [ -n "\${DOCKER_HOST:-}" ]; }; then
-        docker rm -f ${CONTAINERS} >/dev/null 2>&1 || true
-      fi
+      # another runtime's hello2 would hold port 8001
+      if command -v docker >/dev/null 2>&1; then docker rm -f ${CONTAINERS} >/dev/null 2>&1 || true; fi
       write_file ${APP} 0644 ${app}
       write_file ${APP_ENV} 0644 ${envText}
       if hello_pid; then
@@ -116,6 +113,7 @@ function processAction(ctx: HostCtx, version: Version): VmAction {
         done
       fi
       mapfile -t envs < ${APP_ENV}
+      nap_close
       setsid nohup env -i "PATH=$PATH" "\${envs[@]}" node ${APP} > ${LOG} 2>&1 < /dev/null &
       write_file ${PID_FILE} 0644 "$!"$'\n'
       echo ${`started hello2 ${version} (${APP}) as pid`} "$!"

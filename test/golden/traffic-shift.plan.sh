@@ -3,7 +3,7 @@
 # Secrets are masked as ***NAME***: this script does not carry them.
 # A check exits 0 when nothing needs to change and 10 when the change must run.
 set -euo pipefail
-MESHBOOK_PRELUDE=$'set -euo pipefail\nexport LC_ALL=C\n# write_file DEST MODE [CONTENT]: CONTENT (or stdin) -> DEST through a temp file in the\n# same directory and a rename, so DEST is never left half-written. The temp file is\n# created exclusively (noclobber: O_EXCL, so nothing planted there is followed) with MODE\n# from the start (umask, in a subshell), before any content; chmod only for modes a\n# umask cannot give (execute or special bits). No mktemp, no chmod for the usual\n# 0600/0644: a fleet runs this on every VM. CONTENT as an argument spares a cat.\nwrite_file() {\n  local dest=$1 mode=$((8#$2)) tmp="$1.meshbook.$$.$RANDOM$RANDOM" mask\n  printf -v mask \'%04o\' $((0777 & ~mode))\n  ( umask "$mask"; set -C; : > "$tmp" ) || return 1\n  if (( mode & 07111 )) && ! chmod "$2" "$tmp"; then rm -f "$tmp"; return 1; fi\n  if [ $# -ge 3 ]; then\n    if ! printf \'%s\' "$3" > "$tmp"; then rm -f "$tmp"; return 1; fi\n  elif ! cat > "$tmp"; then rm -f "$tmp"; return 1; fi\n  mv -f "$tmp" "$dest"\n}\n# nap SECONDS: sleep without starting a process (a fleet polls on every VM): a read that\n# times out on a pipe this shell holds both ends of, opened once per shell (bash >= 4.1)\n__mb_nap_fd=\nnap() {\n  [ -n "$__mb_nap_fd" ] || exec {__mb_nap_fd}<> <(:)\n  read -r -t "$1" -u "$__mb_nap_fd" _ || true\n}'
+MESHBOOK_PRELUDE=$'set -euo pipefail\nexport LC_ALL=C\n# write_file DEST MODE [CONTENT]: CONTENT (or stdin) -> DEST through a temp file in the\n# same directory and a rename, so DEST is never left half-written. The temp file is\n# created exclusively (noclobber: O_EXCL, so nothing planted there is followed), with no\n# more than MODE from the start (umask, in a subshell), then chmod MODE (a directory\'s\n# default ACL overrides the umask), all before any content. No mktemp: a fleet runs this\n# on every VM. CONTENT as an argument spares a cat.\nwrite_file() {\n  local dest=$1 mode=$((8#$2)) tmp="$1.meshbook.$$.$RANDOM$RANDOM" mask\n  printf -v mask \'%04o\' $((0777 & ~mode))\n  ( umask "$mask"; set -C; : > "$tmp" ) || return 1\n  if ! chmod "$2" "$tmp"; then rm -f "$tmp"; return 1; fi\n  if [ $# -ge 3 ]; then\n    if ! printf \'%s\' "$3" > "$tmp"; then rm -f "$tmp"; return 1; fi\n  elif ! cat > "$tmp"; then rm -f "$tmp"; return 1; fi\n  mv -f "$tmp" "$dest"\n}\n# nap SECONDS: sleep without a process per tick (a fleet polls on every VM): a read that\n# times out on a pipe this shell holds both ends of, opened once per shell (one fork, no\n# exec; bash >= 4.1). nap_close before starting a daemon, which would inherit the pipe.\n__mb_nap_fd=\nnap() {\n  [ -n "$__mb_nap_fd" ] || exec {__mb_nap_fd}<> <(:)\n  read -r -t "$1" -u "$__mb_nap_fd" _ || true\n}\nnap_close() {\n  if [ -n "$__mb_nap_fd" ]; then exec {__mb_nap_fd}>&-; __mb_nap_fd=; fi\n}'
 on_vm1() { ssh -T -o BatchMode=yes -o ConnectTimeout=10 -o StrictHostKeyChecking=accept-new -o UserKnownHostsFile=.meshbook/known_hosts -o GlobalKnownHostsFile=/dev/null -o ControlMaster=auto -o ControlPath=/tmp/meshbook-0/cm/cc1fb3cfdc/45c7be1ee8cbf2a4 -o ControlPersist=120 -o ServerAliveInterval=5 -o ServerAliveCountMax=3 -o LogLevel=ERROR -p 22 -i /root/.ssh/id_ed25519 -o IdentitiesOnly=yes root@192.168.0.170 bash -c $'\'if [ -p /dev/stdin ]; then . /dev/stdin; else exec bash -s; fi\'' < <(printf '%s\n' "$MESHBOOK_PRELUDE"; cat); }
 on_vm2() { ssh -T -o BatchMode=yes -o ConnectTimeout=10 -o StrictHostKeyChecking=accept-new -o UserKnownHostsFile=.meshbook/known_hosts -o GlobalKnownHostsFile=/dev/null -o ControlMaster=auto -o ControlPath=/tmp/meshbook-0/cm/cc1fb3cfdc/b0f3b0b38d57b531 -o ControlPersist=120 -o ServerAliveInterval=5 -o ServerAliveCountMax=3 -o LogLevel=ERROR -p 22 root@192.168.0.171 bash -c $'\'if [ -p /dev/stdin ]; then . /dev/stdin; else exec bash -s; fi\'' < <(printf '%s\n' "$MESHBOOK_PRELUDE"; cat); }
 on_vm3() { ssh -T -o BatchMode=yes -o ConnectTimeout=10 -o StrictHostKeyChecking=accept-new -o UserKnownHostsFile=.meshbook/known_hosts -o GlobalKnownHostsFile=/dev/null -o ControlMaster=auto -o ControlPath=/tmp/meshbook-0/cm/cc1fb3cfdc/e7195c3b938d2016 -o ControlPersist=120 -o ServerAliveInterval=5 -o ServerAliveCountMax=3 -o LogLevel=ERROR -p 22 root@192.168.0.172 bash -c $'\'if [ -p /dev/stdin ]; then . /dev/stdin; else exec bash -s; fi\'' < <(printf '%s\n' "$MESHBOOK_PRELUDE"; cat); }
@@ -397,11 +397,8 @@ hello_pid() {
   [ -n "$found" ] || { pid=""; return 1; }
 }
       [ -d /opt/meshbook/hello ] || install -d -m 0755 /opt/meshbook/hello
-      # another runtime's hello2 would hold port 8001; without a running engine (no
-      # socket) no container runs and the client could not remove one anyway
-      if command -v docker >/dev/null 2>&1 && { [ -S /run/docker.sock ] || [ -S /var/run/docker.sock ] || [ -n "${DOCKER_HOST:-}" ]; }; then
-        docker rm -f http_v1 http_v2 http_v3 >/dev/null 2>&1 || true
-      fi
+      # another runtime's hello2 would hold port 8001
+      if command -v docker >/dev/null 2>&1; then docker rm -f http_v1 http_v2 http_v3 >/dev/null 2>&1 || true; fi
       write_file /opt/meshbook/hello/hello.mjs 0644 $'<contents of vm/hello/hello.mjs, 6585 bytes, sha256 14583a72189e...>'
       write_file /opt/meshbook/hello/hello.env 0644 $'VERSION=v3\nPORT=8001\nHTTP_HELLO_BACKEND=hello3-svc.http-reciprocal-hello.svc.cluster.local\nOWN_IP=192.168.0.172\n'
       if hello_pid; then
@@ -414,6 +411,7 @@ hello_pid() {
         done
       fi
       mapfile -t envs < /opt/meshbook/hello/hello.env
+      nap_close
       setsid nohup env -i "PATH=$PATH" "${envs[@]}" node /opt/meshbook/hello/hello.mjs > /var/log/hello.log 2>&1 < /dev/null &
       write_file /run/meshbook-hello.pid 0644 "$!"$'\n'
       echo $'started hello2 v3 (/opt/meshbook/hello/hello.mjs) as pid' "$!"
