@@ -6,7 +6,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { $ } from 'zx';
 import { probe, mutate, Secret, PRELUDE } from '../scripts/engine/sh.ts';
-import { sshArgv, remoteShell } from '../scripts/engine/ssh.ts';
+import { sshArgv, remoteShell, trackRun, stopRun } from '../scripts/engine/ssh.ts';
+import { spawn } from 'node:child_process';
 
 const run = async (text: string) => (await $({ input: `${PRELUDE}\n${text}\n`, nothrow: true })`bash -s`);
 
@@ -94,6 +95,25 @@ test('nap sleeps without starting a process, in the shell and in its subshells',
   const [before, napping, closed] = fds.stdout.trim().split('\n').map(Number);
   t.is(napping, before + 1);   // the pipe, open read-write
   t.is(closed, before);
+});
+
+test('an interrupted run is stopped whole, also through sudo or a login shell that does not exec its command: the process group is recorded', async (t) => {
+  for (const user of ['root', 'ops']) {
+    const runId = `mbtest${process.pid}${user}`;
+    const remote = remoteShell({ name: 'vm1', host: 'h', user, port: 22, privateIp: 'h', labels: {}, runtime: 'docker' }).join(' ');
+    // as sshd does: a new session whose login shell (here dash, which forks for its
+    // command instead of exec-ing it) is given the joined remote words
+    const p = spawn('setsid', ['sh', '-c', remote], { stdio: ['pipe', 'pipe', 'ignore'] });
+    p.stdin.end(`${PRELUDE}\n${trackRun(runId)}\nsleep 30 & echo "child $!"; wait\n`);
+    const child = await new Promise<number>((resolve) => {
+      let out = '';
+      p.stdout!.on('data', (d) => { out += d; const m = /child (\d+)/.exec(out); if (m) resolve(Number(m[1])); });
+    });
+    await $({ input: stopRun(runId), quiet: true })`sh -c ${remote}`;
+    const gone = async () => { for (let i = 0; i < 30; i++) { try { process.kill(child, 0); } catch { return true; } await new Promise((r) => setTimeout(r, 100)); } return false; };
+    t.true(await gone(), `${user}: the session's sleep ${child} still runs`);
+    t.false(fs.existsSync(`/run/meshbook/${runId}.pid`), user);
+  }
 });
 
 test('the remote shell reads a large script in blocks, not one byte per read(2) as bash -s does', async (t) => {

@@ -112,10 +112,15 @@ export function fullScript(script: Script): string {
   return `${PRELUDE}\n${script.text}\n`;
 }
 
-/** The remote script records its session id (sshd makes it a session leader) under this
- *  run's id, so an interrupted run can stop exactly what it started there. */
+/** The remote script records its process group under this run's id, so an interrupted
+ *  run can stop exactly what it started there. The group, not $$: sshd makes the login
+ *  shell a session (and group) leader, but under sudo, or a login shell that does not
+ *  exec its command (dash), the bash running the script is a child in that group.
+ *  Daemons the script starts with setsid are in groups of their own and keep running. */
 const pidFile = (runId: string) => `/run/meshbook/${runId}.pid`;
-const track = (runId: string) => `{ [ -d /run/meshbook ] || mkdir -p /run/meshbook; } && echo $$ > ${pidFile(runId)} && trap 'rm -f ${pidFile(runId)}' EXIT`;
+export const trackRun = (runId: string) => `{ [ -d /run/meshbook ] || mkdir -p /run/meshbook; } && { __mb_pg=$$; if [ -r /proc/$$/stat ] && read -r -a __mb_st < /proc/$$/stat; then __mb_pg=\${__mb_st[4]}; fi; echo "$__mb_pg" > ${pidFile(runId)}; } && trap 'rm -f ${pidFile(runId)}' EXIT`;
+/** Stops the process group run `runId` recorded (see trackRun). */
+export const stopRun = (runId: string) => `f=${pidFile(runId)}; if [ -f "$f" ]; then kill -TERM -- -"$(cat "$f")" 2>/dev/null || true; rm -f "$f"; fi\n`;
 
 /** `marker`: the script chains several commands (check, change, verify; maybe of several
  *  steps) and prints this after each: every command gets the time limit of its own. */
@@ -123,7 +128,7 @@ export async function runScript(vm: Vm, script: Script, cfg: SshConfig, run?: { 
   fs.mkdirSync(path.dirname(cfg.knownHosts), { recursive: true });
   const argv = sshArgv(vm, cfg, remoteShell(vm));
   const input = run ? `${PRELUDE}
-${track(run.id)}
+${trackRun(run.id)}
 ${script.text}
 ` : fullScript(script);
   if (run?.signal?.aborted) return { code: 130, stdout: '', stderr: 'interrupted before it started' };
@@ -142,8 +147,7 @@ interrupted (Ctrl-C)` };
 /** Stop what run `runId` still runs on the VM: its whole session (best effort, bounded). */
 export async function stopRemote(vm: Vm, cfg: SshConfig, runId: string): Promise<void> {
   const argv = sshArgv(vm, { ...cfg, connectTimeoutS: Math.min(cfg.connectTimeoutS, 5) }, remoteShell(vm));
-  const script = `f=${pidFile(runId)}; if [ -f "$f" ]; then kill -TERM -- -"$(cat "$f")" 2>/dev/null || true; rm -f "$f"; fi\n`;
-  await spawnArgv(argv, { input: script, timeoutMs: 8000 });
+  await spawnArgv(argv, { input: stopRun(runId), timeoutMs: 8000 });
 }
 
 /** The running masters by socket: OpenSSH titles a master "ssh: <ControlPath> [mux]". */
