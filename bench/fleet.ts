@@ -167,9 +167,7 @@ for (const r of rows) {
 }
 const r30 = rows.find((r) => r.n === 30)!;
 console.log(`targets: 30 VMs within 3x of 1 VM with --forks 30: ${(r30.f30!.wall / one.wall).toFixed(2)}x; at least 5x faster than the loop: ${(r30.seq.wall / r30.f30!.wall).toFixed(1)}x`);
-// Where the time goes: this machine runs the runner and every lab VM, so a fleet run is
-// bound by CPU. Each VM costs at least one SSH connection and one app start, whoever
-// drives it; with the 1-VM run's CPU that gives a floor no runner can beat here.
+// where the time goes, and the floor (see the top of this file)
 const cores = os.availableParallelism?.() ?? os.cpus().length;
 console.log(`CPU (machine-wide, s): ${rows.map((r) => `${r.n} VM(s): meshbook ${[r.f10, r.f30].filter(Boolean).map((x) => x!.cpu.toFixed(2)).join(' / ')}, loop ${r.seq.cpu.toFixed(2)}`).join('; ')}`);
 console.log(`meshbook's CPU per added VM (30 VMs, --forks 30, against 1 VM): ${((r30.f30!.cpu - one.cpu) / 29 * 1000).toFixed(0)} ms`);

@@ -42,8 +42,8 @@ test('write_file replaces the destination atomically with the mode set before co
   const f = `${dir}/secret.env`;
   const r = await run(mutate`printf 'K=v\n' | write_file ${f} 0600; stat -c %a ${f}; cat ${f}; ls ${dir} | wc -l`.text);
   t.is(r.stdout, '600\nK=v\n1\n');
-  // every mode as asked, whatever the session's umask (a umask for the usual modes, chmod
-  // for execute bits); content as an argument; an existing destination is replaced
+  // every mode as asked, whatever the session's umask; content as an argument; an
+  // existing destination is replaced
   const modes = await run(mutate`umask 0002; write_file ${`${dir}/a`} 0644 x; write_file ${`${dir}/b`} 0755 'y'$'\n'; write_file ${`${dir}/c`} 0640 z; printf 'K=w\n' | write_file ${f} 0600; stat -c '%n %a' ${dir}/* | sed 's|.*/||'; cat ${f} ${`${dir}/b`}; umask`.text);
   t.is(modes.stdout, 'a 644\nb 755\nc 640\nsecret.env 600\nK=w\ny\n0002\n');
   // a directory whose default ACL would give group and others more than asked
@@ -62,13 +62,14 @@ test('write_file replaces the destination atomically with the mode set before co
 
 // What sshd does with the remote words: joins them with spaces for the login shell (sh -c).
 // sshd on Linux gives the session pipes; `via: 'socket'` is what another build might give.
-const remote = remoteShell({ name: 'vm1', host: 'h', user: 'root', port: 22, privateIp: 'h', labels: {}, runtime: 'docker' }).join(' ');
+const remoteAs = (user: string) => remoteShell({ name: 'vm1', host: 'h', user, port: 22, privateIp: 'h', labels: {}, runtime: 'docker' }).join(' ');
+const remote = remoteAs('root');
 const asLoginShell = (input: string, via: 'pipe' | 'socket' = 'pipe') =>
   $({ input, nothrow: true, quiet: true })`sh -c ${via === 'pipe' ? `cat | ${remote}` : remote}`;
 
 test('the remote shell runs the script sent on stdin as bash -s would: functions, exit code, stdin at its end for the commands it starts', async (t) => {
   for (const via of ['pipe', 'socket'] as const) {
-    const r = await asLoginShell(`${PRELUDE}\n${mutate`f() { echo "in f $1"; }; f ${'x y'}; echo "$$" > /dev/null; exit 3`.text}\n`, via);
+    const r = await asLoginShell(`${PRELUDE}\n${mutate`f() { echo "in f $1"; }; f ${'x y'}; exit 3`.text}\n`, via);
     t.is(r.exitCode, 3, via);
     t.is(r.stdout, 'in f x y\n', via);
     // set -e from the prelude ends the script at the first failing command
@@ -100,14 +101,15 @@ test('nap sleeps without starting a process, in the shell and in its subshells',
 test('an interrupted run is stopped whole, also through sudo or a login shell that does not exec its command: the process group is recorded', async (t) => {
   for (const user of ['root', 'ops']) {
     const runId = `mbtest${process.pid}${user}`;
-    const remote = remoteShell({ name: 'vm1', host: 'h', user, port: 22, privateIp: 'h', labels: {}, runtime: 'docker' }).join(' ');
+    const remote = remoteAs(user);
     // as sshd does: a new session whose login shell (here dash, which forks for its
     // command instead of exec-ing it) is given the joined remote words
     const p = spawn('setsid', ['sh', '-c', remote], { stdio: ['pipe', 'pipe', 'ignore'] });
     p.stdin.end(`${PRELUDE}\n${trackRun(runId)}\nsleep 30 & echo "child $!"; wait\n`);
-    const child = await new Promise<number>((resolve) => {
+    const child = await new Promise<number>((resolve, reject) => {
       let out = '';
       p.stdout!.on('data', (d) => { out += d; const m = /child (\d+)/.exec(out); if (m) resolve(Number(m[1])); });
+      p.on('exit', (code) => reject(new Error(`${user}: the session ended (${code}) before it started its child: ${out}`)));
     });
     await $({ input: stopRun(runId), quiet: true })`sh -c ${remote}`;
     const gone = async () => { for (let i = 0; i < 30; i++) { try { process.kill(child, 0); } catch { return true; } await new Promise((r) => setTimeout(r, 100)); } return false; };

@@ -94,13 +94,13 @@ export function sshArgv(vm: Vm, cfg: SshConfig, remote: string[]): string[] {
 }
 
 /** The remote command that runs the script sent on stdin, as root: directly for root,
- *  through passwordless sudo otherwise. Not `bash -s`: bash reads a script on stdin one
- *  byte per read(2) (so that commands it starts find the rest of stdin untouched): some
- *  17,000 system calls for a traffic-shift trip; `.` reads /dev/stdin whole, in 4 KB blocks (bash >= 4.0,
- *  so CentOS 7 and Alibaba Cloud Linux 2 too), then runs it as bash -s would: same
- *  functions, traps, `exit`, and stdin already at its end for the commands it starts.
- *  ssh joins the remote words with spaces for the login shell: the constant is quoted
- *  for it (no input reaches this string). */
+ *  through passwordless sudo otherwise. Not `bash -s`: bash reads a script on a pipe one
+ *  byte per read(2) (so that the commands it starts find the rest of stdin untouched),
+ *  some 17,000 system calls for a traffic-shift trip. `.` reads /dev/stdin whole, in 4 KB
+ *  blocks (bash >= 4.0, so CentOS 7 and Alibaba Cloud Linux 2 too), then runs it as
+ *  bash -s would: same functions, traps, `exit`, and stdin already at its end for the
+ *  commands it starts. ssh joins the remote words with spaces for the login shell: the
+ *  constant is quoted for it (no input reaches this string). */
 export function remoteShell(vm: Vm): string[] {
   // an sshd built to hand the session a socket instead of a pipe (Linux builds use pipes)
   // cannot have /dev/stdin opened: then bash -s, as before
