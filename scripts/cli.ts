@@ -12,7 +12,9 @@ import { InputError, loadInputs, readEnvFile } from './engine/inputs.ts';
 import { plan, planSh, planText } from './engine/plan.ts';
 import { runRunbooks, matches } from './engine/runner.ts';
 import { textHooks, summaryTable, failuresSummary, reportJson } from './engine/report.ts';
-import { Journal } from './engine/journal.ts';
+import { Journal, journalDir } from './engine/journal.ts';
+import { lockEnv } from './engine/lock.ts';
+import { stateHome } from './engine/files.ts';
 import { redact } from './engine/redact.ts';
 import type { Runbook } from './engine/types.ts';
 import type { SshConfig } from './engine/ssh.ts';
@@ -97,6 +99,10 @@ export function buildProgram(): Command {
     .option('--timeout <seconds>', 'limit for one remote command', positiveInt('--timeout'), 900)
     .option('--connect-timeout <seconds>', 'SSH connect timeout', positiveInt('--connect-timeout'), 10)
     .option('--json', 'print one JSON object with every result (progress is not printed)')
+    .addHelpText('after', () => `
+State: the run journal (one per runbook and env file) is kept in ${journalDir()}/<runbook>/
+and the lock that allows one run per env file at a time in ${stateHome()}/locks/
+(set MESHBOOK_STATE_DIR to move both). The journal only advises: every step runs its check.`)
     .action(async (names: string[], o) => {
       const rbs = runbooksOf(names);
       checkStep(rbs, '--from', o.from);
@@ -104,8 +110,16 @@ export function buildProgram(): Command {
       const loaded = loadInputs(o.env, rbs, { checkFiles: true });
       const netns = loaded.inventory.netns ?? loaded.env.LAB_NETNS;
       if (netns && process.getuid?.() !== 0) throw new InputError([`LAB_NETNS: reaching the lab's VMs (namespace ${netns}) needs root; run as root`]);
+      // one run at a time per env file (a dry run changes nothing and needs no lock)
+      if (!o.dryRun) {
+        const lock = lockEnv(o.env);
+        if (lock.tookOver && !o.json) console.error(chalk.yellow(`took over the lock of a run that is gone: pid ${lock.tookOver.pid} (${lock.tookOver.command})`));
+      }
       const journal = new Journal(o.env);
-      if (journal.resuming && !o.from && !o.only && !o.dryRun && !o.json) console.log(chalk.yellow('the last run did not finish: steps already done are skipped (use --from to redo them)'));
+      const interrupted = o.from || o.only || o.dryRun ? [] : journal.interrupted(names);
+      const say = (line: string) => { if (!o.json) console.error(chalk.yellow(line)); };
+      for (const n of journal.notices.splice(0)) say(n);
+      if (interrupted.length) say(`the last run of ${interrupted.join(', ')} with ${o.env} did not finish: every step runs its check again; a step it finished is skipped only where the check confirms it (--from STEP to redo from a step)`);
       const ac = new AbortController();
       process.on('SIGINT', () => {
         if (ac.signal.aborted) process.exit(130);
@@ -117,8 +131,9 @@ export function buildProgram(): Command {
         journal, hooks: o.json ? undefined : textHooks(), signal: ac.signal,
         cluster: loaded.lab ? (await import('../lab/cluster/provider.ts')).labClusterFor(loaded.env) : undefined,
       });
-      if (o.json) console.log(redact(JSON.stringify(reportJson(report), null, 2)));
+      if (o.json) console.log(redact(JSON.stringify({ ...reportJson(report), notices: report.notices ?? [] }, null, 2)));
       else {
+        for (const n of report.notices ?? []) console.error(chalk.yellow(n));
         console.log(`\n${summaryTable(report)}`);
         for (const f of failuresSummary(report)) console.log(chalk.red(f));
         if (o.dryRun) console.log('dry run: probes ran, nothing was changed');
@@ -134,6 +149,7 @@ export function buildProgram(): Command {
     .option('--timeout <seconds>', 'limit for one remote command', positiveInt('--timeout'), 900)
     .option('--connect-timeout <seconds>', 'SSH connect timeout', positiveInt('--connect-timeout'), 10)
     .action(async (name: string | undefined, o) => {
+      if (o.env) lockEnv(o.env);
       const [{ walkthrough }, { labClusterFor }] = await Promise.all([import('./engine/walkthrough.ts'), import('../lab/cluster/provider.ts')]);
       const rep = await walkthrough(RUNBOOKS, { runbook: name, envFile: o.env, ssh: (env, netns) => sshConfig(env, netns, o), cluster: labClusterFor });
       process.exitCode = rep?.failed ? 1 : 0;

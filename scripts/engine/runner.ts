@@ -13,6 +13,7 @@ import { runScript, closeMasters, stopRemote, type SshConfig } from './ssh.ts';
 import { Journal, fingerprint } from './journal.ts';
 import { redact } from './redact.ts';
 import { explain } from './known-failures.ts';
+import { CLUSTER_ID_CMD, clusterIdentity, hostKeyIdentity, readKnownHosts } from './identity.ts';
 
 export interface HostResult {
   status: Status;
@@ -38,6 +39,7 @@ export interface RunReport {
   stopped?: string;         // the walkthrough was quit
   runbooks?: string[];      // what ran, for the "next action" in the summary
   envFile?: string;
+  notices?: string[];       // what the journal had to say (moved aside, entries voided)
 }
 
 export type Decision = 'yes' | 'skip' | 'quit';
@@ -121,7 +123,8 @@ function forLab(n: Norm, a: VmAction | ClusterAction, lab: boolean): Norm {
 }
 
 const display = (r: Runnable) => ('display' in r ? r.display : showCmd(r));
-const textOf = (r?: Runnable) => (r ? ('text' in r ? r.text : JSON.stringify([r.argv, r.stdin ?? ''])) : '');
+// what a fingerprint is taken over: the shown text (secrets masked), never the secret itself
+const textOf = (r?: Runnable) => (r ? ('text' in r ? r.display : JSON.stringify([r.argv, r.stdin ?? ''])) : '');
 
 function fingerprintOf(n: Norm): string {
   return fingerprint(n.skip, textOf(n.probe), textOf(n.check), ...n.apply.map(textOf), textOf(n.verify));
@@ -317,9 +320,15 @@ export async function runRunbooks(runbooks: Runbook[], loaded: Loaded, opts: Run
   const report: RunReport = { records: [], hosts: [...(hasCluster ? [CLUSTER] : []), ...hosts.map((h) => h.name)], failed: false, runbooks: runbooks.map((rb) => rb.name), envFile: loaded.envFile };
   const failedHosts = new Set<string>();
   const journal = opts.journal;
-  const resuming = !!journal?.resuming && !opts.from && !opts.only && !opts.dryRun;
+  const names = runbooks.map((rb) => rb.name);
+  // the journal advises: on a resumed run every step still runs its check, and a step the
+  // journal says was done is labelled so only when its check confirms it now
+  const resumed = new Set(journal && !opts.from && !opts.only && !opts.dryRun ? journal.interrupted(names) : []);
   let started = !opts.from;
-  if (journal && !opts.dryRun) journal.start();
+  if (journal && !opts.dryRun) {
+    await identifyHosts(journal, names, loaded, hasCluster, opts);
+    journal.start(names);
+  }
   const runId = crypto.randomBytes(6).toString('hex');
   const busy = new Set<Vm>();
   // a command past its time limit is stopped on the VM too (its session), not left running
@@ -401,7 +410,6 @@ export async function runRunbooks(runbooks: Runbook[], loaded: Loaded, opts: Run
       }
       const tn = vmAction(t, ctx).n;
       const fp = fingerprintOf(tn);
-      if (resuming && journal!.doneBefore(tid, h, fp)) break;
       if (!localOnly(tn)) {
         const parts = chainable(tn, tid, opts) || (tn.probe && !tn.check) ? partsOf(tn) : undefined;
         if (!parts) break;
@@ -494,18 +502,16 @@ export async function runRunbooks(runbooks: Runbook[], loaded: Loaded, opts: Run
         const fp = fingerprintOf(n);
         const hostT0 = performance.now();
         let r: HostResult;
-        if (resuming && !step.gathersFacts && !onFailure && journal!.doneBefore(id, h, fp)) {
-          r = { status: 'skipped', lines: ['done in the interrupted run (resumed)'] };
-        } else {
-          try {
-            r = h === CLUSTER
-              ? await execute(id, n, CLUSTER, loaded.lab, runHere, opts, clusterFacts)
-              : await onVm(id, h, n, fp, rb, index);
-          } catch (e) {
-            r = { status: 'failed', lines: [], error: redact((e as Error).message) };
-          }
-          if (!opts.dryRun) journal?.record(id, h, r.status, fp);
+        const doneEarlier = resumed.has(rb.name) && !onFailure && !!journal?.doneBefore(id, h, fp);
+        try {
+          r = h === CLUSTER
+            ? await execute(id, n, CLUSTER, loaded.lab, runHere, opts, clusterFacts)
+            : await onVm(id, h, n, fp, rb, index);
+        } catch (e) {
+          r = { status: 'failed', lines: [], error: redact((e as Error).message) };
         }
+        if (!opts.dryRun) journal?.record(id, h, r.status, fp);
+        if (doneEarlier && r.status === 'unchanged') r = { ...r, status: 'skipped', lines: ['done in the interrupted run; its check confirms it now', ...r.lines] };
         if (opts.signal?.aborted && r.status === 'failed') r = { ...r, error: 'interrupted (Ctrl-C): stopped on this host; rerun to resume here' };
         if (r.status === 'failed' && !onFailure) failedHosts.add(h);
         r.ms = Math.round(performance.now() - hostT0);
@@ -517,17 +523,42 @@ export async function runRunbooks(runbooks: Runbook[], loaded: Loaded, opts: Run
       });
       rec.hosts = Object.fromEntries(report.hosts.filter((h) => rec.hosts[h]).map((h) => [h, rec.hosts[h]]));
       if (targets.length) rec.ms = Math.round(performance.now() - stepT0);
-      if (!opts.dryRun) journal?.flush();
+      if (journal && !opts.dryRun) {
+        learnHosts(journal, names, loaded, opts);
+        journal.flush();
+      }
       report.records.push(rec);
       opts.hooks?.stepEnd?.(rec);
     }
   }
   report.failed = report.records.some((r) => Object.values(r.hosts).some((h) => h.status === 'failed'));
-  if (!opts.dryRun) journal?.finish(!report.failed && !report.stopped);
+  if (!opts.dryRun) journal?.finish(names, !report.failed && !report.stopped);
+  if (journal?.notices.length) report.notices = [...journal.notices];
   if (opts.signal?.aborted) {
     report.stopped ??= 'interrupted';
     await Promise.all(hosts.map((h) => stopRemote(h, opts.ssh, runId)));
   }
   await closeMasters(hosts, opts.ssh);
   return report;
+}
+
+/** Tell the journal who the hosts are now: each VM by its host key in meshbook's
+ *  known_hosts, the cluster by the lab's generation or kube-system's UID. */
+async function identifyHosts(journal: Journal, names: string[], loaded: Loaded, hasCluster: boolean, opts: RunOptions): Promise<void> {
+  const known = readKnownHosts(opts.ssh.knownHosts);
+  for (const vm of loaded.inventory.vms) journal.identify(names, vm.name, hostKeyIdentity(known, vm.host, vm.port), 'host');
+  if (!hasCluster) return;
+  const r = loaded.lab ? undefined : await runLocal(CLUSTER_ID_CMD, 15_000).catch(() => undefined);
+  journal.identify(names, CLUSTER, clusterIdentity(loaded.env, loaded.lab, r), 'cluster');
+}
+
+/** Hosts whose key became known during this run (first contact): record who they are. */
+function learnHosts(journal: Journal, names: string[], loaded: Loaded, opts: RunOptions): void {
+  const unknown = loaded.inventory.vms.filter((vm) => !journal.knows(names[0], vm.name));
+  if (!unknown.length) return;
+  const known = readKnownHosts(opts.ssh.knownHosts);
+  for (const vm of unknown) {
+    const id = hostKeyIdentity(known, vm.host, vm.port);
+    if (id) journal.learn(names, vm.name, id);
+  }
 }
