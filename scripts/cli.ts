@@ -113,12 +113,14 @@ and the lock that allows one run per env file at a time in ${stateHome()}/locks/
       // one run at a time per env file (a dry run changes nothing and needs no lock)
       if (!o.dryRun) {
         const lock = lockEnv(o.env);
-        if (lock.tookOver && !o.json) console.error(chalk.yellow(`took over the lock of a run that is gone: pid ${lock.tookOver.pid} (${lock.tookOver.command})`));
+        if (lock.tookOver) console.error(chalk.yellow(`took over the lock of a run that is gone: pid ${lock.tookOver.pid} (${lock.tookOver.command})`));
       }
       const journal = new Journal(o.env);
       const interrupted = o.from || o.only || o.dryRun ? [] : journal.interrupted(names);
-      const say = (line: string) => { if (!o.json) console.error(chalk.yellow(line)); };
-      for (const n of journal.notices.splice(0)) say(n);
+      // warnings go to stderr also with --json (stdout stays one JSON object)
+      const say = (line: string) => console.error(chalk.yellow(redact(line)));
+      const early = journal.notices.splice(0);
+      for (const n of early) say(n);
       if (interrupted.length) say(`the last run of ${interrupted.join(', ')} with ${o.env} did not finish: every step runs its check again; a step it finished is skipped only where the check confirms it (--from STEP to redo from a step)`);
       const ac = new AbortController();
       process.on('SIGINT', () => {
@@ -131,9 +133,9 @@ and the lock that allows one run per env file at a time in ${stateHome()}/locks/
         journal, hooks: o.json ? undefined : textHooks(), signal: ac.signal,
         cluster: loaded.lab ? (await import('../lab/cluster/provider.ts')).labClusterFor(loaded.env) : undefined,
       });
-      if (o.json) console.log(redact(JSON.stringify({ ...reportJson(report), notices: report.notices ?? [] }, null, 2)));
+      for (const n of report.notices ?? []) say(n);
+      if (o.json) console.log(redact(JSON.stringify({ ...reportJson(report), notices: [...early, ...(report.notices ?? [])] }, null, 2)));
       else {
-        for (const n of report.notices ?? []) console.error(chalk.yellow(n));
         console.log(`\n${summaryTable(report)}`);
         for (const f of failuresSummary(report)) console.log(chalk.red(f));
         if (o.dryRun) console.log('dry run: probes ran, nothing was changed');
