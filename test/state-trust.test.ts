@@ -126,6 +126,7 @@ test.serial('an unreadable journal is named and moved aside; the run goes on', a
 });
 
 test.serial('a resumed warm run costs no more than a warm run from scratch', async (t) => {
+  t.timeout(600_000); // seven rebuilds, measured
   const interrupt = () => {
     const j = JSON.parse(fs.readFileSync(journalFile(), 'utf8'));
     fs.writeFileSync(journalFile(), JSON.stringify({ ...j, complete: false }));
