@@ -64,6 +64,7 @@ test.after.always(async () => {
 });
 
 test.serial('a killed run, then a hosts line deleted behind meshbook: the next plain rebuild repairs it', async (t) => {
+  t.timeout(600_000);
   const up = await meshbook('lab', 'up', '--vms', '3', ...labArgs);
   t.is(up.exitCode, 0, up.stderr);
   const cold = await rebuild();
@@ -84,6 +85,7 @@ test.serial('a killed run, then a hosts line deleted behind meshbook: the next p
 });
 
 test.serial('an interrupted run, lab down, lab up: the next rebuild builds the new lab (nothing is skipped on the journal\'s word)', async (t) => {
+  t.timeout(600_000);
   await killDuringStep14();
   t.is((await meshbook('lab', 'down', ...labArgs)).exitCode, 0);
   const up = await meshbook('lab', 'up', '--vms', '3', ...labArgs);
@@ -104,6 +106,7 @@ test.serial('an interrupted run, lab down, lab up: the next rebuild builds the n
 });
 
 test.serial('two rebuilds at once: one refuses at once (exit 2, naming the other), the other PASSes', async (t) => {
+  t.timeout(600_000);
   const [a, b] = await Promise.all([rebuild(), new Promise<Awaited<ReturnType<typeof rebuild>>>((res) => setTimeout(() => res(rebuild()), 150))]);
   const codes = [a.code, b.code].sort();
   t.deepEqual(codes, [0, 2], `${a.stderr}\n${b.stderr}`);
@@ -118,6 +121,7 @@ test.serial('two rebuilds at once: one refuses at once (exit 2, naming the other
 });
 
 test.serial('an unreadable journal is named and moved aside; the run goes on', async (t) => {
+  t.timeout(600_000);
   fs.writeFileSync(journalFile(), '{"version":2,"complete":fal');
   const r = await rebuild('--only', '10-hello3-dns');
   t.is(r.code, 0, r.stderr);
@@ -126,7 +130,7 @@ test.serial('an unreadable journal is named and moved aside; the run goes on', a
 });
 
 test.serial('a resumed warm run costs no more than a warm run from scratch', async (t) => {
-  t.timeout(600_000); // seven rebuilds, measured
+  t.timeout(600_000);
   const interrupt = () => {
     const j = JSON.parse(fs.readFileSync(journalFile(), 'utf8'));
     fs.writeFileSync(journalFile(), JSON.stringify({ ...j, complete: false }));
