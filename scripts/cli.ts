@@ -2,7 +2,7 @@
 // meshbook: runbooks for bringing VMs into an Istio / ASM mesh.
 import fs from 'node:fs';
 import path from 'node:path';
-import { Command, Option, InvalidArgumentError } from 'commander';
+import { Command, CommanderError, Option, InvalidArgumentError } from 'commander';
 import { chalk } from 'zx';
 // commands load what only they need when they run (the walkthrough's prompts, the lab,
 // the verifier's HTTP client, the Ansible export): every command starts faster
@@ -20,6 +20,8 @@ import type { Runbook } from './engine/types.ts';
 import type { SshConfig } from './engine/ssh.ts';
 import { registerLab } from '../lab/cli.ts';
 import { registerVerify } from './verify/cli.ts';
+
+const VERSION = (JSON.parse(fs.readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 const positiveInt = (name: string) => (v: string) => {
   if (!/^\d+$/.test(v) || +v < 1) throw new InvalidArgumentError(`${name} must be a whole number of at least 1`);
@@ -47,8 +49,12 @@ function checkStep(rbs: Runbook[], flag: string, sel?: string) {
 
 export function buildProgram(): Command {
   const program = new Command('meshbook')
-    .description('Runbooks for bringing VM workloads into an Istio or Alibaba Cloud Service Mesh (ASM) mesh,\nwith a local lab of network namespaces to rehearse them on.')
-    .showHelpAfterError('(add --help for usage)');
+    .description('Runbooks for bringing VM workloads into an Istio or Alibaba Cloud Service Mesh (ASM) mesh, with a local lab of network namespaces to rehearse them on.')
+    .version(VERSION, '-V, --version', 'print the version')
+    .showHelpAfterError('(add --help for usage)')
+    // bad input (an unknown flag, a bad value, a missing option) exits 2, as every other
+    // input error does: commander would exit 1 (inherited by the commands added below)
+    .exitOverride();
 
   program.command('list')
     .description('the runbooks and their numbered steps')
@@ -198,7 +204,10 @@ export async function main(argv = process.argv): Promise<void> {
     if (code !== undefined) { process.exitCode = code; return; }
     await buildProgram().parseAsync(argv);
   } catch (e) {
-    if (e instanceof InputError) {
+    if (e instanceof CommanderError) {
+      // commander has printed the message (or the help, or the version) already
+      process.exitCode = ['commander.helpDisplayed', 'commander.help', 'commander.version'].includes(e.code) ? 0 : 2;
+    } else if (e instanceof InputError) {
       for (const p of e.problems) console.error(chalk.red(redact(p)));
       console.error('nothing was run');
       process.exitCode = 2;
