@@ -25,7 +25,15 @@ export class InputError extends Error {
 
 export function readEnvFile(file: string): Record<string, string> {
   if (!fs.existsSync(file)) throw new InputError([`--env: ${file} does not exist; copy envs/<runbook>.env.example and fill it in`]);
-  return parseDotenv(fs.readFileSync(file));
+  let text: Buffer;
+  try {
+    text = fs.readFileSync(file);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === 'EISDIR' ? 'is a directory' : code === 'EACCES' || code === 'EPERM' ? 'cannot be read by this user (permission denied)' : `cannot be read (${code ?? (e as Error).message})`;
+    throw new InputError([`--env: ${file} ${why}; give the path of a readable env file (KEY=value lines)`]);
+  }
+  return parseDotenv(text);
 }
 
 export interface Loaded {
@@ -83,6 +91,11 @@ export function loadFrom(raw: Record<string, string>, envFile: string, runbooks:
     const r = loadInventory(invPath, { checkFiles: opts.checkFiles });
     inventory = r.inventory;
     problems.push(...r.problems);
+  }
+  if (opts.checkFiles && env.LAB === '1' && env.LAB_NETNS && !fs.existsSync(`/run/netns/${env.LAB_NETNS}`)) {
+    // a lab env left behind by `lab down` (or from another machine): every later line would
+    // be an ssh or kubectl failure; say the one thing to do
+    problems.unshift(`LAB_NETNS: the lab this env file was written for is not up (no network namespace ${env.LAB_NETNS}); run meshbook lab up`);
   }
   if (problems.length) throw new InputError(problems);
   return { env, inventory, envFile: path.resolve(envFile), lab: env.LAB === '1' };
