@@ -96,8 +96,16 @@ export function parseInventory(text: string, file: string, opts: { checkFiles?: 
 }
 
 export function loadInventory(file: string, opts: { checkFiles?: boolean } = {}) {
-  if (!fs.existsSync(file)) {
-    return { inventory: { vms: [], file } as Inventory, problems: [`VM_INVENTORY: ${file} does not exist; point VM_INVENTORY at your inventory YAML`] };
+  const bad = (why: string) => ({ inventory: { vms: [], file } as Inventory, problems: [`VM_INVENTORY: ${file} ${why}`] });
+  if (!fs.existsSync(file)) return bad('does not exist; point VM_INVENTORY at your inventory YAML');
+  // a directory (e.g. an empty answer resolved against the env file's directory) or an
+  // unreadable file is one problem line like any other, not an exception
+  if (fs.statSync(file).isDirectory()) return bad('is a directory; point VM_INVENTORY at your inventory YAML file in it');
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    return bad(`cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); check its permissions`);
   }
-  return parseInventory(fs.readFileSync(file, 'utf8'), file, opts);
+  return parseInventory(text, file, opts);
 }
