@@ -1,4 +1,4 @@
-// Several steps in one round trip (scripts/engine/runner.ts chainScript): run locally with
+// Several steps in one round trip (scripts/engine/trip.ts chainScript): run locally with
 // bash, the way the VM runs it. Per step: check; on 10 the change and the verify; on 0 the
 // next step; anything else ends the trip, and nothing after it runs. The output splits back
 // into per-step results, and decidedSteps says which steps are settled while it still runs.
@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { chainScript, splitChain, decidedSteps, type Part } from '../scripts/engine/runner.ts';
+import { chainScript, splitChain, decidedSteps, type Part } from '../scripts/engine/trip.ts';
 import { PRELUDE, probe, mutate } from '../scripts/engine/sh.ts';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mb-chain-'));

@@ -3,7 +3,7 @@
 // profile's branch of the steps whose commands differ per distro.
 import type { ClusterAction, ClusterCtx, HostCtx, LocalCmd, Runbook, VmAction } from './types.ts';
 import { showCmd } from './local.ts';
-import { labCluster } from './runner.ts';
+import { labCluster } from './action.ts';
 import { workDirFor } from './journal.ts';
 import type { Loaded } from './inputs.ts';
 import { PRELUDE, type Script } from './sh.ts';

@@ -1,0 +1,163 @@
+// One step's action on one host, run by the rules every step follows: skip; or a probe
+// (read, judged on the workstation); or check -> change -> verify. VM and cluster actions
+// are normalized to one shape first, and the lab's rules applied (a change the lab cannot
+// make is "not in lab", or its stand-in runs).
+import type { ClusterAction, ClusterCtx, ClusterProvider, HostCtx, LocalCmd, RemoteResult, VmAction } from './types.ts';
+import type { Script } from './sh.ts';
+import type { HostResult, RunOptions } from './run-types.ts';
+import type { Part } from './trip.ts';
+import { showCmd } from './local.ts';
+import { fingerprint } from './journal.ts';
+import { redact } from './redact.ts';
+import { explain } from './known-failures.ts';
+
+const TAIL = 12;
+export function tail(s: string): string {
+  return redact(s.trim().split('\n').slice(-TAIL).join('\n'));
+}
+
+/** VM and cluster actions, normalized: the same rules run both. */
+export type Runnable = Script | LocalCmd;
+export interface NormalAction {
+  skip?: string;
+  probe?: Runnable;
+  interpret?: (out: RemoteResult) => { ok: boolean; lines: string[]; facts?: Record<string, unknown> };
+  check?: Runnable;
+  changeCodes: number[];
+  apply: Runnable[];
+  verify?: Runnable;
+  notInLab?: string;
+  labStandIn?: string;
+  consent?: string;
+}
+
+export function normalizeVm(a: VmAction, ctx: HostCtx): NormalAction {
+  return {
+    skip: a.skip, probe: a.probe, interpret: a.interpret && ((o) => a.interpret!(o, ctx)), check: a.check, changeCodes: [10],
+    apply: a.apply ? [a.apply] : [], verify: a.verify, notInLab: a.notInLab, consent: a.consent,
+  };
+}
+
+export function normalizeCluster(a: ClusterAction, ctx: ClusterCtx): NormalAction {
+  return {
+    skip: a.skip, probe: a.probe, interpret: a.interpret && ((o) => a.interpret!(o, ctx)), check: a.check, changeCodes: a.check?.changeCodes ?? [10],
+    apply: a.apply ?? [], verify: a.verify, notInLab: a.notInLab, consent: a.consent,
+  };
+}
+
+/** In the lab a notInLab change never runs; a lab stand-in may replace check/apply. */
+export function withLabRules(n: NormalAction, a: VmAction | ClusterAction, lab: boolean): NormalAction {
+  if (!lab || !n.notInLab) return n;
+  const s = 'labStandIn' in a ? a.labStandIn : undefined;
+  return { ...n, check: s?.check ?? n.check, changeCodes: s?.check ? [10] : n.changeCodes, apply: s?.apply ? [s.apply] : [], verify: s?.verify, consent: undefined, labStandIn: s?.what };
+}
+
+export const display = (r: Runnable) => ('display' in r ? r.display : showCmd(r));
+// what a fingerprint is taken over: the shown text (secrets masked), never the secret itself
+export const textOf = (r?: Runnable) => (r ? ('text' in r ? r.display : JSON.stringify([r.argv, r.stdin ?? ''])) : '');
+
+export function fingerprintAction(n: NormalAction): string {
+  return fingerprint(n.skip, textOf(n.probe), textOf(n.check), ...n.apply.map(textOf), textOf(n.verify));
+}
+
+/** Run one step's action on one host (a VM, or "cluster"). */
+export async function runAction(id: string, n: NormalAction, where: string, inLab: boolean, direct: (r: Runnable) => Promise<RemoteResult>, opts: RunOptions, facts?: Record<string, unknown>,
+  chain?: (parts: Part[]) => Promise<RemoteResult[]>): Promise<HostResult> {
+  const timeoutMs = opts.ssh.commandTimeoutMs;
+  // check, change and verify in one round trip when nothing has to be asked or shown in
+  // between: the same scripts, the same decisions (taken on the VM), one ssh instead of three
+  let pre: Map<Runnable, RemoteResult> | undefined;
+  const run = async (r: Runnable) => pre?.get(r) ?? direct(r);
+  if (chain && canChain(n, id, opts)) {
+    const parts = chainParts(n)!;
+    const results = await chain(parts);
+    pre = new Map(results.map((r, i) => [parts[i].script as Runnable, r]));
+  }
+  const fail = (what: string, r: RemoteResult): HostResult => {
+    const known = explain(`${r.stderr}\n${r.stdout}`);
+    // after a check answered, a 255 means the connection went away mid-command
+    const lost = what === 'change' || what === 'verify' || /Timeout, server .* not responding|closed by remote host|Connection reset|Broken pipe/i.test(r.stderr);
+    const cause = r.timedOut ? `${what} timed out after ${+(timeoutMs / 1000).toFixed(1)} s (host stopped answering?)`
+      : r.code === 255 && where !== 'cluster' ? (lost ? `${what}: ${where} stopped answering mid-command (connection lost)` : `${what}: ssh could not reach ${where}`)
+      : `${what} exited ${r.code}`;
+    return {
+      status: 'failed', lines: [],
+      error: redact(known ? `${cause}: ${known.cause}; fix: ${known.fix}` : cause),
+      tail: tail(r.stderr || r.stdout),
+    };
+  };
+  if (n.skip) return { status: 'skipped', lines: [n.skip] };
+  const lab = n.notInLab && inLab ? [`not in lab: ${n.notInLab}`, ...(n.labStandIn ? [`lab stand-in: ${n.labStandIn}`] : [])] : [];
+  const split = (s: string) => (s.trim() ? s.trim().split('\n').map(redact) : []);
+
+  const notHere = (r: RemoteResult): HostResult => ({ status: 'not in lab', lines: [`not in lab: ${r.notInLab}`] });
+  if (n.probe) {
+    const r = await run(n.probe);
+    if (r.notInLab) return notHere(r);
+    if ((r.code === 255 && where !== 'cluster') || r.timedOut) return fail('probe', r);
+    const it = n.interpret ? n.interpret(r) : { ok: r.code === 0, lines: split(r.stdout) };
+    if (it.facts && facts) Object.assign(facts, it.facts);
+    if (!it.ok) {
+      const known = explain(`${r.stderr}\n${r.stdout}`);
+      return { status: 'failed', lines: it.lines.map(redact), error: redact(it.lines.find((l) => /^(missing|error|unknown)/i.test(l)) ?? (known ? `${known.cause}; fix: ${known.fix}` : `probe exited ${r.code}`)), tail: tail(r.stderr) };
+    }
+    return { status: lab.length ? 'not in lab' : 'ok', lines: [...it.lines.map(redact), ...lab] };
+  }
+
+  let detail: string[] = [];
+  if (n.check) {
+    const r = await run(n.check);
+    if (r.notInLab) return notHere(r);
+    detail = split(r.stdout);
+    if (r.code === 0) return { status: lab.length ? 'not in lab' : 'unchanged', lines: [...detail, ...lab] };
+    if (!n.changeCodes.includes(r.code)) return fail('check', r);
+  }
+  if (!n.apply.length) {
+    if (lab.length) return { status: 'not in lab', lines: [...detail, ...lab] };
+    return n.check ? { status: 'failed', lines: detail, error: 'not in the desired state and no change is defined' } : { status: 'skipped', lines: ['nothing to do'] };
+  }
+  if (n.consent && !opts.yes && !opts.consented?.has(id)) {
+    return { status: 'failed', lines: detail, error: `needs consent: ${n.consent}; rerun with --yes (or answer yes in the walkthrough) to allow it` };
+  }
+  if (opts.dryRun) return { status: 'would change', lines: detail, planned: [...n.apply.map(display), ...(n.verify ? [display(n.verify)] : [])] };
+  const out: string[] = [];
+  for (const a of n.apply) {
+    const r = await run(a);
+    if (r.notInLab) return { ...notHere(r), lines: [...detail, ...out, `not in lab: ${r.notInLab}`] };
+    if (r.code !== 0) return { ...fail('change', r), lines: [...detail, ...out] };
+    out.push(...split(r.stdout));
+  }
+  if (n.verify) {
+    const v = await run(n.verify);
+    if (v.notInLab) return { ...notHere(v), lines: [...detail, ...out, `not in lab: ${v.notInLab}`] };
+    if (v.code !== 0) return { ...fail('verify', v), lines: [...detail, ...out] };
+  }
+  return { status: lab.length ? 'not in lab' : 'changed', lines: [...detail, ...out, ...lab] };
+}
+
+/** Can this action go to the VM as one chain (check; on exit 10 the change; the verify)? */
+export function canChain(n: NormalAction, id: string, opts: RunOptions): boolean {
+  const consentOk = !n.consent || opts.yes || opts.consented?.has(id);
+  return !n.skip && !n.probe && !!n.check && n.apply.length === 1 && !opts.dryRun && !!consentOk && !opts.hooks?.confirm
+    && n.changeCodes.length === 1 && n.changeCodes[0] === 10 && [n.check, ...n.apply, ...(n.verify ? [n.verify] : [])].every((r) => 'text' in r);
+}
+
+/** The parts of a canChain action, or of a probe-only one. */
+export function chainParts(n: NormalAction): Part[] | undefined {
+  if (n.probe && 'text' in n.probe && !n.check && !n.apply.length && !n.verify) return [{ kind: 'probe', script: n.probe }];
+  if (!n.check || !('text' in n.check) || n.apply.length !== 1 || !('text' in n.apply[0])) return undefined;
+  return [{ kind: 'check', script: n.check }, { kind: 'change', script: n.apply[0] as Script }, ...(n.verify && 'text' in n.verify ? [{ kind: 'verify' as const, script: n.verify }] : [])];
+}
+
+/** Nothing to send: the step is decided on the workstation (skipped, or not in the lab). */
+export const decidedLocally = (n: NormalAction) => !!n.skip || (!!n.notInLab && !n.probe && !n.check && !n.apply.length && !n.verify && !n.consent);
+
+export const CLUSTER = 'cluster';
+
+/** The lab has no Kubernetes API (yet): a cluster step that changes something is reported
+ *  "not in lab", its probes and checks are not run either (kubectl has nothing to talk to). */
+export const NO_LAB_CLUSTER = 'the lab has no Kubernetes cluster: kubectl/istioctl are not run here; VM steps use the lab env values instead';
+export function labCluster(a: ClusterAction, lab: boolean, provider?: ClusterProvider): ClusterAction {
+  if (!lab || a.skip || provider) return a;
+  return { notInLab: a.notInLab ?? NO_LAB_CLUSTER };
+}
