@@ -5,7 +5,7 @@
 import type { HostCtx, VmAction } from '../engine/types.ts';
 import { Secret } from '../engine/sh.ts';
 import { template, type Part, type SecretBook } from './jinja.ts';
-import { ENV_FILE } from '../asm-vm-proxy/index.ts';
+import { ENV_FILE } from '../asm-vm-proxy/common.ts';
 import { envLines } from '../asm-vm-proxy/03-env-file.ts';
 
 export type Task = { [k: string]: unknown };

@@ -7,7 +7,7 @@
 import crypto from 'node:crypto';
 import type { Step } from '../engine/types.ts';
 import { probe, mutate, Secret } from '../engine/sh.ts';
-import { ENV_FILE, ENV_KEYS } from './index.ts';
+import { ENV_FILE, ENV_KEYS } from './common.ts';
 
 export function envLines(env: Record<string, string>): Array<string | Secret> {
   return ENV_KEYS.map((k) => (k === 'ACCESS_KEY_SECRET' ? new Secret(k, `${k}=${env[k]}`) : `${k}=${env[k]}`));

@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import type { Step } from '../engine/types.ts';
 import { probe, mutate, Raw } from '../engine/sh.ts';
-import { ENV_FILE, image } from './index.ts';
+import { ENV_FILE, image } from './common.ts';
 
 const ISTIO_IPTABLES = new URL('../../vm/istio-iptables.sh', import.meta.url);
 

@@ -30,7 +30,3 @@ const runbook: Runbook = {
   steps: [preflight, installDocker, envFile, runProxy, checkInterception, diagnostics, tracing],
 };
 export default runbook;
-
-export const ENV_FILE = '/opt/asm_vm_proxy/asm_vm_proxy.env';
-export const ENV_KEYS = ['ACCESS_KEY_ID', 'ACCESS_KEY_SECRET', 'REGION', 'MESH_ID', 'NS', 'SA', 'POD_NAME'] as const;
-export const image = (env: Record<string, string>) => `registry.${env.REGION}.aliyuncs.com/acs/asm-vm-proxy:${env.ASM_VERSION}-aliyun`;
