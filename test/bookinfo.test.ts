@@ -13,7 +13,7 @@ import { SAMPLES, readSample, sampleAction, validateSampleText } from '../script
 import { checkSamples } from '../scripts/bookinfo/01-istio-release.ts';
 import { podStates } from '../scripts/bookinfo/pods.ts';
 import { analyzeResult } from '../scripts/bookinfo/analyze.ts';
-import { ingressAddress } from '../scripts/bookinfo/ingress.ts';
+import { ingressAddress } from '../scripts/shared/ingress.ts';
 import { sessionCookie, verdictLines } from '../scripts/bookinfo/traffic.ts';
 import title from '../scripts/bookinfo/07-productpage-title.ts';
 import ingress from '../scripts/bookinfo/10-ingress.ts';

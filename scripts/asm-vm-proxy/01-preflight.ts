@@ -1,37 +1,7 @@
 // Article §1 "示例环境" (example environment): three VMs of three distros. Before any
 // change: SSH answers, we are root, the kernel, and the distro from /etc/os-release.
 import type { Step } from '../engine/types.ts';
-import { probe } from '../engine/sh.ts';
-import { detect } from '../engine/distro.ts';
+import preflight from '../shared/preflight.ts';
 
-const step: Step = {
-  id: '01-preflight',
-  title: 'Preflight: SSH, root, kernel and distro',
-  article: '§1 示例环境 (example environment)',
-  target: 'vm',
-  gathersFacts: true,
-  vm: () => ({
-    probe: probe`
-      echo "uid=$(id -u)"
-      echo "kernel=$(uname -r)"
-      echo "hostname=$(hostname)"
-      echo '--- /etc/os-release'
-      cat /etc/os-release
-    `,
-    interpret: (out, ctx) => {
-      const [head, osr = ''] = out.stdout.split('--- /etc/os-release\n');
-      const kv = Object.fromEntries(head.trim().split('\n').map((l) => l.split(/=(.*)/s).slice(0, 2)));
-      const lines = [`ssh ok: ${ctx.vm.user}@${ctx.vm.host}:${ctx.vm.port} (hostname ${kv.hostname})`];
-      if (kv.uid !== '0') return { ok: false, lines: [...lines, `error: commands run as uid ${kv.uid}, not root; use user: root or passwordless sudo`] };
-      lines.push(`root: yes; kernel ${kv.kernel}`);
-      const d = detect(osr);
-      if (!d.profile) return { ok: false, lines: [...lines, `error: ${d.error}`] };
-      if (ctx.vm.distro && ctx.vm.distro !== d.profile.id) {
-        return { ok: false, lines: [...lines, `error: inventory declares distro ${ctx.vm.distro} but /etc/os-release says ${d.profile.id} (ID=${d.id} VERSION_ID=${d.versionId}); fix the inventory`] };
-      }
-      lines.push(`distro ${d.profile.id} (ID=${d.id} VERSION_ID=${d.versionId}, ${d.profile.family} family)`);
-      return { ok: true, lines, facts: { distro: d.profile.id, family: d.profile.family, kernel: kv.kernel } };
-    },
-  }),
-};
+const step: Step = { ...preflight, article: '§1 示例环境 (example environment)' };
 export default step;

@@ -5,7 +5,7 @@
 // article never shows how it sets GATEWAY_URL; here it is INGRESS_HOST:INGRESS_PORT.
 import type { Step } from '../engine/types.ts';
 import { kubectl, probeCmd } from '../engine/local.ts';
-import { ingressAddress } from './ingress.ts';
+import { ingressAddress } from '../shared/ingress.ts';
 
 const step: Step = {
   id: '10-ingress',

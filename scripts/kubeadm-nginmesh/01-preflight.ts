@@ -1,7 +1,7 @@
 // Article "安装Kubernetes Cluster" (install a Kubernetes cluster), before any change: every
 // machine answers over SSH as root, and its kernel and distro (the article used Ubuntu
 // 16.04; meshbook knows alinux 2.1903, CentOS 8 and Ubuntu 20.04). The checks are
-// asm-vm-proxy's preflight, reused as is; this step also notes the machines in inventory
+// the shared preflight (scripts/shared/preflight.ts), reused as is; this step also notes the machines in inventory
 // order, which is how later steps tell the control plane from the workers.
 // Not done here: installing docker, kubelet, kubeadm and kubectl. The article's
 // packages.cloud.google.com / apt.kubernetes.io repository was shut down in 2024
@@ -9,11 +9,11 @@
 // longer a Kubernetes container runtime (containerd or CRI-O is): the machines are
 // expected to have kubeadm, kubelet and a runtime installed.
 import type { Step } from '../engine/types.ts';
-import asmPreflight from '../asm-vm-proxy/01-preflight.ts';
+import preflight from '../shared/preflight.ts';
 import { noteVm } from './common.ts';
 
 const step: Step = {
-  ...asmPreflight,
+  ...preflight,
   title: 'Preflight: SSH, root, kernel and distro of every cluster machine',
   article: '安装Kubernetes Cluster (install a Kubernetes cluster)',
   notes: [
@@ -23,7 +23,7 @@ const step: Step = {
   ],
   vm: (ctx) => {
     noteVm(ctx);
-    return asmPreflight.vm!(ctx);
+    return preflight.vm!(ctx);
   },
 };
 export default step;

@@ -7,7 +7,7 @@
 import type { Step } from '../engine/types.ts';
 import { probeCmd } from '../engine/local.ts';
 import { kube, isRoles, noteVms, rolesOf } from './common.ts';
-import { ingressAddress } from '../bookinfo/ingress.ts';
+import { ingressAddress } from '../shared/ingress.ts';
 
 const step: Step = {
   id: '11-nodeport',
