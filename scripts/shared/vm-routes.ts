@@ -6,24 +6,16 @@
 // idempotently, after a check. A CIDR that holds this SSH session's client address is
 // refused (the session's replies would go to the node). The route lives until reboot, as
 // in the article (persisting it is distro-specific).
-import type { Facts, VmAction } from '../engine/types.ts';
+import type { VmAction } from '../engine/types.ts';
 import { mutate, probe } from '../engine/sh.ts';
-import { ivFacts } from '../istio-vm/common.ts';
+// the node and the CIDRs are istio-vm's inputs and facts (its 10-node-ip finds the node)
+export { nodeIp, NODE_IP_PLACEHOLDER, routes } from '../istio-vm/common.ts';
 
 export const ROUTE_NOTES = [
   '`ip r add` fails with "File exists" on a re-run: `ip route replace` after a check',
   'the article\'s two /18s left the pod network unreachable and one /16 worked: VM_ROUTES lists the CIDRs (e.g. 10.233.0.0/16)',
   'like the article\'s, the route is not persistent across a reboot; re-run the runbook after one',
 ];
-
-/** VM_ROUTES as a list of CIDRs. */
-export const routes = (env: Record<string, string>) => (env.VM_ROUTES ?? '').split(',').map((s) => s.trim()).filter(Boolean);
-
-/** The node the VM routes through: found by istio-vm's 10-node-ip, else NODE_IP from the env. */
-export function nodeIp(cluster: Facts, env: Record<string, string>): string | undefined {
-  return ivFacts(cluster).node?.ip ?? (env.NODE_IP || undefined);
-}
-export const NODE_IP_PLACEHOLDER = '<NODE_IP: a node InternalIP, found by 10-node-ip at run time>';
 
 // one `ip route show` for every CIDR (ip prints a /32 without its length, and a prefix may
 // have several routes, e.g. other metrics: any of them via the node will do)
