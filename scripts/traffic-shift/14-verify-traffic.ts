@@ -9,6 +9,11 @@
 // greeting> eric(<vm>)<-Hello eric(<hello3>)`: hello1 is v1 and always greets first, so the
 // buckets match the greeting after the first `<-` (v1 Hello, v2 Bonjour, v3 Hola), not the
 // first one. Every subset is listed in --expect, a left-out one with 0: any hit on it FAILs.
+// --extend-once: a healthy lab must not fail this step by chance. One run at -n auto comes out
+// INCONCLUSIVE for a correct split about 1 time in 100 by design; with --extend-once an
+// INCONCLUSIVE sends one fresh sample of 2 N whose verdict is final, and a correct split then
+// fails to PASS at most ~5e-6 of the time (30/60/10; scripts/verify/README.md has the figures).
+// --exit-with-parent: the verifier stops when the rebuild that runs it is gone (kill -9 too).
 import path from 'node:path';
 import type { Interpretation, Step } from '../engine/types.ts';
 import { probeCmd } from '../engine/local.ts';
@@ -33,7 +38,7 @@ export function verifyArgv(env: Record<string, string>, envFile: string): { argv
   return {
     argv: [
       'node', path.relative(REPO, CLI), 'verify', 'traffic', '--env', path.relative(REPO, envFile),
-      '--url', verifyUrl(env), '--expect', expectArg(weightsOf(env)), '--classify', HELLO2_CLASSIFY, '--max-time', '300', '--json',
+      '--url', verifyUrl(env), '--expect', expectArg(weightsOf(env)), '--classify', HELLO2_CLASSIFY, '--max-time', '300', '--extend-once', '--exit-with-parent', '--json',
     ],
     ...(rel ? { cwd: rel } : {}),
   };
@@ -44,7 +49,10 @@ interface Other { label?: string; name?: string; count: number; pctOfCounted?: n
 
 /** The verifier's JSON -> PASS: ok with the histogram; FAIL/INCONCLUSIVE/ERROR: failed with the verdict. */
 export function interpretVerdict(stdout: string, stderr = ''): Interpretation {
-  let r: { verdict?: string; reasons?: string[]; error?: string | null; buckets?: Bucket[]; other?: Other[]; totals?: { counted?: number }; target?: { url?: string }; chiSquare?: { p: number } | null };
+  let r: {
+    verdict?: string; reasons?: string[]; error?: string | null; buckets?: Bucket[]; other?: Other[]; totals?: { counted?: number }; target?: { url?: string }; chiSquare?: { p: number } | null;
+    sequential?: { extended?: boolean; stages?: { counted: number; verdict: string }[] } | null;
+  };
   try {
     r = JSON.parse(stdout.trim().split('\n').filter((l) => l.startsWith('{')).pop() ?? '');
   } catch {
@@ -59,9 +67,13 @@ export function interpretVerdict(stdout: string, stderr = ''): Interpretation {
   const other = (r.other ?? []).map((o) => `${(o.label ?? o.name ?? 'other').padEnd(3)} ${String(o.count).padStart(6)}  (not classified)`);
   const head = `verdict ${r.verdict}: ${total} requests to ${r.target?.url ?? '?'}${r.chiSquare ? `, chi-square p ${r.chiSquare.p.toFixed(4)}` : ''}`;
   const reasons = (r.reasons ?? []).map((x) => `  - ${x}`);
-  if (r.verdict === 'PASS') return { ok: true, lines: [head, ...hist, ...other, ...reasons] };
-  const why = r.error ?? r.reasons?.[0] ?? 'no reason given';
-  return { ok: false, lines: [`error: traffic split ${r.verdict ?? 'unknown'}: ${why}`, head, ...hist, ...other, ...reasons] };
+  const s = r.sequential;
+  const stages = s?.extended && s.stages?.length === 2
+    ? [`extended once: stage 1 (${s.stages[0].counted} requests) ${s.stages[0].verdict}, stage 2 (a fresh ${s.stages[1].counted}) ${s.stages[1].verdict} decides`]
+    : [];
+  if (r.verdict === 'PASS') return { ok: true, lines: [head, ...stages, ...hist, ...other, ...reasons] };
+  const why = r.error ?? (s?.extended ? r.reasons?.[1] : undefined) ?? r.reasons?.[0] ?? 'no reason given';
+  return { ok: false, lines: [`error: traffic split ${r.verdict ?? 'unknown'}: ${why}`, head, ...stages, ...hist, ...other, ...reasons] };
 }
 
 const step: Step = {

@@ -45,6 +45,8 @@ export interface VerifyConfig {
   maxTimeMs: number | null;
   /** the env file the target came from, if any */
   envFile: string | null;
+  /** `--extend-once`: an INCONCLUSIVE run (random mode) is followed by one fresh run of 2 N */
+  extendOnce: boolean;
 }
 
 /** Raw options as commander (or a runbook) hands them over. */
@@ -67,6 +69,7 @@ export interface RawVerifyOptions {
   timeout?: string | number;
   maxBody?: string | number;
   maxTime?: string | number;
+  extendOnce?: boolean;
 }
 
 export const DEFAULTS = {
@@ -328,5 +331,6 @@ export function resolveConfig(raw: RawVerifyOptions): VerifyConfig {
     maxBodyBytes,
     maxTimeMs,
     envFile: raw.env ?? null,
+    extendOnce: Boolean(raw.extendOnce),
   };
 }

@@ -3,6 +3,7 @@
 
 import type { Command, CommanderError } from 'commander';
 import { VerifyArgError } from './errors.ts';
+import { PARENT_WATCH_ENV, watchParentIfAsked } from './parent-watch.ts';
 import type { VerifyResult, VerifyTrafficOptions } from './traffic.ts';
 
 export { VerifyArgError };
@@ -36,6 +37,8 @@ interface TrafficFlags {
   maxTime?: string;
   json?: boolean;
   progress: boolean;
+  extendOnce?: boolean;
+  exitWithParent?: boolean;
 }
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -48,6 +51,11 @@ Verdict (random split, as Envoy/Istio weighted routes pick per request):
   INCONCLUSIVE  neither: too few requests to tell
   -n auto       the smallest N at which a correct split PASSes with >= 99 % probability
                 (30/60/10 at 5 points: 2,027; a split off by 5 points then PASSes <= 1.2 %)
+  --extend-once a two-stage design for runs nobody should re-run by hand (meshbook's own
+                traffic-shift step 14 and demo use it): PASS or FAIL at N is final; an
+                INCONCLUSIVE (statistical, not interrupted) sends a fresh 2 N whose verdict is
+                final. 30/60/10 at 5 points: a correct split fails to PASS <= 5.1e-6 (one stage:
+                0.97 %); a split off by 5 points PASSes <= 2.3 % (1.1 %), FAILs 84 % (60 %)
   --deterministic  weighted round-robin (NGINX): counts must be within --slack of exact
 Unclassified bodies, non-2xx answers and transport errors are rows of their own; shares are
 over the classified answers. A PASS also needs those other rows to stay within min-effect.
@@ -105,6 +113,8 @@ export function registerVerify(program: Command): void {
     .option('--max-body <bytes>', 'bytes of each body read and classified', '4096')
     .option('--max-time <seconds>', 'stop sending after this long; the verdict covers what was counted')
     .option('--json', 'print one JSON object instead of the report')
+    .option('--extend-once', 'an INCONCLUSIVE run is followed by one fresh run of 2 N that decides (see below)')
+    .option('--exit-with-parent', `stop sending and exit when the process that started this one is gone (also: ${PARENT_WATCH_ENV}=1)`)
     .option('--no-progress', 'no progress bar (drawn only when stderr is a terminal)')
     .addHelpText('after', HELP_AFTER)
     .showHelpAfterError(false)
@@ -114,16 +124,41 @@ export function registerVerify(program: Command): void {
     });
 }
 
+/** Two SIGINTs closer than this are one Ctrl-C: a terminal sends it to the whole process group,
+ *  and a meshbook parent (inLabNamespace) forwards the one it got as well. */
+export const SIGINT_SAME_PRESS_MS = 500;
+/** Exit code after SIGTERM (128 + 15). */
+export const EXIT_SIGTERM = 143;
+/** After SIGTERM: the report of what was counted gets this long, then the process exits anyway. */
+const SIGTERM_GRACE_MS = 2500;
+
 async function runTrafficCommand(flags: TrafficFlags): Promise<number> {
+  // a verifier meshbook started exits when meshbook is gone (kill -9 included)
+  const stopWatch = watchParentIfAsked(flags.exitWithParent);
   const ac = new AbortController();
   let interrupts = 0;
+  let lastInterrupt = 0;
+  let terminated = false;
   const onSigint = () => {
+    const now = Date.now();
+    if (interrupts > 0 && now - lastInterrupt < SIGINT_SAME_PRESS_MS) return;
     interrupts++;
+    lastInterrupt = now;
     if (interrupts > 1) process.exit(130);
     process.stderr.write('\ninterrupted: stopping; the verdict covers what was counted (Ctrl-C again to quit now)\n');
     ac.abort();
   };
+  // SIGTERM: stop sending at once, print the verdict on what was counted, exit 143 (a second
+  // SIGTERM, or the grace running out, exits at once)
+  const onSigterm = () => {
+    if (terminated) process.exit(EXIT_SIGTERM);
+    terminated = true;
+    process.stderr.write('\nterminated: stopping; the verdict covers what was counted\n');
+    ac.abort();
+    setTimeout(() => process.exit(EXIT_SIGTERM), SIGTERM_GRACE_MS).unref();
+  };
   process.on('SIGINT', onSigint);
+  process.on('SIGTERM', onSigterm);
   const opts: VerifyTrafficOptions = {
     url: flags.url,
     env: flags.env,
@@ -143,6 +178,7 @@ async function runTrafficCommand(flags: TrafficFlags): Promise<number> {
     timeout: flags.timeout,
     maxBody: flags.maxBody,
     maxTime: flags.maxTime,
+    extendOnce: flags.extendOnce,
     signal: ac.signal,
     progress: flags.progress,
   };
@@ -150,7 +186,7 @@ async function runTrafficCommand(flags: TrafficFlags): Promise<number> {
     const result = await verifyTraffic(opts);
     const { renderJson, renderText } = await import('./report.ts');
     process.stdout.write(flags.json ? renderJson(result) + '\n' : renderText(result, { color: process.stdout.isTTY }));
-    return result.exitCode;
+    return terminated ? EXIT_SIGTERM : result.exitCode;
   } catch (e) {
     const message = e instanceof VerifyArgError ? e.message : `internal error: ${(e as Error)?.message ?? e}`;
     process.stderr.write(`meshbook verify traffic: ${message}\n`);
@@ -169,5 +205,7 @@ async function runTrafficCommand(flags: TrafficFlags): Promise<number> {
     return EXIT_ERROR;
   } finally {
     process.off('SIGINT', onSigint);
+    process.off('SIGTERM', onSigterm);
+    stopWatch();
   }
 }

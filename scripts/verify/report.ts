@@ -112,6 +112,8 @@ export function renderText(r: VerifyResult, opts: TextOptions = {}): string {
     );
   }
   out.push(sizingLine(r));
+  const seq = sequentialLines(r);
+  if (seq) out.push(seq);
 
   const lat = latencyTable(r);
   if (lat) out.push('latency (ms)\n' + lat);
@@ -139,6 +141,44 @@ function sizingLine(r: VerifyResult): string {
     line += ` (-n auto: >= 99 % for a correct split)`;
   }
   return line;
+}
+
+/** `--extend-once`: what happened and the design's error rates. */
+export function sequentialLines(r: VerifyResult): string | null {
+  const q = r.sequential;
+  if (!q) return null;
+  const s1 = q.stages[0];
+  let what: string;
+  if (q.extended) {
+    const s2 = q.stages[1];
+    what = `stage 1 N ${int(s1.counted)} INCONCLUSIVE -> stage 2: a fresh N ${int(s2.counted)} decided ${s2.verdict} (${int(q.totalCounted)} requests in all)`;
+  } else if (s1.verdict === 'ERROR') {
+    what = `stage 1 ERROR: nothing to extend`;
+  } else if (q.notExtended) {
+    what = `stage 1 N ${int(s1.counted)} ${s1.verdict}; not extended: ${q.notExtended}`;
+  } else {
+    what = `stage 1 N ${int(s1.counted)} decided ${s1.verdict}` + (q.design ? ` (an INCONCLUSIVE would have sent a fresh ${int(q.design.n2)})` : '');
+  }
+  const lines = [`sequential   --extend-once: ${what}`];
+  const d = q.design;
+  if (d) {
+    const split = r.buckets.map((b) => Math.round(b.expectedPct * 10) / 10).join('/');
+    const le = d.exact ? '<=' : '<~';
+    let line = `             design at N ${int(d.n1)} + ${int(d.n2)}: a correct ${split} split fails to PASS ${le} ${prob(d.correctNotPassProb)} (one stage: ${prob(d.singleStageCorrectNotPassProb)})`;
+    if (d.offByMinEffect) {
+      const o = d.offByMinEffect;
+      line += `;\n             a split off by ${r.settings.minEffectPts} points (worst: ${o.split}) PASSes ${le} ${prob(o.passProb)} (one stage: ${prob(o.singleStagePassProb)}) and FAILs ${prob(o.failProb)} (one stage: ${prob(o.singleStageFailProb)}; simulated, ${int(d.simulatedRuns)} runs)`;
+    }
+    lines.push(line);
+  }
+  return lines.join('\n');
+}
+
+/** A probability for the report: percent down to 0.1 %, below that scientific. */
+export function prob(p: number): string {
+  if (p === 0) return '0';
+  if (p >= 0.001) return `${(p * 100).toFixed(1)} %`;
+  return p.toExponential(1);
 }
 
 function latencyTable(r: VerifyResult): string | null {

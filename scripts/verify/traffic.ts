@@ -11,6 +11,7 @@ import {
   decide,
   detection,
   passProbabilityInfo,
+  sequentialDesign,
   shiftedSplits,
   splitLabel,
   type Mode,
@@ -126,6 +127,54 @@ export interface VerifyResult {
     interrupted: 'signal' | 'max-time' | null;
     peakRssMB: number;
   };
+  /** `--extend-once` (null without it). When stage 2 ran, everything above is stage 2's. */
+  sequential: SequentialJson | null;
+}
+
+export interface StageJson {
+  stage: 1 | 2;
+  n: number;
+  counted: number;
+  classified: number;
+  verdict: Verdict;
+  reasons: string[];
+  counts: Record<string, number>;
+  chiSquare: { statistic: number; df: number; p: number } | null;
+  durationS: number;
+}
+
+export interface SequentialJson {
+  extendOnce: true;
+  /** stage 2 ran */
+  extended: boolean;
+  /** the stage whose verdict is the result's */
+  decidedBy: 1 | 2;
+  /** why an INCONCLUSIVE stage 1 was not extended (interrupted, --max-time, requests outside the buckets,
+   *  deterministic mode), else null */
+  notExtended: string | null;
+  stages: StageJson[];
+  /** total counted requests over the stages that ran */
+  totalCounted: number;
+  /** the design's error rates at this N (probabilities as fractions; see scripts/verify/README.md) */
+  design: {
+    n1: number;
+    n2: number;
+    /** upper bound on P(a correct split does not PASS), exact binomial/multinomial figures */
+    correctNotPassProb: number;
+    /** the same for one stage alone (what plain `verify traffic` runs) */
+    singleStageCorrectNotPassProb: number;
+    offByMinEffect: {
+      split: string;
+      /** upper bound on P(PASS), exact figures */
+      passProb: number;
+      singleStagePassProb: number;
+      /** P(FAIL), seeded simulation */
+      failProb: number;
+      singleStageFailProb: number;
+    } | null;
+    exact: boolean;
+    simulatedRuns: number;
+  } | null;
 }
 
 const EXIT: Record<Verdict, 0 | 1 | 2 | 3> = { PASS: 0, FAIL: 1, INCONCLUSIVE: 2, ERROR: 3 };
@@ -297,7 +346,123 @@ export async function verifyTraffic(opts: VerifyTrafficOptions = {}): Promise<Ve
   } finally {
     bar?.stop();
   }
-  return buildResult(cfg, plan, load, startedAt);
+  const result = buildResult(cfg, plan, load, startedAt);
+  if (!cfg.extendOnce) return result;
+  return extendOnce(cfg, plan, load, result, opts, bar !== null);
+}
+
+/**
+ * `--extend-once`: after a (statistically) INCONCLUSIVE stage 1, one fresh run of
+ * EXTEND_FACTOR * N decides on its own. See stats.ts (`sequentialDesign`) for the design.
+ */
+async function extendOnce(
+  cfg: VerifyConfig,
+  plan: Plan,
+  load1: LoadResult,
+  r1: VerifyResult,
+  opts: VerifyTrafficOptions,
+  progress: boolean,
+): Promise<VerifyResult> {
+  const design = cfg.deterministic ? null : sequentialDesign(cfg.buckets.map((b) => b.share), cfg.minEffect, cfg.alpha, plan.n);
+  const seq: SequentialJson = {
+    extendOnce: true,
+    extended: false,
+    decidedBy: 1,
+    notExtended: null,
+    stages: [stageJson(1, r1)],
+    totalCounted: r1.totals.counted,
+    design: design && {
+      n1: design.n1,
+      n2: design.n2,
+      correctNotPassProb: design.correctNotPass,
+      singleStageCorrectNotPassProb: design.singleStageCorrectNotPass,
+      offByMinEffect: design.offByMinEffect && {
+        split: design.offByMinEffect.split,
+        passProb: design.offByMinEffect.pass,
+        singleStagePassProb: design.offByMinEffect.singleStagePass,
+        failProb: design.offByMinEffect.fail,
+        singleStageFailProb: design.offByMinEffect.singleStageFail,
+      },
+      exact: design.exact,
+      simulatedRuns: design.sims,
+    },
+  };
+  if (r1.verdict !== 'INCONCLUSIVE') return { ...r1, sequential: seq };
+  const t = load1.tally;
+  const unaccounted = t.unclassified + t.non2xx + t.transportErrors;
+  const elapsedMs = load1.durationMs;
+  const leftMs = cfg.maxTimeMs === null ? null : cfg.maxTimeMs - elapsedMs;
+  seq.notExtended = !design
+    ? '--deterministic: counts are exact, a second sample would not change them'
+    : load1.stoppedBy === 'signal' || opts.signal?.aborted
+      ? 'interrupted: not extended'
+      : load1.stoppedBy === 'max-time' || (leftMs !== null && leftMs <= 0)
+        ? '--max-time reached in stage 1: not extended'
+        : t.completed > 0 && unaccounted / t.completed > cfg.minEffect
+          ? 'too many requests outside the buckets (unclassified, non-2xx, transport errors): more requests would not help'
+          : r1.totals.classified === 0
+            ? 'nothing was classified: more requests would not help'
+            : null;
+  if (seq.notExtended) return { ...r1, sequential: seq };
+
+  const n2 = design!.n2;
+  const plan2: Plan = { ...planRun({ ...cfg, n: n2 }), warning: null };
+  const bar = progress ? progressBar(cfg, n2) : null;
+  const startedAt = new Date();
+  let load2: LoadResult;
+  try {
+    load2 = await runLoad({
+      origin: cfg.origin,
+      path: cfg.path,
+      headers: cfg.headers,
+      patterns: cfg.buckets.map((b) => b.pattern),
+      matchOrder: cfg.matchOrder,
+      byHeader: cfg.byHeader,
+      maxBodyBytes: cfg.maxBodyBytes,
+      n: n2,
+      connections: cfg.connections,
+      qps: cfg.qps,
+      timeoutMs: cfg.timeoutMs,
+      newConnectionPerRequest: cfg.newConnectionPerRequest,
+      warmup: 0,
+      maxTimeMs: leftMs,
+      signal: opts.signal,
+      onProgress: bar ? (x) => bar.update(x) : undefined,
+      progressMs: 100,
+    });
+  } finally {
+    bar?.stop();
+  }
+  const r2 = buildResult({ ...cfg, n: n2, warmup: 0 }, plan2, load2, startedAt);
+  seq.extended = true;
+  seq.decidedBy = 2;
+  seq.stages.push(stageJson(2, r2));
+  seq.totalCounted += r2.totals.counted;
+  return {
+    ...r2,
+    reasons: [
+      `stage 1 (${fmtInt(r1.totals.counted)} requests) was INCONCLUSIVE; --extend-once sent a fresh sample of ` +
+        `${fmtInt(n2)} and this verdict is that sample's alone`,
+      ...r2.reasons,
+    ],
+    // settings and sizing describe stage 2's N; the below-auto warning (if any) was about stage 1's
+    sizing: { ...r2.sizing, warning: r1.sizing.warning },
+    sequential: seq,
+  };
+}
+
+function stageJson(stage: 1 | 2, r: VerifyResult): StageJson {
+  return {
+    stage,
+    n: r.settings.n,
+    counted: r.totals.counted,
+    classified: r.totals.classified,
+    verdict: r.verdict,
+    reasons: r.reasons,
+    counts: Object.fromEntries(r.buckets.map((b) => [b.name, b.observed])),
+    chiSquare: r.chiSquare,
+    durationS: r.run.durationS,
+  };
 }
 
 export function buildResult(cfg: VerifyConfig, plan: Plan, load: LoadResult, startedAt: Date): VerifyResult {
@@ -445,5 +610,6 @@ export function buildResult(cfg: VerifyConfig, plan: Plan, load: LoadResult, sta
       interrupted: load.stoppedBy,
       peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024),
     },
+    sequential: null,
   };
 }
