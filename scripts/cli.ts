@@ -7,8 +7,8 @@ import { chalk } from 'zx';
 // commands load what only they need when they run (the walkthrough's prompts, the lab,
 // the verifier's HTTP client, the Ansible export): every command starts faster
 import { RUNBOOKS, findRunbook } from './runbooks.ts';
-import { spawn } from 'node:child_process';
-import { InputError, loadInputs, readEnvFile } from './engine/inputs.ts';
+import { InputError, loadInputs } from './engine/inputs.ts';
+import { inLabNamespace } from './verify/in-lab-namespace.ts';
 import { plan, planSh, planText } from './engine/plan.ts';
 import { runRunbooks, matches } from './engine/runner.ts';
 import { textHooks, summaryTable, failuresSummary, reportJson } from './engine/report.ts';
@@ -171,31 +171,6 @@ and the lock that allows one run per env file at a time in ${stateHome()}/locks/
   registerLab(program);
   registerVerify(program);
   return program;
-}
-
-/** Already inside network namespace `ns` (e.g. run by the lab's cluster provider)? */
-function inNamespace(ns: string): boolean {
-  try {
-    return fs.statSync('/proc/self/ns/net').ino === fs.statSync(`/run/netns/${ns}`).ino;
-  } catch {
-    return false;
-  }
-}
-
-/** `verify --env` against the lab: the lab's addresses exist only inside its workstation
- *  namespace, so the verifier runs there (re-executed under `ip netns exec`). */
-async function inLabNamespace(argv: string[]): Promise<number | undefined> {
-  const args = argv.slice(2);
-  const i = args.indexOf('--env');
-  if (args[0] !== 'verify' || i < 0 || !args[i + 1]) return undefined;
-  let ns: string | undefined;
-  try { ns = readEnvFile(args[i + 1]).LAB_NETNS; } catch { return undefined; }
-  if (!ns || process.env.MESHBOOK_NETNS === ns || inNamespace(ns)) return undefined;
-  if (process.getuid?.() !== 0) throw new InputError([`LAB_NETNS: the lab (namespace ${ns}) is reached only as root; run as root`]);
-  const child = spawn('ip', ['netns', 'exec', ns, process.execPath, ...process.execArgv, ...argv.slice(1)], { stdio: 'inherit', env: { ...process.env, MESHBOOK_NETNS: ns } });
-  // Ctrl-C reaches the child through the terminal's process group: the parent only waits
-  process.on('SIGINT', () => undefined);
-  return await new Promise<number>((resolve) => child.on('exit', (code, sig) => resolve(code ?? (sig ? 130 : 1))));
 }
 
 export async function main(argv = process.argv): Promise<void> {

@@ -360,7 +360,7 @@ test('verify step: the verifier CLI with the run\'s env file, every subset, hell
   const { argv, cwd } = verifyArgv(loaded.env, loaded.envFile);
   t.is(cwd, undefined);   // tests run from the repo root
   t.deepEqual(argv, ['node', 'bin/meshbook.js', 'verify', 'traffic', '--env', path.relative(process.cwd(), loaded.envFile), '--url', 'http://192.168.0.100:8004/hello/eric',
-    '--expect', 'v1=50,v2=50,v3=0', '--classify', 'v1=^[^<]*<-Hello,v2=^[^<]*<-Bonjour,v3=^[^<]*<-Hola', '--max-time', '300', '--json']);
+    '--expect', 'v1=50,v2=50,v3=0', '--classify', 'v1=^[^<]*<-Hello,v2=^[^<]*<-Bonjour,v3=^[^<]*<-Hola', '--max-time', '300', '--extend-once', '--exit-with-parent', '--json']);
   const a = cluster('14', loaded);
   t.deepEqual(a.probe!.argv, argv);
   t.is(a.probe!.kind, 'probe');

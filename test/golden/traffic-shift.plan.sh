@@ -989,4 +989,4 @@ kubectl -n istio-system get svc istio-ingressgateway -o $'jsonpath={range .spec.
 # note: the article's 100 x curl | sort | uniq -c cannot tell 30/60/10 from 35/55/10; `meshbook verify traffic` sends enough requests and gives a verdict
 # note: answers are bucketed by hello2's greeting (after hello1's `Hello eric(...)<-`); a subset with weight 0 must get no traffic
 # on cluster
-node bin/meshbook.js verify traffic --env envs/traffic-shift.env.example --url http://192.168.0.100:8004/hello/eric --expect $'v1=30,v2=60,v3=10' --classify $'v1=^[^<]*<-Hello,v2=^[^<]*<-Bonjour,v3=^[^<]*<-Hola' --max-time 300 --json
+node bin/meshbook.js verify traffic --env envs/traffic-shift.env.example --url http://192.168.0.100:8004/hello/eric --expect $'v1=30,v2=60,v3=10' --classify $'v1=^[^<]*<-Hello,v2=^[^<]*<-Bonjour,v3=^[^<]*<-Hola' --max-time 300 --extend-once --exit-with-parent --json
