@@ -1,5 +1,5 @@
-// Standalone entry for the lab commands until the main CLI wires registerLab:
-//   sudo npx tsx lab/main.ts lab up [--vms N] | lab down | lab status [--json]
+// Standalone entry for the lab commands (the main CLI, scripts/cli.ts, registers the same ones):
+//   sudo npx tsx lab/main.ts lab up [--vms N] | lab down | lab status [--json] | lab kubectl ARGS
 import { Command } from 'commander';
 import { registerLab } from './cli.ts';
 

@@ -28,6 +28,8 @@ export interface LabEnvInputs {
   cluster?: { nodeAddress: string; serviceCidr: string; podCidr: string };
   /** the lab subnet (`lab up --subnet`); default 192.168.0.0/24 */
   subnet?: string;
+  /** the lab's generation id (LabState.generation): new with every new lab */
+  generation?: string;
 }
 
 /** Addresses the runbooks need, from the lab's own ranges (`--subnet`, `--service-cidr`,
@@ -50,10 +52,13 @@ export function labAddresses(subnet: string | undefined, cluster?: LabEnvInputs[
  * The lab's env file: plain KEY=value lines (no quoting: docker --env-file keeps quotes),
  * the lab switches first, then the asm-vm-proxy inputs with lab values. Extend here.
  */
-export function labEnvValues({ cfg, secret, cluster, subnet }: LabEnvInputs): Array<[string, string]> {
+export function labEnvValues({ cfg, secret, cluster, subnet, generation }: LabEnvInputs): Array<[string, string]> {
   const a = labAddresses(subnet, cluster);
   return [
     ['LAB', '1'],
+    // the lab's identity: a new random id whenever `lab up` builds a new lab (after `lab
+    // down`, or in a fresh state dir), the same for every `up` that converges this one
+    ...(generation ? ([['LAB_GENERATION', generation]] as Array<[string, string]>) : []),
     ['LAB_NETNS', cfg.wsNetns],
     // meshbook resolves VM_INVENTORY against the env file's directory
     ['VM_INVENTORY', envRelative(cfg)],
@@ -174,11 +179,12 @@ export function renderSshConfig(cfg: LabConfig, vms: VmSpec[]): string {
 }
 
 /**
- * known_hosts: each VM's address with its lab host key; lines for other hosts (added by
- * accept-new for hosts outside the VM list) are kept.
+ * known_hosts: each VM's address with its lab host key; lines for the `forget` addresses
+ * (VMs the lab removed) go; lines for other hosts (added by accept-new for hosts outside
+ * the VM list) are kept.
  */
-export function renderKnownHosts(existing: string, vms: Array<{ address: string; hostKey: string }>): string {
-  const ours = new Set(vms.map((v) => v.address));
+export function renderKnownHosts(existing: string, vms: Array<{ address: string; hostKey: string }>, forget: string[] = []): string {
+  const ours = new Set([...vms.map((v) => v.address), ...forget]);
   const kept = existing
     .split('\n')
     .filter((l) => l.trim() && !l.split(/\s+/)[0].split(',').some((h) => ours.has(h)));

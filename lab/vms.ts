@@ -11,7 +11,7 @@
 // namespace of the lab has a default route.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, openSync, promises as fsp } from 'node:fs';
-import { randomInt } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
 import path from 'node:path';
 import type { ProcessOutput } from 'zx';
 import {
@@ -47,7 +47,9 @@ import {
 import {
   CLEAN_ENV,
   alive,
+  createExclusive,
   createNetns,
+  takeLockFile,
   deleteNetns,
   ipBatch,
   killNetnsProcesses,
@@ -87,6 +89,13 @@ export interface CreatedDir {
 export interface LabState {
   version: 1;
   prefix: string;
+  /**
+   * This lab's identity: 16 random hex digits made when `up` builds a new lab (no state),
+   * kept by every later `up` of the same lab, gone with `down` (the next `up` makes a new
+   * one). Written to the lab env as LAB_GENERATION. Absent only in a state file written
+   * before it existed (the next `up` adds one).
+   */
+  generation?: string;
   subnet: string;
   workstation: { netns: string; address: string };
   switch: { netns: string; bridge: string };
@@ -147,25 +156,11 @@ export function preflight(action = 'up'): void {
 
 async function lock(cfg: LabConfig): Promise<() => Promise<void>> {
   const f = path.join(cfg.dir, '.lock');
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const fh = await fsp.open(f, 'wx', 0o600);
-      const me = procRef(process.pid)!;
-      await fh.writeFile(`${me.pid} ${me.start}\n`);
-      await fh.close();
-      return async () => {
-        await fsp.rm(f, { force: true });
-      };
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      const [pid, start] = (await fsp.readFile(f, 'utf8').catch(() => '')).trim().split(' ');
-      if (alive({ pid: Number(pid), start })) {
-        throw new LabError(`another meshbook lab command (pid ${pid}) is working on ${cfg.dir}: wait for it to finish`);
-      }
-      await fsp.rm(f, { force: true }); // stale
-    }
-  }
-  throw new LabError(`could not lock ${cfg.dir}`);
+  const holder = await takeLockFile(f);
+  if (holder !== null) throw new LabError(`another meshbook lab command (pid ${holder}) is working on ${cfg.dir}: wait for it to finish`);
+  return async () => {
+    await fsp.rm(f, { force: true });
+  };
 }
 
 // ---- the switch -----------------------------------------------------------------------
@@ -318,12 +313,7 @@ async function tail(file: string, lines = 8): Promise<string> {
 async function prepareVmDir(cfg: LabConfig, v: VmSpec, clientPub: string): Promise<string> {
   const dir = vmDir(cfg, v.name);
   await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
-  const key = path.join(dir, 'ssh_host_ed25519_key');
-  if (!existsSync(key) || !existsSync(`${key}.pub`)) {
-    await fsp.rm(key, { force: true });
-    await fsp.rm(`${key}.pub`, { force: true });
-    await run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', `${v.name}.${cfg.prefix}`, '-f', key]);
-  }
+  await ensureKey(path.join(dir, 'ssh_host_ed25519_key'), `${v.name}.${cfg.prefix}`);
   await writeIfChanged(path.join(dir, 'authorized_keys'), clientPub, 0o600);
   await writeIfChanged(path.join(dir, 'sshd_config'), renderSshdConfig(v), 0o600);
   // the VM's own /etc/hosts and /etc/hostname, written once into its private /etc
@@ -333,8 +323,7 @@ async function prepareVmDir(cfg: LabConfig, v: VmSpec, clientPub: string): Promi
     ['hosts', renderVmHosts(v)],
     ['hostname', `${v.name}\n`],
   ] as const) {
-    const p = path.join(etcUpper, f);
-    if (!existsSync(p)) await fsp.writeFile(p, text, { mode: 0o644 });
+    await createExclusive(path.join(etcUpper, f), text, 0o644);
   }
   return dir;
 }
@@ -392,15 +381,52 @@ export interface LabUpResult {
   wrote: string[];
   seconds: number;
   /** the lab cluster, when there is one: whether this run built its node, its pods, what it could not do */
-  cluster?: { created: boolean; pods: number; seconds: number; problems: string[]; notInLab: string[] };
+  cluster?: { created: boolean; pods: number; seconds: number; problems: string[]; notInLab: string[]; removed: string[] };
+}
+
+/** A lab's generation id: 16 hex digits from the CSPRNG (see LabState.generation). */
+export const newGeneration = (): string => randomBytes(8).toString('hex');
+
+/**
+ * Before a new lab is built (no lab.json): remove what an earlier lab may have left under
+ * this prefix and in this state dir (namespaces, VM disks and host keys, the cluster's
+ * objects, known_hosts, keys), so every VM gets a fresh host key and the cluster starts
+ * empty. Only the lab's own entries of the state dir are touched; `.lock` is ours.
+ */
+async function forgetEarlierLab(cfg: LabConfig, progress: (m: string) => void): Promise<void> {
+  const stale = await netnsWithPrefix(cfg.prefix);
+  if (stale.length) {
+    progress(`removing ${stale.length} leftover namespace${stale.length > 1 ? 's' : ''}`);
+    await killNetnsProcesses(stale);
+    await deleteNetns(stale);
+  }
+  for (const e of await fsp.readdir(cfg.dir).catch(() => [] as string[])) {
+    if (e !== '.lock' && isStateEntry(e)) await fsp.rm(path.join(cfg.dir, e), { recursive: true, force: true });
+  }
+}
+
+/**
+ * An ed25519 key pair at `key` and `key.pub`, made when either is missing: ssh-keygen writes
+ * under a unique temp name, then the private key and the public key are renamed into place
+ * (in that order: a pair cut short is made again, never half used).
+ */
+async function ensureKey(key: string, comment: string): Promise<void> {
+  if (existsSync(key) && existsSync(`${key}.pub`)) return;
+  await fsp.rm(key, { force: true });
+  await fsp.rm(`${key}.pub`, { force: true });
+  const tmp = path.join(path.dirname(key), `.${path.basename(key)}.${randomBytes(4).toString('hex')}.tmp`);
+  try {
+    await run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', comment, '-f', tmp]);
+    await fsp.rename(tmp, key);
+    await fsp.rename(`${tmp}.pub`, `${key}.pub`);
+  } finally {
+    await fsp.rm(tmp, { force: true });
+    await fsp.rm(`${tmp}.pub`, { force: true });
+  }
 }
 
 async function ensureClientKey(cfg: LabConfig): Promise<string> {
-  if (!existsSync(cfg.keyFile) || !existsSync(`${cfg.keyFile}.pub`)) {
-    await fsp.rm(cfg.keyFile, { force: true });
-    await fsp.rm(`${cfg.keyFile}.pub`, { force: true });
-    await run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', `meshbook-lab@${cfg.prefix}`, '-f', cfg.keyFile]);
-  }
+  await ensureKey(cfg.keyFile, `meshbook-lab@${cfg.prefix}`);
   await fsp.chmod(cfg.keyFile, 0o600);
   return fsp.readFile(`${cfg.keyFile}.pub`, 'utf8');
 }
@@ -474,6 +500,8 @@ async function converge(
   if (prev && prev.prefix !== cfg.prefix) {
     throw new LabError(`state dir ${cfg.dir} belongs to the lab with prefix ${prev.prefix}: pass --dir for another lab`);
   }
+  // a new lab inherits nothing of an earlier one in this state dir or under this prefix
+  if (!prev) await forgetEarlierLab(cfg, progress);
   const subnet = parseSubnet(opts.subnet ?? prev?.subnet ?? DEFAULT_SUBNET);
   const count = opts.vms ?? opts.vmIps?.length ?? prev?.vms.length ?? DEFAULT_VMS;
   let plan = planVms(cfg.prefix, subnet, count, opts.vmIps, opts.profiles);
@@ -496,6 +524,7 @@ async function converge(
   const state: LabState = {
     version: 1,
     prefix: cfg.prefix,
+    generation: prev?.generation ?? newGeneration(),
     subnet: subnet.cidr,
     workstation: { netns: cfg.wsNetns, address: wsAddress },
     switch: { netns: cfg.switchNetns, bridge: BRIDGE },
@@ -606,8 +635,13 @@ async function converge(
     const plan = planCluster(subnet, opts.serviceCidr ?? prev?.cluster?.serviceCidr, opts.podCidr ?? prev?.cluster?.podCidr);
     state.cluster = { netns: `${cfg.prefix}-node`, nodeAddress: plan.nodeAddress, serviceCidr: plan.serviceCidr, podCidr: plan.podCidr };
     await saveState(cfg, state);
-    const c = await clusterUp(cfg, state, { serviceCidr: plan.serviceCidr, podCidr: plan.podCidr });
-    cluster = { created: c.created, pods: c.state.pods.length, seconds: (performance.now() - t) / 1000, problems: c.report.problems, notInLab: c.report.notInLab };
+    // VMs gone or moved: the cluster forgets their WorkloadEntries and endpoints
+    const removedVms = (prev?.vms ?? []).filter((p) => !state.vms.some((v) => v.name === p.name && v.address === p.address)).map((p) => {
+      const moved = state.vms.find((v) => v.name === p.name);
+      return { name: p.name, address: p.address, why: moved ? `${p.name} moved to ${moved.address}` : `${p.name} is gone` };
+    });
+    const c = await clusterUp(cfg, state, { serviceCidr: plan.serviceCidr, podCidr: plan.podCidr, removedVms });
+    cluster = { created: c.created, pods: c.state.pods.length, seconds: (performance.now() - t) / 1000, problems: c.report.problems, notInLab: c.report.notInLab, removed: c.removed };
   } else if (prev?.cluster) {
     progress('removing the cluster');
     const { clusterDown } = await import('./cluster/lifecycle.ts');
@@ -638,11 +672,13 @@ async function converge(
     }),
   );
   const known = await fsp.readFile(cfg.knownHostsFile, 'utf8').catch(() => '');
+  // addresses no VM holds any more: their old keys go (a VM made there later has a new one)
+  const forget = (prev?.vms ?? []).map((v) => v.address).filter((a) => !state.vms.some((v) => v.address === a));
   const outputs: Array<[string, string, number]> = [
-    [cfg.knownHostsFile, renderKnownHosts(known, hostKeys), 0o600],
+    [cfg.knownHostsFile, renderKnownHosts(known, hostKeys, forget), 0o600],
     [cfg.sshConfigFile, renderSshConfig(cfg, state.vms), 0o600],
     [cfg.inventoryFile, renderInventory(cfg, state.vms), 0o644],
-    [cfg.envFile, renderLabEnv({ cfg, secret, cluster: state.cluster, subnet: state.subnet }), 0o600],
+    [cfg.envFile, renderLabEnv({ cfg, secret, cluster: state.cluster, subnet: state.subnet, generation: state.generation }), 0o600],
   ];
   for (const [file, text, mode] of outputs) {
     if (await writeIfChanged(file, text, mode)) wrote.push(file);
@@ -681,7 +717,7 @@ async function refuseForeign(file: string): Promise<void> {
 
 /** What the lab keeps in its state dir: nothing else is ever removed from there. */
 const STATE_ENTRIES = new Set(['lab.json', '.lock', 'id_ed25519', 'id_ed25519.pub', 'access_key_secret', 'known_hosts', 'ssh_config', 'vms', 'cluster']);
-const isStateEntry = (e: string) => STATE_ENTRIES.has(e) || /^\..+\.tmp$/.test(e);
+const isStateEntry = (e: string) => STATE_ENTRIES.has(e) || /^\..+\.tmp(\.pub)?$/.test(e);
 
 async function foreignEntries(dir: string): Promise<string[]> {
   return (await fsp.readdir(dir).catch(() => [] as string[])).filter((e) => !isStateEntry(e));
@@ -781,6 +817,8 @@ export interface LabStatus {
   prefix: string;
   stateDir: string;
   exists: boolean;
+  /** the lab's generation id (LabState.generation), null without a lab */
+  generation: string | null;
   healthy: boolean;
   subnet: string | null;
   workstation: { netns: string; address: string | null; present: boolean };
@@ -830,6 +868,7 @@ export async function labStatus(opts: LabOptions = {}): Promise<LabStatus> {
     prefix: cfg.prefix,
     stateDir: cfg.dir,
     exists: !!state,
+    generation: state?.generation ?? null,
     healthy:
       !!state &&
       wsPresent &&

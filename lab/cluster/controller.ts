@@ -482,6 +482,42 @@ export async function reconcile(cfg: LabConfig, st: ClusterState, lab: LabState,
   return report;
 }
 
+// ---- VMs that are gone --------------------------------------------------------------------------
+
+/**
+ * Take out of the stored objects what points at lab VMs that are gone (`lab up --vms N`
+ * with fewer VMs, or a VM moved to another address): WorkloadEntries whose address was
+ * theirs, and such static endpoints of ServiceEntries. Left in, each would stay an upstream
+ * of every proxy, where a request waits for a connect timeout to an address nobody holds.
+ * `gone` maps an address to why it is dead (`vm4 is gone`); an address a current VM holds
+ * is never in it. Returns one line per change. The caller reconciles (the data plane is
+ * rendered again from what is left).
+ */
+export function forgetGoneVms(st: ClusterState, gone: Map<string, string>): string[] {
+  const out: string[] = [];
+  if (!gone.size) return out;
+  const bump = (o: KObject) => {
+    o.metadata.resourceVersion = String(++st.resourceVersion);
+    o.metadata.generation = Number(o.metadata.generation ?? 1) + 1;
+  };
+  for (const [key, o] of Object.entries(st.objects)) {
+    const obj = o.live;
+    if (obj.kind === 'WorkloadEntry' && typeof obj.spec?.address === 'string' && gone.has(obj.spec.address)) {
+      delete st.objects[key];
+      out.push(`removed workloadentry ${nsOf(obj)}/${obj.metadata.name} (${obj.spec.address}: ${gone.get(obj.spec.address)})`);
+    } else if (obj.kind === 'ServiceEntry' && Array.isArray(obj.spec?.endpoints)) {
+      const dead = (obj.spec.endpoints as any[]).filter((e) => gone.has(e?.address));
+      if (!dead.length) continue;
+      obj.spec.endpoints = (obj.spec.endpoints as any[]).filter((e) => !gone.has(e?.address));
+      // and from the last-applied configuration, so that applying it again puts them back
+      if (Array.isArray(o.lastApplied?.spec?.endpoints)) o.lastApplied!.spec.endpoints = (o.lastApplied!.spec.endpoints as any[]).filter((e) => !gone.has(e?.address));
+      bump(obj);
+      for (const e of dead) out.push(`removed endpoint ${e.address} of serviceentry ${nsOf(obj)}/${obj.metadata.name} (${gone.get(e.address)})`);
+    }
+  }
+  return out;
+}
+
 // ---- made-up objects for `get` ------------------------------------------------------------------
 
 export function podObject(cfg: LabConfig, st: ClusterState, p: PodRecord): KObject {

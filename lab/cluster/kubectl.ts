@@ -18,7 +18,7 @@ import YAML from 'yaml';
 import { $ } from 'zx';
 import type { LabConfig } from '../config.ts';
 import { readState, type LabState } from '../vms.ts';
-import { CLEAN_ENV, alive, sleep } from '../sys.ts';
+import { CLEAN_ENV, alive, sleep, writeIfChanged } from '../sys.ts';
 import {
   BUILTIN_NAMESPACES,
   KINDS,
@@ -740,7 +740,7 @@ async function installCurlLite(p: PodRecord): Promise<void> {
   const dir = `/proc/${p.pid1!.pid}/root/run/meshlab/bin`;
   await fsp.mkdir(dir, { recursive: true, mode: 0o755 });
   const src = path.join(path.dirname(new URL(import.meta.url).pathname), 'curl-lite.mjs');
-  await fsp.writeFile(path.join(dir, 'curl'), `#!${process.execPath}\n${(await fsp.readFile(src, 'utf8')).replace(/^#!.*\n/, '')}`, { mode: 0o755 });
+  await writeIfChanged(path.join(dir, 'curl'), `#!${process.execPath}\n${(await fsp.readFile(src, 'utf8')).replace(/^#!.*\n/, '')}`, 0o755);
 }
 
 async function logsVerb(ctx: Ctx): Promise<Outcome> {

@@ -1,9 +1,9 @@
 // meshbook lab cluster: up and down with the lab (called by lab/vms.ts labUp and labStatus).
 import { existsSync, promises as fsp } from 'node:fs';
-import { LabError, parseSubnet, type LabConfig } from '../config.ts';
+import { HOST, LabError, inSubnet, parseIPv4, parseSubnet, type LabConfig } from '../config.ts';
 import type { LabState } from '../vms.ts';
 import { alive, netnsInode, procNetnsInode } from '../sys.ts';
-import { HELLO_APP, reconcile, type Report } from './controller.ts';
+import { HELLO_APP, forgetGoneVms, reconcile, storedObjects, type Report } from './controller.ts';
 import { destroyNamespaces } from './network.ts';
 import { nginxMasters, stopSidecar } from './proxies.ts';
 import {
@@ -22,12 +22,42 @@ export const NGINX = '/usr/sbin/nginx';
 export interface ClusterUpOptions {
   serviceCidr?: string;
   podCidr?: string;
+  /** VMs this `up` removed or moved (their old name and address): the cluster forgets them */
+  removedVms?: Array<{ name: string; address: string; why?: string }>;
 }
 
 export interface ClusterUpResult {
   state: ClusterState;
   created: boolean;
   report: Report;
+  /** what the cluster forgot of VMs that are gone (forgetGoneVms), one line each */
+  removed: string[];
+}
+
+/**
+ * Addresses of lab VMs that are gone, with why: those `removedVms` held, and any address a
+ * WorkloadEntry or ServiceEntry endpoint names where the lab puts VMs (its subnet outside
+ * the workstation/infrastructure .2-.9 and the cluster's .100-.149) but no VM is - left by
+ * a shrink before the lab did this, or by an `up` that stopped in between. Addresses a
+ * current VM holds are never dead.
+ */
+export function deadVmAddresses(st: ClusterState, lab: LabState, removedVms: Array<{ name: string; address: string; why?: string }> = []): Map<string, string> {
+  const live = new Set(lab.vms.map((v) => v.address));
+  const gone = new Map<string, string>();
+  for (const r of removedVms) if (!live.has(r.address)) gone.set(r.address, r.why ?? `${r.name} is gone`);
+  const subnet = parseSubnet(lab.subnet);
+  for (const o of storedObjects(st)) {
+    const named: unknown[] = o.kind === 'WorkloadEntry' ? [o.spec?.address] : o.kind === 'ServiceEntry' && Array.isArray(o.spec?.endpoints) ? o.spec.endpoints.map((e: any) => e?.address) : [];
+    for (const a of named) {
+      if (typeof a !== 'string' || live.has(a) || gone.has(a)) continue;
+      const ip = parseIPv4(a);
+      if (ip === null || !inSubnet(subnet, ip)) continue;
+      const host = ip - subnet.base;
+      if (host < 10 || (host >= HOST.clusterFirst && host <= HOST.clusterLast)) continue; // .1-.9: gateway, workstation, infrastructure
+      gone.set(a, 'no lab VM has this address');
+    }
+  }
+  return gone;
 }
 
 /** The tools the cluster needs beyond the VMs': one clear LabError when missing. */
@@ -68,11 +98,13 @@ export async function clusterUp(cfg: LabConfig, lab: LabState, opts: ClusterUpOp
       };
     }
     const created = netnsInode(nodeNetns(cfg.prefix)) === null;
+    // objects of VMs that are gone go before the data plane is rendered again
+    const removed = forgetGoneVms(st, deadVmAddresses(st, lab, opts.removedVms));
     await fsp.mkdir(clusterPaths(cfg).dir, { recursive: true, mode: 0o700 });
     await saveClusterState(cfg, st);
     try {
       const report = await reconcile(cfg, st, lab);
-      return { state: st, created, report };
+      return { state: st, created, report, removed };
     } finally {
       await saveClusterState(cfg, st);
     }

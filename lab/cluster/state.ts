@@ -3,7 +3,7 @@ import path from 'node:path';
 import { promises as fsp } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { HOST, LabError, formatIPv4, hostAddress, parseIPv4, type LabConfig, type Subnet } from '../config.ts';
-import { alive, procRef, sleep, writeIfChanged, type ProcRef } from '../sys.ts';
+import { sleep, takeLockFile, writeIfChanged, type ProcRef } from '../sys.ts';
 import type { KObject } from './kinds.ts';
 
 export const DEFAULT_SERVICE_CIDR = '172.19.0.0/20';
@@ -165,22 +165,10 @@ export async function withClusterLock<T>(cfg: LabConfig, fn: () => Promise<T>, w
   await fsp.mkdir(path.dirname(f), { recursive: true, mode: 0o700 });
   const until = Date.now() + waitMs;
   for (;;) {
-    try {
-      const fh = await fsp.open(f, 'wx', 0o600);
-      const me = procRef(process.pid)!;
-      await fh.writeFile(`${me.pid} ${me.start}\n`);
-      await fh.close();
-      break;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      const [pid, start] = (await fsp.readFile(f, 'utf8').catch(() => '')).trim().split(' ');
-      if (!pid || !alive({ pid: Number(pid), start })) {
-        await fsp.rm(f, { force: true });
-        continue;
-      }
-      if (Date.now() > until) throw new LabError(`the lab cluster is busy (pid ${pid} holds ${f})`);
-      await sleep(25);
-    }
+    const holder = await takeLockFile(f);
+    if (holder === null) break;
+    if (Date.now() > until) throw new LabError(`the lab cluster is busy (pid ${holder} holds ${f})`);
+    await sleep(25);
   }
   try {
     return await fn();

@@ -6,7 +6,9 @@
 // ASM the entries AddVmAppToMesh created are applied over with the same names (address and
 // labels are set explicitly, so ASM's numbering of the IPs does not matter); with Istio this
 // step creates them. `kubectl apply` does not delete: the entry of a VM removed from the
-// inventory stays until `kubectl -n <HELLO_NS> delete workloadentry <name>`.
+// inventory stays until `kubectl -n <HELLO_NS> delete workloadentry <name>` (in the lab:
+// `meshbook lab kubectl -n <HELLO_NS> delete workloadentry <name>`; a lab shrunk with
+// `lab up --vms N` removes the entries of its removed VMs itself).
 import type { Step } from '../engine/types.ts';
 import { render } from '../engine/manifests.ts';
 import { applyRendered, clusterProblem, inventoryProblems, ns, vmVersion, workloadEntryName } from './common.ts';
@@ -19,7 +21,7 @@ const step: Step = {
   article: '§1 為WorkloadEntry新增version標籤 (version labels)',
   notes: [
     'the article labels the three WorkloadEntries by hand; here one entry per inventory VM is rendered from a template with its version and applied',
-    'a VM removed from the inventory keeps its WorkloadEntry: delete it by hand',
+    'a VM removed from the inventory keeps its WorkloadEntry (apply does not delete): `kubectl -n <HELLO_NS> delete workloadentry mesh-expansion-hello2-svc-<n>`; in the lab `meshbook lab kubectl -n <HELLO_NS> delete workloadentry mesh-expansion-hello2-svc-<n>` (`lab up --vms N` removes the entries of the VMs it removes)',
   ],
   target: 'cluster',
   cluster: ({ env, vms }) => {

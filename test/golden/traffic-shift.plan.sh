@@ -717,7 +717,7 @@ elif [ "$rc" != 0 ]; then echo $'cluster: traffic-shift/07-routing: check failed
 
 # == traffic-shift/08-workloadentry-versions: WorkloadEntries with the version labels [article §1 為WorkloadEntry新增version標籤 (version labels)]
 # note: the article labels the three WorkloadEntries by hand; here one entry per inventory VM is rendered from a template with its version and applied
-# note: a VM removed from the inventory keeps its WorkloadEntry: delete it by hand
+# note: a VM removed from the inventory keeps its WorkloadEntry (apply does not delete): `kubectl -n <HELLO_NS> delete workloadentry mesh-expansion-hello2-svc-<n>`; in the lab `meshbook lab kubectl -n <HELLO_NS> delete workloadentry mesh-expansion-hello2-svc-<n>` (`lab up --vms N` removes the entries of the VMs it removes)
 # on cluster
 rc=0; # stdin: manifests/traffic-shift/hello2-workloadentry.yaml x3 (rendered)
 kubectl diff -f - <<'MESHBOOK_STDIN' || rc=$?
