@@ -79,10 +79,43 @@ export function textHooks(print: (s: string) => void = (s) => console.log(redact
   };
 }
 
-export function summaryTable(rep: RunReport): string {
+const ANSI = /\u001b\[[0-9;]*m/g;
+const visible = (s: string) => s.replace(ANSI, '').length;
+/** Statuses that need no one's attention in a summary. */
+const FINE = new Set<Status>(['ok', 'changed', 'unchanged', 'not in lab', 'would change']);
+
+/** The step x host table; past `width` columns (a fleet), per step the count per status
+ *  and the names of the hosts that are not fine, on one line each (everything else is in
+ *  --json). */
+export function summaryTable(rep: RunReport, width = process.stdout.columns || 120): string {
   const t = new Table({ head: ['step', ...rep.hosts], style: { head: [], border: [], compact: true } });
   for (const r of rep.records) t.push([r.id, ...rep.hosts.map((h) => (r.hosts[h] ? paint(r.hosts[h].status) : '-'))]);
-  return t.toString();
+  const full = t.toString();
+  if (Math.max(...full.split('\n').map(visible)) <= width) return full;
+  const idWidth = Math.min(40, Math.max(...rep.records.map((r) => r.id.length)));
+  const lines = [`${rep.hosts.length} hosts; per step: hosts per status, and the hosts that need a look (all of it: --json)`];
+  for (const r of rep.records) {
+    const counts = new Map<Status, number>();
+    for (const res of Object.values(r.hosts)) counts.set(res.status, (counts.get(res.status) ?? 0) + 1);
+    const head = `${r.id.padEnd(idWidth)}  ${[...counts].map(([st, n]) => `${n} ${paint(st)}`).join(', ')}`;
+    const bad = Object.entries(r.hosts).filter(([, res]) => !FINE.has(res.status) && !(res.status === 'skipped' && /nothing failed here|resumed|confirms it/.test(res.lines[0] ?? '')));
+    lines.push(bad.length ? `${head}: ${fitNames(bad.map(([h]) => h), width - visible(head) - 2)}` : head);
+  }
+  return lines.join('\n');
+}
+
+/** As many names as fit in `room` columns, then "+N more". */
+function fitNames(names: string[], room: number): string {
+  const out: string[] = [];
+  let used = 0;
+  for (const [i, n] of names.entries()) {
+    const more = names.length - i - 1;
+    const need = n.length + (out.length ? 1 : 0) + (more ? ` +${more} more`.length : 0);
+    if (used + need > room && out.length) return `${out.join(' ')} +${names.length - i} more`;
+    out.push(n);
+    used += n.length + (out.length > 1 ? 1 : 0);
+  }
+  return out.join(' ');
 }
 
 /** The command that resumes this run (finishes only what is left). */
