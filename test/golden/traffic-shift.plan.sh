@@ -361,6 +361,16 @@ hello_pid() {
   while IFS= read -r -d '' a; do if [ "$a" = /opt/meshbook/hello/hello.mjs ]; then found=1; fi; done 2>/dev/null < "/proc/$pid/cmdline" || true
   [ -n "$found" ] || { pid=""; return 1; }
 }
+hello_port_pids() {
+  holders=(); local f l st ino inos=() expr=()
+  for f in /proc/net/tcp /proc/net/tcp6; do
+    [ -r "$f" ] || continue
+    while read -r _ l _ st _ _ _ _ _ ino _; do if [ "$st" = 0A ] && [[ $l == *:1F41 ]]; then inos+=("$ino"); fi; done < "$f"
+  done
+  for ino in ${inos[@]+"${inos[@]}"}; do expr+=(${expr[0]+-o} -lname "socket:\[$ino\]"); done
+  [ ${#expr[@]} -gt 0 ] || return 0
+  while IFS=/ read -r _ _ f _; do holders+=("$f"); done < <(find /proc/[0-9]*/fd -maxdepth 1 \( "${expr[@]}" \) 2>/dev/null || true)
+}
       if ! hello_pid; then echo $'hello2 is not running (no live /opt/meshbook/hello/hello.mjs process in /run/meshbook-hello.pid)'; exit 10; fi
       cur=""; [ -r /opt/meshbook/hello/hello.mjs ] && IFS= read -r -d '' cur < /opt/meshbook/hello/hello.mjs || true
       if [[ $cur != $'<contents of vm/hello/hello.mjs, 6585 bytes, sha256 14583a72189e...>' ]]; then echo $'/opt/meshbook/hello/hello.mjs differs from vm/hello/hello.mjs'; exit 10; fi
@@ -396,20 +406,43 @@ hello_pid() {
   while IFS= read -r -d '' a; do if [ "$a" = /opt/meshbook/hello/hello.mjs ]; then found=1; fi; done 2>/dev/null < "/proc/$pid/cmdline" || true
   [ -n "$found" ] || { pid=""; return 1; }
 }
+hello_port_pids() {
+  holders=(); local f l st ino inos=() expr=()
+  for f in /proc/net/tcp /proc/net/tcp6; do
+    [ -r "$f" ] || continue
+    while read -r _ l _ st _ _ _ _ _ ino _; do if [ "$st" = 0A ] && [[ $l == *:1F41 ]]; then inos+=("$ino"); fi; done < "$f"
+  done
+  for ino in ${inos[@]+"${inos[@]}"}; do expr+=(${expr[0]+-o} -lname "socket:\[$ino\]"); done
+  [ ${#expr[@]} -gt 0 ] || return 0
+  while IFS=/ read -r _ _ f _; do holders+=("$f"); done < <(find /proc/[0-9]*/fd -maxdepth 1 \( "${expr[@]}" \) 2>/dev/null || true)
+}
       [ -d /opt/meshbook/hello ] || install -d -m 0755 /opt/meshbook/hello
       # another runtime's hello2 would hold port 8001
       if command -v docker >/dev/null 2>&1; then docker rm -f http_v1 http_v2 http_v3 >/dev/null 2>&1 || true; fi
       write_file /opt/meshbook/hello/hello.mjs 0644 $'<contents of vm/hello/hello.mjs, 6585 bytes, sha256 14583a72189e...>'
       write_file /opt/meshbook/hello/hello.env 0644 $'VERSION=v3\nPORT=8001\nHTTP_HELLO_BACKEND=hello3-svc.http-reciprocal-hello.svc.cluster.local\nOWN_IP=192.168.0.172\n'
-      if hello_pid; then
-        kill "$pid" || true
-        # gone, or a zombie (no command line left)
-        for ((i = 0; i < 50; i++)); do
-          a=""; IFS= read -r -d '' a 2>/dev/null < "/proc/$pid/cmdline" || true
-          [ -n "$a" ] || break
-          nap 0.1
+      # stop whatever holds port 8001 (the new app could not listen): the pid file's hello2
+      # and any other listener, e.g. a hello2 whose pid file was lost; TERM, then KILL after 5 s
+      hello_port_pids
+      stop=(${holders[@]+"${holders[@]}"})
+      if hello_pid; then stop+=("$pid"); fi
+      stopped=()
+      for p in ${stop[@]+"${stop[@]}"}; do
+        [ "$p" -gt 1 ] && [ "$p" != $$ ] && [[ " ${stopped[*]-} " != *" $p "* ]] || continue
+        cmd=""; while IFS= read -r -d '' a; do cmd+="${cmd:+ }$a"; done 2>/dev/null < "/proc/$p/cmdline" || true
+        if kill "$p" 2>/dev/null; then stopped+=("$p"); echo "stopped pid $p ($cmd)"; fi
+      done
+      # gone, or a zombie (no command line left)
+      for ((i = 0; i < 50; i++)); do
+        left=()
+        for p in ${stopped[@]+"${stopped[@]}"}; do
+          a=""; IFS= read -r -d '' a 2>/dev/null < "/proc/$p/cmdline" || true
+          [ -z "$a" ] || left+=("$p")
         done
-      fi
+        [ ${#left[@]} -gt 0 ] || break
+        nap 0.1
+      done
+      if [ ${#left[@]} -gt 0 ]; then kill -KILL "${left[@]}" 2>/dev/null || true; nap 0.2; fi
       mapfile -t envs < /opt/meshbook/hello/hello.env
       nap_close
       setsid nohup env -i "PATH=$PATH" "${envs[@]}" node /opt/meshbook/hello/hello.mjs > /var/log/hello.log 2>&1 < /dev/null &
@@ -434,10 +467,24 @@ hello_pid() {
   while IFS= read -r -d '' a; do if [ "$a" = /opt/meshbook/hello/hello.mjs ]; then found=1; fi; done 2>/dev/null < "/proc/$pid/cmdline" || true
   [ -n "$found" ] || { pid=""; return 1; }
 }
+hello_port_pids() {
+  holders=(); local f l st ino inos=() expr=()
+  for f in /proc/net/tcp /proc/net/tcp6; do
+    [ -r "$f" ] || continue
+    while read -r _ l _ st _ _ _ _ _ ino _; do if [ "$st" = 0A ] && [[ $l == *:1F41 ]]; then inos+=("$ino"); fi; done < "$f"
+  done
+  for ino in ${inos[@]+"${inos[@]}"}; do expr+=(${expr[0]+-o} -lname "socket:\[$ino\]"); done
+  [ ${#expr[@]} -gt 0 ] || return 0
+  while IFS=/ read -r _ _ f _; do holders+=("$f"); done < <(find /proc/[0-9]*/fd -maxdepth 1 \( "${expr[@]}" \) 2>/dev/null || true)
+}
       for ((i = 0; i < 50; i++)); do
         if hello_answer && [ -n "$body" ]; then
-          case "$body" in $'Hola meshbook-check('*) exit 0 ;; esac
-          echo "hello2 answers with another greeting: $body" >&2; exit 1
+          case "$body" in $'Hola meshbook-check('*) ;; *) echo "hello2 answers with another greeting: $body" >&2; exit 1 ;; esac
+          # and it is the process just started that serves the port
+          want=""; IFS= read -r want < /run/meshbook-hello.pid || true
+          hello_port_pids
+          if [ "${holders[*]-}" = "$want" ]; then exit 0; fi
+          echo "port 8001 is served by pid(s) ${holders[*]-none found}, not by the hello2 started (pid $want in /run/meshbook-hello.pid)" >&2; exit 1
         fi
         nap 0.1
       done
