@@ -60,6 +60,44 @@ test('write_file replaces the destination atomically with the mode set before co
   await $`rm -rf ${dir}`;
 });
 
+test('write_file leaves no temporary file when it cannot finish: a target it may not replace, a directory in the way, a stopped run', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mb-wf-'));
+  const f = `${dir}/secret.env`;
+  const temps = () => fs.readdirSync(dir).filter((n) => n.includes('.meshbook.'));
+  // an immutable target (where the filesystem keeps the flag: ext4, xfs, ...)
+  fs.writeFileSync(f, 'OLD\n');
+  if ((await $({ nothrow: true, quiet: true })`chattr +i ${f}`).exitCode === 0) {
+    const r = await run(mutate`write_file ${f} 0600 ${'K=canary\n'}`.text);
+    await $`chattr -i ${f}`;
+    t.not(r.exitCode, 0);
+    t.regex(r.stderr, /Operation not permitted/);
+    t.regex(r.stderr, /write_file: \S+secret\.env was not replaced/);
+    t.deepEqual(temps(), []);
+    t.is(fs.readFileSync(f, 'utf8'), 'OLD\n');
+  } else t.log(`chattr +i is not kept on ${dir}: the immutable case is left to test/vm-leftovers.test.ts`);
+  // a directory in the way: mv does not move the temp file into it
+  fs.rmSync(f);
+  fs.mkdirSync(f);
+  const d = await run(mutate`printf 'K=canary\n' | write_file ${f} 0600`.text);
+  t.not(d.exitCode, 0);
+  t.regex(d.stderr, /cannot overwrite directory/);
+  t.deepEqual(fs.readdirSync(f), []);
+  t.deepEqual(temps(), []);
+  fs.rmdirSync(f);
+  // the run is stopped (SIGTERM to its process group, as stopRun does) while content streams in
+  const p = spawn('setsid', ['bash', '-s'], { stdio: ['pipe', 'ignore', 'ignore'] });
+  p.stdin.end(`${PRELUDE}\n${mutate`{ printf 'K=canary\n'; sleep 30; } | write_file ${f} 0600`.text}\n`);
+  const exited = new Promise((resolve) => p.on('exit', resolve));
+  for (let i = 0; i < 100 && !temps().some((n) => fs.readFileSync(`${dir}/${n}`, 'utf8') === 'K=canary\n'); i++) await new Promise((r) => setTimeout(r, 50));
+  t.is(temps().length, 1, 'the temp file holds the content so far');
+  process.kill(-p.pid!, 'SIGTERM');
+  await exited;
+  await new Promise((r) => setTimeout(r, 200));   // the subshell's EXIT trap, after its cat is gone
+  t.deepEqual(temps(), []);
+  t.false(fs.existsSync(f));
+  fs.rmSync(dir, { recursive: true });
+});
+
 // What sshd does with the remote words: joins them with spaces for the login shell (sh -c).
 // sshd on Linux gives the session pipes; `via: 'socket'` is what another build might give.
 const remoteAs = (user: string) => remoteShell({ name: 'vm1', host: 'h', user, port: 22, privateIp: 'h', labels: {}, runtime: 'docker' }).join(' ');

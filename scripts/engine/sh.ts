@@ -91,18 +91,31 @@ export LC_ALL=C
 # write_file DEST MODE [CONTENT]: CONTENT (or stdin) -> DEST through a temp file in the
 # same directory and a rename, so DEST is never left half-written. The temp file is
 # created exclusively (noclobber: O_EXCL, so nothing planted there is followed), with no
-# more than MODE from the start (umask, in a subshell), then chmod MODE (a directory's
-# default ACL overrides the umask), all before any content. No mktemp: a fleet runs this
-# on every VM. CONTENT as an argument spares a cat.
+# more than MODE from the start (umask), then chmod MODE (a directory's default ACL
+# overrides the umask), all before any content. It never outlives a failure: the work
+# runs in a subshell whose EXIT trap removes the temp file once it was created (a failed
+# chmod, write or rename - an immutable DEST, a mount point, a directory in the way: mv -T
+# never moves into it - and HUP/INT/TERM, e.g. a stopped run), so a secret is never left
+# in a second file; DEST stays as it was. No mktemp: a fleet runs this on every VM.
+# CONTENT as an argument spares a cat.
 write_file() {
   local dest=$1 mode=$((8#$2)) tmp="$1.meshbook.$$.$RANDOM$RANDOM" mask
   printf -v mask '%04o' $((0777 & ~mode))
-  ( umask "$mask"; set -C; : > "$tmp" ) || return 1
-  if ! chmod "$2" "$tmp"; then rm -f "$tmp"; return 1; fi
-  if [ $# -ge 3 ]; then
-    if ! printf '%s' "$3" > "$tmp"; then rm -f "$tmp"; return 1; fi
-  elif ! cat > "$tmp"; then rm -f "$tmp"; return 1; fi
-  mv -f "$tmp" "$dest"
+  (
+    made=
+    trap '[ -z "$made" ] || rm -f -- "$tmp"' EXIT
+    trap 'exit 129' HUP; trap 'exit 130' INT; trap 'exit 143' TERM
+    umask "$mask"; set -C
+    : > "$tmp" || exit 1
+    made=1
+    chmod "$2" "$tmp" || exit 1
+    if [ $# -ge 3 ]; then printf '%s' "$3" >| "$tmp"; else cat >| "$tmp"; fi || exit 1
+    if ! mv -fT -- "$tmp" "$dest"; then
+      echo "write_file: $dest was not replaced (left as it was, temporary copy removed)" >&2
+      exit 1
+    fi
+    made=
+  )
 }
 # nap SECONDS: sleep without a process per tick (a fleet polls on every VM): a read that
 # times out on a pipe this shell holds both ends of, opened once per shell (one fork, no

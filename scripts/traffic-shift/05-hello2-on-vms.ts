@@ -7,6 +7,11 @@
 // (the app dies with the session, nothing restarts it after a reboot, and a second run fails
 // on the name): here detached with --restart=always, and checked first. Changing a VM's
 // version replaces the old version's container or process (they would share port 8001).
+// runtime: process: whatever listens on 8001 is stopped before hello2 starts, also when the
+// pid file does not name it (a hello2 whose pid file was lost, a stray server): else the new
+// app cannot listen, the old one answers the verify, and the step is "changed" on every run.
+// It is replaced, not adopted: without the pid file nothing says which app text it loaded,
+// and a restart costs a second. The verify checks the pid file's process serves the port.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { quote } from 'zx';
@@ -21,6 +26,7 @@ export const APP_ENV = `${APP_DIR}/hello.env`;
 export const PID_FILE = '/run/meshbook-hello.pid';
 export const LOG = '/var/log/hello.log';
 const CONTAINERS = ['http_v1', 'http_v2', 'http_v3'];
+const PORT_HEX = HELLO_PORT.toString(16).toUpperCase().padStart(4, '0');   // as /proc/net/tcp shows it
 
 /** The env the process runs with (and the content of hello.env), one KEY=value per line. */
 export function processEnv(ctx: HostCtx, version: Version): string[] {
@@ -55,6 +61,20 @@ const ANSWER = [
   '  [[ $pid =~ ^[0-9]+$ ]] || { pid=""; return 1; }',
   `  while IFS= read -r -d '' a; do if [ "$a" = ${APP} ]; then found=1; fi; done 2>/dev/null < "/proc/$pid/cmdline" || true`,
   '  [ -n "$found" ] || { pid=""; return 1; }',
+  '}',
+  // the pids of the processes listening on TCP port 8001, whatever started them (a hello2
+  // whose pid file was lost, a stray server): LISTEN sockets' inodes from /proc/net/tcp and
+  // tcp6, their holders by /proc/<pid>/fd links (one find): every distro has these, not
+  // every VM has ss or lsof. bash 4.2: an empty array is unbound under set -u, hence ${a[@]+...}
+  'hello_port_pids() {',
+  '  holders=(); local f l st ino inos=() expr=()',
+  '  for f in /proc/net/tcp /proc/net/tcp6; do',
+  '    [ -r "$f" ] || continue',
+  `    while read -r _ l _ st _ _ _ _ _ ino _; do if [ "$st" = 0A ] && [[ $l == *:${PORT_HEX} ]]; then inos+=("$ino"); fi; done < "$f"`,
+  '  done',
+  '  for ino in ${inos[@]+"${inos[@]}"}; do expr+=(${expr[0]+-o} -lname "socket:\\[$ino\\]"); done',
+  '  [ ${#expr[@]} -gt 0 ] || return 0',
+  "  while IFS=/ read -r _ _ f _; do holders+=(\"$f\"); done < <(find /proc/[0-9]*/fd -maxdepth 1 \\( \"${expr[@]}\" \\) 2>/dev/null || true)",
   '}',
 ].join('\n');
 
@@ -103,15 +123,28 @@ function processAction(ctx: HostCtx, version: Version): VmAction {
       if command -v docker >/dev/null 2>&1; then docker rm -f ${CONTAINERS} >/dev/null 2>&1 || true; fi
       write_file ${APP} 0644 ${app}
       write_file ${APP_ENV} 0644 ${envText}
-      if hello_pid; then
-        kill "$pid" || true
-        # gone, or a zombie (no command line left)
-        for ((i = 0; i < 50; i++)); do
-          a=""; IFS= read -r -d '' a 2>/dev/null < "/proc/$pid/cmdline" || true
-          [ -n "$a" ] || break
-          nap 0.1
+      # stop whatever holds port 8001 (the new app could not listen): the pid file's hello2
+      # and any other listener, e.g. a hello2 whose pid file was lost; TERM, then KILL after 5 s
+      hello_port_pids
+      stop=(\${holders[@]+"\${holders[@]}"})
+      if hello_pid; then stop+=("$pid"); fi
+      stopped=()
+      for p in \${stop[@]+"\${stop[@]}"}; do
+        [ "$p" -gt 1 ] && [ "$p" != $$ ] && [[ " \${stopped[*]-} " != *" $p "* ]] || continue
+        cmd=""; while IFS= read -r -d '' a; do cmd+="\${cmd:+ }$a"; done 2>/dev/null < "/proc/$p/cmdline" || true
+        if kill "$p" 2>/dev/null; then stopped+=("$p"); echo "stopped pid $p ($cmd)"; fi
+      done
+      # gone, or a zombie (no command line left)
+      for ((i = 0; i < 50; i++)); do
+        left=()
+        for p in \${stopped[@]+"\${stopped[@]}"}; do
+          a=""; IFS= read -r -d '' a 2>/dev/null < "/proc/$p/cmdline" || true
+          [ -z "$a" ] || left+=("$p")
         done
-      fi
+        [ \${#left[@]} -gt 0 ] || break
+        nap 0.1
+      done
+      if [ \${#left[@]} -gt 0 ]; then kill -KILL "\${left[@]}" 2>/dev/null || true; nap 0.2; fi
       mapfile -t envs < ${APP_ENV}
       nap_close
       setsid nohup env -i "PATH=$PATH" "\${envs[@]}" node ${APP} > ${LOG} 2>&1 < /dev/null &
@@ -122,8 +155,12 @@ function processAction(ctx: HostCtx, version: Version): VmAction {
       ${helpers}
       for ((i = 0; i < 50; i++)); do
         if hello_answer && [ -n "$body" ]; then
-          case "$body" in ${expected}*) exit 0 ;; esac
-          echo "hello2 answers with another greeting: $body" >&2; exit 1
+          case "$body" in ${expected}*) ;; *) echo "hello2 answers with another greeting: $body" >&2; exit 1 ;; esac
+          # and it is the process just started that serves the port
+          want=""; IFS= read -r want < ${PID_FILE} || true
+          hello_port_pids
+          if [ "\${holders[*]-}" = "$want" ]; then exit 0; fi
+          echo "port ${HELLO_PORT} is served by pid(s) \${holders[*]-none found}, not by the hello2 started (pid $want in ${PID_FILE})" >&2; exit 1
         fi
         nap 0.1
       done

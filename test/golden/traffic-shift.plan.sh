@@ -3,7 +3,7 @@
 # Secrets are masked as ***NAME***: this script does not carry them.
 # A check exits 0 when nothing needs to change and 10 when the change must run.
 set -euo pipefail
-MESHBOOK_PRELUDE=$'set -euo pipefail\nexport LC_ALL=C\n# write_file DEST MODE [CONTENT]: CONTENT (or stdin) -> DEST through a temp file in the\n# same directory and a rename, so DEST is never left half-written. The temp file is\n# created exclusively (noclobber: O_EXCL, so nothing planted there is followed), with no\n# more than MODE from the start (umask, in a subshell), then chmod MODE (a directory\'s\n# default ACL overrides the umask), all before any content. No mktemp: a fleet runs this\n# on every VM. CONTENT as an argument spares a cat.\nwrite_file() {\n  local dest=$1 mode=$((8#$2)) tmp="$1.meshbook.$$.$RANDOM$RANDOM" mask\n  printf -v mask \'%04o\' $((0777 & ~mode))\n  ( umask "$mask"; set -C; : > "$tmp" ) || return 1\n  if ! chmod "$2" "$tmp"; then rm -f "$tmp"; return 1; fi\n  if [ $# -ge 3 ]; then\n    if ! printf \'%s\' "$3" > "$tmp"; then rm -f "$tmp"; return 1; fi\n  elif ! cat > "$tmp"; then rm -f "$tmp"; return 1; fi\n  mv -f "$tmp" "$dest"\n}\n# nap SECONDS: sleep without a process per tick (a fleet polls on every VM): a read that\n# times out on a pipe this shell holds both ends of, opened once per shell (one fork, no\n# exec; bash >= 4.1). nap_close before starting a daemon, which would inherit the pipe.\n__mb_nap_fd=\nnap() {\n  [ -n "$__mb_nap_fd" ] || exec {__mb_nap_fd}<> <(:)\n  read -r -t "$1" -u "$__mb_nap_fd" _ || true\n}\nnap_close() {\n  if [ -n "$__mb_nap_fd" ]; then exec {__mb_nap_fd}>&-; __mb_nap_fd=; fi\n}'
+MESHBOOK_PRELUDE=$'set -euo pipefail\nexport LC_ALL=C\n# write_file DEST MODE [CONTENT]: CONTENT (or stdin) -> DEST through a temp file in the\n# same directory and a rename, so DEST is never left half-written. The temp file is\n# created exclusively (noclobber: O_EXCL, so nothing planted there is followed), with no\n# more than MODE from the start (umask), then chmod MODE (a directory\'s default ACL\n# overrides the umask), all before any content. It never outlives a failure: the work\n# runs in a subshell whose EXIT trap removes the temp file once it was created (a failed\n# chmod, write or rename - an immutable DEST, a mount point, a directory in the way: mv -T\n# never moves into it - and HUP/INT/TERM, e.g. a stopped run), so a secret is never left\n# in a second file; DEST stays as it was. No mktemp: a fleet runs this on every VM.\n# CONTENT as an argument spares a cat.\nwrite_file() {\n  local dest=$1 mode=$((8#$2)) tmp="$1.meshbook.$$.$RANDOM$RANDOM" mask\n  printf -v mask \'%04o\' $((0777 & ~mode))\n  (\n    made=\n    trap \'[ -z "$made" ] || rm -f -- "$tmp"\' EXIT\n    trap \'exit 129\' HUP; trap \'exit 130\' INT; trap \'exit 143\' TERM\n    umask "$mask"; set -C\n    : > "$tmp" || exit 1\n    made=1\n    chmod "$2" "$tmp" || exit 1\n    if [ $# -ge 3 ]; then printf \'%s\' "$3" >| "$tmp"; else cat >| "$tmp"; fi || exit 1\n    if ! mv -fT -- "$tmp" "$dest"; then\n      echo "write_file: $dest was not replaced (left as it was, temporary copy removed)" >&2\n      exit 1\n    fi\n    made=\n  )\n}\n# nap SECONDS: sleep without a process per tick (a fleet polls on every VM): a read that\n# times out on a pipe this shell holds both ends of, opened once per shell (one fork, no\n# exec; bash >= 4.1). nap_close before starting a daemon, which would inherit the pipe.\n__mb_nap_fd=\nnap() {\n  [ -n "$__mb_nap_fd" ] || exec {__mb_nap_fd}<> <(:)\n  read -r -t "$1" -u "$__mb_nap_fd" _ || true\n}\nnap_close() {\n  if [ -n "$__mb_nap_fd" ]; then exec {__mb_nap_fd}>&-; __mb_nap_fd=; fi\n}'
 on_vm1() { ssh -T -o BatchMode=yes -o ConnectTimeout=10 -o StrictHostKeyChecking=accept-new -o UserKnownHostsFile=.meshbook/known_hosts -o GlobalKnownHostsFile=/dev/null -o ControlMaster=auto -o ControlPath=/tmp/meshbook-0/cm/cc1fb3cfdc/45c7be1ee8cbf2a4 -o ControlPersist=120 -o ServerAliveInterval=5 -o ServerAliveCountMax=3 -o LogLevel=ERROR -p 22 -i /root/.ssh/id_ed25519 -o IdentitiesOnly=yes root@192.168.0.170 bash -c $'\'if [ -p /dev/stdin ]; then . /dev/stdin; else exec bash -s; fi\'' < <(printf '%s\n' "$MESHBOOK_PRELUDE"; cat); }
 on_vm2() { ssh -T -o BatchMode=yes -o ConnectTimeout=10 -o StrictHostKeyChecking=accept-new -o UserKnownHostsFile=.meshbook/known_hosts -o GlobalKnownHostsFile=/dev/null -o ControlMaster=auto -o ControlPath=/tmp/meshbook-0/cm/cc1fb3cfdc/b0f3b0b38d57b531 -o ControlPersist=120 -o ServerAliveInterval=5 -o ServerAliveCountMax=3 -o LogLevel=ERROR -p 22 root@192.168.0.171 bash -c $'\'if [ -p /dev/stdin ]; then . /dev/stdin; else exec bash -s; fi\'' < <(printf '%s\n' "$MESHBOOK_PRELUDE"; cat); }
 on_vm3() { ssh -T -o BatchMode=yes -o ConnectTimeout=10 -o StrictHostKeyChecking=accept-new -o UserKnownHostsFile=.meshbook/known_hosts -o GlobalKnownHostsFile=/dev/null -o ControlMaster=auto -o ControlPath=/tmp/meshbook-0/cm/cc1fb3cfdc/e7195c3b938d2016 -o ControlPersist=120 -o ServerAliveInterval=5 -o ServerAliveCountMax=3 -o LogLevel=ERROR -p 22 root@192.168.0.172 bash -c $'\'if [ -p /dev/stdin ]; then . /dev/stdin; else exec bash -s; fi\'' < <(printf '%s\n' "$MESHBOOK_PRELUDE"; cat); }
@@ -361,6 +361,16 @@ hello_pid() {
   while IFS= read -r -d '' a; do if [ "$a" = /opt/meshbook/hello/hello.mjs ]; then found=1; fi; done 2>/dev/null < "/proc/$pid/cmdline" || true
   [ -n "$found" ] || { pid=""; return 1; }
 }
+hello_port_pids() {
+  holders=(); local f l st ino inos=() expr=()
+  for f in /proc/net/tcp /proc/net/tcp6; do
+    [ -r "$f" ] || continue
+    while read -r _ l _ st _ _ _ _ _ ino _; do if [ "$st" = 0A ] && [[ $l == *:1F41 ]]; then inos+=("$ino"); fi; done < "$f"
+  done
+  for ino in ${inos[@]+"${inos[@]}"}; do expr+=(${expr[0]+-o} -lname "socket:\[$ino\]"); done
+  [ ${#expr[@]} -gt 0 ] || return 0
+  while IFS=/ read -r _ _ f _; do holders+=("$f"); done < <(find /proc/[0-9]*/fd -maxdepth 1 \( "${expr[@]}" \) 2>/dev/null || true)
+}
       if ! hello_pid; then echo $'hello2 is not running (no live /opt/meshbook/hello/hello.mjs process in /run/meshbook-hello.pid)'; exit 10; fi
       cur=""; [ -r /opt/meshbook/hello/hello.mjs ] && IFS= read -r -d '' cur < /opt/meshbook/hello/hello.mjs || true
       if [[ $cur != $'<contents of vm/hello/hello.mjs, 6585 bytes, sha256 14583a72189e...>' ]]; then echo $'/opt/meshbook/hello/hello.mjs differs from vm/hello/hello.mjs'; exit 10; fi
@@ -396,20 +406,43 @@ hello_pid() {
   while IFS= read -r -d '' a; do if [ "$a" = /opt/meshbook/hello/hello.mjs ]; then found=1; fi; done 2>/dev/null < "/proc/$pid/cmdline" || true
   [ -n "$found" ] || { pid=""; return 1; }
 }
+hello_port_pids() {
+  holders=(); local f l st ino inos=() expr=()
+  for f in /proc/net/tcp /proc/net/tcp6; do
+    [ -r "$f" ] || continue
+    while read -r _ l _ st _ _ _ _ _ ino _; do if [ "$st" = 0A ] && [[ $l == *:1F41 ]]; then inos+=("$ino"); fi; done < "$f"
+  done
+  for ino in ${inos[@]+"${inos[@]}"}; do expr+=(${expr[0]+-o} -lname "socket:\[$ino\]"); done
+  [ ${#expr[@]} -gt 0 ] || return 0
+  while IFS=/ read -r _ _ f _; do holders+=("$f"); done < <(find /proc/[0-9]*/fd -maxdepth 1 \( "${expr[@]}" \) 2>/dev/null || true)
+}
       [ -d /opt/meshbook/hello ] || install -d -m 0755 /opt/meshbook/hello
       # another runtime's hello2 would hold port 8001
       if command -v docker >/dev/null 2>&1; then docker rm -f http_v1 http_v2 http_v3 >/dev/null 2>&1 || true; fi
       write_file /opt/meshbook/hello/hello.mjs 0644 $'<contents of vm/hello/hello.mjs, 6585 bytes, sha256 14583a72189e...>'
       write_file /opt/meshbook/hello/hello.env 0644 $'VERSION=v3\nPORT=8001\nHTTP_HELLO_BACKEND=hello3-svc.http-reciprocal-hello.svc.cluster.local\nOWN_IP=192.168.0.172\n'
-      if hello_pid; then
-        kill "$pid" || true
-        # gone, or a zombie (no command line left)
-        for ((i = 0; i < 50; i++)); do
-          a=""; IFS= read -r -d '' a 2>/dev/null < "/proc/$pid/cmdline" || true
-          [ -n "$a" ] || break
-          nap 0.1
+      # stop whatever holds port 8001 (the new app could not listen): the pid file's hello2
+      # and any other listener, e.g. a hello2 whose pid file was lost; TERM, then KILL after 5 s
+      hello_port_pids
+      stop=(${holders[@]+"${holders[@]}"})
+      if hello_pid; then stop+=("$pid"); fi
+      stopped=()
+      for p in ${stop[@]+"${stop[@]}"}; do
+        [ "$p" -gt 1 ] && [ "$p" != $$ ] && [[ " ${stopped[*]-} " != *" $p "* ]] || continue
+        cmd=""; while IFS= read -r -d '' a; do cmd+="${cmd:+ }$a"; done 2>/dev/null < "/proc/$p/cmdline" || true
+        if kill "$p" 2>/dev/null; then stopped+=("$p"); echo "stopped pid $p ($cmd)"; fi
+      done
+      # gone, or a zombie (no command line left)
+      for ((i = 0; i < 50; i++)); do
+        left=()
+        for p in ${stopped[@]+"${stopped[@]}"}; do
+          a=""; IFS= read -r -d '' a 2>/dev/null < "/proc/$p/cmdline" || true
+          [ -z "$a" ] || left+=("$p")
         done
-      fi
+        [ ${#left[@]} -gt 0 ] || break
+        nap 0.1
+      done
+      if [ ${#left[@]} -gt 0 ]; then kill -KILL "${left[@]}" 2>/dev/null || true; nap 0.2; fi
       mapfile -t envs < /opt/meshbook/hello/hello.env
       nap_close
       setsid nohup env -i "PATH=$PATH" "${envs[@]}" node /opt/meshbook/hello/hello.mjs > /var/log/hello.log 2>&1 < /dev/null &
@@ -434,10 +467,24 @@ hello_pid() {
   while IFS= read -r -d '' a; do if [ "$a" = /opt/meshbook/hello/hello.mjs ]; then found=1; fi; done 2>/dev/null < "/proc/$pid/cmdline" || true
   [ -n "$found" ] || { pid=""; return 1; }
 }
+hello_port_pids() {
+  holders=(); local f l st ino inos=() expr=()
+  for f in /proc/net/tcp /proc/net/tcp6; do
+    [ -r "$f" ] || continue
+    while read -r _ l _ st _ _ _ _ _ ino _; do if [ "$st" = 0A ] && [[ $l == *:1F41 ]]; then inos+=("$ino"); fi; done < "$f"
+  done
+  for ino in ${inos[@]+"${inos[@]}"}; do expr+=(${expr[0]+-o} -lname "socket:\[$ino\]"); done
+  [ ${#expr[@]} -gt 0 ] || return 0
+  while IFS=/ read -r _ _ f _; do holders+=("$f"); done < <(find /proc/[0-9]*/fd -maxdepth 1 \( "${expr[@]}" \) 2>/dev/null || true)
+}
       for ((i = 0; i < 50; i++)); do
         if hello_answer && [ -n "$body" ]; then
-          case "$body" in $'Hola meshbook-check('*) exit 0 ;; esac
-          echo "hello2 answers with another greeting: $body" >&2; exit 1
+          case "$body" in $'Hola meshbook-check('*) ;; *) echo "hello2 answers with another greeting: $body" >&2; exit 1 ;; esac
+          # and it is the process just started that serves the port
+          want=""; IFS= read -r want < /run/meshbook-hello.pid || true
+          hello_port_pids
+          if [ "${holders[*]-}" = "$want" ]; then exit 0; fi
+          echo "port 8001 is served by pid(s) ${holders[*]-none found}, not by the hello2 started (pid $want in /run/meshbook-hello.pid)" >&2; exit 1
         fi
         nap 0.1
       done
