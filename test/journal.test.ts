@@ -8,7 +8,7 @@ import path from 'node:path';
 import crypto from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { Journal, fingerprint } from '../scripts/engine/journal.ts';
-import { hostKeyIdentity } from '../scripts/engine/identity.ts';
+import { CLUSTER_ID_CMD, clusterIdentity, hostKeyIdentity } from '../scripts/engine/identity.ts';
 import { lockEnv, LockBusy } from '../scripts/engine/lock.ts';
 import { registerSecret } from '../scripts/engine/redact.ts';
 
@@ -147,4 +147,14 @@ test('the run lock: a second holder is refused naming pid and command; a dead ho
   t.is(taken.tookOver?.command, 'meshbook rebuild dead');
   taken.release();
   t.deepEqual(fs.readdirSync(dir), []);
+});
+
+test('cluster identity: the lab generation, or a real cluster\'s kube-system UID; unknown otherwise', (t) => {
+  t.is(clusterIdentity({ LAB_GENERATION: '0123456789abcdef' }, true), 'lab:0123456789abcdef');
+  t.is(clusterIdentity({}, true), undefined);
+  t.deepEqual(CLUSTER_ID_CMD.argv, ['kubectl', 'get', 'namespace', 'kube-system', '-o', 'jsonpath={.metadata.uid}']);
+  t.is(CLUSTER_ID_CMD.kind, 'probe');
+  t.is(clusterIdentity({}, false, { code: 0, stdout: '6f1c2d3e-0a1b-4c5d-8e9f-001122334455', stderr: '' }), 'kube-system:6f1c2d3e-0a1b-4c5d-8e9f-001122334455');
+  t.is(clusterIdentity({}, false, { code: 1, stdout: '', stderr: 'The connection to the server was refused' }), undefined);
+  t.is(clusterIdentity({}, false, { code: 0, stdout: 'error: something', stderr: '' }), undefined);
 });
