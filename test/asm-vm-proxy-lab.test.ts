@@ -9,7 +9,7 @@ import path from 'node:path';
 import { $ } from 'zx';
 import { labUp, labDown } from '../lab/vms.ts';
 import { sshVm, knownHostsOf } from './helpers/lab-ssh.ts';
-import { canaryLeaks, hostState, watchProcesses } from './helpers/host-state.ts';
+import { canaryLeaks, stateFiles, hostState, watchProcesses } from './helpers/host-state.ts';
 
 const CANARY = `canary-${Math.random().toString(36).slice(2, 10)}-secret`;
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mb-avp-'));
@@ -194,6 +194,7 @@ test.serial('walkthrough in a terminal: prompts, masked secret, step confirmatio
 });
 
 test.serial('the canary secret never appeared in output, journal or any argv/environment', async (t) => {
+  t.true(stateFiles(stateDir).some((f) => f.startsWith('journal/')), 'the journals were looked at');
   const { leaks, samples } = canaryLeaks(watcher, CANARY, outputs, stateDir);
   t.true(samples > 20, `only ${samples} samples`);
   t.deepEqual(leaks, []);

@@ -14,7 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { $ } from 'zx';
 import { labUp, labDown, attachToSwitch } from '../lab/vms.ts';
-import { canaryLeaks, hostState, watchProcesses } from './helpers/host-state.ts';
+import { canaryLeaks, stateFiles, hostState, watchProcesses } from './helpers/host-state.ts';
 import { loadInputs } from '../scripts/engine/inputs.ts';
 import { runRunbooks } from '../scripts/engine/runner.ts';
 import { reportJson, textHooks } from '../scripts/engine/report.ts';
@@ -198,6 +198,7 @@ test.serial('with a node at .100 the route carries traffic: a pod address behind
 });
 
 test.serial('the canary token never appeared in output, state or any argv/environment', (t) => {
+  t.true(stateFiles(stateDir).some((f) => f.startsWith('journal/')), 'the journals were looked at');
   const { leaks, samples } = canaryLeaks(watcher, CANARY, outputs, stateDir);
   t.true(samples > 20, `only ${samples} samples`);
   t.deepEqual(leaks, []);

@@ -47,9 +47,14 @@ export function canaryLeaks(watcher: ReturnType<typeof watchProcesses>, canary: 
   const { seen, samples } = watcher.stop();
   const leaks = [...seen.map((p) => `process ${p}`)];
   outputs.forEach((o, i) => o.includes(canary) && leaks.push(`output #${i}`));
-  for (const f of fs.existsSync(stateDir) ? fs.readdirSync(stateDir) : []) {
-    const file = `${stateDir}/${f}`;
-    if (fs.statSync(file).isFile() && fs.readFileSync(file, 'utf8').includes(canary)) leaks.push(`state file ${f}`);
+  for (const f of stateFiles(stateDir)) {
+    if (fs.readFileSync(`${stateDir}/${f}`, 'utf8').includes(canary)) leaks.push(`state file ${f}`);
   }
   return { leaks, samples };
+}
+
+/** Every file under a state directory (journals per runbook, locks), relative paths. */
+export function stateFiles(stateDir: string): string[] {
+  if (!fs.existsSync(stateDir)) return [];
+  return (fs.readdirSync(stateDir, { recursive: true }) as string[]).filter((f) => fs.statSync(`${stateDir}/${f}`).isFile());
 }
