@@ -13,7 +13,7 @@ import tracing from './07-tracing.ts';
 const runbook: Runbook = {
   name: 'asm-vm-proxy',
   title: 'Install the ASM VM proxy on VMs',
-  article: 'articles/1-asm-vm-proxy-install.txt',
+  article: '"非容器应用与K8s工作负载的服务网格化实践-1 ASM-VM-PROXY的安装" (service-meshing non-container applications alongside K8s workloads, part 1: installing ASM-VM-PROXY), Alibaba Cloud ASM series',
   summary: 'Docker per distro, the proxy env file (0600), docker run of asm-vm-proxy, the iptables interception check, diagnostics, the zipkin hosts line.',
   inputs: [
     { name: 'ACCESS_KEY_ID', description: 'the Alibaba Cloud AccessKey ID the proxy uses', required: true, example: 'LTAI5t...', check: v.envFileValue },

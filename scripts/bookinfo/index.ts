@@ -25,7 +25,7 @@ import verifyOthers from './17-verify-others.ts';
 const runbook: Runbook = {
   name: 'bookinfo',
   title: 'Istio (demo profile) and Bookinfo, with user-based routing',
-  article: 'articles/5-istio-on-ask-bookinfo.txt',
+  article: 'trying Istio and Bookinfo on Alibaba Cloud Serverless Kubernetes (ASK)',
   summary: 'istioctl install, injection label, Bookinfo 2/2, title check, gateway, istioctl analyze, ingress address, addons, destination rules, all-v1 and jason routing verified with and without the session.',
   inputs: [
     {

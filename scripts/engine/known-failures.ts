@@ -1,4 +1,4 @@
-// Symptoms seen in the articles and in REFERENCE.md, each with its cause and fix. The
+// Symptoms seen in the articles and reported in istio/istio issues, each with its cause and fix. The
 // runner matches a failed command's output against them and prints the first match.
 export interface KnownFailure {
   symptom: RegExp;
@@ -17,7 +17,7 @@ export const KNOWN_FAILURES: KnownFailure[] = [
   { symptom: /Permission denied \(publickey/i, cause: 'the VM does not accept the SSH key', fix: 'set identity: in the inventory to a key in the VM user\'s authorized_keys' },
   { symptom: /Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED/i, cause: 'the VM\'s host key differs from the one recorded in meshbook\'s known_hosts', fix: 'verify the VM is the one you expect, then remove its line from SSH_KNOWN_HOSTS (.meshbook/known_hosts)' },
   { symptom: /Read-only file system|No space left on device/i, cause: 'the VM cannot write the file (read-only or full filesystem)', fix: 'free space or remount read-write, then rerun (nothing was half-written)' },
-  // article 2 / REFERENCE section 3: Istio VM onboarding
+  // article 2: Istio VM onboarding
   { symptom: /dial tcp [^ ]*:15012: connect: connection refused/, cause: 'the VM cannot reach istiod: no LoadBalancer for the east-west gateway', fix: 'use the east-west gateway NodePort for 15012 in mesh.yaml discoveryAddress and CA_ADDR (or --ingressIP)' },
   { symptom: /Could not auto-detect IP for istiod/, cause: 'istioctl found no address for the east-west gateway', fix: 'pass --ingressIP to `istioctl x workload entry configure`' },
   { symptom: /client claims to be in cluster "[^"]*"/, cause: '--clusterID does not match the mesh\'s clusterName', fix: 'rerun `istioctl x workload entry configure` with --clusterID equal to the IstioOperator clusterName' },

@@ -130,7 +130,7 @@ export interface InputSpec {
 export interface Runbook {
   name: string;
   title: string;
-  article: string;             // articles/N-....txt
+  article: string;             // the article it mirrors: title (original and English), author, publication
   summary: string;
   inputs: InputSpec[];
   steps: Step[];

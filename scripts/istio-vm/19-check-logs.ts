@@ -2,7 +2,7 @@
 // `SDS: PUSH` and the agent's `connected to upstream XDS server`. The article tails the log
 // by eye; here it waits up to 60 s for a good line, then judges the log: connected when a
 // good line comes after the last known failure. Known failures found in istio.log or
-// istio.err.log are printed with cause and fix (REFERENCE §3); the article's healthcheck
+// istio.err.log are printed with cause and fix; the article's healthcheck
 // warning (app not listening on the probe port) is a warning, not a failure.
 import type { Step } from '../engine/types.ts';
 import { probe } from '../engine/sh.ts';

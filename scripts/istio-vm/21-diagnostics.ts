@@ -1,6 +1,6 @@
 // Article "相关故障处理" (troubleshooting): on a VM where a step failed, the tails of
 // istio.err.log and istio.log, the routes and the istiod hosts line, matched line by line
-// against the known failures (REFERENCE §3), each printed with its cause and fix.
+// against the known failures, each printed with its cause and fix.
 import type { Step } from '../engine/types.ts';
 import { probe } from '../engine/sh.ts';
 import { ERR_LOG, LOG } from './common.ts';

@@ -1,4 +1,4 @@
-// What the istio-vm steps share: the VM-side paths (REFERENCE §3), the facts the cluster
+// What the istio-vm steps share: the VM-side paths, the facts the cluster
 // steps hand to later steps, and how a VM step picks a value: a cluster fact first, then
 // the env file (the lab's values come from there), else a readable placeholder for plans.
 import type { Facts } from '../engine/types.ts';
@@ -7,7 +7,7 @@ export const ISTIO_NS = 'istio-system';
 export const EASTWEST_SVC = 'istio-eastwestgateway';
 export const ISTIOD_PORT = 15012;
 
-/** Where each generated file goes on the VM, and its mode (REFERENCE §3). */
+/** Where each generated file goes on the VM, and its mode. */
 export const VM_FILES = {
   rootCert: { src: 'root-cert.pem', dest: '/etc/certs/root-cert.pem', mode: '644' },
   token: { src: 'istio-token', dest: '/var/run/secrets/tokens/istio-token', mode: '600' },

@@ -1,4 +1,4 @@
-// The known failures of VM onboarding (REFERENCE §3, the article's 相关故障处理), matched line
+// The known failures of VM onboarding (the article's 相关故障处理), matched line
 // by line against istio.log / istio.err.log / command output. Kept here, beside the
 // engine's general list, because these carry whether the proxy can go on (fatal) and their
 // order matters (a healthcheck line also holds a `connection refused`).

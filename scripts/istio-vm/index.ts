@@ -38,7 +38,7 @@ const token = (x: string) => (/^[A-Za-z0-9._-]{16,}$/.test(x) ? undefined : 'is 
 const runbook: Runbook = {
   name: 'istio-vm',
   title: 'Onboard VMs into open-source Istio',
-  article: 'articles/2-istio-vm-onboarding.txt',
+  article: '"虚机网格(istio)管理实战篇" (managing a VM mesh with Istio, in practice), Einic Yeo, 2023-11-17',
   summary: 'IstioOperator values, east-west gateway, istiod exposed, namespace/SA, WorkloadGroup, istioctl-generated files with the NodePort fix; on each VM routes via a node, the five files, istio-sidecar, hosts line, ownership, the istio service; istio.log and WorkloadEntry checks.',
   inputs: [
     { name: 'MESH_ID', description: 'the mesh id (values.global.meshID)', required: true, example: 'mesh1', check: v.dnsLabel },

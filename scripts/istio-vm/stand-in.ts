@@ -1,7 +1,7 @@
 // The lab has no istiod and no istioctl, so `istioctl x workload entry configure` never
 // runs there. So that the VM-side steps (file installs, modes, hosts line) still run for
 // real, the lab gets stand-ins of the five files: cluster.env with the keys istioctl
-// writes (REFERENCE §3), a mesh.yaml with a discoveryAddress, a PEM-shaped placeholder,
+// writes, a mesh.yaml with a discoveryAddress, a PEM-shaped placeholder,
 // the lab's random token (LAB_ISTIO_TOKEN, a Secret) and a hosts line with the lab's
 // NODE_IP. Every file says it is a lab stand-in; none of it would let a proxy join a mesh.
 import { ISTIOD_PORT, type VmFiles } from './common.ts';

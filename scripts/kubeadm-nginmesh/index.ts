@@ -27,7 +27,7 @@ const overlapsPods = (val: string, all: Record<string, string>): string | undefi
 const runbook: Runbook = {
   name: 'kubeadm-nginmesh',
   title: 'A kubeadm cluster and nginmesh-style sidecar interception',
-  article: 'articles/3-nginmesh-kubeadm.txt',
+  article: 'an nginmesh installation guide on a kubeadm cluster (Ubuntu 16.04)',
   summary: 'kubeadm config (v1beta4) and init on the control plane, workers joined with a secret token, Calico, nodes Ready, NodePort access, proxy_init\'s iptables rules and their check.',
   inputs: [
     { name: 'KUBERNETES_VERSION', description: 'the Kubernetes version kubeadm installs (v1.31 or later: the v1beta4 config needs it)', required: true, example: 'v1.31.2', check: (val) => kubernetesVersion(val) },

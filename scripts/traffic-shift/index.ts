@@ -53,7 +53,7 @@ export const INPUTS: InputSpec[] = [
 const runbook: Runbook = {
   name: 'traffic-shift',
   title: 'Shift traffic over three VM versions of hello2 (30/60/10) and prove the split',
-  article: 'articles/4-vm-traffic-shift.txt',
+  article: 'the VM traffic-shift part of the Alibaba Cloud ASM series "非容器应用与K8s工作负载的服务网格化实践" (demo: http_reciprocal_demo of feuyeux/asm-best-practises)',
   summary: 'hello1/hello3 pods, hello2 on each VM (docker or a Node process), ServiceEntry/WorkloadEntries with version labels, the hello3 hosts line, Gateway/VirtualServices/DestinationRule with WEIGHTS, the pod<->VM reachability matrix and a statistical verdict on the split from the ingress.',
   inputs: INPUTS,
   steps: [preflight, namespace, hello1Hello3, hello3Ip, hello2OnVms, registerHello2, routing, versionLabels, vmRoutes, hello3Dns, vmToHello3, podVmChecks, ingressPort, verifyTraffic],

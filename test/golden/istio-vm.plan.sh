@@ -48,7 +48,7 @@ kubectl -n istio-system get configmap istio-sidecar-injector -o json
 # on cluster
 # stdin: manifests/istio-vm/vm-cluster.yaml (rendered)
 istioctl install -y -f - <<'MESHBOOK_STDIN'
-# Article "istio 控制面配置": the IstioOperator values a VM needs (REFERENCE §3).
+# Article "istio 控制面配置": the IstioOperator values a VM needs.
 # PILOT_ENABLE_WORKLOAD_ENTRY_AUTOREGISTRATION / _HEALTHCHECKS are not set: both default
 # to true since Istio 1.10 (the article's --set flags are redundant).
 apiVersion: install.istio.io/v1alpha1
