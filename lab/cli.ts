@@ -3,7 +3,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import ora, { type Ora } from 'ora';
 import { DEFAULT_DIR, DEFAULT_PREFIX, DEFAULT_SUBNET, LabError, MAX_VMS, type LabOptions } from './config.ts';
 import { repoPath } from './outputs.ts';
-import type { LabStatus } from './vms.ts';
+import type { LabStatus } from './status.ts';
 // the lab's machinery loads when a lab command runs, not with every meshbook command
 const vms = () => import('./vms.ts');
 

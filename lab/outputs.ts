@@ -1,4 +1,4 @@
-// meshbook lab: the files `lab up` renders (pure functions; lab/vms.ts writes them).
+// meshbook lab: the files `lab up` renders (pure functions; lab/up.ts writes them).
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import YAML from 'yaml';

@@ -14,7 +14,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, openSync, promises as fsp } from 'node:fs';
 import { randomInt, randomUUID } from 'node:crypto';
 import { LabError, REPO_ROOT, type LabConfig } from '../config.ts';
-import type { LabState } from '../vms.ts';
+import type { LabState } from '../state.ts';
 import { CLEAN_ENV, alive, procChildren, procComm, procNetnsInode, procRef, sleep, writeIfChanged, netnsInode } from '../sys.ts';
 import { BUILTIN_NAMESPACES, clone, isObj, type KObject } from './kinds.ts';
 import { buildMesh, hostsNeedingVip, vmWorkload, type Mesh, type PodInfo } from './mesh.ts';

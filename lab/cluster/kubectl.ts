@@ -17,7 +17,7 @@ import { randomUUID } from 'node:crypto';
 import YAML from 'yaml';
 import { $ } from 'zx';
 import type { LabConfig } from '../config.ts';
-import { readState, type LabState } from '../vms.ts';
+import { readState, type LabState } from '../state.ts';
 import { CLEAN_ENV, alive, sleep, writeIfChanged } from '../sys.ts';
 import {
   BUILTIN_NAMESPACES,

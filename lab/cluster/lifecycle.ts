@@ -1,7 +1,7 @@
-// meshbook lab cluster: up and down with the lab (called by lab/vms.ts labUp and labStatus).
+// meshbook lab cluster: up and down with the lab (called by lab/up.ts labUp and lab/status.ts labStatus).
 import { existsSync, promises as fsp } from 'node:fs';
 import { HOST, LabError, inSubnet, parseIPv4, parseSubnet, type LabConfig } from '../config.ts';
-import type { LabState } from '../vms.ts';
+import type { LabState } from '../state.ts';
 import { alive, netnsInode, procNetnsInode } from '../sys.ts';
 import { HELLO_APP, forgetGoneVms, reconcile, storedObjects, type Report } from './controller.ts';
 import { destroyNamespaces } from './network.ts';

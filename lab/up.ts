@@ -1,0 +1,350 @@
+// meshbook lab up: build the lab, or bring it to the requested shape (see lab/README.md).
+//
+//   <prefix>-net    the switch: bridge br0, no address; one veth port per attached namespace
+//   <prefix>-ws     the workstation: eth0 = .2 on the lab subnet, no default route; the
+//                   runner's ssh and the verifier run here (ip netns exec <prefix>-ws ...)
+//   <prefix>-vmN    one per VM: eth0 = the VM's address; PID 1 is the VM's sshd, running in
+//                   its own mount, UTS and PID namespaces with a private filesystem view
+//
+// No interface of the lab ever exists in the machine's root namespace (veths are created
+// inside the switch namespace with their peer placed straight into the target), and no
+// namespace of the lab has a default route.
+import { existsSync, promises as fsp } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import {
+  BRIDGE,
+  DEFAULT_SUBNET,
+  DEFAULT_VMS,
+  HOST,
+  LabError,
+  VM_IFNAME,
+  hostAddress,
+  parseSubnet,
+  planVms,
+  resolveConfig,
+  type LabConfig,
+  type LabUpOptions,
+} from './config.ts';
+import { planCluster } from './cluster/state.ts';
+import { teardown } from './down.ts';
+import { ensureClientKey, ensureSecret } from './keys.ts';
+import { renderInventory, renderKnownHosts, renderLabEnv, renderSshConfig } from './outputs.ts';
+import { preflight } from './preflight.ts';
+import {
+  foreignEntries,
+  isGenerated,
+  isStateEntry,
+  lock,
+  readState,
+  refuseForeign,
+  saveState,
+  type CreatedDir,
+  type LabState,
+  type VmState,
+} from './state.ts';
+import { destroyAttached, linkToSwitch } from './switch.ts';
+import { prepareVmDir, sameSpec, startVm, vmDir, vmHealthy } from './vm.ts';
+import {
+  createNetns,
+  deleteNetns,
+  ipBatch,
+  killNetnsProcesses,
+  linkNames,
+  mapLimit,
+  mkdirp,
+  netnsInode,
+  netnsWithPrefix,
+  run,
+  statExists,
+  writeIfChanged,
+} from './sys.ts';
+
+export interface LabUpResult {
+  cfg: LabConfig;
+  state: LabState;
+  created: string[];
+  kept: string[];
+  removed: string[];
+  /** files written or rewritten (empty when nothing changed) */
+  wrote: string[];
+  seconds: number;
+  /** the lab cluster, when there is one: whether this run built its node, its pods, what it could not do */
+  cluster?: { created: boolean; pods: number; seconds: number; problems: string[]; notInLab: string[]; removed: string[] };
+}
+
+/** A lab's generation id: 16 hex digits from the CSPRNG (see LabState.generation). */
+export const newGeneration = (): string => randomBytes(8).toString('hex');
+
+/**
+ * Before a new lab is built (no lab.json): remove what an earlier lab may have left under
+ * this prefix and in this state dir (namespaces, VM disks and host keys, the cluster's
+ * objects, known_hosts, keys), so every VM gets a fresh host key and the cluster starts
+ * empty. Only the lab's own entries of the state dir are touched; `.lock` is ours.
+ */
+async function forgetEarlierLab(cfg: LabConfig, progress: (m: string) => void): Promise<void> {
+  const stale = await netnsWithPrefix(cfg.prefix);
+  if (stale.length) {
+    progress(`removing ${stale.length} leftover namespace${stale.length > 1 ? 's' : ''}`);
+    await killNetnsProcesses(stale);
+    await deleteNetns(stale);
+  }
+  for (const e of await fsp.readdir(cfg.dir).catch(() => [] as string[])) {
+    if (e !== '.lock' && isStateEntry(e)) await fsp.rm(path.join(cfg.dir, e), { recursive: true, force: true });
+  }
+}
+
+/**
+ * Build the lab, or bring it to the requested shape. Idempotent: what is healthy stays
+ * untouched (a second `up` starts nothing and rewrites no file).
+ */
+export async function labUp(opts: LabUpOptions = {}): Promise<LabUpResult> {
+  preflight('up');
+  const cfg = resolveConfig(opts);
+  const t0 = performance.now();
+  const progress = opts.onProgress ?? (() => {});
+  // validate every input before anything is created
+  const prevState = await readState(cfg);
+  planVms(cfg.prefix, parseSubnet(opts.subnet ?? prevState?.subnet ?? DEFAULT_SUBNET), opts.vms ?? opts.vmIps?.length ?? prevState?.vms.length ?? DEFAULT_VMS, opts.vmIps, opts.profiles);
+  if (opts.cluster ?? !!prevState?.cluster) {
+    planCluster(
+      parseSubnet(opts.subnet ?? prevState?.subnet ?? DEFAULT_SUBNET),
+      opts.serviceCidr ?? prevState?.cluster?.serviceCidr,
+      opts.podCidr ?? prevState?.cluster?.podCidr,
+    );
+    const { clusterPreflight } = await import('./cluster/lifecycle.ts');
+    clusterPreflight();
+  }
+  const foreign = await foreignEntries(cfg.dir);
+  if (foreign.length) {
+    throw new LabError(`state dir ${cfg.dir} holds files the lab did not make (${foreign.slice(0, 3).join(', ')}): pick a new or empty dir`);
+  }
+  for (const f of [cfg.envFile, cfg.inventoryFile]) await refuseForeign(f);
+  const top = await mkdirp(cfg.dir, 0o700);
+  const createdDir: CreatedDir | undefined = top ? { top, dir: cfg.dir } : undefined;
+  await fsp.chmod(cfg.dir, 0o700);
+  const unlock = await lock(cfg); // another lab command at work: stop here, touch nothing
+  const hadLab = existsSync(cfg.stateFile) || (await netnsWithPrefix(cfg.prefix)).length > 0;
+  try {
+    const result = await converge(cfg, opts, createdDir, progress);
+    result.seconds = (performance.now() - t0) / 1000;
+    return result;
+  } catch (e) {
+    if (!hadLab) {
+      // a failed first `up` leaves nothing behind
+      progress('cleaning up after the failure');
+      await teardown(cfg, createdDir).catch(() => {});
+      const msg = e instanceof Error ? e.message : String(e);
+      throw new LabError(`up failed: ${msg} (everything it created was removed)`);
+    }
+    if (e instanceof LabError) throw new LabError(`up failed: ${e.message} (run lab up again, or lab down)`);
+    throw e;
+  } finally {
+    await unlock().catch(() => {});
+  }
+}
+
+async function converge(
+  cfg: LabConfig,
+  opts: LabUpOptions,
+  createdDir: CreatedDir | undefined,
+  progress: (m: string) => void,
+): Promise<LabUpResult> {
+  const prev = await readState(cfg);
+  if (prev && prev.prefix !== cfg.prefix) {
+    throw new LabError(`state dir ${cfg.dir} belongs to the lab with prefix ${prev.prefix}: pass --dir for another lab`);
+  }
+  // a new lab inherits nothing of an earlier one in this state dir or under this prefix
+  if (!prev) await forgetEarlierLab(cfg, progress);
+  const subnet = parseSubnet(opts.subnet ?? prev?.subnet ?? DEFAULT_SUBNET);
+  const count = opts.vms ?? opts.vmIps?.length ?? prev?.vms.length ?? DEFAULT_VMS;
+  let plan = planVms(cfg.prefix, subnet, count, opts.vmIps, opts.profiles);
+  if (prev && prev.subnet === subnet.cidr) {
+    // keep what the existing lab was built with unless asked otherwise
+    plan = plan.map((v) => {
+      const p = prev.vms.find((x) => x.name === v.name);
+      return p ? { ...v, address: opts.vmIps ? v.address : p.address, profile: opts.profiles ? v.profile : p.profile } : v;
+    });
+    const seen = new Set<string>();
+    for (const v of plan) {
+      if (seen.has(v.address)) throw new LabError(`address ${v.address} would be used twice: pass --vm-ips`);
+      seen.add(v.address);
+    }
+  }
+  const wsAddress = `${hostAddress(subnet, HOST.workstation)}/${subnet.len}`;
+  const prevByName = new Map((prev?.vms ?? []).map((v) => [v.name, v]));
+
+  // journal first: `down` can always find what this run is about to create
+  const state: LabState = {
+    version: 1,
+    prefix: cfg.prefix,
+    generation: prev?.generation ?? newGeneration(),
+    subnet: subnet.cidr,
+    workstation: { netns: cfg.wsNetns, address: wsAddress },
+    switch: { netns: cfg.switchNetns, bridge: BRIDGE },
+    vms: [
+      ...plan.map((v) => ({ ...v, holder: prevByName.get(v.name)?.holder, sshd: prevByName.get(v.name)?.sshd })),
+      // VMs about to be removed stay listed until they are gone
+      ...(prev?.vms ?? []).filter((p) => !plan.some((v) => v.name === p.name)),
+    ],
+    envFile: cfg.envFile,
+    inventoryFile: cfg.inventoryFile,
+    createdDirs: [...(prev?.createdDirs ?? []), ...(createdDir ? [createdDir] : [])],
+    cluster: prev?.cluster,
+  };
+  await saveState(cfg, state);
+
+  progress('checking the lab');
+  const clientPub = await ensureClientKey(cfg);
+  const secret = await ensureSecret(cfg);
+
+  // the switch: without it nothing else is attached, so rebuild all namespaces
+  let ports = netnsInode(cfg.switchNetns) !== null ? await linkNames(cfg.switchNetns) : new Set<string>();
+  const removed: string[] = [];
+  if (!ports.has(BRIDGE)) {
+    const stale = await netnsWithPrefix(cfg.prefix);
+    if (stale.length) {
+      progress('rebuilding the switch');
+      await killNetnsProcesses(stale);
+      await deleteNetns(stale);
+    }
+    await createNetns([cfg.switchNetns]);
+    await ipBatch(cfg.switchNetns, [`link add ${BRIDGE} type bridge`, `link set ${BRIDGE} addrgenmode none`, `link set ${BRIDGE} up`]);
+    ports = new Set([BRIDGE]);
+  }
+
+  // the workstation
+  let wsOk = false;
+  if (netnsInode(cfg.wsNetns) !== null && ports.has('ws')) {
+    const out = await run(['ip', '-n', cfg.wsNetns, '-o', '-4', 'addr', 'show', 'dev', VM_IFNAME], { nothrow: true });
+    wsOk = out.stdout.includes(` ${wsAddress} `);
+  }
+  if (!wsOk) {
+    progress('creating the workstation namespace');
+    await destroyAttached(cfg, [{ netns: cfg.wsNetns, port: 'ws' }]);
+    await createNetns([cfg.wsNetns]);
+    await linkToSwitch(cfg.switchNetns, cfg.wsNetns, 'ws', VM_IFNAME, wsAddress);
+  }
+
+  // VMs that go away or must be rebuilt
+  const vmPattern = new RegExp(`^${cfg.prefix}-vm\\d+$`);
+  const wanted = new Set(plan.map((v) => v.netns));
+  const gone = (await netnsWithPrefix(cfg.prefix))
+    .filter((ns) => vmPattern.test(ns) && !wanted.has(ns))
+    .map((ns) => ({ netns: ns, port: ns.slice(cfg.prefix.length + 1) }));
+  if (gone.length) {
+    progress(`removing ${gone.length} VM${gone.length > 1 ? 's' : ''}`);
+    await destroyAttached(cfg, gone);
+    for (const g of gone) {
+      await fsp.rm(vmDir(cfg, g.port), { recursive: true, force: true });
+      removed.push(g.port);
+    }
+  }
+  for (const p of prev?.vms ?? []) {
+    if (!plan.some((v) => v.name === p.name) && !removed.includes(p.name)) {
+      await fsp.rm(vmDir(cfg, p.name), { recursive: true, force: true });
+      removed.push(p.name);
+    }
+  }
+  state.vms = state.vms.filter((v) => plan.some((p) => p.name === v.name));
+
+  const kept: string[] = [];
+  const todo: VmState[] = [];
+  for (const v of state.vms) {
+    const p = prevByName.get(v.name);
+    if (p && sameSpec(p, v) && vmHealthy(p, ports)) {
+      kept.push(v.name);
+      continue;
+    }
+    todo.push(v);
+  }
+  if (todo.length) {
+    progress(`starting ${todo.length} VM${todo.length > 1 ? 's' : ''}`);
+    // unhealthy leftovers go first (a changed VM also loses its disk)
+    const stale = todo.filter((v) => netnsInode(v.netns) !== null || ports.has(v.name) || statExists(path.join('/run/netns', v.netns)));
+    await destroyAttached(cfg, stale.map((v) => ({ netns: v.netns, port: v.name })));
+    for (const v of stale) {
+      const p = prevByName.get(v.name);
+      if (p && !sameSpec(p, v)) await fsp.rm(vmDir(cfg, v.name), { recursive: true, force: true });
+    }
+    await createNetns(todo.map((v) => v.netns));
+    let started = 0;
+    await mapLimit(todo, 6, async (v) => {
+      const dir = await prepareVmDir(cfg, v, clientPub);
+      await linkToSwitch(cfg.switchNetns, v.netns, v.name, VM_IFNAME, `${v.address}/${subnet.len}`);
+      const refs = await startVm(v, dir, opts.initScript);
+      v.holder = refs.holder;
+      v.sshd = refs.sshd;
+      progress(`starting VMs: ${++started}/${todo.length} ready`);
+    });
+  }
+  await saveState(cfg, state);
+
+  // the lab cluster beside the VMs (lab/cluster/): node, ingress gateway, pods, sidecars
+  let cluster: LabUpResult['cluster'];
+  if (opts.cluster ?? !!prev?.cluster) {
+    const t = performance.now();
+    const { clusterUp } = await import('./cluster/lifecycle.ts');
+    progress(prev?.cluster ? 'checking the cluster' : 'creating the cluster');
+    const plan = planCluster(subnet, opts.serviceCidr ?? prev?.cluster?.serviceCidr, opts.podCidr ?? prev?.cluster?.podCidr);
+    state.cluster = { netns: `${cfg.prefix}-node`, nodeAddress: plan.nodeAddress, serviceCidr: plan.serviceCidr, podCidr: plan.podCidr };
+    await saveState(cfg, state);
+    // VMs gone or moved: the cluster forgets their WorkloadEntries and endpoints
+    const removedVms = (prev?.vms ?? []).filter((p) => !state.vms.some((v) => v.name === p.name && v.address === p.address)).map((p) => {
+      const moved = state.vms.find((v) => v.name === p.name);
+      return { name: p.name, address: p.address, why: moved ? `${p.name} moved to ${moved.address}` : `${p.name} is gone` };
+    });
+    const c = await clusterUp(cfg, state, { serviceCidr: plan.serviceCidr, podCidr: plan.podCidr, removedVms });
+    cluster = { created: c.created, pods: c.state.pods.length, seconds: (performance.now() - t) / 1000, problems: c.report.problems, notInLab: c.report.notInLab, removed: c.removed };
+  } else if (prev?.cluster) {
+    progress('removing the cluster');
+    const { clusterDown } = await import('./cluster/lifecycle.ts');
+    await clusterDown(cfg, state);
+    state.cluster = undefined;
+    await saveState(cfg, state);
+  }
+
+  // outputs moved since the last up: remove the old ones (only if the lab wrote them)
+  for (const [old, cur] of [
+    [prev?.envFile, cfg.envFile],
+    [prev?.inventoryFile, cfg.inventoryFile],
+  ]) {
+    if (old && old !== cur && (await isGenerated(old))) await fsp.rm(old, { force: true });
+  }
+  // outputs (their directories are recorded when this run makes them)
+  for (const f of [cfg.envFile, cfg.inventoryFile]) {
+    const dir = path.dirname(f);
+    const made = await mkdirp(dir, 0o755);
+    if (made) state.createdDirs = [...(state.createdDirs ?? []), { top: made, dir }];
+  }
+  await saveState(cfg, state);
+  const wrote: string[] = [];
+  const hostKeys = await Promise.all(
+    state.vms.map(async (v) => {
+      const pub = await fsp.readFile(path.join(vmDir(cfg, v.name), 'ssh_host_ed25519_key.pub'), 'utf8');
+      return { address: v.address, hostKey: pub.trim().split(/\s+/).slice(0, 2).join(' ') };
+    }),
+  );
+  const known = await fsp.readFile(cfg.knownHostsFile, 'utf8').catch(() => '');
+  // addresses no VM holds any more: their old keys go (a VM made there later has a new one)
+  const forget = (prev?.vms ?? []).map((v) => v.address).filter((a) => !state.vms.some((v) => v.address === a));
+  const outputs: Array<[string, string, number]> = [
+    [cfg.knownHostsFile, renderKnownHosts(known, hostKeys, forget), 0o600],
+    [cfg.sshConfigFile, renderSshConfig(cfg, state.vms), 0o600],
+    [cfg.inventoryFile, renderInventory(cfg, state.vms), 0o644],
+    [cfg.envFile, renderLabEnv({ cfg, secret, cluster: state.cluster, subnet: state.subnet, generation: state.generation }), 0o600],
+  ];
+  for (const [file, text, mode] of outputs) {
+    if (await writeIfChanged(file, text, mode)) wrote.push(file);
+  }
+  return {
+    cfg,
+    state,
+    created: todo.map((v) => v.name),
+    kept,
+    removed,
+    wrote,
+    seconds: 0,
+    cluster,
+  };
+}
