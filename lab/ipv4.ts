@@ -24,7 +24,7 @@ export interface Cidr {
 
 /** `a.b.c.d/len` split into the address (a number) and the prefix length, host bits allowed; null when malformed. */
 export function parseAddressWithLength(s: string): { ip: number; len: number } | null {
-  const m = /^(.+)\/(\d{1,2})$/.exec(s.trim());
+  const m = /^([\d.]+)\/(\d{1,2})$/.exec(s);
   const ip = m ? parseIPv4(m[1]) : null;
   return m && ip !== null ? { ip, len: Number(m[2]) } : null;
 }
@@ -36,7 +36,7 @@ export type CidrCheck = { ok: true; cidr: Cidr } | { ok: false; network?: string
  * CIDR it should be) when only host bits are set.
  */
 export function checkCidr(s: string, minLen: number, maxLen: number): CidrCheck {
-  const a = parseAddressWithLength(s);
+  const a = parseAddressWithLength(s.trim());
   if (!a || !(a.len >= minLen && a.len <= maxLen)) return { ok: false };
   const network = ipaddr.IPv4.networkAddressFromCIDR(`${formatIPv4(a.ip)}/${a.len}`).toString();
   const base = parseIPv4(network)!;

@@ -1,6 +1,6 @@
 // meshbook lab status: what the lab is and whether it is healthy (reads lab.json and /proc only).
 import { resolveConfig, type LabOptions } from './config.ts';
-import type { ClusterStatus } from './cluster/lifecycle.ts';
+import { clusterNamespaces, clusterStatus, type ClusterStatus } from './cluster/lifecycle.ts';
 import { preflight } from './preflight.ts';
 import { readState } from './state.ts';
 import { alive, listening, netnsInode, netnsWithPrefix, procNetnsInode } from './sys.ts';
@@ -44,9 +44,8 @@ export async function labStatus(opts: LabOptions = {}): Promise<LabStatus> {
   let cluster: ClusterStatus | undefined;
   let clusterNs: string[] = [];
   if (state?.cluster) {
-    const lc = await import('./cluster/lifecycle.ts');
-    cluster = (await lc.clusterStatus(cfg)) ?? undefined;
-    clusterNs = await lc.clusterNamespaces(cfg);
+    cluster = (await clusterStatus(cfg)) ?? undefined;
+    clusterNs = await clusterNamespaces(cfg);
   }
   const listed = new Set(state ? [state.switch.netns, state.workstation.netns, ...state.vms.map((v) => v.netns), ...clusterNs] : []);
   const vms: VmStatus[] = (state?.vms ?? []).map((v) => {

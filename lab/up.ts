@@ -9,6 +9,10 @@
 // No interface of the lab ever exists in the machine's root namespace (veths are created
 // inside the switch namespace with their peer placed straight into the target), and no
 // namespace of the lab has a default route.
+//
+// `labUp` checks every input, takes the lock and converges in named steps (k3s install.sh
+// style): readPrevious, planLabVms, recordState, ensureSwitch, ensureWorkstation,
+// removeGoneVms, ensureVms, ensureCluster, writeOutputs.
 import { existsSync, promises as fsp } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
@@ -25,7 +29,10 @@ import {
   resolveConfig,
   type LabConfig,
   type LabUpOptions,
+  type Subnet,
+  type VmSpec,
 } from './config.ts';
+import { clusterDown, clusterPreflight, clusterUp } from './cluster/lifecycle.ts';
 import { planCluster } from './cluster/state.ts';
 import { teardown } from './down.ts';
 import { ensureClientKey, ensureSecret } from './keys.ts';
@@ -70,8 +77,17 @@ export interface LabUpResult {
   wrote: string[];
   seconds: number;
   /** the lab cluster, when there is one: whether this run built its node, its pods, what it could not do */
-  cluster?: { created: boolean; pods: number; seconds: number; problems: string[]; notInLab: string[]; removed: string[] };
+  cluster?: {
+    created: boolean;
+    pods: number;
+    seconds: number;
+    problems: string[];
+    notInLab: string[];
+    removed: string[];
+  };
 }
+
+type Progress = (m: string) => void;
 
 /** A lab's generation id: 16 hex digits from the CSPRNG (see LabState.generation). */
 export const newGeneration = (): string => randomBytes(8).toString('hex');
@@ -82,7 +98,7 @@ export const newGeneration = (): string => randomBytes(8).toString('hex');
  * objects, known_hosts, keys), so every VM gets a fresh host key and the cluster starts
  * empty. Only the lab's own entries of the state dir are touched; `.lock` is ours.
  */
-async function forgetEarlierLab(cfg: LabConfig, progress: (m: string) => void): Promise<void> {
+async function forgetEarlierLab(cfg: LabConfig, progress: Progress): Promise<void> {
   const stale = await netnsWithPrefix(cfg.prefix);
   if (stale.length) {
     progress(`removing ${stale.length} leftover namespace${stale.length > 1 ? 's' : ''}`);
@@ -103,23 +119,7 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabUpResult> {
   const cfg = resolveConfig(opts);
   const t0 = performance.now();
   const progress = opts.onProgress ?? (() => {});
-  // validate every input before anything is created
-  const prevState = await readState(cfg);
-  planVms(cfg.prefix, parseSubnet(opts.subnet ?? prevState?.subnet ?? DEFAULT_SUBNET), opts.vms ?? opts.vmIps?.length ?? prevState?.vms.length ?? DEFAULT_VMS, opts.vmIps, opts.profiles);
-  if (opts.cluster ?? !!prevState?.cluster) {
-    planCluster(
-      parseSubnet(opts.subnet ?? prevState?.subnet ?? DEFAULT_SUBNET),
-      opts.serviceCidr ?? prevState?.cluster?.serviceCidr,
-      opts.podCidr ?? prevState?.cluster?.podCidr,
-    );
-    const { clusterPreflight } = await import('./cluster/lifecycle.ts');
-    clusterPreflight();
-  }
-  const foreign = await foreignEntries(cfg.dir);
-  if (foreign.length) {
-    throw new LabError(`state dir ${cfg.dir} holds files the lab did not make (${foreign.slice(0, 3).join(', ')}): pick a new or empty dir`);
-  }
-  for (const f of [cfg.envFile, cfg.inventoryFile]) await refuseForeign(f);
+  await validateInputs(cfg, opts);
   const top = await mkdirp(cfg.dir, 0o700);
   const createdDir: CreatedDir | undefined = top ? { top, dir: cfg.dir } : undefined;
   await fsp.chmod(cfg.dir, 0o700);
@@ -144,18 +144,62 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabUpResult> {
   }
 }
 
+/** validate_inputs: every option, the state dir and the output paths, before anything is created. */
+async function validateInputs(cfg: LabConfig, opts: LabUpOptions): Promise<void> {
+  const prev = await readState(cfg);
+  const subnet = () => parseSubnet(opts.subnet ?? prev?.subnet ?? DEFAULT_SUBNET);
+  const count = opts.vms ?? opts.vmIps?.length ?? prev?.vms.length ?? DEFAULT_VMS;
+  planVms(cfg.prefix, subnet(), count, opts.vmIps, opts.profiles);
+  if (opts.cluster ?? !!prev?.cluster) {
+    planCluster(subnet(), opts.serviceCidr ?? prev?.cluster?.serviceCidr, opts.podCidr ?? prev?.cluster?.podCidr);
+    clusterPreflight();
+  }
+  const foreign = await foreignEntries(cfg.dir);
+  if (foreign.length) {
+    const some = foreign.slice(0, 3).join(', ');
+    throw new LabError(`state dir ${cfg.dir} holds files the lab did not make (${some}): pick a new or empty dir`);
+  }
+  for (const f of [cfg.envFile, cfg.inventoryFile]) await refuseForeign(f);
+}
+
+/** converge: the lab to the requested shape, step by step; what is healthy is left alone. */
 async function converge(
   cfg: LabConfig,
   opts: LabUpOptions,
   createdDir: CreatedDir | undefined,
-  progress: (m: string) => void,
+  progress: Progress,
 ): Promise<LabUpResult> {
+  const prev = await readPrevious(cfg, progress);
+  const { subnet, plan } = planLabVms(cfg, opts, prev);
+  const wsAddress = `${hostAddress(subnet, HOST.workstation)}/${subnet.len}`;
+  const state = await recordState(cfg, prev, subnet, plan, wsAddress, createdDir);
+  progress('checking the lab');
+  const clientPub = await ensureClientKey(cfg);
+  const secret = await ensureSecret(cfg);
+  const ports = await ensureSwitch(cfg, progress);
+  await ensureWorkstation(cfg, ports, wsAddress, progress);
+  const removed = await removeGoneVms(cfg, prev, plan, progress);
+  state.vms = state.vms.filter((v) => plan.some((p) => p.name === v.name));
+  const { kept, created } = await ensureVms(cfg, opts, prev, state, { subnet, ports, clientPub }, progress);
+  await saveState(cfg, state);
+  const cluster = await ensureCluster(cfg, opts, prev, state, subnet, progress);
+  const wrote = await writeOutputs(cfg, prev, state, secret);
+  return { cfg, state, created, kept, removed, wrote, seconds: 0, cluster };
+}
+
+/** read_previous: the lab's state, if any; a new lab inherits nothing of an earlier one. */
+async function readPrevious(cfg: LabConfig, progress: Progress): Promise<LabState | null> {
   const prev = await readState(cfg);
   if (prev && prev.prefix !== cfg.prefix) {
     throw new LabError(`state dir ${cfg.dir} belongs to the lab with prefix ${prev.prefix}: pass --dir for another lab`);
   }
   // a new lab inherits nothing of an earlier one in this state dir or under this prefix
   if (!prev) await forgetEarlierLab(cfg, progress);
+  return prev;
+}
+
+/** plan_vms: the VMs to converge to; an existing lab keeps its addresses and profiles unless told. */
+function planLabVms(cfg: LabConfig, opts: LabUpOptions, prev: LabState | null): { subnet: Subnet; plan: VmSpec[] } {
   const subnet = parseSubnet(opts.subnet ?? prev?.subnet ?? DEFAULT_SUBNET);
   const count = opts.vms ?? opts.vmIps?.length ?? prev?.vms.length ?? DEFAULT_VMS;
   let plan = planVms(cfg.prefix, subnet, count, opts.vmIps, opts.profiles);
@@ -163,7 +207,8 @@ async function converge(
     // keep what the existing lab was built with unless asked otherwise
     plan = plan.map((v) => {
       const p = prev.vms.find((x) => x.name === v.name);
-      return p ? { ...v, address: opts.vmIps ? v.address : p.address, profile: opts.profiles ? v.profile : p.profile } : v;
+      if (!p) return v;
+      return { ...v, address: opts.vmIps ? v.address : p.address, profile: opts.profiles ? v.profile : p.profile };
     });
     const seen = new Set<string>();
     for (const v of plan) {
@@ -171,10 +216,19 @@ async function converge(
       seen.add(v.address);
     }
   }
-  const wsAddress = `${hostAddress(subnet, HOST.workstation)}/${subnet.len}`;
-  const prevByName = new Map((prev?.vms ?? []).map((v) => [v.name, v]));
+  return { subnet, plan };
+}
 
-  // journal first: `down` can always find what this run is about to create
+/** record_state: journal first, so `down` can always find what this run is about to create. */
+async function recordState(
+  cfg: LabConfig,
+  prev: LabState | null,
+  subnet: Subnet,
+  plan: VmSpec[],
+  wsAddress: string,
+  createdDir: CreatedDir | undefined,
+): Promise<LabState> {
+  const prevByName = new Map((prev?.vms ?? []).map((v) => [v.name, v]));
   const state: LabState = {
     version: 1,
     prefix: cfg.prefix,
@@ -193,40 +247,45 @@ async function converge(
     cluster: prev?.cluster,
   };
   await saveState(cfg, state);
+  return state;
+}
 
-  progress('checking the lab');
-  const clientPub = await ensureClientKey(cfg);
-  const secret = await ensureSecret(cfg);
-
-  // the switch: without it nothing else is attached, so rebuild all namespaces
-  let ports = netnsInode(cfg.switchNetns) !== null ? await linkNames(cfg.switchNetns) : new Set<string>();
-  const removed: string[] = [];
-  if (!ports.has(BRIDGE)) {
-    const stale = await netnsWithPrefix(cfg.prefix);
-    if (stale.length) {
-      progress('rebuilding the switch');
-      await killNetnsProcesses(stale);
-      await deleteNetns(stale);
-    }
-    await createNetns([cfg.switchNetns]);
-    await ipBatch(cfg.switchNetns, [`link add ${BRIDGE} type bridge`, `link set ${BRIDGE} addrgenmode none`, `link set ${BRIDGE} up`]);
-    ports = new Set([BRIDGE]);
+/** ensure_switch: the bridge namespace; without it nothing else is attached, so all namespaces are rebuilt. */
+async function ensureSwitch(cfg: LabConfig, progress: Progress): Promise<Set<string>> {
+  const ports = netnsInode(cfg.switchNetns) !== null ? await linkNames(cfg.switchNetns) : new Set<string>();
+  if (ports.has(BRIDGE)) return ports;
+  const stale = await netnsWithPrefix(cfg.prefix);
+  if (stale.length) {
+    progress('rebuilding the switch');
+    await killNetnsProcesses(stale);
+    await deleteNetns(stale);
   }
+  await createNetns([cfg.switchNetns]);
+  await ipBatch(cfg.switchNetns, [
+    `link add ${BRIDGE} type bridge`,
+    `link set ${BRIDGE} addrgenmode none`,
+    `link set ${BRIDGE} up`,
+  ]);
+  return new Set([BRIDGE]);
+}
 
-  // the workstation
+/** ensure_workstation: the workstation namespace on the switch at .2, rebuilt unless it carries its address. */
+async function ensureWorkstation(cfg: LabConfig, ports: Set<string>, wsAddress: string, progress: Progress) {
   let wsOk = false;
   if (netnsInode(cfg.wsNetns) !== null && ports.has('ws')) {
     const out = await run(['ip', '-n', cfg.wsNetns, '-o', '-4', 'addr', 'show', 'dev', VM_IFNAME], { nothrow: true });
     wsOk = out.stdout.includes(` ${wsAddress} `);
   }
-  if (!wsOk) {
-    progress('creating the workstation namespace');
-    await destroyAttached(cfg, [{ netns: cfg.wsNetns, port: 'ws' }]);
-    await createNetns([cfg.wsNetns]);
-    await linkToSwitch(cfg.switchNetns, cfg.wsNetns, 'ws', VM_IFNAME, wsAddress);
-  }
+  if (wsOk) return;
+  progress('creating the workstation namespace');
+  await destroyAttached(cfg, [{ netns: cfg.wsNetns, port: 'ws' }]);
+  await createNetns([cfg.wsNetns]);
+  await linkToSwitch(cfg.switchNetns, cfg.wsNetns, 'ws', VM_IFNAME, wsAddress);
+}
 
-  // VMs that go away or must be rebuilt
+/** remove_gone_vms: VM namespaces and disks beyond the plan; returns their names. */
+async function removeGoneVms(cfg: LabConfig, prev: LabState | null, plan: VmSpec[], progress: Progress) {
+  const removed: string[] = [];
   const vmPattern = new RegExp(`^${cfg.prefix}-vm\\d+$`);
   const wanted = new Set(plan.map((v) => v.netns));
   const gone = (await netnsWithPrefix(cfg.prefix))
@@ -246,13 +305,27 @@ async function converge(
       removed.push(p.name);
     }
   }
-  state.vms = state.vms.filter((v) => plan.some((p) => p.name === v.name));
+  return removed;
+}
 
+/**
+ * ensure_vms: healthy VMs are kept; the others are cleared (a changed VM also loses its disk)
+ * and started, 6 at a time, each until its sshd listens. Records their processes in `state`.
+ */
+async function ensureVms(
+  cfg: LabConfig,
+  opts: LabUpOptions,
+  prev: LabState | null,
+  state: LabState,
+  at: { subnet: Subnet; ports: Set<string>; clientPub: string },
+  progress: Progress,
+): Promise<{ kept: string[]; created: string[] }> {
+  const prevByName = new Map((prev?.vms ?? []).map((v) => [v.name, v]));
   const kept: string[] = [];
   const todo: VmState[] = [];
   for (const v of state.vms) {
     const p = prevByName.get(v.name);
-    if (p && sameSpec(p, v) && vmHealthy(p, ports)) {
+    if (p && sameSpec(p, v) && vmHealthy(p, at.ports)) {
       kept.push(v.name);
       continue;
     }
@@ -261,7 +334,9 @@ async function converge(
   if (todo.length) {
     progress(`starting ${todo.length} VM${todo.length > 1 ? 's' : ''}`);
     // unhealthy leftovers go first (a changed VM also loses its disk)
-    const stale = todo.filter((v) => netnsInode(v.netns) !== null || ports.has(v.name) || statExists(path.join('/run/netns', v.netns)));
+    const stale = todo.filter(
+      (v) => netnsInode(v.netns) !== null || at.ports.has(v.name) || statExists(path.join('/run/netns', v.netns)),
+    );
     await destroyAttached(cfg, stale.map((v) => ({ netns: v.netns, port: v.name })));
     for (const v of stale) {
       const p = prevByName.get(v.name);
@@ -270,40 +345,76 @@ async function converge(
     await createNetns(todo.map((v) => v.netns));
     let started = 0;
     await mapLimit(todo, 6, async (v) => {
-      const dir = await prepareVmDir(cfg, v, clientPub);
-      await linkToSwitch(cfg.switchNetns, v.netns, v.name, VM_IFNAME, `${v.address}/${subnet.len}`);
+      const dir = await prepareVmDir(cfg, v, at.clientPub);
+      await linkToSwitch(cfg.switchNetns, v.netns, v.name, VM_IFNAME, `${v.address}/${at.subnet.len}`);
       const refs = await startVm(v, dir, opts.initScript);
       v.holder = refs.holder;
       v.sshd = refs.sshd;
       progress(`starting VMs: ${++started}/${todo.length} ready`);
     });
   }
-  await saveState(cfg, state);
+  return { kept, created: todo.map((v) => v.name) };
+}
 
-  // the lab cluster beside the VMs (lab/cluster/): node, ingress gateway, pods, sidecars
-  let cluster: LabUpResult['cluster'];
+/**
+ * ensure_cluster: the lab cluster beside the VMs (lab/cluster/: node, ingress gateway, pods,
+ * sidecars) when asked or already there; removed when the lab had one and `cluster` is false.
+ */
+async function ensureCluster(
+  cfg: LabConfig,
+  opts: LabUpOptions,
+  prev: LabState | null,
+  state: LabState,
+  subnet: Subnet,
+  progress: Progress,
+): Promise<LabUpResult['cluster']> {
   if (opts.cluster ?? !!prev?.cluster) {
     const t = performance.now();
-    const { clusterUp } = await import('./cluster/lifecycle.ts');
     progress(prev?.cluster ? 'checking the cluster' : 'creating the cluster');
-    const plan = planCluster(subnet, opts.serviceCidr ?? prev?.cluster?.serviceCidr, opts.podCidr ?? prev?.cluster?.podCidr);
-    state.cluster = { netns: `${cfg.prefix}-node`, nodeAddress: plan.nodeAddress, serviceCidr: plan.serviceCidr, podCidr: plan.podCidr };
+    const serviceCidr = opts.serviceCidr ?? prev?.cluster?.serviceCidr;
+    const plan = planCluster(subnet, serviceCidr, opts.podCidr ?? prev?.cluster?.podCidr);
+    state.cluster = {
+      netns: `${cfg.prefix}-node`,
+      nodeAddress: plan.nodeAddress,
+      serviceCidr: plan.serviceCidr,
+      podCidr: plan.podCidr,
+    };
     await saveState(cfg, state);
-    // VMs gone or moved: the cluster forgets their WorkloadEntries and endpoints
-    const removedVms = (prev?.vms ?? []).filter((p) => !state.vms.some((v) => v.name === p.name && v.address === p.address)).map((p) => {
-      const moved = state.vms.find((v) => v.name === p.name);
-      return { name: p.name, address: p.address, why: moved ? `${p.name} moved to ${moved.address}` : `${p.name} is gone` };
-    });
+    const removedVms = goneVms(prev, state);
     const c = await clusterUp(cfg, state, { serviceCidr: plan.serviceCidr, podCidr: plan.podCidr, removedVms });
-    cluster = { created: c.created, pods: c.state.pods.length, seconds: (performance.now() - t) / 1000, problems: c.report.problems, notInLab: c.report.notInLab, removed: c.removed };
-  } else if (prev?.cluster) {
+    return {
+      created: c.created,
+      pods: c.state.pods.length,
+      seconds: (performance.now() - t) / 1000,
+      problems: c.report.problems,
+      notInLab: c.report.notInLab,
+      removed: c.removed,
+    };
+  }
+  if (prev?.cluster) {
     progress('removing the cluster');
-    const { clusterDown } = await import('./cluster/lifecycle.ts');
     await clusterDown(cfg, state);
     state.cluster = undefined;
     await saveState(cfg, state);
   }
+  return undefined;
+}
 
+/** VMs gone or moved since the last `up`: the cluster forgets their WorkloadEntries and endpoints. */
+function goneVms(prev: LabState | null, state: LabState): Array<{ name: string; address: string; why: string }> {
+  const goneOrMoved = (prev?.vms ?? []).filter((p) => !state.vms.some((v) => v.name === p.name && v.address === p.address));
+  return goneOrMoved.map((p) => {
+    const moved = state.vms.find((v) => v.name === p.name);
+    return { name: p.name, address: p.address, why: moved ? `${p.name} moved to ${moved.address}` : `${p.name} is gone` };
+  });
+}
+
+/**
+ * write_outputs: known_hosts, ssh_config, the inventory and the lab env, each only when its
+ * content changes (outputs moved since the last `up` are removed if the lab wrote them).
+ * Returns the files written.
+ */
+async function writeOutputs(cfg: LabConfig, prev: LabState | null, state: LabState, secret: string) {
   // outputs moved since the last up: remove the old ones (only if the lab wrote them)
   for (const [old, cur] of [
     [prev?.envFile, cfg.envFile],
@@ -328,23 +439,15 @@ async function converge(
   const known = await fsp.readFile(cfg.knownHostsFile, 'utf8').catch(() => '');
   // addresses no VM holds any more: their old keys go (a VM made there later has a new one)
   const forget = (prev?.vms ?? []).map((v) => v.address).filter((a) => !state.vms.some((v) => v.address === a));
+  const env = { cfg, secret, cluster: state.cluster, subnet: state.subnet, generation: state.generation };
   const outputs: Array<[string, string, number]> = [
     [cfg.knownHostsFile, renderKnownHosts(known, hostKeys, forget), 0o600],
     [cfg.sshConfigFile, renderSshConfig(cfg, state.vms), 0o600],
     [cfg.inventoryFile, renderInventory(cfg, state.vms), 0o644],
-    [cfg.envFile, renderLabEnv({ cfg, secret, cluster: state.cluster, subnet: state.subnet, generation: state.generation }), 0o600],
+    [cfg.envFile, renderLabEnv(env), 0o600],
   ];
   for (const [file, text, mode] of outputs) {
     if (await writeIfChanged(file, text, mode)) wrote.push(file);
   }
-  return {
-    cfg,
-    state,
-    created: todo.map((v) => v.name),
-    kept,
-    removed,
-    wrote,
-    seconds: 0,
-    cluster,
-  };
+  return wrote;
 }
