@@ -2,7 +2,8 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import YAML from 'yaml';
-import { HOST, REPO_ROOT, formatIPv4, hostAddress, parseSubnet, type LabConfig, type VmSpec } from './config.ts';
+import { HOST, REPO_ROOT, hostAddress, parseSubnet, type LabConfig, type VmSpec } from './config.ts';
+import { formatIPv4 } from './ipv4.ts';
 import { DEFAULT_POD_CIDR, DEFAULT_SERVICE_CIDR, parseCidr } from './cluster/state.ts';
 
 /** First line of every file the lab writes outside its state dir: `down` removes only files carrying it. */

@@ -1,7 +1,8 @@
 // meshbook lab: the switch - namespace <prefix>-net with bridge br0 (no address, no routes);
 // every other namespace of the lab hangs on it by a veth created inside the switch namespace
 // with its peer placed straight into the target.
-import { BRIDGE, LabError, VM_IFNAME, parseIPv4, resolveConfig, type LabConfig, type LabOptions } from './config.ts';
+import { BRIDGE, LabError, VM_IFNAME, resolveConfig, type LabConfig, type LabOptions } from './config.ts';
+import { parseAddressWithLength } from './ipv4.ts';
 import { preflight } from './preflight.ts';
 import { createNetns, deleteNetns, ipBatch, killNetnsProcesses, linkNames, netnsInode, run } from './sys.ts';
 
@@ -49,8 +50,8 @@ export async function attachToSwitch(o: AttachOptions): Promise<void> {
   if (!IFNAME_RE.test(o.port) || !IFNAME_RE.test(ifname)) {
     throw new LabError(`interface names "${o.port}", "${ifname}": use 1-15 lowercase letters, digits or -`);
   }
-  const m = /^([\d.]+)\/(\d{1,2})$/.exec(o.address);
-  if (!m || parseIPv4(m[1]) === null || Number(m[2]) < 1 || Number(m[2]) > 32) {
+  const a = parseAddressWithLength(o.address);
+  if (!a || a.len < 1 || a.len > 32) {
     throw new LabError(`address "${o.address}": use a.b.c.d/len, e.g. 192.168.0.100/24`);
   }
   if (netnsInode(cfg.switchNetns) === null) throw new LabError(`lab ${cfg.prefix} is not up: run meshbook lab up first`);
