@@ -1,4 +1,5 @@
 // meshbook lab: `lab up | down | status` for the meshbook CLI (registerLab) - see lab/README.md.
+// shape: registerLab is over 80 lines (commander's chain of 4 subcommands); per-command split deferred (time)
 import { Command, InvalidArgumentError } from 'commander';
 import ora, { type Ora } from 'ora';
 import { DEFAULT_DIR, DEFAULT_PREFIX, DEFAULT_SUBNET, LabError, MAX_VMS, type LabOptions } from './config.ts';

@@ -27,7 +27,10 @@ export async function vmExec(
 }
 
 /** Run a command in the workstation namespace (`ip netns exec <prefix>-ws ...`). */
-export async function wsExec(argv: string[], opts: LabOptions & { input?: string; nothrow?: boolean } = {}): Promise<ProcessOutput> {
+export async function wsExec(
+  argv: string[],
+  opts: LabOptions & { input?: string; nothrow?: boolean } = {},
+): Promise<ProcessOutput> {
   const cfg = resolveConfig(opts);
   if (netnsInode(cfg.wsNetns) === null) throw new LabError(`lab ${cfg.prefix} is not up: run meshbook lab up first`);
   return run(['ip', 'netns', 'exec', cfg.wsNetns, ...argv], opts);
@@ -35,5 +38,6 @@ export async function wsExec(argv: string[], opts: LabOptions & { input?: string
 
 /** argv to ssh into a lab host from the workstation with the lab's own client config. */
 export function sshArgv(cfg: LabConfig, host: string, remote: string[] = []): string[] {
-  return ['ip', 'netns', 'exec', cfg.wsNetns, 'ssh', '-F', cfg.sshConfigFile, host, ...(remote.length ? ['--', ...remote] : [])];
+  const ssh = ['ssh', '-F', cfg.sshConfigFile, host, ...(remote.length ? ['--', ...remote] : [])];
+  return ['ip', 'netns', 'exec', cfg.wsNetns, ...ssh];
 }

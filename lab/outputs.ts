@@ -184,7 +184,11 @@ export function renderSshConfig(cfg: LabConfig, vms: VmSpec[]): string {
  * (VMs the lab removed) go; lines for other hosts (added by accept-new for hosts outside
  * the VM list) are kept.
  */
-export function renderKnownHosts(existing: string, vms: Array<{ address: string; hostKey: string }>, forget: string[] = []): string {
+export function renderKnownHosts(
+  existing: string,
+  vms: Array<{ address: string; hostKey: string }>,
+  forget: string[] = [],
+): string {
   const ours = new Set([...vms.map((v) => v.address), ...forget]);
   const kept = existing
     .split('\n')

@@ -17,7 +17,8 @@ export function preflight(action = 'up'): void {
     throw new LabError(`the lab needs Linux network namespaces; this machine runs ${process.platform}`);
   }
   if (process.getuid?.() !== 0) {
-    throw new LabError(`must run as root: the lab is network namespaces, veth links and mounts (try: sudo meshbook lab ${action})`);
+    const why = 'the lab is network namespaces, veth links and mounts';
+    throw new LabError(`must run as root: ${why} (try: sudo meshbook lab ${action})`);
   }
   const dirs = (CLEAN_ENV.PATH ?? '').split(':');
   for (const [bin, pkg] of TOOLS) {

@@ -52,7 +52,8 @@ export async function readState(cfg: LabConfig): Promise<LabState | null> {
     if (s.version !== 1 || !Array.isArray(s.vms)) throw new Error('unknown format');
     return s;
   } catch (e) {
-    throw new LabError(`lab state ${cfg.stateFile} is unreadable (${(e as Error).message}): run meshbook lab down to remove the lab`);
+    const why = (e as Error).message;
+    throw new LabError(`lab state ${cfg.stateFile} is unreadable (${why}): run meshbook lab down to remove the lab`);
   }
 }
 
@@ -63,14 +64,26 @@ export async function saveState(cfg: LabConfig, s: LabState): Promise<void> {
 export async function lock(cfg: LabConfig): Promise<() => Promise<void>> {
   const f = path.join(cfg.dir, '.lock');
   const holder = await takeLockFile(f);
-  if (holder !== null) throw new LabError(`another meshbook lab command (pid ${holder}) is working on ${cfg.dir}: wait for it to finish`);
+  if (holder !== null) {
+    throw new LabError(`another meshbook lab command (pid ${holder}) is working on ${cfg.dir}: wait for it to finish`);
+  }
   return async () => {
     await fsp.rm(f, { force: true });
   };
 }
 
 /** What the lab keeps in its state dir: nothing else is ever removed from there. */
-const STATE_ENTRIES = new Set(['lab.json', '.lock', 'id_ed25519', 'id_ed25519.pub', 'access_key_secret', 'known_hosts', 'ssh_config', 'vms', 'cluster']);
+const STATE_ENTRIES = new Set([
+  'lab.json',
+  '.lock',
+  'id_ed25519',
+  'id_ed25519.pub',
+  'access_key_secret',
+  'known_hosts',
+  'ssh_config',
+  'vms',
+  'cluster',
+]);
 export const isStateEntry = (e: string) => STATE_ENTRIES.has(e) || /^\..+\.tmp(\.pub)?$/.test(e);
 
 export async function foreignEntries(dir: string): Promise<string[]> {

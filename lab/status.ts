@@ -47,7 +47,9 @@ export async function labStatus(opts: LabOptions = {}): Promise<LabStatus> {
     cluster = (await clusterStatus(cfg)) ?? undefined;
     clusterNs = await clusterNamespaces(cfg);
   }
-  const listed = new Set(state ? [state.switch.netns, state.workstation.netns, ...state.vms.map((v) => v.netns), ...clusterNs] : []);
+  const listed = new Set(
+    state ? [state.switch.netns, state.workstation.netns, ...state.vms.map((v) => v.netns), ...clusterNs] : [],
+  );
   const vms: VmStatus[] = (state?.vms ?? []).map((v) => {
     const ino = netnsInode(v.netns);
     let sshd: SshdState = 'no namespace';
@@ -77,7 +79,8 @@ export async function labStatus(opts: LabOptions = {}): Promise<LabStatus> {
       wsPresent &&
       swPresent &&
       vms.every((v) => v.sshd === 'running') &&
-      (!state.cluster || (!!cluster && cluster.node.present && cluster.gateway === 'running' && cluster.pods.every((p) => p.ready))),
+      (!state.cluster ||
+        (!!cluster && cluster.node.present && cluster.gateway === 'running' && cluster.pods.every((p) => p.ready))),
     subnet: state?.subnet ?? null,
     workstation: { netns: cfg.wsNetns, address: state?.workstation.address ?? null, present: wsPresent },
     switch: { netns: cfg.switchNetns, present: swPresent },

@@ -9,7 +9,13 @@ import { createNetns, deleteNetns, ipBatch, killNetnsProcesses, linkNames, netns
 const IFNAME_RE = /^[a-z][a-z0-9-]{0,14}$/;
 
 /** veth between the switch and `netns` (peer created straight inside it), address on the peer. */
-export async function linkToSwitch(switchNs: string, netns: string, port: string, ifname: string, cidrAddress: string): Promise<void> {
+export async function linkToSwitch(
+  switchNs: string,
+  netns: string,
+  port: string,
+  ifname: string,
+  cidrAddress: string,
+): Promise<void> {
   await ipBatch(switchNs, [
     `link add ${port} type veth peer name ${ifname} netns ${netns}`,
     `link set ${port} master ${BRIDGE} addrgenmode none`,
@@ -54,7 +60,9 @@ export async function attachToSwitch(o: AttachOptions): Promise<void> {
   if (!a || a.len < 1 || a.len > 32) {
     throw new LabError(`address "${o.address}": use a.b.c.d/len, e.g. 192.168.0.100/24`);
   }
-  if (netnsInode(cfg.switchNetns) === null) throw new LabError(`lab ${cfg.prefix} is not up: run meshbook lab up first`);
+  if (netnsInode(cfg.switchNetns) === null) {
+    throw new LabError(`lab ${cfg.prefix} is not up: run meshbook lab up first`);
+  }
   if (netnsInode(o.netns) === null) {
     if (!o.create) throw new LabError(`network namespace ${o.netns} does not exist`);
     await createNetns([o.netns]);

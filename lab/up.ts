@@ -191,7 +191,8 @@ async function converge(
 async function readPrevious(cfg: LabConfig, progress: Progress): Promise<LabState | null> {
   const prev = await readState(cfg);
   if (prev && prev.prefix !== cfg.prefix) {
-    throw new LabError(`state dir ${cfg.dir} belongs to the lab with prefix ${prev.prefix}: pass --dir for another lab`);
+    const owner = `the lab with prefix ${prev.prefix}`;
+    throw new LabError(`state dir ${cfg.dir} belongs to ${owner}: pass --dir for another lab`);
   }
   // a new lab inherits nothing of an earlier one in this state dir or under this prefix
   if (!prev) await forgetEarlierLab(cfg, progress);
@@ -402,10 +403,12 @@ async function ensureCluster(
 
 /** VMs gone or moved since the last `up`: the cluster forgets their WorkloadEntries and endpoints. */
 function goneVms(prev: LabState | null, state: LabState): Array<{ name: string; address: string; why: string }> {
-  const goneOrMoved = (prev?.vms ?? []).filter((p) => !state.vms.some((v) => v.name === p.name && v.address === p.address));
+  const kept = (p: VmState) => state.vms.some((v) => v.name === p.name && v.address === p.address);
+  const goneOrMoved = (prev?.vms ?? []).filter((p) => !kept(p));
   return goneOrMoved.map((p) => {
     const moved = state.vms.find((v) => v.name === p.name);
-    return { name: p.name, address: p.address, why: moved ? `${p.name} moved to ${moved.address}` : `${p.name} is gone` };
+    const why = moved ? `${p.name} moved to ${moved.address}` : `${p.name} is gone`;
+    return { name: p.name, address: p.address, why };
   });
 }
 

@@ -62,7 +62,11 @@ export async function prepareVmDir(cfg: LabConfig, v: VmSpec, clientPub: string)
 }
 
 /** Start the VM's first process (vm-init.sh -> sshd) and wait until sshd listens. */
-export async function startVm(v: VmSpec, dir: string, initScript = VM_INIT): Promise<{ holder: ProcRef; sshd: ProcRef }> {
+export async function startVm(
+  v: VmSpec,
+  dir: string,
+  initScript = VM_INIT,
+): Promise<{ holder: ProcRef; sshd: ProcRef }> {
   const log = path.join(dir, 'console.log');
   const fd = openSync(log, 'a', 0o600);
   let child: ChildProcess;

@@ -9,6 +9,7 @@
 //   everything   -> every pod's /etc/hosts (cluster DNS) and NGINX config: the ingress
 //                   gateway, each injected pod's sidecar, each lab VM a WorkloadEntry
 //                   points at (its sidecar runs inside the VM, with the interception rules)
+// shape: over 400 lines, reconcile over 80 (one ordered pass: node, pods, rules, proxies); split deferred (time)
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, promises as fsp } from 'node:fs';
