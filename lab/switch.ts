@@ -4,7 +4,16 @@
 import { BRIDGE, LabError, VM_IFNAME, resolveConfig, type LabConfig, type LabOptions } from './config.ts';
 import { parseAddressWithLength } from './ipv4.ts';
 import { preflight } from './preflight.ts';
-import { createNetns, deleteNetns, ipBatch, killNetnsProcesses, linkNames, netnsInode, run } from './sys.ts';
+import {
+  createNetns,
+  deleteNetns,
+  ipBatch,
+  killNetnsProcesses,
+  linkNames,
+  netnsInode,
+  netnsWithPrefix,
+  run,
+} from './sys.ts';
 
 const IFNAME_RE = /^[a-z][a-z0-9-]{0,14}$/;
 
@@ -97,4 +106,42 @@ export async function destroyAttached(cfg: LabConfig, items: Array<{ netns: stri
     if (del.length) await ipBatch(cfg.switchNetns, del);
   }
   await deleteNetns(items.map((i) => i.netns));
+}
+
+/** ensure_switch: the bridge namespace; without it nothing else is attached, so all namespaces are rebuilt. */
+export async function ensureSwitch(cfg: LabConfig, progress: (m: string) => void): Promise<Set<string>> {
+  const ports = netnsInode(cfg.switchNetns) !== null ? await linkNames(cfg.switchNetns) : new Set<string>();
+  if (ports.has(BRIDGE)) return ports;
+  const stale = await netnsWithPrefix(cfg.prefix);
+  if (stale.length) {
+    progress('rebuilding the switch');
+    await killNetnsProcesses(stale);
+    await deleteNetns(stale);
+  }
+  await createNetns([cfg.switchNetns]);
+  await ipBatch(cfg.switchNetns, [
+    `link add ${BRIDGE} type bridge`,
+    `link set ${BRIDGE} addrgenmode none`,
+    `link set ${BRIDGE} up`,
+  ]);
+  return new Set([BRIDGE]);
+}
+
+/** ensure_workstation: the workstation namespace on the switch at .2, rebuilt unless it carries its address. */
+export async function ensureWorkstation(
+  cfg: LabConfig,
+  ports: Set<string>,
+  wsAddress: string,
+  progress: (m: string) => void,
+): Promise<void> {
+  let wsOk = false;
+  if (netnsInode(cfg.wsNetns) !== null && ports.has('ws')) {
+    const out = await run(['ip', '-n', cfg.wsNetns, '-o', '-4', 'addr', 'show', 'dev', VM_IFNAME], { nothrow: true });
+    wsOk = out.stdout.includes(` ${wsAddress} `);
+  }
+  if (wsOk) return;
+  progress('creating the workstation namespace');
+  await destroyAttached(cfg, [{ netns: cfg.wsNetns, port: 'ws' }]);
+  await createNetns([cfg.wsNetns]);
+  await linkToSwitch(cfg.switchNetns, cfg.wsNetns, 'ws', VM_IFNAME, wsAddress);
 }

@@ -22,7 +22,6 @@ import {
   DEFAULT_VMS,
   HOST,
   LabError,
-  VM_IFNAME,
   hostAddress,
   parseSubnet,
   planVms,
@@ -50,20 +49,13 @@ import {
   type LabState,
   type VmState,
 } from './state.ts';
-import { destroyAttached, linkToSwitch } from './switch.ts';
-import { prepareVmDir, sameSpec, startVm, vmDir, vmHealthy } from './vm.ts';
+import { ensureSwitch, ensureWorkstation } from './switch.ts';
+import { ensureVms, removeGoneVms, vmDir } from './vm.ts';
 import {
-  createNetns,
   deleteNetns,
-  ipBatch,
   killNetnsProcesses,
-  linkNames,
-  mapLimit,
   mkdirp,
-  netnsInode,
   netnsWithPrefix,
-  run,
-  statExists,
   writeIfChanged,
 } from './sys.ts';
 
@@ -249,112 +241,6 @@ async function recordState(
   };
   await saveState(cfg, state);
   return state;
-}
-
-/** ensure_switch: the bridge namespace; without it nothing else is attached, so all namespaces are rebuilt. */
-async function ensureSwitch(cfg: LabConfig, progress: Progress): Promise<Set<string>> {
-  const ports = netnsInode(cfg.switchNetns) !== null ? await linkNames(cfg.switchNetns) : new Set<string>();
-  if (ports.has(BRIDGE)) return ports;
-  const stale = await netnsWithPrefix(cfg.prefix);
-  if (stale.length) {
-    progress('rebuilding the switch');
-    await killNetnsProcesses(stale);
-    await deleteNetns(stale);
-  }
-  await createNetns([cfg.switchNetns]);
-  await ipBatch(cfg.switchNetns, [
-    `link add ${BRIDGE} type bridge`,
-    `link set ${BRIDGE} addrgenmode none`,
-    `link set ${BRIDGE} up`,
-  ]);
-  return new Set([BRIDGE]);
-}
-
-/** ensure_workstation: the workstation namespace on the switch at .2, rebuilt unless it carries its address. */
-async function ensureWorkstation(cfg: LabConfig, ports: Set<string>, wsAddress: string, progress: Progress) {
-  let wsOk = false;
-  if (netnsInode(cfg.wsNetns) !== null && ports.has('ws')) {
-    const out = await run(['ip', '-n', cfg.wsNetns, '-o', '-4', 'addr', 'show', 'dev', VM_IFNAME], { nothrow: true });
-    wsOk = out.stdout.includes(` ${wsAddress} `);
-  }
-  if (wsOk) return;
-  progress('creating the workstation namespace');
-  await destroyAttached(cfg, [{ netns: cfg.wsNetns, port: 'ws' }]);
-  await createNetns([cfg.wsNetns]);
-  await linkToSwitch(cfg.switchNetns, cfg.wsNetns, 'ws', VM_IFNAME, wsAddress);
-}
-
-/** remove_gone_vms: VM namespaces and disks beyond the plan; returns their names. */
-async function removeGoneVms(cfg: LabConfig, prev: LabState | null, plan: VmSpec[], progress: Progress) {
-  const removed: string[] = [];
-  const vmPattern = new RegExp(`^${cfg.prefix}-vm\\d+$`);
-  const wanted = new Set(plan.map((v) => v.netns));
-  const gone = (await netnsWithPrefix(cfg.prefix))
-    .filter((ns) => vmPattern.test(ns) && !wanted.has(ns))
-    .map((ns) => ({ netns: ns, port: ns.slice(cfg.prefix.length + 1) }));
-  if (gone.length) {
-    progress(`removing ${gone.length} VM${gone.length > 1 ? 's' : ''}`);
-    await destroyAttached(cfg, gone);
-    for (const g of gone) {
-      await fsp.rm(vmDir(cfg, g.port), { recursive: true, force: true });
-      removed.push(g.port);
-    }
-  }
-  for (const p of prev?.vms ?? []) {
-    if (!plan.some((v) => v.name === p.name) && !removed.includes(p.name)) {
-      await fsp.rm(vmDir(cfg, p.name), { recursive: true, force: true });
-      removed.push(p.name);
-    }
-  }
-  return removed;
-}
-
-/**
- * ensure_vms: healthy VMs are kept; the others are cleared (a changed VM also loses its disk)
- * and started, 6 at a time, each until its sshd listens. Records their processes in `state`.
- */
-async function ensureVms(
-  cfg: LabConfig,
-  opts: LabUpOptions,
-  prev: LabState | null,
-  state: LabState,
-  at: { subnet: Subnet; ports: Set<string>; clientPub: string },
-  progress: Progress,
-): Promise<{ kept: string[]; created: string[] }> {
-  const prevByName = new Map((prev?.vms ?? []).map((v) => [v.name, v]));
-  const kept: string[] = [];
-  const todo: VmState[] = [];
-  for (const v of state.vms) {
-    const p = prevByName.get(v.name);
-    if (p && sameSpec(p, v) && vmHealthy(p, at.ports)) {
-      kept.push(v.name);
-      continue;
-    }
-    todo.push(v);
-  }
-  if (todo.length) {
-    progress(`starting ${todo.length} VM${todo.length > 1 ? 's' : ''}`);
-    // unhealthy leftovers go first (a changed VM also loses its disk)
-    const stale = todo.filter(
-      (v) => netnsInode(v.netns) !== null || at.ports.has(v.name) || statExists(path.join('/run/netns', v.netns)),
-    );
-    await destroyAttached(cfg, stale.map((v) => ({ netns: v.netns, port: v.name })));
-    for (const v of stale) {
-      const p = prevByName.get(v.name);
-      if (p && !sameSpec(p, v)) await fsp.rm(vmDir(cfg, v.name), { recursive: true, force: true });
-    }
-    await createNetns(todo.map((v) => v.netns));
-    let started = 0;
-    await mapLimit(todo, 6, async (v) => {
-      const dir = await prepareVmDir(cfg, v, at.clientPub);
-      await linkToSwitch(cfg.switchNetns, v.netns, v.name, VM_IFNAME, `${v.address}/${at.subnet.len}`);
-      const refs = await startVm(v, dir, opts.initScript);
-      v.holder = refs.holder;
-      v.sshd = refs.sshd;
-      progress(`starting VMs: ${++started}/${todo.length} ready`);
-    });
-  }
-  return { kept, created: todo.map((v) => v.name) };
 }
 
 /**

@@ -1,22 +1,37 @@
-// meshbook lab: one VM - its state dir, its health, its start (vm-init.sh -> sshd as PID 1).
+// meshbook lab: the VMs - a VM's state dir, its health, its start (vm-init.sh -> sshd as PID 1); removing and
+// (re)starting them for `up`.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { LabError, PROFILES_DIR, VM_INIT, type LabConfig, type VmSpec } from './config.ts';
+import {
+  LabError,
+  PROFILES_DIR,
+  VM_IFNAME,
+  VM_INIT,
+  type LabConfig,
+  type LabUpOptions,
+  type Subnet,
+  type VmSpec,
+} from './config.ts';
 import { ensureKey } from './keys.ts';
 import { renderSshdConfig, renderVmHosts } from './outputs.ts';
-import type { VmState } from './state.ts';
+import type { LabState, VmState } from './state.ts';
+import { destroyAttached, linkToSwitch } from './switch.ts';
 import {
   CLEAN_ENV,
   alive,
   createExclusive,
+  createNetns,
   listening,
+  mapLimit,
   netnsInode,
+  netnsWithPrefix,
   procChildren,
   procComm,
   procNetnsInode,
   procRef,
   sleep,
+  statExists,
   writeIfChanged,
   type ProcRef,
 } from './sys.ts';
@@ -104,4 +119,82 @@ export async function startVm(
     await sleep(15);
   }
   throw new LabError(`${v.name}: sshd did not listen on ${v.address}:22 within 20 s: ${await tail(log)}`);
+}
+
+/** remove_gone_vms: VM namespaces and disks beyond the plan; returns their names. */
+export async function removeGoneVms(
+  cfg: LabConfig,
+  prev: LabState | null,
+  plan: VmSpec[],
+  progress: (m: string) => void,
+): Promise<string[]> {
+  const removed: string[] = [];
+  const vmPattern = new RegExp(`^${cfg.prefix}-vm\\d+$`);
+  const wanted = new Set(plan.map((v) => v.netns));
+  const gone = (await netnsWithPrefix(cfg.prefix))
+    .filter((ns) => vmPattern.test(ns) && !wanted.has(ns))
+    .map((ns) => ({ netns: ns, port: ns.slice(cfg.prefix.length + 1) }));
+  if (gone.length) {
+    progress(`removing ${gone.length} VM${gone.length > 1 ? 's' : ''}`);
+    await destroyAttached(cfg, gone);
+    for (const g of gone) {
+      await fsp.rm(vmDir(cfg, g.port), { recursive: true, force: true });
+      removed.push(g.port);
+    }
+  }
+  for (const p of prev?.vms ?? []) {
+    if (!plan.some((v) => v.name === p.name) && !removed.includes(p.name)) {
+      await fsp.rm(vmDir(cfg, p.name), { recursive: true, force: true });
+      removed.push(p.name);
+    }
+  }
+  return removed;
+}
+
+/**
+ * ensure_vms: healthy VMs are kept; the others are cleared (a changed VM also loses its disk)
+ * and started, 6 at a time, each until its sshd listens. Records their processes in `state`.
+ */
+export async function ensureVms(
+  cfg: LabConfig,
+  opts: LabUpOptions,
+  prev: LabState | null,
+  state: LabState,
+  at: { subnet: Subnet; ports: Set<string>; clientPub: string },
+  progress: (m: string) => void,
+): Promise<{ kept: string[]; created: string[] }> {
+  const prevByName = new Map((prev?.vms ?? []).map((v) => [v.name, v]));
+  const kept: string[] = [];
+  const todo: VmState[] = [];
+  for (const v of state.vms) {
+    const p = prevByName.get(v.name);
+    if (p && sameSpec(p, v) && vmHealthy(p, at.ports)) {
+      kept.push(v.name);
+      continue;
+    }
+    todo.push(v);
+  }
+  if (todo.length) {
+    progress(`starting ${todo.length} VM${todo.length > 1 ? 's' : ''}`);
+    // unhealthy leftovers go first (a changed VM also loses its disk)
+    const stale = todo.filter(
+      (v) => netnsInode(v.netns) !== null || at.ports.has(v.name) || statExists(path.join('/run/netns', v.netns)),
+    );
+    await destroyAttached(cfg, stale.map((v) => ({ netns: v.netns, port: v.name })));
+    for (const v of stale) {
+      const p = prevByName.get(v.name);
+      if (p && !sameSpec(p, v)) await fsp.rm(vmDir(cfg, v.name), { recursive: true, force: true });
+    }
+    await createNetns(todo.map((v) => v.netns));
+    let started = 0;
+    await mapLimit(todo, 6, async (v) => {
+      const dir = await prepareVmDir(cfg, v, at.clientPub);
+      await linkToSwitch(cfg.switchNetns, v.netns, v.name, VM_IFNAME, `${v.address}/${at.subnet.len}`);
+      const refs = await startVm(v, dir, opts.initScript);
+      v.holder = refs.holder;
+      v.sshd = refs.sshd;
+      progress(`starting VMs: ${++started}/${todo.length} ready`);
+    });
+  }
+  return { kept, created: todo.map((v) => v.name) };
 }
