@@ -1,9 +1,10 @@
 // meshbook lab: `lab up | down | status` for the meshbook CLI (registerLab) - see lab/README.md.
+// shape: registerLab is over 80 lines (commander's chain of 4 subcommands); per-command split deferred (time)
 import { Command, InvalidArgumentError } from 'commander';
 import ora, { type Ora } from 'ora';
 import { DEFAULT_DIR, DEFAULT_PREFIX, DEFAULT_SUBNET, LabError, MAX_VMS, type LabOptions } from './config.ts';
 import { repoPath } from './outputs.ts';
-import type { LabStatus } from './vms.ts';
+import type { LabStatus } from './status.ts';
 // the lab's machinery loads when a lab command runs, not with every meshbook command
 const vms = () => import('./vms.ts');
 

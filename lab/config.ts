@@ -2,6 +2,7 @@
 import path from 'node:path';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { checkCidr, formatIPv4, isHostOf, nthAddress, parseIPv4, type Cidr } from './ipv4.ts';
 
 /** An error meant for the user: one clear line, no stack trace. */
 export class LabError extends Error {
@@ -131,46 +132,20 @@ export function resolveConfig(opts: LabOptions = {}): LabConfig {
 export const vmName = (index: number): string => `vm${index + 1}`;
 export const vmNetns = (prefix: string, name: string): string => `${prefix}-${name}`;
 
-// ---- IPv4 -----------------------------------------------------------------------
+// ---- the lab subnet (IPv4 math: lab/ipv4.ts) ---------------------------------------
 
-export function parseIPv4(s: string): number | null {
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(s.trim());
-  if (!m) return null;
-  const o = m.slice(1).map(Number);
-  if (o.some((x, i) => x > 255 || (m[i + 1].length > 1 && m[i + 1].startsWith('0')))) return null;
-  return ((o[0] << 24) | (o[1] << 16) | (o[2] << 8) | o[3]) >>> 0;
-}
-
-export function formatIPv4(n: number): string {
-  return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
-}
-
-export interface Subnet {
-  cidr: string;
-  base: number;
-  len: number;
-}
+/** The lab subnet: an IPv4 network CIDR, prefix length 8..24. */
+export type Subnet = Cidr;
 
 export function parseSubnet(cidr: string): Subnet {
-  const m = /^([\d.]+)\/(\d{1,2})$/.exec(cidr.trim());
-  const ip = m ? parseIPv4(m[1]) : null;
-  const len = m ? Number(m[2]) : NaN;
-  if (ip === null || !(len >= 8 && len <= 24)) {
-    throw new LabError(`subnet "${cidr}" is not valid: use an IPv4 CIDR with prefix length 8..24, e.g. ${DEFAULT_SUBNET}`);
-  }
-  const mask = (0xffffffff << (32 - len)) >>> 0;
-  if ((ip & mask) >>> 0 !== ip) {
-    throw new LabError(`subnet "${cidr}" has host bits set: use ${formatIPv4((ip & mask) >>> 0)}/${len}`);
-  }
-  return { cidr: `${formatIPv4(ip)}/${len}`, base: ip, len };
+  const c = checkCidr(cidr, 8, 24);
+  if (c.ok) return c.cidr;
+  if (c.network) throw new LabError(`subnet "${cidr}" has host bits set: use ${c.network}`);
+  throw new LabError(`subnet "${cidr}" is not valid: use an IPv4 CIDR with prefix length 8..24, e.g. ${DEFAULT_SUBNET}`);
 }
 
-export const hostAddress = (s: Subnet, host: number): string => formatIPv4((s.base + host) >>> 0);
-
-export function inSubnet(s: Subnet, ip: number): boolean {
-  const size = 2 ** (32 - s.len);
-  return ip > s.base && ip < s.base + size - 1;
-}
+/** The address of host number `host` in the lab subnet (see HOST). */
+export const hostAddress = (s: Subnet, host: number): string => nthAddress(s, host);
 
 /**
  * Default host numbers of VM i (0-based): vm1-vm3 are the article's .250-.252; vm4 on
@@ -216,7 +191,7 @@ export function planVms(prefix: string, subnet: Subnet, count: number, vmIps?: s
     if (vmIps) {
       const ip = parseIPv4(vmIps[i]);
       if (ip === null) throw new LabError(`--vm-ips: "${vmIps[i]}" is not an IPv4 address`);
-      if (!inSubnet(subnet, ip)) throw new LabError(`--vm-ips: ${vmIps[i]} is not a host address of the lab subnet ${subnet.cidr}`);
+      if (!isHostOf(subnet, ip)) throw new LabError(`--vm-ips: ${vmIps[i]} is not a host address of the lab subnet ${subnet.cidr}`);
       if (ip === ws) throw new LabError(`--vm-ips: ${vmIps[i]} is the workstation's address`);
       if (seen.has(ip)) throw new LabError(`--vm-ips: ${vmIps[i]} is listed twice`);
       seen.add(ip);

@@ -1,8 +1,9 @@
-// meshbook lab: the files `lab up` renders (pure functions; lab/vms.ts writes them).
+// meshbook lab: the files `lab up` renders (pure functions; lab/up.ts writes them).
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import YAML from 'yaml';
-import { HOST, REPO_ROOT, formatIPv4, hostAddress, parseSubnet, type LabConfig, type VmSpec } from './config.ts';
+import { HOST, REPO_ROOT, hostAddress, parseSubnet, type LabConfig, type VmSpec } from './config.ts';
+import { formatIPv4 } from './ipv4.ts';
 import { DEFAULT_POD_CIDR, DEFAULT_SERVICE_CIDR, parseCidr } from './cluster/state.ts';
 
 /** First line of every file the lab writes outside its state dir: `down` removes only files carrying it. */
@@ -183,7 +184,11 @@ export function renderSshConfig(cfg: LabConfig, vms: VmSpec[]): string {
  * (VMs the lab removed) go; lines for other hosts (added by accept-new for hosts outside
  * the VM list) are kept.
  */
-export function renderKnownHosts(existing: string, vms: Array<{ address: string; hostKey: string }>, forget: string[] = []): string {
+export function renderKnownHosts(
+  existing: string,
+  vms: Array<{ address: string; hostKey: string }>,
+  forget: string[] = [],
+): string {
   const ours = new Set([...vms.map((v) => v.address), ...forget]);
   const kept = existing
     .split('\n')

@@ -1,6 +1,7 @@
 // meshbook lab: small system helpers (processes, network namespaces, files).
 // Commands are argument arrays run through zx, which quotes every interpolated value.
 import { $, type ProcessOutput } from 'zx';
+import pMap from 'p-map';
 import { constants as fsc, promises as fsp, readFileSync, statSync } from 'node:fs';
 import { endianness } from 'node:os';
 import path from 'node:path';
@@ -355,24 +356,26 @@ export async function mkdirp(dir: string, mode = 0o755): Promise<string | undefi
   return fsp.mkdir(dir, { recursive: true, mode });
 }
 
-/** Run `fn` over items with at most `limit` running at once. */
+/**
+ * Run `fn` over items with at most `limit` running at once (p-map). After the first failure no
+ * new item starts; the call settles when the running ones have, with that first error.
+ */
 export async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  let failed: unknown;
-  const worker = async () => {
-    while (next < items.length && failed === undefined) {
-      const i = next++;
-      try {
-        results[i] = await fn(items[i], i);
-      } catch (e) {
-        failed ??= e;
-      }
+  let failed: { error: unknown } | undefined;
+  const guarded = async (item: T, i: number): Promise<R> => {
+    if (failed) return undefined as R;
+    try {
+      return await fn(item, i);
+    } catch (e) {
+      failed ??= { error: e };
+      throw e;
     }
   };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  if (failed !== undefined) throw failed;
-  return results;
+  try {
+    return await pMap(items, guarded, { concurrency: Math.max(1, limit), stopOnError: false });
+  } catch (e) {
+    throw failed ? failed.error : e;
+  }
 }
 
 export { sleep };

@@ -1,7 +1,7 @@
 #!/bin/sh
 # meshbook lab: the first process of one lab VM (see lab/README.md).
 #
-# Started by lab/vms.ts as
+# Started by lab/vm.ts (startVm) as
 #   ip netns exec <prefix>-<vm> unshare --mount --uts --pid --fork --kill-child \
 #       --mount-proc --propagation private -- /bin/sh vm-init.sh NAME VMDIR PROFILEDIR
 # so it already runs in the VM's own network, mount, UTS and PID namespaces (as PID 1)

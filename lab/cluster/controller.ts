@@ -9,12 +9,13 @@
 //   everything   -> every pod's /etc/hosts (cluster DNS) and NGINX config: the ingress
 //                   gateway, each injected pod's sidecar, each lab VM a WorkloadEntry
 //                   points at (its sidecar runs inside the VM, with the interception rules)
+// shape: over 400 lines, reconcile over 80 (one ordered pass: node, pods, rules, proxies); split deferred (time)
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, promises as fsp } from 'node:fs';
 import { randomInt, randomUUID } from 'node:crypto';
 import { LabError, REPO_ROOT, type LabConfig } from '../config.ts';
-import type { LabState } from '../vms.ts';
+import type { LabState } from '../state.ts';
 import { CLEAN_ENV, alive, procChildren, procComm, procNetnsInode, procRef, sleep, writeIfChanged, netnsInode } from '../sys.ts';
 import { BUILTIN_NAMESPACES, clone, isObj, type KObject } from './kinds.ts';
 import { buildMesh, hostsNeedingVip, vmWorkload, type Mesh, type PodInfo } from './mesh.ts';

@@ -1,7 +1,8 @@
-// meshbook lab cluster: up and down with the lab (called by lab/vms.ts labUp and labStatus).
+// meshbook lab cluster: up and down with the lab (called by lab/up.ts labUp and lab/status.ts labStatus).
 import { existsSync, promises as fsp } from 'node:fs';
-import { HOST, LabError, inSubnet, parseIPv4, parseSubnet, type LabConfig } from '../config.ts';
-import type { LabState } from '../vms.ts';
+import { HOST, LabError, parseSubnet, type LabConfig } from '../config.ts';
+import { isHostOf, parseIPv4 } from '../ipv4.ts';
+import type { LabState } from '../state.ts';
 import { alive, netnsInode, procNetnsInode } from '../sys.ts';
 import { HELLO_APP, forgetGoneVms, reconcile, storedObjects, type Report } from './controller.ts';
 import { destroyNamespaces } from './network.ts';
@@ -51,7 +52,7 @@ export function deadVmAddresses(st: ClusterState, lab: LabState, removedVms: Arr
     for (const a of named) {
       if (typeof a !== 'string' || live.has(a) || gone.has(a)) continue;
       const ip = parseIPv4(a);
-      if (ip === null || !inSubnet(subnet, ip)) continue;
+      if (ip === null || !isHostOf(subnet, ip)) continue;
       const host = ip - subnet.base;
       if (host < 10 || (host >= HOST.clusterFirst && host <= HOST.clusterLast)) continue; // .1-.9: gateway, workstation, infrastructure
       gone.set(a, 'no lab VM has this address');

@@ -10,7 +10,7 @@
 // Every command runs inside the lab's namespaces; nothing is added to the machine's own.
 import { createHash } from 'node:crypto';
 import { LabError, type LabConfig } from '../config.ts';
-import { attachToSwitch } from '../vms.ts';
+import { attachToSwitch } from '../switch.ts';
 import { createNetns, deleteNetns, ipBatch, killNetnsProcesses, linkNames, netnsInode, run } from '../sys.ts';
 import { NODE_PORT, POD_BRIDGE, nodeNetns, type ClusterPlan } from './state.ts';
 

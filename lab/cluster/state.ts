@@ -2,7 +2,8 @@
 import path from 'node:path';
 import { promises as fsp } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { HOST, LabError, formatIPv4, hostAddress, parseIPv4, type LabConfig, type Subnet } from '../config.ts';
+import { HOST, LabError, hostAddress, type LabConfig, type Subnet } from '../config.ts';
+import { checkCidr, cidrsOverlap, formatIPv4, nthAddress, type Cidr } from '../ipv4.ts';
 import { sleep, takeLockFile, writeIfChanged, type ProcRef } from '../sys.ts';
 import type { KObject } from './kinds.ts';
 
@@ -14,27 +15,16 @@ export const POD_BRIDGE = 'cbr0';
 /** VIPs below this offset of the Service CIDR stay free (.1 kubernetes, .10 DNS, .20 the lab's ZIPKIN_IP). */
 const VIP_FIRST = 32;
 
-export interface Cidr {
-  cidr: string;
-  base: number;
-  len: number;
-}
+export type { Cidr } from '../ipv4.ts';
 
+/** A cluster CIDR option (`what` names it in errors), prefix length 8..maxLen. */
 export function parseCidr(s: string, what: string, maxLen = 30): Cidr {
-  const m = /^([\d.]+)\/(\d{1,2})$/.exec(s.trim());
-  const ip = m ? parseIPv4(m[1]) : null;
-  const len = m ? Number(m[2]) : NaN;
-  if (ip === null || !(len >= 8 && len <= maxLen)) throw new LabError(`${what} "${s}" is not valid: use an IPv4 CIDR with prefix length 8..${maxLen}, e.g. ${what === '--pod-cidr' ? DEFAULT_POD_CIDR : DEFAULT_SERVICE_CIDR}`);
-  const mask = (0xffffffff << (32 - len)) >>> 0;
-  if ((ip & mask) >>> 0 !== ip) throw new LabError(`${what} "${s}" has host bits set: use ${formatIPv4((ip & mask) >>> 0)}/${len}`);
-  return { cidr: `${formatIPv4(ip)}/${len}`, base: ip, len };
+  const c = checkCidr(s, 8, maxLen);
+  if (c.ok) return c.cidr;
+  if (c.network) throw new LabError(`${what} "${s}" has host bits set: use ${c.network}`);
+  const example = what === '--pod-cidr' ? DEFAULT_POD_CIDR : DEFAULT_SERVICE_CIDR;
+  throw new LabError(`${what} "${s}" is not valid: use an IPv4 CIDR with prefix length 8..${maxLen}, e.g. ${example}`);
 }
-
-const overlaps = (a: Cidr, b: Cidr) => {
-  const len = Math.min(a.len, b.len);
-  const mask = (0xffffffff << (32 - len)) >>> 0;
-  return ((a.base & mask) >>> 0) === ((b.base & mask) >>> 0);
-};
 
 export interface ClusterPlan {
   serviceCidr: string;
@@ -52,16 +42,16 @@ export function planCluster(subnet: Subnet, serviceCidr = DEFAULT_SERVICE_CIDR, 
   const svc = parseCidr(serviceCidr, '--service-cidr', 28);
   const pod = parseCidr(podCidr, '--pod-cidr', 28);
   const lab: Cidr = { cidr: subnet.cidr, base: subnet.base, len: subnet.len };
-  if (overlaps(svc, pod)) throw new LabError(`--service-cidr ${svc.cidr} overlaps --pod-cidr ${pod.cidr}: pick ranges apart`);
+  if (cidrsOverlap(svc, pod)) throw new LabError(`--service-cidr ${svc.cidr} overlaps --pod-cidr ${pod.cidr}: pick ranges apart`);
   for (const [c, n] of [[svc, '--service-cidr'], [pod, '--pod-cidr']] as const) {
-    if (overlaps(c, lab)) throw new LabError(`${n} ${c.cidr} overlaps the lab subnet ${subnet.cidr}: pick another range`);
+    if (cidrsOverlap(c, lab)) throw new LabError(`${n} ${c.cidr} overlaps the lab subnet ${subnet.cidr}: pick another range`);
   }
   const subLen = Math.max(24, pod.len);
   return {
     serviceCidr: svc.cidr,
     podCidr: pod.cidr,
     podSubnet: `${formatIPv4(pod.base)}/${subLen}`,
-    podGateway: formatIPv4(pod.base + 1),
+    podGateway: nthAddress(pod, 1),
     nodeAddress: hostAddress(subnet, HOST.clusterFirst),
     subnetLen: subnet.len,
   };
