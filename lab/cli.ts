@@ -2,7 +2,7 @@
 // shape: registerLab is over 80 lines (commander's chain of 4 subcommands); per-command split deferred (time)
 import { Command, InvalidArgumentError } from 'commander';
 import ora, { type Ora } from 'ora';
-import { DEFAULT_DIR, DEFAULT_PREFIX, DEFAULT_SUBNET, LabError, MAX_VMS, type LabOptions } from './config.ts';
+import { DEFAULT_DIR, DEFAULT_PREFIX, DEFAULT_SUBNET, LabError, LabInputError, MAX_VMS, type LabOptions } from './config.ts';
 import { repoPath } from './outputs.ts';
 import type { LabStatus } from './status.ts';
 // the lab's machinery loads when a lab command runs, not with every meshbook command
@@ -144,7 +144,7 @@ export function splitLabKubectlArgs(words: string[]): { flags: CommonFlags; kube
     const [name, val] = w.includes('=') ? [w.slice(0, w.indexOf('=')), w.slice(w.indexOf('=') + 1)] : [w, undefined];
     if (own[name]) {
       const v = val ?? words[++i];
-      if (v === undefined || v === '') throw new LabError(`${name} needs a value`);
+      if (v === undefined || v === '') throw new LabInputError(`${name} needs a value`);
       flags[own[name]] = v;
     } else if (w === '--help' || w === '-h') help = true;
     else kubectl.push(w);

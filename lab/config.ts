@@ -12,6 +12,13 @@ export class LabError extends Error {
   }
 }
 
+/** Bad input (an option's value): exit 2, as every meshbook command does for bad input. */
+export class LabInputError extends LabError {
+  constructor(message: string) {
+    super(message, 2);
+  }
+}
+
 /** The repository root (lab/..): default home of envs/ and vm/profiles/. */
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const PROFILES_DIR = path.join(REPO_ROOT, 'vm', 'profiles');
@@ -97,18 +104,18 @@ export function resolveConfig(opts: LabOptions = {}): LabConfig {
   const env = process.env;
   const prefix = opts.prefix ?? env.MESHBOOK_LAB_PREFIX ?? DEFAULT_PREFIX;
   if (!PREFIX_RE.test(prefix)) {
-    throw new LabError(
+    throw new LabInputError(
       `prefix "${prefix}" is not valid: use 1-16 lowercase letters and digits starting with a letter (no "-": the lab owns every namespace named <prefix>-*)`,
     );
   }
   const dir = path.resolve(opts.dir ?? env.MESHBOOK_LAB_DIR ?? DEFAULT_DIR);
   if (!SAFE_PATH_RE.test(dir) || dir === '/') {
-    throw new LabError(
+    throw new LabInputError(
       `state dir "${dir}" is not usable: use an absolute path of letters, digits and . _ - / @ + only (overlayfs and sshd_config cannot quote others)`,
     );
   }
   if (/^\/(run|proc|sys|dev)(\/|$)/.test(dir)) {
-    throw new LabError(`state dir "${dir}" is not usable: every VM mounts a fresh /run and shares /proc, /sys and /dev; pick e.g. ${DEFAULT_DIR}`);
+    throw new LabInputError(`state dir "${dir}" is not usable: every VM mounts a fresh /run and shares /proc, /sys and /dev; pick e.g. ${DEFAULT_DIR}`);
   }
   const envFile = path.resolve(opts.envFile ?? env.MESHBOOK_LAB_ENV_FILE ?? path.join(REPO_ROOT, 'envs', 'lab.env'));
   const inventoryFile = path.resolve(
@@ -140,8 +147,8 @@ export type Subnet = Cidr;
 export function parseSubnet(cidr: string): Subnet {
   const c = checkCidr(cidr, 8, 24);
   if (c.ok) return c.cidr;
-  if (c.network) throw new LabError(`subnet "${cidr}" has host bits set: use ${c.network}`);
-  throw new LabError(`subnet "${cidr}" is not valid: use an IPv4 CIDR with prefix length 8..24, e.g. ${DEFAULT_SUBNET}`);
+  if (c.network) throw new LabInputError(`subnet "${cidr}" has host bits set: use ${c.network}`);
+  throw new LabInputError(`subnet "${cidr}" is not valid: use an IPv4 CIDR with prefix length 8..24, e.g. ${DEFAULT_SUBNET}`);
 }
 
 /** The address of host number `host` in the lab subnet (see HOST). */
@@ -157,7 +164,7 @@ export function defaultVmHost(i: number): number {
   const k = i - 3;
   if (k < 90) return 10 + k;
   if (k < 190) return 150 + (k - 90);
-  throw new LabError(`at most ${MAX_VMS} VMs fit the default address plan: pass --vm-ips for more`);
+  throw new LabInputError(`at most ${MAX_VMS} VMs fit the default address plan: pass --vm-ips for more`);
 }
 
 export interface VmSpec {
@@ -173,14 +180,14 @@ export function planVms(prefix: string, subnet: Subnet, count: number, vmIps?: s
   const profs = profiles && profiles.length ? profiles : [...DEFAULT_PROFILES];
   for (const p of profs) {
     if (!/^[a-z0-9][a-z0-9._-]*$/.test(p) || !existsSync(path.join(PROFILES_DIR, p, 'os-release'))) {
-      throw new LabError(`distro profile "${p}" not found: expected ${path.join(PROFILES_DIR, p, 'os-release')} (known: ${DEFAULT_PROFILES.join(', ')})`);
+      throw new LabInputError(`distro profile "${p}" not found: expected ${path.join(PROFILES_DIR, p, 'os-release')} (known: ${DEFAULT_PROFILES.join(', ')})`);
     }
   }
   if (!Number.isInteger(count) || count < 1 || count > (vmIps ? 250 : MAX_VMS)) {
-    throw new LabError(`--vms ${count} is not valid: use a whole number from 1 to ${vmIps ? 250 : MAX_VMS}`);
+    throw new LabInputError(`--vms ${count} is not valid: use a whole number from 1 to ${vmIps ? 250 : MAX_VMS}`);
   }
   if (vmIps && vmIps.length !== count) {
-    throw new LabError(`--vm-ips has ${vmIps.length} addresses but --vms is ${count}: give one address per VM`);
+    throw new LabInputError(`--vm-ips has ${vmIps.length} addresses but --vms is ${count}: give one address per VM`);
   }
   const ws = parseIPv4(hostAddress(subnet, HOST.workstation))!;
   const seen = new Set<number>();
@@ -190,10 +197,10 @@ export function planVms(prefix: string, subnet: Subnet, count: number, vmIps?: s
     let address: string;
     if (vmIps) {
       const ip = parseIPv4(vmIps[i]);
-      if (ip === null) throw new LabError(`--vm-ips: "${vmIps[i]}" is not an IPv4 address`);
-      if (!isHostOf(subnet, ip)) throw new LabError(`--vm-ips: ${vmIps[i]} is not a host address of the lab subnet ${subnet.cidr}`);
-      if (ip === ws) throw new LabError(`--vm-ips: ${vmIps[i]} is the workstation's address`);
-      if (seen.has(ip)) throw new LabError(`--vm-ips: ${vmIps[i]} is listed twice`);
+      if (ip === null) throw new LabInputError(`--vm-ips: "${vmIps[i]}" is not an IPv4 address`);
+      if (!isHostOf(subnet, ip)) throw new LabInputError(`--vm-ips: ${vmIps[i]} is not a host address of the lab subnet ${subnet.cidr}`);
+      if (ip === ws) throw new LabInputError(`--vm-ips: ${vmIps[i]} is the workstation's address`);
+      if (seen.has(ip)) throw new LabInputError(`--vm-ips: ${vmIps[i]} is listed twice`);
       seen.add(ip);
       address = formatIPv4(ip);
     } else {

@@ -65,7 +65,7 @@ export function labEnvValues({ cfg, secret, cluster, subnet, generation }: LabEn
     ['VM_INVENTORY', envRelative(cfg)],
     ['SSH_KNOWN_HOSTS', cfg.knownHostsFile],
     ['SSH_CONFIG', cfg.sshConfigFile],
-    // asm-vm-proxy (articles/1): lab values
+    // asm-vm-proxy (article 1): lab values
     ['ACCESS_KEY_ID', 'LTAI-lab'],
     ['ACCESS_KEY_SECRET', secret],
     ['REGION', 'cn-hangzhou'],
@@ -77,7 +77,7 @@ export function labEnvValues({ cfg, secret, cluster, subnet, generation }: LabEn
     ['SERVICE_CIDR', a.serviceCidr],
     ['POD_CIDR', a.podCidr],
     ['ZIPKIN_IP', a.zipkin],
-    // traffic-shift (articles/4): HELLO_NS, not NS (NS above is the VMs' namespace);
+    // traffic-shift (article 4): HELLO_NS, not NS (NS above is the VMs' namespace);
     // VM_REGISTRATION=istio because MESH_ID above is set for asm-vm-proxy; HELLO3_IP stands
     // in for the clusterIP the cluster step reads (an address in SERVICE_CIDR)
     ['HELLO_NS', 'http-reciprocal-hello'],
@@ -86,7 +86,7 @@ export function labEnvValues({ cfg, secret, cluster, subnet, generation }: LabEn
     ['INGRESS_PORT', '8004'],
     ['VM_REGISTRATION', 'istio'],
     ['HELLO3_IP', a.hello3],
-    // istio-vm (articles/2): the cluster node at .100 (the lab reserves .100-.149 for
+    // istio-vm (article 2): the cluster node at .100 (the lab reserves .100-.149 for
     // nodes), routes to POD_CIDR and SERVICE_CIDR via it, the mesh names, and the random
     // stand-in for istioctl's istio-token (derived one-way from the lab secret, so stable)
     ['NODE_IP', a.node],
@@ -100,9 +100,9 @@ export function labEnvValues({ cfg, secret, cluster, subnet, generation }: LabEn
     ['ISTIO_VERSION', '1.22.3'],
     ['ISTIO_DIR', '/opt/istio-1.22.3'],
     ['LAB_ISTIO_TOKEN', createHash('sha256').update(`istio-vm lab token\0${secret}`).digest('base64url')],
-    // kubeadm-nginmesh (articles/3): the kubeadm and Calico versions (kubeadm itself is not
+    // kubeadm-nginmesh (article 3): the kubeadm and Calico versions (kubeadm itself is not
     // run in the lab) and the CIDRs proxy_init redirects (-i), here the Service CIDR above;
-    // bookinfo (articles/5) needs only ISTIO_DIR above (its steps are all cluster-side)
+    // bookinfo (article 5) needs only ISTIO_DIR above (its steps are all cluster-side)
     ['KUBERNETES_VERSION', 'v1.31.2'],
     ['CALICO_VERSION', '3.28.2'],
     ['PROXY_CIDRS', a.serviceCidr],
