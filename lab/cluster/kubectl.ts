@@ -16,7 +16,7 @@ import { promises as fsp, existsSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import YAML from 'yaml';
 import { $ } from 'zx';
-import type { LabConfig } from '../config.ts';
+import { REPO_ROOT, type LabConfig } from '../config.ts';
 import { readState, type LabState } from '../vms.ts';
 import { CLEAN_ENV, alive, sleep, writeIfChanged } from '../sys.ts';
 import {
@@ -739,7 +739,7 @@ async function execVerb(ctx: Ctx): Promise<Outcome> {
 async function installCurlLite(p: PodRecord): Promise<void> {
   const dir = `/proc/${p.pid1!.pid}/root/run/meshlab/bin`;
   await fsp.mkdir(dir, { recursive: true, mode: 0o755 });
-  const src = path.join(path.dirname(new URL(import.meta.url).pathname), 'curl-lite.mjs');
+  const src = path.join(REPO_ROOT, 'lab', 'cluster', 'curl-lite.mjs');
   await writeIfChanged(path.join(dir, 'curl'), `#!${process.execPath}\n${(await fsp.readFile(src, 'utf8')).replace(/^#!.*\n/, '')}`, 0o755);
 }
 

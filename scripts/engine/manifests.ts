@@ -9,10 +9,11 @@ import path from 'node:path';
 import { createRequire } from 'node:module';
 import YAML, { visit, Scalar } from 'yaml';
 import AjvModule, { type ValidateFunction, type ErrorObject } from 'ajv';
+import { repoPath } from './repo.ts';
 
 const Ajv = AjvModule.default;
 
-export const MANIFESTS = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../manifests');
+export const MANIFESTS = repoPath('manifests');
 
 export class ManifestError extends Error {}
 
