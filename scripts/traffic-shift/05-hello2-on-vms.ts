@@ -9,7 +9,7 @@
 // version replaces the old version's container or process (they would share port 8001).
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import { quote } from 'zx';
+import { quote } from '../engine/lazy.ts';
 import type { HostCtx, Step, VmAction } from '../engine/types.ts';
 import { probe, mutate, Raw } from '../engine/sh.ts';
 import { GREETINGS, HELLO_PORT, image, svcHost, vmProblem, vmVersion, type Version } from './common.ts';
