@@ -1,7 +1,7 @@
 // meshbook lab: `lab up | down | status` for the meshbook CLI (registerLab) - see lab/README.md.
 // shape: registerLab is over 80 lines (commander's chain of 4 subcommands); per-command split deferred (time)
 import { Command, InvalidArgumentError } from 'commander';
-import ora, { type Ora } from 'ora';
+import type { Ora } from 'ora';
 import { DEFAULT_DIR, DEFAULT_PREFIX, DEFAULT_SUBNET, LabError, LabInputError, MAX_VMS, type LabOptions } from './config.ts';
 import { repoPath } from './outputs.ts';
 import type { LabStatus } from './status.ts';
@@ -207,7 +207,8 @@ export function registerLab(program: Command): void {
       .option('--pod-cidr <cidr>', "the cluster's pod CIDR (default 172.18.0.0/16)"),
   ).action(async (flags: CommonFlags & { vms?: number; vmIps?: string[]; subnet?: string; profiles?: string[]; cluster?: boolean; serviceCidr?: string; podCidr?: string }, cmd: Command) => {
     // a terminal of 0 columns (e.g. a pty without a size) sends ora into an endless redraw
-    const spinner = process.stderr.isTTY && process.stderr.columns > 0 ? ora({ text: 'lab up', stream: process.stderr }).start() : null;
+    // (ora is loaded here, not when meshbook starts)
+    const spinner = process.stderr.isTTY && process.stderr.columns > 0 ? (await import('ora')).default({ text: 'lab up', stream: process.stderr }).start() : null;
     await guarded(cmd, spinner, async () => {
       const r = await (await vms()).labUp({
         ...labOpts(flags),

@@ -1,8 +1,8 @@
 // meshbook lab: options, names and the address plan (no side effects in this file).
 import path from 'node:path';
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { checkCidr, formatIPv4, isHostOf, nthAddress, parseIPv4, type Cidr } from './ipv4.ts';
+import { REPO_ROOT } from '../scripts/engine/repo.ts';
 
 /** An error meant for the user: one clear line, no stack trace. */
 export class LabError extends Error {
@@ -19,8 +19,8 @@ export class LabInputError extends LabError {
   }
 }
 
-/** The repository root (lab/..): default home of envs/ and vm/profiles/. */
-export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+/** The repository root: default home of envs/ and vm/profiles/. */
+export { REPO_ROOT };
 export const PROFILES_DIR = path.join(REPO_ROOT, 'vm', 'profiles');
 export const VM_INIT = path.join(REPO_ROOT, 'lab', 'vm-init.sh');
 

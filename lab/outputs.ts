@@ -1,7 +1,8 @@
 // meshbook lab: the files `lab up` renders (pure functions; lab/up.ts writes them).
 import { createHash } from 'node:crypto';
 import path from 'node:path';
-import YAML from 'yaml';
+import type * as YAMLTypes from 'yaml';
+import { YAML } from '../scripts/engine/lazy.ts';
 import { HOST, REPO_ROOT, hostAddress, parseSubnet, type LabConfig, type VmSpec } from './config.ts';
 import { formatIPv4 } from './ipv4.ts';
 import { DEFAULT_POD_CIDR, DEFAULT_SERVICE_CIDR, parseCidr } from './cluster/state.ts';
@@ -151,7 +152,7 @@ export function renderInventory(cfg: LabConfig, vms: VmSpec[]): string {
     `${GENERATED_MARK.slice(1)} (prefix ${cfg.prefix}); removed by \`meshbook lab down\`.\n` +
     ' Lab VMs: network namespaces on this machine. distro is left out on purpose: it is detected\n' +
     ` from each VM's /etc/os-release (profiles: ${vms.map((v) => `${v.name}=${v.profile}`).join(' ')}).`;
-  const netnsPair = (doc.contents as YAML.YAMLMap).items[0] as YAML.Pair<YAML.Scalar, YAML.Scalar>;
+  const netnsPair = (doc.contents as YAMLTypes.YAMLMap).items[0] as YAMLTypes.Pair<YAMLTypes.Scalar, YAMLTypes.Scalar>;
   netnsPair.value!.comment = ' lab only: run ssh from inside this network namespace';
   return doc.toString({ lineWidth: 0 });
 }

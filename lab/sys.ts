@@ -1,7 +1,8 @@
 // meshbook lab: small system helpers (processes, network namespaces, files).
 // Commands are argument arrays run through zx, which quotes every interpolated value.
-import { $, type ProcessOutput } from 'zx';
+import type { ProcessOutput, Shell } from 'zx';
 import pMap from 'p-map';
+import { zx } from '../scripts/engine/lazy.ts';
 import { constants as fsc, promises as fsp, readFileSync, statSync } from 'node:fs';
 import { endianness } from 'node:os';
 import path from 'node:path';
@@ -20,11 +21,12 @@ export const CLEAN_ENV: NodeJS.ProcessEnv = {
   SHLVL: '1',
 };
 
-const q = $({ quiet: true, env: CLEAN_ENV });
+let shell: Shell | undefined;
+const q = (): Shell => (shell ??= zx.$({ quiet: true, env: CLEAN_ENV }) as Shell);
 
 /** Run a command (argument array). Throws a LabError naming the command on failure. */
 export async function run(argv: string[], opts: { input?: string; nothrow?: boolean } = {}): Promise<ProcessOutput> {
-  const out = await q({ input: opts.input, nothrow: true })`${argv}`;
+  const out = await q()({ input: opts.input, nothrow: true })`${argv}`;
   if (out.exitCode !== 0 && !opts.nothrow) {
     const msg = (out.stderr.trim() || out.stdout.trim()).split('\n').slice(-3).join(' / ');
     throw new LabError(`${argv.slice(0, 4).join(' ')}${argv.length > 4 ? ' ...' : ''} failed (exit ${out.exitCode}): ${msg}`);

@@ -3,32 +3,45 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Command, CommanderError, Option, InvalidArgumentError } from 'commander';
-import { chalk } from 'zx';
-// commands load what only they need when they run (the walkthrough's prompts, the lab,
-// the verifier's HTTP client, the Ansible export): every command starts faster
-import { RUNBOOKS, findRunbook } from './runbooks.ts';
+// Start-up: `meshbook --help` and `meshbook list` load commander, the runbooks' step
+// definitions (whose packages load on first use, engine/lazy.ts) and small modules of
+// node builtins; everything else is imported by the command that needs it when it runs
+// (the planner, the runner and its report, the walkthrough's prompts, the lab, the
+// verifier's HTTP client, the Ansible export). bench/startup.mjs measures it.
 import { InputError, loadInputs } from './engine/inputs.ts';
 import { inLabNamespace } from './verify/in-lab-namespace.ts';
-import { plan, planSh, planText } from './engine/plan.ts';
-import { runRunbooks, matches } from './engine/runner.ts';
-import { textHooks, summaryTable, failuresSummary, reportJson } from './engine/report.ts';
+import { matches } from './engine/select.ts';
 import { Journal, journalDir } from './engine/journal.ts';
 import { lockEnv } from './engine/lock.ts';
 import { stateHome } from './engine/files.ts';
 import { redact } from './engine/redact.ts';
+import { repoPath } from './engine/repo.ts';
+import { listing } from './listing.ts';
+import { zx } from './engine/lazy.ts';
 import type { Runbook } from './engine/types.ts';
 import type { SshConfig } from './engine/ssh.ts';
 import { registerLab } from '../lab/cli.ts';
 import { registerVerify } from './verify/cli.ts';
 
-const VERSION = (JSON.parse(fs.readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+const VERSION = (JSON.parse(fs.readFileSync(repoPath('package.json'), 'utf8')) as { version: string }).version;
 
 const positiveInt = (name: string) => (v: string) => {
   if (!/^\d+$/.test(v) || +v < 1) throw new InvalidArgumentError(`${name} must be a whole number of at least 1`);
   return Number(v);
 };
 
-function runbooksOf(names: string[]): Runbook[] {
+/** chalk for stdout; plain text where chalk would print no colour anyway (stdout is not a
+ *  terminal and FORCE_COLOR is not set), so that `meshbook list | …` does not load zx. */
+function stdoutColors(): { bold: (s: string) => string; gray: (s: string) => string } {
+  if (!process.stdout.isTTY && process.env.FORCE_COLOR === undefined) return { bold: String, gray: String };
+  return zx.chalk;
+}
+
+/** The runbooks (every step's module): loaded by the commands that use them, not by --help. */
+const runbooks = () => import('./runbooks.ts');
+
+async function runbooksOf(names: string[]): Promise<Runbook[]> {
+  const { findRunbook } = await runbooks();
   return names.map(findRunbook);
 }
 
@@ -59,12 +72,14 @@ export function buildProgram(): Command {
   program.command('list')
     .description('the runbooks and their numbered steps')
     .option('--json', 'machine-readable output')
-    .action((o) => {
+    .action(async (o) => {
+      const rbs = await listing();
       if (o.json) {
-        console.log(JSON.stringify(RUNBOOKS.map((r) => ({ name: r.name, title: r.title, article: r.article, steps: r.steps.map((s) => ({ id: s.id, title: s.title, article: s.article })) })), null, 2));
+        console.log(JSON.stringify(rbs, null, 2));
         return;
       }
-      for (const r of RUNBOOKS) {
+      const chalk = stdoutColors();
+      for (const r of rbs) {
         console.log(chalk.bold(`${r.name}`) + `: ${r.title}` + chalk.gray(`  (${r.article})`));
         for (const s of r.steps) console.log(`  ${s.id.padEnd(28)} ${s.title}` + chalk.gray(`  [${s.article}]`));
       }
@@ -77,7 +92,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--format <format>', 'output format (ansible: a playbook and inventory for fleets, written to -o DIR)').choices(['text', 'sh', 'json', 'ansible']).default('text'))
     .option('-o, --output <dir>', 'with --format ansible: the directory to write into')
     .action(async (names: string[], o) => {
-      const rbs = runbooksOf(names);
+      const rbs = await runbooksOf(names);
       if (o.format === 'ansible' && !o.output) throw new InputError(['-o: missing; --format ansible writes files: give the directory, e.g. -o ansible/']);
       const loaded = loadInputs(o.env, rbs);
       if (o.format === 'ansible') {
@@ -87,6 +102,7 @@ export function buildProgram(): Command {
         console.log(`run: ANSIBLE_CONFIG=${path.join(o.output, 'ansible.cfg')} ansible-playbook -i ${path.join(o.output, 'inventory.yml')} ${path.join(o.output, 'playbook.yml')}`);
         return;
       }
+      const { plan, planSh, planText } = await import('./engine/plan.ts');
       const steps = plan(rbs, loaded);
       const out = o.format === 'json' ? JSON.stringify({ env: loaded.envFile, lab: loaded.lab, hosts: loaded.inventory.vms.map((v) => v.name), steps }, null, 2)
         : o.format === 'sh' ? planSh(steps, loaded) : planText(steps, loaded);
@@ -110,10 +126,12 @@ State: the run journal (one per runbook and env file) is kept in ${journalDir()}
 and the lock that allows one run per env file at a time in ${stateHome()}/locks/
 (set MESHBOOK_STATE_DIR to move both). The journal only advises: every step runs its check.`)
     .action(async (names: string[], o) => {
-      const rbs = runbooksOf(names);
+      const rbs = await runbooksOf(names);
       checkStep(rbs, '--from', o.from);
       checkStep(rbs, '--only', o.only);
       const loaded = loadInputs(o.env, rbs, { checkFiles: true });
+      const [{ runRunbooks }, { textHooks, summaryTable, failuresSummary, reportJson }] = await Promise.all([import('./engine/runner.ts'), import('./engine/report.ts')]);
+      const { chalk } = zx;
       const netns = loaded.inventory.netns ?? loaded.env.LAB_NETNS;
       if (netns && process.getuid?.() !== 0) throw new InputError([`LAB_NETNS: reaching the lab's VMs (namespace ${netns}) needs root; run as root`]);
       // one run at a time per env file (a dry run changes nothing and needs no lock)
@@ -158,7 +176,7 @@ and the lock that allows one run per env file at a time in ${stateHome()}/locks/
     .option('--connect-timeout <seconds>', 'SSH connect timeout', positiveInt('--connect-timeout'), 10)
     .action(async (name: string | undefined, o) => {
       if (o.env) lockEnv(o.env);
-      const [{ walkthrough }, { labClusterFor }] = await Promise.all([import('./engine/walkthrough.ts'), import('../lab/cluster/provider.ts')]);
+      const [{ walkthrough }, { labClusterFor }, { RUNBOOKS }] = await Promise.all([import('./engine/walkthrough.ts'), import('../lab/cluster/provider.ts'), runbooks()]);
       const rep = await walkthrough(RUNBOOKS, { runbook: name, envFile: o.env, ssh: (env, netns) => sshConfig(env, netns, o), cluster: labClusterFor });
       process.exitCode = rep?.failed ? 1 : 0;
     });
@@ -183,14 +201,14 @@ export async function main(argv = process.argv): Promise<void> {
       // commander has printed the message (or the help, or the version) already
       process.exitCode = ['commander.helpDisplayed', 'commander.help', 'commander.version'].includes(e.code) ? 0 : 2;
     } else if (e instanceof InputError) {
-      for (const p of e.problems) console.error(chalk.red(redact(p)));
+      for (const p of e.problems) console.error(zx.chalk.red(redact(p)));
       console.error('nothing was run');
       process.exitCode = 2;
     } else if ((e as Error).name === 'ExitPromptError') {
       console.error('walkthrough quit');
       process.exitCode = 130;
     } else {
-      console.error(chalk.red(redact((e as Error).message)));
+      console.error(zx.chalk.red(redact((e as Error).message)));
       process.exitCode = 2;
     }
   }

@@ -13,12 +13,12 @@
 // The verify step gets MESHBOOK_PARENT_WATCH=<the demo's pid>: if the demo is killed (-9
 // included), it and its verifier stop (scripts/verify/parent-watch.ts).
 import os from 'node:os';
-import path from 'node:path';
 import { $ } from 'zx';
 import { chalk } from 'zx';
 import { PARENT_WATCH_ENV } from './verify/parent-watch.ts';
+import { repoPath } from './engine/repo.ts';
 
-const BIN = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../bin/meshbook.js');
+const BIN = repoPath('bin', 'meshbook.js');
 
 /** The demo's verify step: the split through the lab's ingress, extended once if INCONCLUSIVE. */
 export const VERIFY_ARGS = ['verify', 'traffic', '--env', 'envs/lab.env', '--extend-once'];

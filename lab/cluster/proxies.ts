@@ -11,12 +11,11 @@
 // reload, until the old workers are gone; after a start, until every port listens.
 import path from 'node:path';
 import { promises as fsp, readFileSync, readdirSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { LabError, REPO_ROOT } from '../config.ts';
 import { alive, netnsInode, procChildren, procComm, procNetnsInode, procRef, procStat, run, sleep, writeIfChanged, type ProcRef } from '../sys.ts';
 import { NETNS_PATH } from './network.ts';
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
+const HERE = path.join(REPO_ROOT, 'lab', 'cluster');
 export const SIDECAR_SH = path.join(HERE, 'sidecar.sh');
 export const POD_INIT_SH = path.join(HERE, 'pod-init.sh');
 export const ISTIO_IPTABLES_SH = path.join(REPO_ROOT, 'vm', 'istio-iptables.sh');

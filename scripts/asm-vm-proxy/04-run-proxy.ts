@@ -8,8 +8,9 @@ import fs from 'node:fs';
 import type { Step } from '../engine/types.ts';
 import { probe, mutate, Raw } from '../engine/sh.ts';
 import { ENV_FILE, image } from './common.ts';
+import { repoPath } from '../engine/repo.ts';
 
-const ISTIO_IPTABLES = new URL('../../vm/istio-iptables.sh', import.meta.url);
+const ISTIO_IPTABLES = repoPath('vm', 'istio-iptables.sh');
 
 const step: Step = {
   id: '04-run-proxy',

@@ -16,8 +16,9 @@
 // still caught 97.6 % of the time (0.95^73 = 2.4 % to slip through). No --deterministic:
 // that mode is for weighted round-robin counts; a header match is all-or-nothing.
 import path from 'node:path';
+import { repoPath } from '../engine/repo.ts';
 
-export const BIN = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../bin/meshbook.js');
+export const BIN = repoPath('bin', 'meshbook.js');
 export const CLASSIFY = 'v2=color="black"|text-black-500,v3=color="red"|gap-x-1 text-red-500,v1=Reviewer1';
 export const JASON_ONLY_V2 = 'v1=0,v2=100,v3=0';
 export const OTHERS_V1 = 'v1=100,v2=0,v3=0';

@@ -1,6 +1,6 @@
 // The three distro profiles the articles use, and detection from /etc/os-release.
 // The lab's VMs present the same os-release files (vm/profiles/<id>/os-release).
-import { parse as parseDotenv } from 'dotenv';
+import { dotenv } from './lazy.ts';
 
 export interface Profile {
   id: string;                  // alinux-2.1903 | centos-8 | ubuntu-20.04
@@ -23,7 +23,7 @@ export function profile(id: string): Profile {
 
 /** os-release is shell-style KEY=value, which dotenv's parser reads (quotes stripped). */
 export function parseOsRelease(text: string): Record<string, string> {
-  return parseDotenv(text);
+  return dotenv.parse(text);
 }
 
 export function detect(osReleaseText: string): { profile?: Profile; id: string; versionId: string; error?: string } {

@@ -3,7 +3,7 @@
 // problem is one line naming the variable, what is wrong, and the fix.
 import fs from 'node:fs';
 import path from 'node:path';
-import { parse as parseDotenv } from 'dotenv';
+import { dotenv } from './lazy.ts';
 import type { InputSpec, Runbook } from './types.ts';
 import { loadInventory, type Inventory } from './inventory.ts';
 import { registerSecret } from './redact.ts';
@@ -33,7 +33,7 @@ export function readEnvFile(file: string): Record<string, string> {
     const why = code === 'EISDIR' ? 'is a directory' : code === 'EACCES' || code === 'EPERM' ? 'cannot be read by this user (permission denied)' : `cannot be read (${code ?? (e as Error).message})`;
     throw new InputError([`--env: ${file} ${why}; give the path of a readable env file (KEY=value lines)`]);
   }
-  return parseDotenv(text);
+  return dotenv.parse(text);
 }
 
 export interface Loaded {

@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import YAML from 'yaml';
+import { YAML } from './lazy.ts';
 import * as v from './validate.ts';
 import { PROFILE_IDS } from './distro.ts';
 

@@ -1,6 +1,6 @@
 // Commands on the runner's own machine (kubectl, istioctl, aliyun): argument arrays
 // through zx, stdin for manifests, a bounded time. KUBE_CONTEXT selects the context.
-import { $, quote } from 'zx';
+import { quote, zx } from './lazy.ts';
 import type { LocalCmd, RemoteResult } from './types.ts';
 
 export function kubectl(env: Record<string, string>, ...args: string[]): string[] {
@@ -35,7 +35,7 @@ export function showCmd(c: LocalCmd): string {
 export async function runLocal(c: LocalCmd, timeoutMs: number): Promise<RemoteResult> {
   let out;
   try {
-    out = await $({ input: c.stdin ?? '', nothrow: true, quiet: true, timeout: timeoutMs, cwd: c.cwd })`${c.argv}`;
+    out = await zx.$({ input: c.stdin ?? '', nothrow: true, quiet: true, timeout: timeoutMs, cwd: c.cwd })`${c.argv}`;
   } catch (e) {
     return { code: 127, stdout: '', stderr: `${c.argv[0]}: ${(e as Error).message}` };
   }

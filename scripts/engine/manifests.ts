@@ -7,12 +7,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
-import YAML, { visit, Scalar } from 'yaml';
-import AjvModule, { type ValidateFunction, type ErrorObject } from 'ajv';
+import { YAML, ajvModule } from './lazy.ts';
+import type { ValidateFunction, ErrorObject } from 'ajv';
+import { repoPath } from './repo.ts';
 
-const Ajv = AjvModule.default;
 
-export const MANIFESTS = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../manifests');
+export const MANIFESTS = repoPath('manifests');
 
 export class ManifestError extends Error {}
 
@@ -39,7 +39,7 @@ function renderUnchecked(file: string, template: string, vars: Record<string, st
   const missing = new Set<string>();
   for (const doc of docs) {
     if (doc.errors.length) throw new ManifestError(`${file}: not valid YAML: ${doc.errors[0].message.split('\n')[0]}`);
-    visit(doc, {
+    YAML.visit(doc, {
       Scalar(_key, node) {
         if (typeof node.value !== 'string' || !node.value.includes('${')) return;
         const whole = /^\$\{([A-Z_][A-Z0-9_]*)\}$/.exec(node.value);
@@ -48,7 +48,7 @@ function renderUnchecked(file: string, template: string, vars: Record<string, st
           if (v === undefined || v === '') { missing.add(name); return ''; }
           return String(v);
         });
-        if (whole && node.type === Scalar.PLAIN) {
+        if (whole && node.type === YAML.Scalar.PLAIN) {
           const parsed = YAML.parse(filled);
           node.value = parsed !== null && typeof parsed !== 'object' ? parsed : filled;
         } else node.value = filled;
@@ -100,7 +100,8 @@ function strict(schema: any, top = false): any {
   return out;
 }
 
-const ajv = new Ajv({ strict: false, allErrors: true, validateFormats: false, logger: false });
+let ajvInstance: InstanceType<typeof ajvModule.default> | undefined;
+const ajv = () => (ajvInstance ??= new ajvModule.default({ strict: false, allErrors: true, validateFormats: false, logger: false }));
 const strictValidators = new Map<string, ValidateFunction | null>();
 
 function strictValidator(source: string) {
@@ -108,7 +109,7 @@ function strictValidator(source: string) {
     const file = require.resolve(source).replace(/\.js$/, '.mjs');
     const text = fs.readFileSync(fs.existsSync(file) ? file : require.resolve(source), 'utf8');
     const m = /const schema = (\{[\s\S]*?\n\});\n/.exec(text);
-    strictValidators.set(source, m ? ajv.compile(strict(JSON.parse(m[1]), true)) : null);
+    strictValidators.set(source, m ? ajv().compile(strict(JSON.parse(m[1]), true)) : null);
   }
   return strictValidators.get(source);
 }

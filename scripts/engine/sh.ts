@@ -2,7 +2,7 @@
 // `quote` (never by hand); an array becomes one quoted word per element, so a command
 // is written as an argument array. A Secret is quoted into the text that is sent over
 // stdin and masked in the text that is shown (plans, dry runs, logs).
-import { quote } from 'zx';
+import { quote } from './lazy.ts';
 
 export class Secret {
   constructor(readonly name: string, readonly value: string) {}
@@ -72,9 +72,20 @@ function dedent(s: string): string {
   return lines.map((l) => l.slice(Number.isFinite(indent) ? indent : 0)).join('\n');
 }
 
+// text and display are rendered when first read, not when the script is written: the
+// runbooks build many scripts when their modules load, and `meshbook list` or `--help`
+// then need neither the text nor zx's quote. The values are taken as they are now (arrays
+// copied), so the text is the one the template had when it was written.
 function tag(kind: Kind) {
-  return (strings: TemplateStringsArray, ...values: Value[]): Script => {
-    const sc: Script = { kind, text: render(strings, values, REVEAL), display: render(strings, values, MASK) };
+  return (strings: TemplateStringsArray, ...raw: Value[]): Script => {
+    const values = raw.map((v) => (Array.isArray(v) ? [...v] : v)) as Value[];
+    let text: string | undefined;
+    let display: string | undefined;
+    const sc: Script = {
+      kind,
+      get text() { return (text ??= render(strings, values, REVEAL)); },
+      get display() { return (display ??= render(strings, values, MASK)); },
+    };
     sources.set(sc, { strings, values });
     return sc;
   };

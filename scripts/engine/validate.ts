@@ -1,6 +1,7 @@
 // Input checks. Each returns undefined when the value is fine, or one sentence that says
 // what is wrong and how to fix it (the caller prefixes the variable's name).
-import ipaddr from 'ipaddr.js';
+import type ipaddrTypes from 'ipaddr.js';
+import { ipaddr } from './lazy.ts';
 
 export const ASM_REGIONS = [
   'cn-hangzhou', 'cn-shanghai', 'cn-qingdao', 'cn-beijing', 'cn-zhangjiakou', 'cn-huhehaote',
@@ -35,7 +36,7 @@ export function ipv4(v: string): string | undefined {
 }
 
 export function cidr(v: string): string | undefined {
-  let parsed: [ipaddr.IPv4 | ipaddr.IPv6, number];
+  let parsed: [ipaddrTypes.IPv4 | ipaddrTypes.IPv6, number];
   try {
     parsed = ipaddr.parseCIDR(v);
   } catch {

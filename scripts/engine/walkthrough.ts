@@ -5,7 +5,6 @@
 // exists (it offers to save the answers, secrets only with consent).
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { select, input, password, confirm } from '@inquirer/prompts';
 import { chalk } from 'zx';
 import type { ClusterAction, InputSpec, Runbook, Step, VmAction } from './types.ts';
@@ -17,6 +16,7 @@ import { textHooks, summaryTable, failuresSummary } from './report.ts';
 import { registerSecret, redact } from './redact.ts';
 import { Journal } from './journal.ts';
 import { envContent, envPathProblem, writePrivateFile } from './walkthrough/envfile.ts';
+import { repoPath } from './repo.ts';
 
 function showActions(actions: Map<string, VmAction | ClusterAction>, lab: boolean): string[] {
   const groups = new Map<string, string[]>();
@@ -210,7 +210,7 @@ export async function walkthrough(runbooks: Runbook[], opts: { runbook?: string;
 
 /** The example env file shipped with meshbook for this runbook, when there is one. */
 function exampleOf(rb: Runbook): string | undefined {
-  const f = fileURLToPath(new URL(`../../envs/${rb.name}.env.example`, import.meta.url));
+  const f = repoPath('envs', `${rb.name}.env.example`);
   return fs.existsSync(f) ? f : undefined;
 }
 

@@ -6,11 +6,12 @@
 // clusterName is named instead of silently ignored by istioctl.
 import fs from 'node:fs';
 import path from 'node:path';
-import AjvModule, { type ErrorObject } from 'ajv';
-import { IstioOperator } from '@kubernetes-models/istio/install.istio.io/v1alpha1';
+import type { ErrorObject, ValidateFunction } from 'ajv';
+import { ajvModule, lazy } from '../engine/lazy.ts';
 import { MANIFESTS, ManifestError, renderText, type Rendered } from '../engine/manifests.ts';
 
-const Ajv = AjvModule.default;
+// loaded when an IstioOperator is first validated, not when meshbook starts
+const models = lazy<typeof import('@kubernetes-models/istio/install.istio.io/v1alpha1')>('@kubernetes-models/istio/install.istio.io/v1alpha1');
 const obj = { type: 'object' };
 const str = { type: 'string' };
 const bool = { type: 'boolean' };
@@ -61,7 +62,8 @@ const SPEC_SCHEMA = {
     },
   },
 };
-const checkSpec = new Ajv({ strict: false, allErrors: true }).compile(SPEC_SCHEMA);
+let specValidator: ValidateFunction | undefined;
+const specCheck = () => (specValidator ??= new ajvModule.default({ strict: false, allErrors: true }).compile(SPEC_SCHEMA));
 
 const where = (p: string) => p.split('/').filter(Boolean).map((x) => (/^\d+$/.test(x) ? `[${x}]` : `.${x}`)).join('');
 
@@ -72,12 +74,13 @@ export function validateIstioOperator(file: string, o: Record<string, any>): voi
     throw new ManifestError(`${file}: ${name}: expected apiVersion install.istio.io/v1alpha1, kind IstioOperator`);
   }
   try {
-    new IstioOperator(o as any).validate();
+    new models.IstioOperator(o as any).validate();
   } catch (e) {
     throw new ManifestError(`${file}: ${name}: ${(e as Error).message.split('\n')[0]}`);
   }
   const extra = Object.keys(o).filter((k) => !['apiVersion', 'kind', 'metadata', 'spec'].includes(k));
   if (extra.length) throw new ManifestError(`${file}: ${name}: ${extra[0]}: unknown field (mis-indented?)`);
+  const checkSpec = specCheck();
   if (o.spec !== undefined && !checkSpec(o.spec)) {
     const err = checkSpec.errors!.find((x: ErrorObject) => x.keyword === 'additionalProperties') ?? checkSpec.errors![0];
     const field = err.keyword === 'additionalProperties'

@@ -1,6 +1,6 @@
 // Reading what kubectl and istioctl return, and turning istioctl's generated files into
 // what the VM gets (the article's NodePort fix). Pure functions: tested on fixtures.
-import YAML from 'yaml';
+import { YAML } from '../engine/lazy.ts';
 import { ISTIOD_PORT, type IstiodAddress, type MeshValues, type VmFiles } from './common.ts';
 import { validateIstioOperator } from './istio-operator.ts';
 

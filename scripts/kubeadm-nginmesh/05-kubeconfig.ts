@@ -6,7 +6,7 @@
 // with KUBE_CONTEXT set they use that context of your own kubeconfig and this step skips.
 import fs from 'node:fs';
 import path from 'node:path';
-import YAML from 'yaml';
+import { YAML } from '../engine/lazy.ts';
 import type { Interpretation, Step } from '../engine/types.ts';
 import { probe } from '../engine/sh.ts';
 import { registerSecret } from '../engine/redact.ts';

@@ -6,8 +6,8 @@
 // YAML as the engine does for manifests: a value can never add structure.
 import fs from 'node:fs';
 import path from 'node:path';
-import ipaddr from 'ipaddr.js';
-import YAML, { visit, Scalar } from 'yaml';
+import type ipaddrTypes from 'ipaddr.js';
+import { YAML, ipaddr } from '../engine/lazy.ts';
 import { MANIFESTS } from '../engine/manifests.ts';
 import * as v from '../engine/validate.ts';
 
@@ -31,10 +31,10 @@ export function fill(file: string, template: string, vars: Record<string, string
   const missing = new Set<string>();
   for (const doc of docs) {
     if (doc.errors.length) throw new KubeadmConfigError(`${file}: not valid YAML: ${doc.errors[0].message.split('\n')[0]}`);
-    visit(doc, {
+    YAML.visit(doc, {
       Scalar(_k, node) {
         if (typeof node.value !== 'string' || !node.value.includes('${')) return;
-        const whole = /^\$\{[A-Z_][A-Z0-9_]*\}$/.test(node.value) && node.type === Scalar.PLAIN;
+        const whole = /^\$\{[A-Z_][A-Z0-9_]*\}$/.test(node.value) && node.type === YAML.Scalar.PLAIN;
         const filled = node.value.replace(VAR, (_m, name: string) => {
           const val = vars[name];
           if (val === undefined || val === '') { missing.add(name); return ''; }
@@ -96,7 +96,7 @@ function unknownFields(o: Obj, shape: Shape, at: string, out: string[]): void {
 export function cidrsOverlap(a: string, b: string): boolean {
   const [na, la] = ipaddr.parseCIDR(a);
   const [nb, lb] = ipaddr.parseCIDR(b);
-  return la <= lb ? (nb as ipaddr.IPv4).match(na as ipaddr.IPv4, la) : (na as ipaddr.IPv4).match(nb as ipaddr.IPv4, lb);
+  return la <= lb ? (nb as ipaddrTypes.IPv4).match(na as ipaddrTypes.IPv4, la) : (na as ipaddrTypes.IPv4).match(nb as ipaddrTypes.IPv4, lb);
 }
 
 /** One line per problem ("field: what is wrong"); empty when the object is valid. */

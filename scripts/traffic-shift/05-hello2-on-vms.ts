@@ -14,12 +14,13 @@
 // and a restart costs a second. The verify checks the pid file's process serves the port.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import { quote } from 'zx';
+import { quote } from '../engine/lazy.ts';
 import type { HostCtx, Step, VmAction } from '../engine/types.ts';
 import { probe, mutate, Raw } from '../engine/sh.ts';
 import { GREETINGS, HELLO_PORT, image, svcHost, vmProblem, vmVersion, type Version } from './common.ts';
+import { repoPath } from '../engine/repo.ts';
 
-export const APP_SOURCE = new URL('../../vm/hello/hello.mjs', import.meta.url);
+export const APP_SOURCE = repoPath('vm', 'hello', 'hello.mjs');
 export const APP_DIR = '/opt/meshbook/hello';
 export const APP = `${APP_DIR}/hello.mjs`;
 export const APP_ENV = `${APP_DIR}/hello.env`;

@@ -18,8 +18,9 @@ import path from 'node:path';
 import type { Interpretation, Step } from '../engine/types.ts';
 import { probeCmd } from '../engine/local.ts';
 import { GREETINGS, VERSIONS, expectArg, weightsOf } from './common.ts';
+import { REPO_ROOT } from '../engine/repo.ts';
 
-export const REPO = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
+export const REPO = REPO_ROOT;
 const CLI = path.join(REPO, 'bin', 'meshbook.js');
 
 /** Buckets by hello2's greeting: the one after hello1's `Hello msg(ip)<-`. */

@@ -5,7 +5,7 @@
 // (the VMs' own namespace, vm-mesh in the lab), and one env file may serve both runbooks.
 import type { InputSpec, Runbook } from '../engine/types.ts';
 import * as v from '../engine/validate.ts';
-import ipaddr from 'ipaddr.js';
+import { ipaddr } from '../engine/lazy.ts';
 import { DEFAULT_NS, parseWeights } from './common.ts';
 import preflight from './01-preflight.ts';
 import namespace from './02-namespace.ts';

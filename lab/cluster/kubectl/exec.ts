@@ -3,6 +3,7 @@ import path from 'node:path';
 import { promises as fsp, existsSync } from 'node:fs';
 import { $ } from 'zx';
 import { CLEAN_ENV, alive, writeIfChanged } from '../../sys.ts';
+import { REPO_ROOT } from '../../../scripts/engine/repo.ts';
 import { resolveResource } from '../kinds.ts';
 import { INGRESS, deploymentPods, podConsole, storedObjects } from '../controller.ts';
 import { nsenterPid } from '../proxies.ts';
@@ -57,7 +58,7 @@ export async function execVerb(ctx: Ctx): Promise<Outcome> {
 async function installCurlLite(p: PodRecord): Promise<void> {
   const dir = `/proc/${p.pid1!.pid}/root/run/meshlab/bin`;
   await fsp.mkdir(dir, { recursive: true, mode: 0o755 });
-  const src = path.join(path.dirname(new URL(import.meta.url).pathname), '..', 'curl-lite.mjs');
+  const src = path.join(REPO_ROOT, 'lab', 'cluster', 'curl-lite.mjs');
   await writeIfChanged(path.join(dir, 'curl'), `#!${process.execPath}\n${(await fsp.readFile(src, 'utf8')).replace(/^#!.*\n/, '')}`, 0o755);
 }
 
