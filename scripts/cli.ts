@@ -19,6 +19,7 @@ import { redact } from './engine/redact.ts';
 import type { Runbook } from './engine/types.ts';
 import type { SshConfig } from './engine/ssh.ts';
 import { registerLab } from '../lab/cli.ts';
+import { LAB_RULES } from '../lab/stand-ins/index.ts';
 import { registerVerify } from './verify/cli.ts';
 
 const VERSION = (JSON.parse(fs.readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -82,12 +83,12 @@ export function buildProgram(): Command {
       const loaded = loadInputs(o.env, rbs);
       if (o.format === 'ansible') {
         const { exportAnsible } = await import('./ansible/export.ts');
-        const { files } = await exportAnsible(rbs, loaded, o.output);
+        const { files } = await exportAnsible(rbs, loaded, o.output, { labRules: LAB_RULES });
         for (const f of files) console.log(`wrote ${f}`);
         console.log(`run: ANSIBLE_CONFIG=${path.join(o.output, 'ansible.cfg')} ansible-playbook -i ${path.join(o.output, 'inventory.yml')} ${path.join(o.output, 'playbook.yml')}`);
         return;
       }
-      const steps = plan(rbs, loaded);
+      const steps = plan(rbs, loaded, { labRules: LAB_RULES });
       const out = o.format === 'json' ? JSON.stringify({ env: loaded.envFile, lab: loaded.lab, hosts: loaded.inventory.vms.map((v) => v.name), steps }, null, 2)
         : o.format === 'sh' ? planSh(steps, loaded) : planText(steps, loaded);
       console.log(redact(out));
@@ -138,6 +139,7 @@ and the lock that allows one run per env file at a time in ${stateHome()}/locks/
         ssh: sshConfig(loaded.env, netns, o), dryRun: o.dryRun, yes: o.yes, from: o.from, only: o.only, forks: o.forks,
         journal, hooks: o.json ? undefined : textHooks(), signal: ac.signal,
         cluster: loaded.lab ? (await import('../lab/cluster/provider.ts')).labClusterFor(loaded.env) : undefined,
+        labRules: LAB_RULES,
       });
       for (const n of report.notices ?? []) say(n);
       if (o.json) console.log(redact(JSON.stringify({ ...reportJson(report), notices: [...early, ...(report.notices ?? [])] }, null, 2)));
@@ -159,7 +161,7 @@ and the lock that allows one run per env file at a time in ${stateHome()}/locks/
     .action(async (name: string | undefined, o) => {
       if (o.env) lockEnv(o.env);
       const [{ walkthrough }, { labClusterFor }] = await Promise.all([import('./engine/walkthrough.ts'), import('../lab/cluster/provider.ts')]);
-      const rep = await walkthrough(RUNBOOKS, { runbook: name, envFile: o.env, ssh: (env, netns) => sshConfig(env, netns, o), cluster: labClusterFor });
+      const rep = await walkthrough(RUNBOOKS, { runbook: name, envFile: o.env, ssh: (env, netns) => sshConfig(env, netns, o), cluster: labClusterFor, labRules: LAB_RULES });
       process.exitCode = rep?.failed ? 1 : 0;
     });
 
