@@ -23,6 +23,9 @@ import type { SshConfig } from './engine/ssh.ts';
 import { registerLab } from '../lab/cli.ts';
 import { registerVerify } from './verify/cli.ts';
 
+/** The lab's stand-ins and not-in-lab reasons, by step id (loaded only by commands that run or plan steps). */
+const labRules = async () => (await import('../lab/stand-ins/index.ts')).LAB_RULES;
+
 const VERSION = (JSON.parse(fs.readFileSync(repoPath('package.json'), 'utf8')) as { version: string }).version;
 
 const positiveInt = (name: string) => (v: string) => {
@@ -97,13 +100,13 @@ export function buildProgram(): Command {
       const loaded = loadInputs(o.env, rbs);
       if (o.format === 'ansible') {
         const { exportAnsible } = await import('./ansible/export.ts');
-        const { files } = await exportAnsible(rbs, loaded, o.output);
+        const { files } = await exportAnsible(rbs, loaded, o.output, { labRules: await labRules() });
         for (const f of files) console.log(`wrote ${f}`);
         console.log(`run: ANSIBLE_CONFIG=${path.join(o.output, 'ansible.cfg')} ansible-playbook -i ${path.join(o.output, 'inventory.yml')} ${path.join(o.output, 'playbook.yml')}`);
         return;
       }
       const { plan, planSh, planText } = await import('./engine/plan.ts');
-      const steps = plan(rbs, loaded);
+      const steps = plan(rbs, loaded, { labRules: await labRules() });
       const out = o.format === 'json' ? JSON.stringify({ env: loaded.envFile, lab: loaded.lab, hosts: loaded.inventory.vms.map((v) => v.name), steps }, null, 2)
         : o.format === 'sh' ? planSh(steps, loaded) : planText(steps, loaded);
       console.log(redact(out));
@@ -156,6 +159,7 @@ and the lock that allows one run per env file at a time in ${stateHome()}/locks/
         ssh: sshConfig(loaded.env, netns, o), dryRun: o.dryRun, yes: o.yes, from: o.from, only: o.only, forks: o.forks,
         journal, hooks: o.json ? undefined : textHooks(), signal: ac.signal,
         cluster: loaded.lab ? (await import('../lab/cluster/provider.ts')).labClusterFor(loaded.env) : undefined,
+        labRules: await labRules(),
       });
       for (const n of report.notices ?? []) say(n);
       if (o.json) console.log(redact(JSON.stringify({ ...reportJson(report), notices: [...early, ...(report.notices ?? [])] }, null, 2)));
@@ -177,7 +181,9 @@ and the lock that allows one run per env file at a time in ${stateHome()}/locks/
     .action(async (name: string | undefined, o) => {
       if (o.env) lockEnv(o.env);
       const [{ walkthrough }, { labClusterFor }, { RUNBOOKS }] = await Promise.all([import('./engine/walkthrough.ts'), import('../lab/cluster/provider.ts'), runbooks()]);
-      const rep = await walkthrough(RUNBOOKS, { runbook: name, envFile: o.env, ssh: (env, netns) => sshConfig(env, netns, o), cluster: labClusterFor });
+      const rep = await walkthrough(RUNBOOKS, {
+        runbook: name, envFile: o.env, ssh: (env, netns) => sshConfig(env, netns, o), cluster: labClusterFor, labRules: await labRules(),
+      });
       process.exitCode = rep?.failed ? 1 : 0;
     });
 

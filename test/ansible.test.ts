@@ -23,6 +23,7 @@ import { SecretBook, shlexQuote, template } from '../scripts/ansible/jinja.ts';
 import { fromMasks, scriptTask, variantCondition } from '../scripts/ansible/tasks.ts';
 import { labUp, labDown } from '../lab/vms.ts';
 import { watchProcesses } from './helpers/host-state.ts';
+import { LAB_RULES } from '../lab/stand-ins/index.ts';
 
 process.env.HOME = '/root';
 const REPO = process.cwd();
@@ -263,7 +264,7 @@ test.serial('lab: export from the lab env: secrets only in secrets.yml (0600), t
   watcher = watchProcesses(CANARY_ID, 20);   // a /proc scan takes ~7 ms here: every 20 ms leaves CPU for ansible
   const loaded = loadInputs(envFile, [asmVmProxy, extra]);
   t.is(loaded.env.ACCESS_KEY_SECRET, CANARY);
-  const { files } = await exportAnsible([asmVmProxy, extra], loaded, out);
+  const { files } = await exportAnsible([asmVmProxy, extra], loaded, out, { labRules: LAB_RULES });
   t.deepEqual(files.map((f) => path.basename(f)).sort(), ['ansible.cfg', 'inventory.yml', 'playbook.yml', 'secrets.yml']);
   for (const f of files) {
     const text = fs.readFileSync(f, 'utf8');

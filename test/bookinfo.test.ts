@@ -26,6 +26,7 @@ import { loadInputs } from '../scripts/engine/inputs.ts';
 import { plan } from '../scripts/engine/plan.ts';
 import { runRunbooks } from '../scripts/engine/runner.ts';
 import type { ClusterAction, ClusterCtx, LocalCmd } from '../scripts/engine/types.ts';
+import { LAB_RULES } from '../lab/stand-ins/index.ts';
 
 const FIX = new URL('./fixtures/bookinfo/', import.meta.url).pathname;
 const fixture = (f: string) => fs.readFileSync(path.join(FIX, f), 'utf8');
@@ -267,7 +268,7 @@ test('in the lab every step is "not in lab" and nothing runs', async (t) => {
   const env = path.join(dir, 'lab.env');
   fs.writeFileSync(env, 'LAB=1\nISTIO_DIR=/opt/istio-1.22.3\n');
   const loaded = loadInputs(env, [rb]);
-  const report = await runRunbooks([rb], loaded, { ssh: { knownHosts: path.join(dir, 'known_hosts'), connectTimeoutS: 5, commandTimeoutMs: 5000 } });
+  const report = await runRunbooks([rb], loaded, { labRules: LAB_RULES, ssh: { knownHosts: path.join(dir, 'known_hosts'), connectTimeoutS: 5, commandTimeoutMs: 5000 } });
   t.false(report.failed);
   t.deepEqual(report.hosts, ['cluster']);
   t.is(report.records.length, 17);

@@ -17,6 +17,7 @@ import { controlPath, masters } from '../scripts/engine/ssh.ts';
 import { $ } from 'zx';
 import type { Runbook } from '../scripts/engine/types.ts';
 import avp from '../scripts/asm-vm-proxy/index.ts';
+import { LAB_RULES } from '../lab/stand-ins/index.ts';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mb-flt-'));
 const lab = { prefix: `mbflt${process.pid % 100000}`, dir: path.join(tmp, 'lab'), envFile: path.join(tmp, 'lab.env'), inventoryFile: path.join(tmp, 'lab-inventory.yaml') };
@@ -45,6 +46,7 @@ async function runTimed(rb: Runbook, env: string, o: { connectTimeoutS?: number;
   let faultAt = 0;
   if (o.during) setTimeout(() => { faultAt = Date.now() - t0; void o.during!(); }, o.at ?? 2000);
   const rep = await runRunbooks([rb], loaded, {
+    labRules: LAB_RULES,
     ssh, forks: 10, journal: new Journal(env, path.join(tmp, 'state')),
     hooks: { hostDone: (id, h, r) => { if (r.status === 'failed') doneAt[h] = Date.now() - t0; } },
   });
@@ -192,6 +194,7 @@ test.serial('consecutive VM steps share one round trip, each reported as it ends
   const t0 = Date.now();
   const doneAt: Record<string, number[]> = {};
   const rep = await runRunbooks([rb], loaded, {
+    labRules: LAB_RULES,
     ssh, forks: 10, cluster: provider,
     hooks: { hostDone: (id, h, r) => { if (h === 'vm1') (doneAt[id] ??= []).push(Date.now() - t0); t.not(r.status, 'failed', `${id} on ${h}: ${r.error}`); } },
   });
@@ -211,7 +214,7 @@ test.serial('consecutive VM steps share one round trip, each reported as it ends
   // --from: a step that runs anyway (it gathers facts) never carries steps before the starting point
   for (const h of VMS) await vmExec(h, ['rm', '-f', log], lab);
   const gathering: Runbook = { ...rb, steps: rb.steps.map((s) => (s.id === '01-a' ? { ...s, gathersFacts: true } : s)) };
-  const again = await runRunbooks([gathering], loadInputs(lab.envFile, [gathering]), { ssh, forks: 10, cluster: provider, from: '03-c' });
+  const again = await runRunbooks([gathering], loadInputs(lab.envFile, [gathering]), { labRules: LAB_RULES, ssh, forks: 10, cluster: provider, from: '03-c' });
   t.false(again.failed, failuresSummary(again).join('\n'));
   for (const h of VMS) {
     const lines = (await vmExec(h, ['cat', log], lab)).stdout.trim().split('\n').map((l) => l.split(' ')[0]);
@@ -228,7 +231,7 @@ test.serial('--forks holds while steps go along in a trip: with --forks 1 no two
   const rb: Runbook = { name: 'forks', title: 'forks', article: 'test', summary: 'test', inputs: [], steps: [step('01-a'), step('02-b', '0.3'), step('03-c')] };
   const loaded = loadInputs(lab.envFile, [rb]);
   const ssh = { knownHosts: loaded.env.SSH_KNOWN_HOSTS, netns: loaded.inventory.netns, connectTimeoutS: 3, commandTimeoutMs: 60_000 };
-  const rep = await runRunbooks([rb], loaded, { ssh, forks: 1 });
+  const rep = await runRunbooks([rb], loaded, { labRules: LAB_RULES, ssh, forks: 1 });
   t.false(rep.failed, failuresSummary(rep).join('\n'));
   const spans: Array<[string, number, number]> = [];
   for (const h of VMS) {

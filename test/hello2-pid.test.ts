@@ -11,6 +11,7 @@ import { labUp, labDown, vmExec } from '../lab/vms.ts';
 import { loadInputs } from '../scripts/engine/inputs.ts';
 import { runRunbooks } from '../scripts/engine/runner.ts';
 import rb from '../scripts/traffic-shift/index.ts';
+import { LAB_RULES } from '../lab/stand-ins/index.ts';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mb-h2pid-'));
 const lab = { prefix: `mbhp${process.pid % 100000}`, dir: path.join(tmp, 'lab'), envFile: path.join(tmp, 'lab.env'), inventoryFile: path.join(tmp, 'lab-inventory.yaml') };
@@ -21,6 +22,7 @@ const PID_FILE = '/run/meshbook-hello.pid';
 async function rebuild() {
   const loaded = loadInputs(envFile, [rb], { checkFiles: true });
   const rep = await runRunbooks([rb], loaded, {
+    labRules: LAB_RULES,
     only: STEP,
     ssh: { knownHosts: loaded.env.SSH_KNOWN_HOSTS, netns: loaded.inventory.netns, connectTimeoutS: 5, commandTimeoutMs: 60_000 },
   });

@@ -10,6 +10,7 @@ import { runRunbooks } from '../scripts/engine/runner.ts';
 import { Journal } from '../scripts/engine/journal.ts';
 import { probe, mutate } from '../scripts/engine/sh.ts';
 import type { Runbook } from '../scripts/engine/types.ts';
+import { LAB_RULES } from '../lab/stand-ins/index.ts';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mb-int-'));
 const lab = { prefix: `mbint${process.pid % 100000}`, dir: path.join(tmp, 'lab'), envFile: path.join(tmp, 'lab.env'), inventoryFile: path.join(tmp, 'lab-inventory.yaml') };
@@ -41,7 +42,7 @@ test.serial('an interrupted run stops the remote command and the next run resume
   const ac = new AbortController();
   const started = Date.now();
   setTimeout(() => ac.abort(), 2500);
-  const first = await runRunbooks([rb], loaded, { ssh, journal, signal: ac.signal });
+  const first = await runRunbooks([rb], loaded, { labRules: LAB_RULES, ssh, journal, signal: ac.signal });
   t.true(Date.now() - started < 15_000, 'the interrupt was not waited out');
   t.truthy(first.stopped);
   const slow = first.records.find((r) => r.id === 'slow/02-slow')!;
@@ -58,7 +59,7 @@ test.serial('an interrupted run stops the remote command and the next run resume
 
   // resume: 01 is skipped as done, 02 runs again (it did not finish), 03 runs
   const fast: Runbook = { ...rb, steps: rb.steps.map((s) => s.id === '02-slow' ? { ...s, vm: () => ({ check: probe`test -f /opt/slow-done || exit 10`, apply: mutate`touch /opt/slow-done` }) } : s) };
-  const second = await runRunbooks([fast], loadInputs(lab.envFile, [fast]), { ssh, journal: new Journal(lab.envFile, path.join(tmp, 'state')) });
+  const second = await runRunbooks([fast], loadInputs(lab.envFile, [fast]), { labRules: LAB_RULES, ssh, journal: new Journal(lab.envFile, path.join(tmp, 'state')) });
   const st = (id: string) => second.records.find((r) => r.id === `slow/${id}`)!.hosts.vm1.status;
   t.is(st('01-mark'), 'skipped');
   t.is(st('02-slow'), 'changed');
@@ -82,14 +83,14 @@ test.serial('interrupted while steps went along in a trip: what finished on a VM
   await vmExec('vm2', ['touch', mk('hang')], lab);
   const ac = new AbortController();
   setTimeout(() => ac.abort(), 2000);
-  const first = await runRunbooks([rb2], loaded, { ssh, journal: new Journal(lab.envFile, state), signal: ac.signal });
+  const first = await runRunbooks([rb2], loaded, { labRules: LAB_RULES, ssh, journal: new Journal(lab.envFile, state), signal: ac.signal });
   const st = (rep: typeof first, id: string, h: string) => rep.records.find((r) => r.id === `trip/${id}-s`)?.hosts[h]?.status;
   t.truthy(first.stopped);
   t.is(st(first, '03', 'vm1'), 'changed', 'vm1 finished the whole trip before the interrupt: reported');
   t.is(st(first, '02', 'vm2'), 'failed');
   t.is(st(first, '03', 'vm2'), 'skipped', 'vm2 failed (interrupted) in 02: 03 is skipped there, as after any failure');
   await vmExec('vm2', ['rm', mk('hang')], lab);
-  const again = await runRunbooks([rb2], loadInputs(lab.envFile, [rb2]), { ssh, journal: new Journal(lab.envFile, state) });
+  const again = await runRunbooks([rb2], loadInputs(lab.envFile, [rb2]), { labRules: LAB_RULES, ssh, journal: new Journal(lab.envFile, state) });
   t.false(again.failed);
   t.deepEqual(['01', '02', '03'].map((n) => st(again, n, 'vm1')), ['skipped', 'skipped', 'skipped'], 'resumed: vm1 had done everything');
   t.deepEqual(['01', '02', '03'].map((n) => st(again, n, 'vm2')), ['skipped', 'changed', 'changed'], 'resumed: vm2 finishes what was left');

@@ -20,6 +20,7 @@ import { runRunbooks } from '../scripts/engine/runner.ts';
 import { reportJson, textHooks } from '../scripts/engine/report.ts';
 import { Journal } from '../scripts/engine/journal.ts';
 import rb from '../scripts/istio-vm/index.ts';
+import { LAB_RULES } from '../lab/stand-ins/index.ts';
 
 const CANARY = `canary-${crypto.randomBytes(6).toString('hex')}-istio-token`;
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mb-ivm-'));
@@ -45,6 +46,7 @@ async function rebuild(...extra: string[]) {
   const loaded = loadInputs(envFile, [rb], { checkFiles: true });
   const text: string[] = [];
   const report = await runRunbooks([rb], loaded, {
+    labRules: LAB_RULES,
     ssh: { knownHosts: loaded.env.SSH_KNOWN_HOSTS, netns: loaded.inventory.netns ?? loaded.env.LAB_NETNS, connectTimeoutS: 10, commandTimeoutMs: 60_000 },
     dryRun: extra.includes('--dry-run'), only, journal: new Journal(envFile, stateDir), hooks: textHooks((x) => text.push(x)),
   });

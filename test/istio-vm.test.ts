@@ -21,7 +21,9 @@ import {
   prepareVmFiles, setClusterEnv, tokenExpiry, meshDiscovery,
 } from '../scripts/istio-vm/parse.ts';
 import { ISTIO_VM_FAILURES, explainText, judgeLog, matchLines } from '../scripts/istio-vm/failures.ts';
-import { labVmFiles, STAND_IN_MARK } from '../scripts/istio-vm/stand-in.ts';
+import { labVmFiles, STAND_IN_MARK } from '../lab/stand-ins/istio-vm-files.ts';
+import { LAB_RULES } from '../lab/stand-ins/index.ts';
+import { clusterActionOf, vmActionOf } from '../scripts/engine/action.ts';
 import { renderVmCluster } from '../scripts/istio-vm/03-istio-operator.ts';
 import { renderNamespace } from '../scripts/istio-vm/07-namespace.ts';
 import { renderWorkloadGroup } from '../scripts/istio-vm/08-workloadgroup.ts';
@@ -44,8 +46,9 @@ function hostCtx(over: Partial<HostCtx> = {}): HostCtx {
   const vm = loaded.inventory.vms[0];
   return { vm, env: ENV, facts: { distro: vm.distro, family: 'redhat' }, cluster: {}, lab: false, distro: vm.distro, ...over };
 }
-const vmAction = (id: string, ctx: HostCtx) => step(id).vm!(ctx) as VmAction;
-const clusterAction = (id: string, ctx: ClusterCtx) => step(id).cluster!(ctx) as ClusterAction;
+// a step's action as a run does it: with the lab's rule for it (lab/stand-ins)
+const vmAction = (id: string, ctx: HostCtx): VmAction => vmActionOf(step(id), `istio-vm/${step(id).id}`, ctx, LAB_RULES);
+const clusterAction = (id: string, ctx: ClusterCtx): ClusterAction => clusterActionOf(step(id), `istio-vm/${step(id).id}`, ctx, LAB_RULES);
 
 function jwt(exp: number): string {
   const b = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
@@ -414,7 +417,7 @@ test('inputs: one line per problem, naming the variable', (t) => {
 });
 
 test('plan: .rpm on the RedHat family, .deb on the Debian family; ASCII dashes; valid sh', (t) => {
-  const steps = plan([rb], loaded);
+  const steps = plan([rb], loaded, { labRules: LAB_RULES });
   const pkg = steps.find((s) => s.id === 'istio-vm/15-sidecar-package')!;
   const change = (h: string) => pkg.hosts.find((x) => x.host === h)!.branches.map((b) => b.scripts.find((s) => s.role === 'change')!.script);
   t.regex(change('vm1')[0], /releases\/1\.22\.3\/rpm\/istio-sidecar\.rpm[\s\S]*rpm\.sha256[\s\S]*yum install -y "\$tmp\/"istio-sidecar\.rpm/);

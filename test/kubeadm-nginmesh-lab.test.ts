@@ -17,6 +17,7 @@ import { runRunbooks } from '../scripts/engine/runner.ts';
 import { reportJson } from '../scripts/engine/report.ts';
 import { Journal } from '../scripts/engine/journal.ts';
 import { redact } from '../scripts/engine/redact.ts';
+import { LAB_RULES } from '../lab/stand-ins/index.ts';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mb-kn-'));
 // a subnet of its own, and ssh ControlMaster sockets under this test's TMPDIR, so another
@@ -36,6 +37,7 @@ const outputs: string[] = [];
 async function rebuildJson(opts: { only?: string } = {}) {
   const loaded = loadInputs(envFile, [rb], { checkFiles: true });
   const report = await runRunbooks([rb], loaded, {
+    labRules: LAB_RULES,
     ssh: { knownHosts: path.resolve(loaded.env.SSH_KNOWN_HOSTS), netns: loaded.inventory.netns ?? loaded.env.LAB_NETNS, connectTimeoutS: 10, commandTimeoutMs: 60_000 },
     journal: new Journal(envFile, stateDir), only: opts.only,
   });

@@ -17,6 +17,7 @@ import joinWorkers from '../scripts/kubeadm-nginmesh/08-join-workers.ts';
 import nodePort from '../scripts/kubeadm-nginmesh/11-nodeport.ts';
 import { parseSave } from '../scripts/engine/iptables.ts';
 import { loadInputs, InputError } from '../scripts/engine/inputs.ts';
+import { LAB_RULES } from '../lab/stand-ins/index.ts';
 import { plan, planText, planSh } from '../scripts/engine/plan.ts';
 import { redact } from '../scripts/engine/redact.ts';
 import type { Vm } from '../scripts/engine/inventory.ts';
@@ -193,7 +194,7 @@ test('bad inputs: one line each, naming the variable and the fix', (t) => {
 
 test('plan: the control plane inits, workers join; the token is masked; the chains are rewritten whole', (t) => {
   const loaded = loadInputs(EXAMPLE, [rb]);
-  const steps = plan([rb], loaded);
+  const steps = plan([rb], loaded, { labRules: LAB_RULES });
   const host = (id: string, h: string) => steps.find((s) => s.id === `kubeadm-nginmesh/${id}`)!.hosts.find((x) => x.host === h)!.branches[0];
   t.truthy(host('02-kubeadm-config', 'kube-1').scripts.find((s) => s.role === 'change'));
   t.regex(host('02-kubeadm-config', 'kube-2').skip!, /a worker/);
@@ -214,7 +215,7 @@ test('plan: the control plane inits, workers join; the token is masked; the chai
 test('in the lab plan, kubeadm steps only read and say why they cannot run', (t) => {
   const env = withEnv((s) => `LAB=1\n${s}`);
   const loaded = loadInputs(env, [rb]);
-  const steps = plan([rb], loaded);
+  const steps = plan([rb], loaded, { labRules: LAB_RULES });
   const host = (id: string, h: string) => steps.find((s) => s.id === `kubeadm-nginmesh/${id}`)!.hosts.find((x) => x.host === h)!.branches[0];
   for (const id of ['03-kubeadm-dry-run', '05-kubeconfig', '07-join-token']) {
     t.regex(host(id, 'kube-1').notInLab!, /no kubelet and no container runtime/, id);
@@ -232,7 +233,7 @@ test('join: the control plane\'s join command reaches the workers only inside th
   const [kube1, kube2] = loaded.inventory.vms;
   const cluster = {};
   const ctx = (v: Vm): HostCtx => ({ vm: v, env: loaded.env, facts: {}, cluster, lab: false, distro: v.distro });
-  plan([rb], loaded); // the first step notes the VMs, as in a run
+  plan([rb], loaded, { labRules: LAB_RULES }); // the first step notes the VMs, as in a run
   recordJoinStatus(cluster, 'kube-2', false);
   const tokenStep = joinToken.vm!(ctx(kube1)) as VmAction;
   t.regex((tokenStep.probe as Script).display, /^kubeadm token create --print-join-command --ttl 15m/);

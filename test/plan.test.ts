@@ -7,6 +7,7 @@ import { loadInputs } from '../scripts/engine/inputs.ts';
 import { plan, planText, planSh } from '../scripts/engine/plan.ts';
 import { RUNBOOKS, findRunbook } from '../scripts/runbooks.ts';
 import { PROFILE_IDS } from '../scripts/engine/distro.ts';
+import { LAB_RULES } from '../lab/stand-ins/index.ts';
 
 process.env.HOME = '/root';
 process.env.TMPDIR = '/tmp';
@@ -22,7 +23,7 @@ const examples = RUNBOOKS.map((rb) => [rb, `envs/${rb.name}.env.example`] as con
 for (const [rb, env] of examples) {
   test(`${rb.name}: golden plan (text, sh, json) from ${env}`, async (t) => {
     const loaded = loadInputs(env, [rb]);
-    const steps = plan([rb], loaded);
+    const steps = plan([rb], loaded, { labRules: LAB_RULES });
     golden(t, `${rb.name}.plan.txt`, planText(steps, loaded));
     const sh = planSh(steps, loaded);
     golden(t, `${rb.name}.plan.sh`, sh);
@@ -38,7 +39,7 @@ for (const [rb, env] of examples) {
 
 test('asm-vm-proxy: each declared distro gets only its own Docker install', (t) => {
   const loaded = loadInputs('envs/asm-vm-proxy.env.example', [findRunbook('asm-vm-proxy')]);
-  const step = plan([findRunbook('asm-vm-proxy')], loaded).find((s) => s.id.endsWith('02-install-docker'))!;
+  const step = plan([findRunbook('asm-vm-proxy')], loaded, { labRules: LAB_RULES }).find((s) => s.id.endsWith('02-install-docker'))!;
   const change = (h: string) => step.hosts.find((x) => x.host === h)!.branches.map((b) => b.scripts.find((s) => s.role === 'change')!.script);
   t.is(change('vm1').length, 1);
   t.regex(change('vm1')[0], /yum install -y docker-ce docker-ce-cli containerd\.io/);
@@ -53,7 +54,7 @@ test('asm-vm-proxy: a VM with no declared distro shows every profile', async (t)
   try {
     const rb = findRunbook('asm-vm-proxy');
     const loaded = loadInputs(fsPath, [rb]);
-    const steps = plan([rb], loaded);
+    const steps = plan([rb], loaded, { labRules: LAB_RULES });
     const docker = steps.find((s) => s.id.endsWith('02-install-docker'))!;
     for (const h of docker.hosts) t.deepEqual(h.branches.map((b) => b.distro), PROFILE_IDS);
     const sh = planSh(steps, loaded);
@@ -67,7 +68,7 @@ test('asm-vm-proxy: a VM with no declared distro shows every profile', async (t)
 test('plans never carry the secret', (t) => {
   const rb = findRunbook('asm-vm-proxy');
   const loaded = loadInputs('envs/asm-vm-proxy.env.example', [rb]);
-  const steps = plan([rb], loaded);
+  const steps = plan([rb], loaded, { labRules: LAB_RULES });
   const secret = loaded.env.ACCESS_KEY_SECRET;
   for (const out of [planText(steps, loaded), planSh(steps, loaded), JSON.stringify(steps)]) {
     t.false(out.includes(secret));

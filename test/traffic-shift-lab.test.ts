@@ -13,6 +13,7 @@ import { loadInputs } from '../scripts/engine/inputs.ts';
 import { runRunbooks, type RunReport } from '../scripts/engine/runner.ts';
 import rb from '../scripts/traffic-shift/index.ts';
 import { hostState } from './helpers/host-state.ts';
+import { LAB_RULES } from '../lab/stand-ins/index.ts';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mb-ts-lab-'));
 const lab = { prefix: `mbts${process.pid % 100000}`, dir: path.join(tmp, 'lab'), envFile: path.join(tmp, 'lab.env'), inventoryFile: path.join(tmp, 'lab-inventory.yaml') };
@@ -25,6 +26,7 @@ let before: Record<string, string>;
 async function rebuild(): Promise<RunReport & { status: (step: string, host: string) => string | undefined }> {
   const loaded = loadInputs(envFile, [rb], { checkFiles: true });
   const rep = await runRunbooks([rb], loaded, {
+    labRules: LAB_RULES,
     ssh: { knownHosts: loaded.env.SSH_KNOWN_HOSTS, netns: loaded.inventory.netns, connectTimeoutS: 5, commandTimeoutMs: 60_000 },
   });
   const status = (step: string, host: string) => rep.records.find((r) => r.id === `traffic-shift/${step}`)?.hosts[host]?.status;

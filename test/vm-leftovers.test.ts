@@ -16,6 +16,7 @@ import { labUp, labDown, vmExec } from '../lab/vms.ts';
 import { loadInputs } from '../scripts/engine/inputs.ts';
 import { runRunbooks } from '../scripts/engine/runner.ts';
 import rb from '../scripts/asm-vm-proxy/index.ts';
+import { LAB_RULES } from '../lab/stand-ins/index.ts';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mb-left-'));
 const lab = { prefix: `mbvl${process.pid % 100000}`, dir: path.join(tmp, 'lab'), envFile: path.join(tmp, 'lab.env'), inventoryFile: path.join(tmp, 'lab-inventory.yaml') };
@@ -41,6 +42,7 @@ function envWith(secret: string): string {
 async function rebuild(envFile: string, step: string) {
   const loaded = loadInputs(envFile, [rb], { checkFiles: true });
   const rep = await runRunbooks([rb], loaded, {
+    labRules: LAB_RULES,
     only: step,
     ssh: { knownHosts: loaded.env.SSH_KNOWN_HOSTS, netns: loaded.inventory.netns, connectTimeoutS: 5, commandTimeoutMs: 60_000 },
   });

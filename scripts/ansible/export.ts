@@ -13,7 +13,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import YAML from 'yaml';
-import type { Runbook } from '../engine/types.ts';
+import type { LabRules, Runbook } from '../engine/types.ts';
+import { needLabRules } from '../engine/action.ts';
 import type { Loaded } from '../engine/inputs.ts';
 import { inputsOf } from '../engine/inputs.ts';
 import { PROFILE_IDS } from '../engine/distro.ts';
@@ -150,7 +151,8 @@ function secretsText(book: SecretBook, loaded: Loaded): string {
 }
 
 /** The playbook, inventory, config and secrets file, as text (nothing written). */
-export function renderAnsible(runbooks: Runbook[], loaded: Loaded, outDir: string): Exported {
+export function renderAnsible(runbooks: Runbook[], loaded: Loaded, outDir: string, opts: { labRules?: LabRules } = {}): Exported {
+  needLabRules(loaded.lab, opts.labRules, 'ansible export');
   const secretInputs = inputsOf(runbooks).filter((s) => s.secret);
   const book = new SecretBook(Object.fromEntries(secretInputs.map((s) => [s.name, loaded.env[s.name] ?? ''])));
   const envShown = shown(loaded.envFile);
@@ -162,7 +164,7 @@ export function renderAnsible(runbooks: Runbook[], loaded: Loaded, outDir: strin
   for (const rb of runbooks) {
     for (const step of rb.steps) {
       if (step.target === 'cluster') clusterSteps.push(`${rb.name}/${step.id}`);
-      const out = stepTasks(rb, step, loaded.inventory.vms, loaded.env, loaded.lab, book, envShown);
+      const out = stepTasks(rb, step, loaded.inventory.vms, loaded.env, loaded.lab, book, envShown, opts.labRules);
       (out.onFailure ? rescue : main).push(...out.tasks);
       if (out.interpreted) interpreted.push(`${rb.name}/${step.id}`);
       consent ||= out.consent;
@@ -240,8 +242,8 @@ function writeAtomic(file: string, text: string, mode: number): void {
   fs.renameSync(tmp, file);
 }
 
-export async function exportAnsible(runbooks: Runbook[], loaded: Loaded, outDir: string): Promise<{ files: string[] }> {
-  const out = renderAnsible(runbooks, loaded, outDir);
+export async function exportAnsible(runbooks: Runbook[], loaded: Loaded, outDir: string, opts: { labRules?: LabRules } = {}): Promise<{ files: string[] }> {
+  const out = renderAnsible(runbooks, loaded, outDir, opts);
   fs.mkdirSync(outDir, { recursive: true, mode: 0o700 });
   const files: string[] = [];
   const write = (name: string, text: string, mode: number) => {

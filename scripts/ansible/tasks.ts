@@ -5,7 +5,8 @@
 // A step's commands may differ per VM and per distro: every (VM, distro) the VM can be is
 // rendered, identical renderings share one block, and the block's `when` says which hosts
 // or distros it is for.
-import type { HostCtx, Runbook, Step, VmAction } from '../engine/types.ts';
+import type { HostCtx, LabRules, Runbook, Step, VmAction } from '../engine/types.ts';
+import { vmActionOf } from '../engine/action.ts';
 import type { Vm } from '../engine/inventory.ts';
 import { renderWith, Secret, type Script } from '../engine/sh.ts';
 import { PROFILE_IDS, profile } from '../engine/distro.ts';
@@ -209,7 +210,7 @@ export interface StepOut {
 }
 
 /** A VM step as blocks of tasks; a cluster step as a note (meshbook runs it). */
-export function stepTasks(rb: Runbook, step: Step, vms: Vm[], env: Record<string, string>, lab: boolean, book: SecretBook, envShown: string): StepOut {
+export function stepTasks(rb: Runbook, step: Step, vms: Vm[], env: Record<string, string>, lab: boolean, book: SecretBook, envShown: string, labRules?: LabRules): StepOut {
   const id = `${rb.name}/${step.id}`;
   const comment = [` == ${id}: ${step.title}  [article ${step.article}]${step.when === 'on-failure' ? '  (runs only where a step failed)' : ''}`, ...(step.notes ?? []).map((x) => ` note: ${x}`)].join('\n');
   if (step.target === 'cluster') {
@@ -227,7 +228,7 @@ export function stepTasks(rb: Runbook, step: Step, vms: Vm[], env: Record<string
   for (const vm of vms) {
     for (const d of vm.distro ? [vm.distro] : PROFILE_IDS) {
       const ctx: HostCtx = { vm, env, lab, distro: d, cluster: {}, facts: { distro: d, family: profile(d).family } };
-      const action = step.vm!(ctx);
+      const action = vmActionOf(step, id, ctx, labRules);
       const key = JSON.stringify(actionTasks({ id, prefix: id, reg: 'REG', ctx, action, book, lab }));
       all.push([vm.name, d]);
       const v = variants.find((x) => x.key === key);

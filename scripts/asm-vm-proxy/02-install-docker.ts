@@ -1,10 +1,4 @@
-// Article §2 "安装Docker" (install Docker), per distro. Fixed against the article:
-// - `yum update && yum install` upgrades every package and prompts: dropped, -y installs only;
-// - the CentOS script pins a Fedora 30 containerd.io rpm (dated): CentOS 8 is EOL, so its
-//   repos are repointed to vault.centos.org first and containerd.io is installed with
-//   --allowerasing, which removes podman/runc: destructive, so it needs consent;
-// - `systemctl start` alone does not survive a reboot (the proxy runs --restart=always):
-//   enable --now.
+// Article §2 "安装Docker" (install Docker), per distro; what is fixed against it: the notes.
 // get.docker.com is not used: it refuses alinux and stalls on CentOS 8 / Ubuntu 20.04.
 import type { Step } from '../engine/types.ts';
 import { probe, mutate } from '../engine/sh.ts';
@@ -61,7 +55,6 @@ const step: Step = {
       check: serverAnswers,
       apply,
       verify: serverAnswers,
-      notInLab: 'the lab has no container engine and no package mirrors; this would run the install shown in the plan',
       consent: ctx.distro === 'centos-8' ? 'dnf --allowerasing removes podman and runc from this CentOS 8 VM' : undefined,
     };
   },

@@ -1,16 +1,9 @@
-// Article §4 "镜像" (image) and §5 "启动" (start): run the proxy container.
-// Fixed against the article: its start script pulls the old path
-// registry.cn-beijing.aliyuncs.com/asm_repo/asm_vm_proxy (no region, no version); the
-// image is registry.<REGION>.aliyuncs.com/acs/asm-vm-proxy:<ASM_VERSION>-aliyun (§4),
-// and later versions log to /var/log/istio, mounted so diagnostics can read it.
+// Article §4 "镜像" (image) and §5 "启动" (start): run the proxy container; the image path:
+// the note. Later versions log to /var/log/istio, mounted so diagnostics can read it.
 // Unchanged when a container with that image runs; replaced when the image differs.
-import fs from 'node:fs';
 import type { Step } from '../engine/types.ts';
-import { probe, mutate, Raw } from '../engine/sh.ts';
+import { probe, mutate } from '../engine/sh.ts';
 import { ENV_FILE, image } from './common.ts';
-import { repoPath } from '../engine/repo.ts';
-
-const ISTIO_IPTABLES = repoPath('vm', 'istio-iptables.sh');
 
 const step: Step = {
   id: '04-run-proxy',
@@ -20,7 +13,6 @@ const step: Step = {
   target: 'vm',
   vm: (ctx) => {
     const img = image(ctx.env);
-    const cidr = ctx.env.SERVICE_CIDR;
     return {
       check: probe`
         cur=$(docker inspect -f '{{.Config.Image}} {{.State.Running}}' asm_vm_proxy 2>/dev/null || true)
@@ -35,19 +27,6 @@ const step: Step = {
           --env-file ${ENV_FILE} --cap-add=NET_ADMIN -v /var/log/istio:/var/log/istio ${img}
       `,
       verify: probe`test "$(docker inspect -f '{{.State.Running}}' asm_vm_proxy)" = true`,
-      notInLab: 'the lab has no container engine to run the proxy image',
-      labStandIn: {
-        what: `the interception rules the proxy sets (vm/istio-iptables.sh, Service CIDR ${cidr}), so the next step checks real rules`,
-        check: probe`
-          if iptables -t nat -S ISTIO_OUTPUT 2>/dev/null | grep -qF -- ${`-d ${cidr} -j ISTIO_REDIRECT`}; then echo 'interception rules present'; exit 0; fi
-          echo 'interception rules absent'
-          exit 10
-        `,
-        apply: mutate`
-          SERVICE_CIDR=${cidr}
-          ${new Raw(fs.readFileSync(ISTIO_IPTABLES, 'utf8').replace(/^#!.*\n/, ''), '# vm/istio-iptables.sh (see the file)')}
-        `,
-      },
     };
   },
 };

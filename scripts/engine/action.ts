@@ -2,7 +2,7 @@
 // (read, judged on the workstation); or check -> change -> verify. VM and cluster actions
 // are normalized to one shape first, and the lab's rules applied (a change the lab cannot
 // make is "not in lab", or its stand-in runs).
-import type { ClusterAction, ClusterCtx, ClusterProvider, HostCtx, LocalCmd, RemoteResult, VmAction } from './types.ts';
+import type { ClusterAction, ClusterCtx, ClusterProvider, HostCtx, LabRule, LabRules, LocalCmd, RemoteResult, Step, VmAction } from './types.ts';
 import type { Script } from './sh.ts';
 import type { HostResult, RunOptions } from './run-types.ts';
 import type { Part } from './trip.ts';
@@ -43,6 +43,33 @@ export function normalizeCluster(a: ClusterAction, ctx: ClusterCtx): NormalActio
     skip: a.skip, probe: a.probe, interpret: a.interpret && ((o) => a.interpret!(o, ctx)), check: a.check, changeCodes: a.check?.changeCodes ?? [10],
     apply: a.apply ?? [], verify: a.verify, notInLab: a.notInLab, consent: a.consent,
   };
+}
+
+/** A step's action on one VM as this run (or plan) does it: the step's own, with the lab's
+ *  rule for the step applied (types.ts LabRule). `id` is 'runbook/step-id'. */
+export function vmActionOf(step: Step, id: string, ctx: HostCtx, rules?: LabRules): VmAction {
+  return actionOf(() => step.vm!(ctx), ctx, rules?.[id] as LabRule<VmAction, HostCtx> | undefined, true);
+}
+
+/** The same for a cluster step (before `labCluster`, which reads its notInLab). */
+export function clusterActionOf(step: Step, id: string, ctx: ClusterCtx, rules?: LabRules): ClusterAction {
+  return actionOf(() => step.cluster!(ctx), ctx, rules?.[id] as LabRule<ClusterAction, ClusterCtx> | undefined, false);
+}
+
+function actionOf<A extends VmAction | ClusterAction, C extends HostCtx | ClusterCtx>(real: () => A, ctx: C, rule: LabRule<A, C> | undefined, vm: boolean): A {
+  if (!rule) return real();
+  let a = ctx.lab && rule.inLab ? rule.inLab(real, ctx) : real();
+  if (a.skip) return a;
+  const why = typeof rule.notInLab === 'function' ? rule.notInLab(ctx) : rule.notInLab;
+  if (why && !a.notInLab) a = { ...a, notInLab: why };
+  if (vm && ctx.lab && rule.standIn && a.notInLab) a = { ...a, labStandIn: rule.standIn(ctx) };
+  return a;
+}
+
+/** A lab env runs only with the lab's rules: without them a step would try its real change
+ *  there (a package install, docker) instead of being "not in lab". */
+export function needLabRules(lab: boolean, rules: LabRules | undefined, who: string): void {
+  if (lab && !rules) throw new Error(`${who}: the env is a lab's (LAB=1) but no lab rules were given: pass labRules (LAB_RULES from lab/stand-ins/index.ts)`);
 }
 
 /** In the lab a notInLab change never runs; a lab stand-in may replace check/apply. */

@@ -1,9 +1,9 @@
 // What a rebuild would do, per host, without connecting anywhere: as text, as a
 // reviewable bash script, or as JSON. A VM with no declared distro gets every known
 // profile's branch of the steps whose commands differ per distro.
-import type { ClusterAction, ClusterCtx, HostCtx, LocalCmd, Runbook, VmAction } from './types.ts';
+import type { ClusterAction, ClusterCtx, HostCtx, LabRules, LocalCmd, Runbook, VmAction } from './types.ts';
 import { showCmd } from './local.ts';
-import { labCluster } from './action.ts';
+import { clusterActionOf, labCluster, needLabRules, vmActionOf } from './action.ts';
 import { workDirFor } from './journal.ts';
 import type { Loaded } from './inputs.ts';
 import { PRELUDE, type Script } from './sh.ts';
@@ -50,13 +50,17 @@ export function planned(a: VmAction | ClusterAction, distro: string | undefined,
   return p;
 }
 
-export function plan(runbooks: Runbook[], loaded: Loaded): PlannedStep[] {
+/** `labRules`: the lab's rules by step id (lab/stand-ins); required for a lab env. Given for
+ *  any env, a step's declared not-in-lab reason is in the plan (JSON) as well. */
+export function plan(runbooks: Runbook[], loaded: Loaded, opts: { labRules?: LabRules } = {}): PlannedStep[] {
+  needLabRules(loaded.lab, opts.labRules, 'plan');
   const out: PlannedStep[] = [];
   for (const rb of runbooks) for (const step of rb.steps) {
-    const ps: PlannedStep = { id: `${rb.name}/${step.id}`, title: step.title, article: step.article, notes: step.notes ?? [], when: step.when ?? 'always', hosts: [] };
+    const id = `${rb.name}/${step.id}`;
+    const ps: PlannedStep = { id, title: step.title, article: step.article, notes: step.notes ?? [], when: step.when ?? 'always', hosts: [] };
     if (step.target === 'cluster') {
       const cctx: ClusterCtx = { env: loaded.env, facts: {}, lab: loaded.lab, vms: loaded.inventory.vms, workDir: workDirFor(loaded.envFile), envFile: loaded.envFile };
-      ps.hosts.push({ host: 'cluster', branches: [planned(labCluster(step.cluster!(cctx), loaded.lab && loaded.env.LAB_CLUSTER !== '1'), undefined, loaded.lab)] });
+      ps.hosts.push({ host: 'cluster', branches: [planned(labCluster(clusterActionOf(step, id, cctx, opts.labRules), loaded.lab && loaded.env.LAB_CLUSTER !== '1'), undefined, loaded.lab)] });
       out.push(ps);
       continue;
     }
@@ -64,7 +68,7 @@ export function plan(runbooks: Runbook[], loaded: Loaded): PlannedStep[] {
       const distros = vm.distro ? [vm.distro] : step.perDistro ? PROFILE_IDS : [undefined];
       const branches = distros.map((d) => {
         const ctx: HostCtx = { vm, env: loaded.env, lab: loaded.lab, distro: d, cluster: {}, vms: loaded.inventory.vms, facts: d ? { distro: d, family: profile(d).family } : {} };
-        return planned(step.vm!(ctx), step.perDistro && !vm.distro ? d : undefined, loaded.lab);
+        return planned(vmActionOf(step, id, ctx, opts.labRules), step.perDistro && !vm.distro ? d : undefined, loaded.lab);
       });
       ps.hosts.push({ host: vm.name, branches });
     }

@@ -1,6 +1,6 @@
 // What a run takes and gives: options, the hooks a front end (terminal, walkthrough)
 // plugs in, and the result per step x host.
-import type { ClusterAction, ClusterProvider, Status, Step, VmAction } from './types.ts';
+import type { ClusterAction, ClusterProvider, LabRules, Status, Step, VmAction } from './types.ts';
 import type { SshConfig } from './ssh.ts';
 import type { Journal } from './journal.ts';
 
@@ -55,5 +55,6 @@ export interface RunOptions {
   hooks?: Hooks;
   journal?: Journal;
   cluster?: ClusterProvider;  // lab: carries out kubectl commands against the lab cluster
+  labRules?: LabRules;        // lab: what the lab does with each step (lab/stand-ins); required with a lab env
   signal?: AbortSignal;       // Ctrl-C: stop sending, stop what runs on the VMs, keep the journal consistent
 }

@@ -18,7 +18,7 @@ import { CLUSTER_ID_CMD, clusterIdentity, hostKeyIdentity, readKnownHosts } from
 import { StepSelection, matches } from './select.ts';
 import { chainScript, decidedSteps, splitChain, type Part } from './trip.ts';
 import {
-  CLUSTER, canChain, chainParts, decidedLocally, fingerprintAction, labCluster, normalizeCluster, normalizeVm, runAction, withLabRules,
+  CLUSTER, canChain, chainParts, clusterActionOf, decidedLocally, fingerprintAction, labCluster, needLabRules, normalizeCluster, normalizeVm, runAction, vmActionOf, withLabRules,
   type NormalAction, type Runnable,
 } from './action.ts';
 
@@ -56,6 +56,7 @@ class Run {
   private readonly probes = new Map<string, boolean>();
 
   constructor(private readonly runbooks: Runbook[], private readonly loaded: Loaded, private readonly opts: RunOptions) {
+    needLabRules(loaded.lab, opts.labRules, 'run');
     this.hosts = loaded.inventory.vms;
     this.cctx = { env: loaded.env, facts: this.clusterFacts, lab: loaded.lab, vms: this.hosts, workDir: workDirFor(loaded.envFile), envFile: loaded.envFile, dryRun: opts.dryRun };
     this.ctxs = new Map(this.hosts.map((vm) => [vm.name, {
@@ -115,7 +116,7 @@ class Run {
     const selected = this.select.next(step, rb);
     if (!selected && !step.gathersFacts) return true;
     const rec: StepRecord = { id, title: step.title, article: step.article, hosts: {} };
-    const { targets, actions } = this.targetsOf(step, rec);
+    const { targets, actions } = this.targetsOf(step, id, rec);
     if (opts.signal?.aborted) {
       // interrupted: report only what already ran on a VM in an earlier trip, then stop
       // (their trips have ended: the step before waited for them)
@@ -148,7 +149,7 @@ class Run {
   }
 
   /** Who a step runs on, and what it would do there; hosts it skips get their reason. */
-  private targetsOf(step: Step, rec: StepRecord) {
+  private targetsOf(step: Step, id: string, rec: StepRecord) {
     const targets: string[] = [];
     const actions = new Map<string, { n: NormalAction; raw: VmAction | ClusterAction }>();
     const onFailure = step.when === 'on-failure';
@@ -156,7 +157,7 @@ class Run {
     if (step.target === 'cluster') {
       if (clusterDown && !onFailure) rec.hosts[CLUSTER] = { status: 'skipped', lines: ['an earlier cluster step failed'] };
       else {
-        const a = labCluster(step.cluster!(this.cctx), this.loaded.lab, this.opts.cluster);
+        const a = this.clusterAction(step, id);
         actions.set(CLUSTER, { n: withLabRules(normalizeCluster(a, this.cctx), a, this.loaded.lab), raw: a });
         targets.push(CLUSTER);
       }
@@ -168,7 +169,7 @@ class Run {
         rec.hosts[h.name] = { status: 'skipped', lines: [onFailure ? 'nothing failed here' : clusterDown ? 'an earlier cluster step failed' : 'an earlier step failed on this host'] };
         continue;
       }
-      actions.set(h.name, this.vmAction(step, this.ctxs.get(h.name)!));
+      actions.set(h.name, this.vmAction(step, id, this.ctxs.get(h.name)!));
       targets.push(h.name);
     }
     return { targets, actions };
@@ -256,17 +257,22 @@ class Run {
     return c && c.fp === fp ? c.results : [];
   }
 
-  /** A VM step's action on one host, raw and normalized. */
-  private vmAction(t: Step, ctx: HostCtx) {
+  /** A VM step's action on one host (with the lab's rule for it), raw and normalized. */
+  private vmAction(t: Step, tid: string, ctx: HostCtx) {
     ctx.distro = ctx.vm.distro ?? (ctx.facts.distro as string | undefined);
-    const raw = t.vm!(ctx);
+    const raw = vmActionOf(t, tid, ctx, this.opts.labRules);
     return { n: withLabRules(normalizeVm(raw, ctx), raw, this.loaded.lab), raw };
+  }
+
+  /** A cluster step's action (with the lab's rule for it; the lab without a cluster: not in lab). */
+  private clusterAction(t: Step, tid: string): ClusterAction {
+    return labCluster(clusterActionOf(t, tid, this.cctx, this.opts.labRules), this.loaded.lab, this.opts.cluster);
   }
 
   /** Does step t run a probe on some live host (its interpretation may pass facts on)? */
   private probesSomewhere(t: Step, tid: string): boolean {
     if (!this.probes.has(tid)) {
-      this.probes.set(tid, this.hosts.some((x) => !this.failedHosts.has(x.name) && !!this.vmAction(t, this.ctxs.get(x.name)!).n.probe));
+      this.probes.set(tid, this.hosts.some((x) => !this.failedHosts.has(x.name) && !!this.vmAction(t, tid, this.ctxs.get(x.name)!).n.probe));
     }
     return this.probes.get(tid)!;
   }
@@ -274,7 +280,7 @@ class Run {
   /** A cluster step that sends nothing (decided on the workstation) does not end a trip. */
   private clusterSendsNothing(t: Step, tid: string): boolean {
     if (!this.clusterNoop.has(tid)) {
-      const a = labCluster(t.cluster!(this.cctx), this.loaded.lab, this.opts.cluster);
+      const a = this.clusterAction(t, tid);
       this.clusterNoop.set(tid, !this.failedHosts.has(CLUSTER) && decidedLocally(withLabRules(normalizeCluster(a, this.cctx), a, this.loaded.lab)));
     }
     return this.clusterNoop.get(tid)!;
@@ -297,7 +303,7 @@ class Run {
         if (this.clusterSendsNothing(t, tid)) continue;
         break;
       }
-      const tn = this.vmAction(t, ctx).n;
+      const tn = this.vmAction(t, tid, ctx).n;
       const fp = fingerprintAction(tn);
       if (!decidedLocally(tn)) {
         const parts = canChain(tn, tid, this.opts) || (tn.probe && !tn.check) ? chainParts(tn) : undefined;

@@ -34,7 +34,8 @@ export interface HostCtx {
  *    package mirror, no systemd). There the check still runs (it only reads), the
  *    apply never does; `labStandIn` may give the lab's own check/apply instead (e.g.
  *    the interception rules the proxy would set). Reported "not in lab" with this
- *    reason, never "ok";
+ *    reason, never "ok". Both are set by the lab's rules for the step (a LabRule,
+ *    lab/stand-ins), never by the step itself;
  *  - consent: the apply is destructive: it needs --yes or a yes in the walkthrough. */
 export interface VmAction {
   skip?: string;
@@ -44,9 +45,13 @@ export interface VmAction {
   apply?: Script;
   verify?: Script;
   notInLab?: string;
-  labStandIn?: { check?: Script; apply?: Script; verify?: Script; what: string };
+  labStandIn?: LabStandIn;
   consent?: string;
 }
+
+/** The lab's own check/apply/verify for a change it cannot make; `what` is shown as
+ *  "lab stand-in: ...". */
+export interface LabStandIn { check?: Script; apply?: Script; verify?: Script; what: string }
 
 export interface Interpretation {
   ok: boolean;
@@ -135,3 +140,24 @@ export interface Runbook {
   inputs: InputSpec[];
   steps: Step[];
 }
+
+/** What the lab does with one step, kept out of the step file (a step shows the article's
+ *  step and nothing else): registered by step id under lab/stand-ins and passed into a run
+ *  or a plan (RunOptions.labRules) by whoever runs runbooks against the lab. The engine
+ *  applies it (action.ts `actionOf`):
+ *  - notInLab: why the step's change cannot happen in the lab (static, or from the ctx:
+ *    undefined = it can). Declared for the step in every env, as a step's field was: a plan
+ *    lists it (JSON); only a lab run or a lab plan acts on it. Not given to a skip;
+ *  - standIn: in a lab env, the lab's check/apply/verify for that change;
+ *  - inLab: in a lab env, what the step does instead of (or around) its real action:
+ *    `real()` builds the step's own action (e.g. to keep its skips, or to read its
+ *    output the lab's way). */
+export interface LabRule<A = VmAction | ClusterAction, C = HostCtx | ClusterCtx> {
+  notInLab?: string | ((ctx: C) => string | undefined);
+  standIn?: (ctx: C) => LabStandIn;
+  inLab?: (real: () => A, ctx: C) => A;
+}
+export type VmLabRule = LabRule<VmAction, HostCtx>;
+export type ClusterLabRule = LabRule<ClusterAction, ClusterCtx>;
+/** By step id with its runbook: 'istio-vm/16-hosts'. */
+export type LabRules = Record<string, VmLabRule | ClusterLabRule>;

@@ -75,7 +75,7 @@ function stepProgress(rb: Runbook) {
 
 const failedIn = (rec: StepRecord) => Object.values(rec.hosts).some((h) => h.status === 'failed');
 
-export async function walkthrough(runbooks: Runbook[], opts: { runbook?: string; envFile?: string; ssh: (env: Record<string, string>, netns?: string) => RunOptions['ssh']; cluster?: (env: Record<string, string>) => RunOptions['cluster'] }): Promise<RunReport | undefined> {
+export async function walkthrough(runbooks: Runbook[], opts: { runbook?: string; envFile?: string; ssh: (env: Record<string, string>, netns?: string) => RunOptions['ssh']; cluster?: (env: Record<string, string>) => RunOptions['cluster']; labRules?: RunOptions['labRules'] }): Promise<RunReport | undefined> {
   const known = opts.runbook ? runbooks.find((r) => r.name === opts.runbook) : undefined;
   const noTty = needsTerminal(known?.name, opts.envFile);
   if (noTty) throw new InputError([noTty]);
@@ -181,6 +181,7 @@ export async function walkthrough(runbooks: Runbook[], opts: { runbook?: string;
   const report = await runRunbooks([rb], loaded, {
     ssh: opts.ssh(loaded.env, loaded.inventory.netns ?? loaded.env.LAB_NETNS),
     cluster: loaded.lab ? opts.cluster?.(loaded.env) : undefined,
+    labRules: opts.labRules,
     consented,
     journal: opts.envFile ? new Journal(opts.envFile) : undefined,
     hooks,

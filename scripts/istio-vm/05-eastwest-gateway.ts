@@ -3,7 +3,7 @@
 // Service exists the gateway is installed and nothing runs.
 import type { Step } from '../engine/types.ts';
 import { istioctl, kubectl, mutateCmd, probeCmd } from '../engine/local.ts';
-import { EASTWEST_SVC, ISTIO_NS, NO_ISTIOD, hasFacts, ivFacts } from './common.ts';
+import { EASTWEST_SVC, ISTIO_NS, hasFacts, ivFacts } from './common.ts';
 
 const step: Step = {
   id: '05-eastwest-gateway',
@@ -12,7 +12,6 @@ const step: Step = {
   notes: ['the article pipes the generator into istioctl; here 04 ran the generator and its checked output goes to istioctl on stdin'],
   target: 'cluster',
   cluster: (ctx) => {
-    if (ctx.lab) return { notInLab: NO_ISTIOD };
     const iop = ivFacts(ctx.facts).eastwestIop;
     // at run time 02 and 04 always ran before (they gather facts); only a plan lacks them
     if (!iop && hasFacts(ctx.facts)) return { skip: '04-eastwest-manifest produced no IstioOperator' };

@@ -1,12 +1,10 @@
 // Article "使用东西向网关暴露集群内部服务" (expose istiod through the east-west gateway):
 // `kubectl apply -n istio-system -f samples/multicluster/expose-istiod.yaml` (Gateway
 // istiod-gateway, TLS PASSTHROUGH 15012 and 15017 -> istiod), with `kubectl diff` first.
-// Fixed against the article: its `kubectl -n istio-system apply -f ...` is written with
-// Unicode hyphens (U+2010): kubectl would not see -n and -f as options.
 import path from 'node:path';
 import type { Step } from '../engine/types.ts';
 import { kubectl, mutateCmd, probeCmd } from '../engine/local.ts';
-import { ISTIO_NS, NO_ISTIOD } from './common.ts';
+import { ISTIO_NS } from './common.ts';
 
 export const exposeFile = (env: Record<string, string>) => path.join(env.ISTIO_DIR, 'samples/multicluster/expose-istiod.yaml');
 
@@ -16,7 +14,7 @@ const step: Step = {
   article: '使用东西向网关暴露集群内部服务 (expose istiod)',
   notes: ["the article writes -n istio-system apply -f with Unicode hyphens (U+2010): plain ASCII here"],
   target: 'cluster',
-  cluster: (ctx) => ctx.lab ? { notInLab: NO_ISTIOD } : ({
+  cluster: (ctx) => ({
     check: probeCmd(kubectl(ctx.env, 'diff', '-n', ISTIO_NS, '-f', exposeFile(ctx.env)), { changeCodes: [1] }),
     apply: [mutateCmd(kubectl(ctx.env, 'apply', '-n', ISTIO_NS, '-f', exposeFile(ctx.env)))],
   }),

@@ -1,12 +1,8 @@
 // Article "生成配置文件" (generate the files): `istioctl x workload entry configure -f
 // workloadgroup.yaml -o WORK_DIR --clusterID CLUSTER --autoregister` writes cluster.env,
-// hosts, istio-token, mesh.yaml and root-cert.pem. Here WORK_DIR is meshbook's per-env
-// work dir (0700: the token is a secret and istioctl writes it world-readable, 0744), the
-// WorkloadGroup is the validated one from 08 on stdin, and --clusterID is CLUSTER_NAME,
-// the same value as the IstioOperator's clusterName (a mismatch is the article's
-// `client claims to be in cluster` failure). INGRESS_IP becomes --ingressIP.
-// Nothing runs while the files there came from the same inputs and the token has more
-// than five minutes left; an expired token (default lifetime 1 h) is regenerated.
+// hosts, istio-token, mesh.yaml and root-cert.pem (where and how: the notes). INGRESS_IP
+// becomes --ingressIP. Nothing runs while the files there came from the same inputs and
+// the token is still valid.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -14,7 +10,6 @@ import type { Step } from '../engine/types.ts';
 import { istioctl, mutateCmd } from '../engine/local.ts';
 import { registerSecret } from '../engine/redact.ts';
 import { GENERATED, STAMP } from './common.ts';
-import { STAND_IN_MARK } from './stand-in.ts';
 import { tokenExpiry } from './parse.ts';
 import { renderWorkloadGroup } from './08-workloadgroup.ts';
 
@@ -52,7 +47,6 @@ const step: Step = {
   ],
   target: 'cluster',
   cluster: (ctx) => {
-    if (ctx.lab) return { notInLab: `istioctl is not in the lab (no istiod to issue a token): 14-install-files sends files marked "${STAND_IN_MARK}"` };
     const wg = renderWorkloadGroup(ctx.env);
     const dir = ctx.workDir;
     const digest = inputsDigest(ctx.env, wg.text);

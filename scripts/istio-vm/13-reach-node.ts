@@ -1,9 +1,7 @@
 // Article "配置虚机加入k8s网络": the article's premise is that the VM and the nodes share a
-// network ("虚机的网络需要跟k8s node节点在同一网络,相互能通"). This checks it and reports
-// it: a TCP connect to the node (the istiod NodePort when known, else REACH_PORT) or a
-// ping, and the route the VM would take. Outside the lab an unreachable node fails the VM
-// (nothing after it could work); in the lab, where the node may not exist (or not listen
-// on that port), it is a report line.
+// network ("虚机的网络需要跟k8s node节点在同一网络,相互能通"). This checks it (the note),
+// with the route the VM would take; an unreachable node fails the VM (nothing after it
+// could work).
 import type { Step } from '../engine/types.ts';
 import { probe } from '../engine/sh.ts';
 import { NODE_IP_PLACEHOLDER, ivFacts, nodeIp } from './common.ts';
@@ -36,7 +34,6 @@ const step: Step = {
         const lines = out.stdout.trim().split('\n').filter(Boolean);
         if (out.code !== 0) return { ok: false, lines: [...lines, `error: the check exited ${out.code}: ${out.stderr.trim()}`] };
         if (!lines.some((l) => l.startsWith('not reachable'))) return { ok: true, lines };
-        if (ctx.lab) return { ok: true, lines: [...lines, 'lab: nothing answers there (no cluster node yet, or not on that port); reported, not a failure'] };
         return { ok: false, lines: [...lines, `error: node ${node} is not reachable from this VM; the VM must share a network with the nodes (article premise): check NODE_IP, security groups and firewalls`] };
       },
     };

@@ -1,21 +1,15 @@
 // Article "将文件从 ${WORK_DIR}安全上传到虚拟机" and the four installs after it (root-cert.pem
 // to /etc/certs, istio-token to /var/run/secrets/tokens, cluster.env to /var/lib/istio/envoy,
-// mesh.yaml to /etc/istio/config/mesh). The files travel inside the script on the VM's
-// SSH connection (stdin): no copy step, no copy left in the VM's home. Each file is
-// compared (mode and sha256) and rewritten only when it differs, atomically, with its mode
-// set before content; the token is a Secret: masked wherever the script is shown.
-// Fixed against the article: `scp-r ${WORK_DIR}node3:/root/vm` lacks the spaces (`scp -r
-// DIR node3:...`) and leaves the token in /root/vm; `cp` keeps the token readable by all.
-// In the lab (no istiod, no istioctl) the files are the lab stand-ins (stand-in.ts) and
-// the step says so.
+// mesh.yaml to /etc/istio/config/mesh); what is fixed against it: the notes (and the
+// article's `cp` leaves the token readable by all). Each file is compared (mode and sha256)
+// and rewritten atomically, its mode set before its content.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Step } from '../engine/types.ts';
 import { probe, mutate, Secret, type Script } from '../engine/sh.ts';
 import { registerSecret } from '../engine/redact.ts';
-import { VM_FILES, ivFacts, nodeIp, type VmFiles } from './common.ts';
-import { labVmFiles } from './stand-in.ts';
+import { VM_FILES, ivFacts, type VmFiles } from './common.ts';
 
 const sha = (s: string) => crypto.createHash('sha256').update(s).digest('hex');
 
@@ -48,6 +42,11 @@ export function fileScripts(entries: Entry[], banner: string) {
     ...entries.map((e) => mutate`if ! same ${e.dest} ${e.mode} ${e.digest}; then printf '%s' ${e.content} | write_file ${e.dest} ${'0' + e.mode}; echo ${`${e.dest}: written (mode ${e.mode})`}; fi`),
   ]);
   return { check, apply, verify: join('probe', [SAME, ...entries.map((e) => probe`same ${e.dest} ${e.mode} ${e.digest}`)]) };
+}
+
+/** The four files' check, install and verify, with `banner` saying where they came from. */
+export function installFiles(files: VmFiles, token: Secret, banner: string) {
+  return fileScripts(entries(files, token), banner);
 }
 
 function entries(files: VmFiles, token: Secret, placeholder = false): Entry[] {
@@ -85,12 +84,7 @@ const step: Step = {
     if (f.vmFiles && f.workDir) {
       const t = fs.readFileSync(path.join(f.workDir, 'istio-token'), 'utf8');
       registerSecret(t.trim());
-      return fileScripts(entries(f.vmFiles, new Secret('istio-token', t)), `files: istioctl's output from ${f.workDir}, prepared by 11-istiod-address`);
-    }
-    if (ctx.lab) {
-      if (!ctx.env.LAB_ISTIO_TOKEN) return { skip: 'LAB_ISTIO_TOKEN is not set: run `meshbook lab up` again to refresh the lab env' };
-      return fileScripts(entries(labVmFiles(ctx.env, nodeIp(ctx.cluster, ctx.env)), new Secret('istio-token', ctx.env.LAB_ISTIO_TOKEN)),
-        'lab stand-ins: these files were made by meshbook for the lab, NOT by istioctl (the lab has no istiod); they cannot join a mesh');
+      return installFiles(f.vmFiles, new Secret('istio-token', t), `files: istioctl's output from ${f.workDir}, prepared by 11-istiod-address`);
     }
     if (f.workDir) return { skip: `no istioctl output in ${f.workDir} yet: 09-workload-files generates it (not under --dry-run)` };
     // a plan (no cluster facts yet): the same scripts with placeholders, which never run

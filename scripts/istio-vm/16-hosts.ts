@@ -1,15 +1,30 @@
 // Article "将 istiod 主机添加到 /etc/hosts" (istiod in /etc/hosts): the hosts line (the
-// gateway's or the node's address, then istiod.istio-system.svc) exactly once.
-// Fixed against the article: `sh -c 'cat hosts >> /etc/hosts'` appends again on every
-// run, and appends nothing when istioctl's hosts file is empty; here every other line for
-// the istiod name is dropped and the line written once, in one atomic rewrite.
+// gateway's or the node's address, then istiod.istio-system.svc) exactly once; the article's
+// `cat hosts >> /etc/hosts`: the note. Every other line for the istiod name is dropped.
 import type { Step } from '../engine/types.ts';
 import { mutate, probe } from '../engine/sh.ts';
-import { ivFacts, nodeIp, NODE_IP_PLACEHOLDER } from './common.ts';
-import { labVmFiles } from './stand-in.ts';
+import { ivFacts, NODE_IP_PLACEHOLDER } from './common.ts';
 import { planOnly } from './14-install-files.ts';
 
 const ere = (s: string) => s.replace(/[.[\]()*+?^$|\\{}]/g, '\\$&');
+
+/** `line` the only line of /etc/hosts naming `host`, in one atomic rewrite. */
+export function hostsLine(host: string, line: string) {
+  const pattern = `(^|[[:space:]])${ere(host)}([[:space:]]|$)`;
+  return {
+    check: probe`
+      n=$(grep -cE ${pattern} /etc/hosts || true)
+      if [ "$n" = 1 ] && grep -qxF ${line} /etc/hosts; then echo ${`/etc/hosts has: ${line}`}; exit 0; fi
+      echo "/etc/hosts has $n line(s) for "${host}", wants exactly:" ${line}
+      exit 10
+    `,
+    apply: mutate`
+      { grep -vE ${pattern} /etc/hosts || true; printf '%s\n' ${line}; } | write_file /etc/hosts 0644
+      echo ${`/etc/hosts: ${line}`}
+    `,
+    verify: probe`test "$(grep -cE ${pattern} /etc/hosts)" = 1 && grep -qxF ${line} /etc/hosts`,
+  };
+}
 
 const step: Step = {
   id: '16-hosts',
@@ -20,27 +35,10 @@ const step: Step = {
   vm: (ctx) => {
     const f = ivFacts(ctx.cluster);
     if (f.workDir && !f.vmFiles) return { skip: `no istioctl output in ${f.workDir} yet: 09-workload-files generates it (not under --dry-run)` };
-    const node = nodeIp(ctx.cluster, ctx.env);
-    if (ctx.lab && !f.vmFiles && !node) return { skip: 'NODE_IP is not set: run `meshbook lab up` again to refresh the lab env' };
-    const files = f.vmFiles ?? (ctx.lab ? labVmFiles(ctx.env, node) : undefined);
-    const host = files?.istiodHost ?? 'istiod.istio-system.svc';
-    const line = files?.hostsLine ?? `${ctx.env.NODE_IP || NODE_IP_PLACEHOLDER} ${host}`;
-    const pattern = `(^|[[:space:]])${ere(host)}([[:space:]]|$)`;
-    const a = {
-      check: probe`
-        n=$(grep -cE ${pattern} /etc/hosts || true)
-        if [ "$n" = 1 ] && grep -qxF ${line} /etc/hosts; then echo ${`/etc/hosts has: ${line}`}; exit 0; fi
-        echo "/etc/hosts has $n line(s) for "${host}", wants exactly:" ${line}
-        exit 10
-      `,
-      apply: mutate`
-        { grep -vE ${pattern} /etc/hosts || true; printf '%s\n' ${line}; } | write_file /etc/hosts 0644
-        echo ${`/etc/hosts: ${line}`}
-      `,
-      verify: probe`test "$(grep -cE ${pattern} /etc/hosts)" = 1 && grep -qxF ${line} /etc/hosts`,
-    };
-    if (files) return a;
+    if (f.vmFiles) return hostsLine(f.vmFiles.istiodHost, f.vmFiles.hostsLine);
     // a plan (no cluster facts yet): shown with NODE_IP, never run without 11's hosts line
+    const host = 'istiod.istio-system.svc';
+    const a = hostsLine(host, `${ctx.env.NODE_IP || NODE_IP_PLACEHOLDER} ${host}`);
     const why = 'the hosts line is not known: 11-istiod-address must run first (a full rebuild, not --only/--from)';
     return { check: planOnly(a.check, why), apply: planOnly(a.apply, why), verify: planOnly(a.verify, why) };
   },

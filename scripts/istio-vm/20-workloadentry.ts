@@ -15,7 +15,7 @@ const step: Step = {
   article: '验证: workloadEntry (verify: WorkloadEntry)',
   notes: ['the article reads `kubectl get we` by eye; each inventory VM\'s privateIp is matched here'],
   target: 'cluster',
-  cluster: (ctx) => ctx.lab ? { notInLab: 'the lab has no istiod to auto-register WorkloadEntries for the VMs' } : ({
+  cluster: (ctx) => ({
     probe: probeCmd(kubectl(ctx.env, '-n', ctx.env.VM_NAMESPACE, 'get', 'workloadentries.networking.istio.io', '-o', 'json')),
     interpret: (out) => {
       if (out.code !== 0) return { ok: false, lines: [`error: kubectl exited ${out.code}: ${out.stderr.trim().split('\n').pop()}`] };

@@ -21,10 +21,6 @@ export const STAMP = '.meshbook-inputs';
 /** The article's `chown -R istio-proxy ...` list (its extra /etc/certs/root-cert.pem is inside /etc/certs). */
 export const OWNED_BY_PROXY = ['/var/lib/istio', '/etc/certs', '/etc/istio/proxy', '/etc/istio/config', '/var/run/secrets'];
 
-/** Why the istiod-side steps never run in the lab, even when the lab has a cluster that
- *  takes kubectl commands: it has no istiod and no Istio release (istioctl, samples/). */
-export const NO_ISTIOD = 'the lab has no istiod and no Istio release (istioctl, samples/): the VM steps use lab stand-ins for what this step produces';
-
 export const LOG = '/var/log/istio/istio.log';
 export const ERR_LOG = '/var/log/istio/istio.err.log';
 

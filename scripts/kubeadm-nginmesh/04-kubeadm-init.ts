@@ -5,7 +5,7 @@
 // exists.
 import type { Step } from '../engine/types.ts';
 import { probe, mutate } from '../engine/sh.ts';
-import { ADMIN_CONF, CONFIG_FILE, INIT_LOG, NO_KUBELET, failWith, isRoles, rolesFor } from './common.ts';
+import { ADMIN_CONF, CONFIG_FILE, INIT_LOG, failWith, isRoles, rolesFor } from './common.ts';
 
 const step: Step = {
   id: '04-kubeadm-init',
@@ -36,7 +36,6 @@ const step: Step = {
         grep -m1 'initialized successfully' ${INIT_LOG} || true
       `,
       verify: probe`test -f ${ADMIN_CONF}`,
-      notInLab: NO_KUBELET,
     };
   },
 };

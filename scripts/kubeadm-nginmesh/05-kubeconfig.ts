@@ -10,7 +10,7 @@ import { YAML } from '../engine/lazy.ts';
 import type { Interpretation, Step } from '../engine/types.ts';
 import { probe } from '../engine/sh.ts';
 import { registerSecret } from '../engine/redact.ts';
-import { ADMIN_CONF, failWith, isRoles, labStandIn, rolesFor } from './common.ts';
+import { ADMIN_CONF, failWith, isRoles, rolesFor } from './common.ts';
 
 /** Save an admin kubeconfig (text) at `file` with mode 0600; never echoes its content. */
 export function saveKubeconfig(text: string, file: string): Interpretation {
@@ -53,7 +53,6 @@ const step: Step = {
     if (!isRoles(roles)) return failWith(roles.problem);
     if (roles.controlPlane !== ctx.vm) return { skip: `a worker: the admin kubeconfig is on the control plane ${roles.controlPlane.name}` };
     if (ctx.env.KUBE_CONTEXT) return { skip: `KUBE_CONTEXT is set: the cluster steps use context ${ctx.env.KUBE_CONTEXT} of your kubeconfig` };
-    if (ctx.lab) return labStandIn(`read ${ADMIN_CONF} and save it as ${ctx.env.KUBECONFIG_FILE}`);
     return {
       probe: probe`cat ${ADMIN_CONF}`,
       interpret: (out) => (out.code !== 0

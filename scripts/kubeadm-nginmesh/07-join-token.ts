@@ -9,7 +9,7 @@
 import type { Step } from '../engine/types.ts';
 import { probe } from '../engine/sh.ts';
 import { registerSecret } from '../engine/redact.ts';
-import { failWith, isRoles, labStandIn, rolesFor } from './common.ts';
+import { failWith, isRoles, rolesFor } from './common.ts';
 import { JOIN_FACT, joinStatus, parseJoinCommand } from './join.ts';
 
 export const TOKEN_TTL = '15m';
@@ -32,7 +32,6 @@ const step: Step = {
     const status = joinStatus(ctx.cluster);
     if (status && status.checked.length && !status.pending.length) return { skip: `every worker has joined (${status.checked.join(', ')}): no token needed` };
     if (ctx.dryRun) return { skip: 'dry run: no bootstrap token is made (that would be a change)' };
-    if (ctx.lab) return { ...labStandIn(`kubeadm token create --print-join-command --ttl ${TOKEN_TTL}`) };
     return {
       probe: probe`kubeadm token create --print-join-command --ttl ${TOKEN_TTL} --description ${'meshbook kubeadm-nginmesh: workers join'}`,
       interpret: (out) => {

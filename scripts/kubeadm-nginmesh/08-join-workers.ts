@@ -7,7 +7,7 @@
 // /etc/kubernetes/kubelet.conf.
 import type { Step } from '../engine/types.ts';
 import { probe, mutate, Secret } from '../engine/sh.ts';
-import { JOIN_FILE, JOIN_LOG, KUBELET_CONF, NO_KUBELET, apiEndpoint, argLines, failWith, isRoles, rolesFor } from './common.ts';
+import { JOIN_FILE, JOIN_LOG, KUBELET_CONF, apiEndpoint, argLines, failWith, isRoles, rolesFor } from './common.ts';
 import { fill, renderJoinConfig, template, KubeadmConfigError } from './kubeadm-config.ts';
 import { joinInfo } from './join.ts';
 
@@ -71,7 +71,6 @@ const step: Step = {
         echo ${`${ctx.vm.name} joined the cluster`}
       `,
       verify: probe`test -f ${KUBELET_CONF}`,
-      notInLab: NO_KUBELET,
     };
   },
 };

@@ -1,5 +1,5 @@
 // Shared by the kubeadm-nginmesh steps: the machines' roles, the kubectl argv for the new
-// cluster, the lab's read-only stand-in for steps that need kubeadm, and the file paths.
+// cluster, and the file paths.
 //
 // Roles. The inventory's VMs are the cluster's machines: the one labelled
 // `role: control-plane` is the control plane, the others are workers (`role: worker` may be
@@ -9,7 +9,7 @@
 // inventory order before any other step, in plans and in runs alike) and cluster steps,
 // which do see the inventory, note it whole. The list is kept per run (keyed by the run's
 // env object), never across runs.
-import type { ClusterCtx, HostCtx, Interpretation, RemoteResult, VmAction } from '../engine/types.ts';
+import type { ClusterCtx, HostCtx, VmAction } from '../engine/types.ts';
 import type { Vm } from '../engine/inventory.ts';
 import { kubectl } from '../engine/local.ts';
 import { probe, mutate, Secret, type Script } from '../engine/sh.ts';
@@ -21,8 +21,6 @@ export const KUBELET_CONF = '/etc/kubernetes/kubelet.conf';
 export const INIT_LOG = '/var/log/meshbook-kubeadm-init.log';
 export const JOIN_LOG = '/var/log/meshbook-kubeadm-join.log';
 export const API_PORT = 6443;
-
-export const NO_KUBELET = 'the lab has no kubelet and no container runtime, so kubeadm cannot run here';
 
 // ---- roles --------------------------------------------------------------------------
 const seen = new WeakMap<object, Vm[]>();
@@ -71,19 +69,6 @@ export function failWith(message: string): VmAction {
 /** The address kubeadm advertises and workers join: the control plane's private IP. */
 export function apiEndpoint(cp: Vm): string | undefined {
   return cp.privateIp ? `${cp.privateIp}:${API_PORT}` : undefined;
-}
-
-// ---- the lab ------------------------------------------------------------------------
-/** In the lab a kubeadm step only reads: is kubeadm installed here at all. */
-export function labStandIn(what: string): VmAction {
-  return {
-    probe: probe`
-      if command -v kubeadm >/dev/null 2>&1; then echo "kubeadm $(kubeadm version -o short 2>/dev/null) is installed on this VM"
-      else echo 'kubeadm is not installed on this VM'; fi
-    `,
-    interpret: (out: RemoteResult): Interpretation => ({ ok: out.code === 0, lines: [...out.stdout.trim().split('\n').filter(Boolean), `would run: ${what}`] }),
-    notInLab: NO_KUBELET,
-  };
 }
 
 // ---- kubectl for the new cluster ------------------------------------------------------

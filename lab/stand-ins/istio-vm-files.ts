@@ -4,7 +4,7 @@
 // writes, a mesh.yaml with a discoveryAddress, a PEM-shaped placeholder,
 // the lab's random token (LAB_ISTIO_TOKEN, a Secret) and a hosts line with the lab's
 // NODE_IP. Every file says it is a lab stand-in; none of it would let a proxy join a mesh.
-import { ISTIOD_PORT, type VmFiles } from './common.ts';
+import { ISTIOD_PORT, type VmFiles } from '../../scripts/istio-vm/common.ts';
 
 export const STAND_IN_MARK = 'meshbook lab stand-in, not istioctl output';
 
