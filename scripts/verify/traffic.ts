@@ -320,11 +320,18 @@ export async function verifyTraffic(opts: VerifyTrafficOptions = {}): Promise<Ve
   const plan = planRun(cfg);
   if (plan.warning) warn(plan.warning);
 
-  const bar = opts.progress ? progressBar(cfg, plan.n) : null;
+  const { load, startedAt, shown } = await runStage(cfg, plan.n, { warmup: cfg.warmup, maxTimeMs: cfg.maxTimeMs, signal: opts.signal, progress: !!opts.progress });
+  const result = buildResult(cfg, plan, load, startedAt);
+  if (!cfg.extendOnce) return result;
+  return extendOnce(cfg, plan, load, result, opts, shown);
+}
+
+/** One sample of n requests (with a progress bar when asked): the load and when it began. */
+async function runStage(cfg: VerifyConfig, n: number, o: { warmup: number; maxTimeMs: number | null; signal?: AbortSignal; progress: boolean }) {
+  const bar = o.progress ? progressBar(cfg, n) : null;
   const startedAt = new Date();
-  let load: LoadResult;
   try {
-    load = await runLoad({
+    const load = await runLoad({
       origin: cfg.origin,
       path: cfg.path,
       headers: cfg.headers,
@@ -332,23 +339,21 @@ export async function verifyTraffic(opts: VerifyTrafficOptions = {}): Promise<Ve
       matchOrder: cfg.matchOrder,
       byHeader: cfg.byHeader,
       maxBodyBytes: cfg.maxBodyBytes,
-      n: plan.n,
+      n,
       connections: cfg.connections,
       qps: cfg.qps,
       timeoutMs: cfg.timeoutMs,
       newConnectionPerRequest: cfg.newConnectionPerRequest,
-      warmup: cfg.warmup,
-      maxTimeMs: cfg.maxTimeMs,
-      signal: opts.signal,
+      warmup: o.warmup,
+      maxTimeMs: o.maxTimeMs,
+      signal: o.signal,
       onProgress: bar ? (t) => bar.update(t) : undefined,
       progressMs: 100,
     });
+    return { load, startedAt, shown: bar !== null };
   } finally {
     bar?.stop();
   }
-  const result = buildResult(cfg, plan, load, startedAt);
-  if (!cfg.extendOnce) return result;
-  return extendOnce(cfg, plan, load, result, opts, bar !== null);
 }
 
 /**
@@ -407,32 +412,7 @@ async function extendOnce(
 
   const n2 = design!.n2;
   const plan2: Plan = { ...planRun({ ...cfg, n: n2 }), warning: null };
-  const bar = progress ? progressBar(cfg, n2) : null;
-  const startedAt = new Date();
-  let load2: LoadResult;
-  try {
-    load2 = await runLoad({
-      origin: cfg.origin,
-      path: cfg.path,
-      headers: cfg.headers,
-      patterns: cfg.buckets.map((b) => b.pattern),
-      matchOrder: cfg.matchOrder,
-      byHeader: cfg.byHeader,
-      maxBodyBytes: cfg.maxBodyBytes,
-      n: n2,
-      connections: cfg.connections,
-      qps: cfg.qps,
-      timeoutMs: cfg.timeoutMs,
-      newConnectionPerRequest: cfg.newConnectionPerRequest,
-      warmup: 0,
-      maxTimeMs: leftMs,
-      signal: opts.signal,
-      onProgress: bar ? (x) => bar.update(x) : undefined,
-      progressMs: 100,
-    });
-  } finally {
-    bar?.stop();
-  }
+  const { load: load2, startedAt } = await runStage(cfg, n2, { warmup: 0, maxTimeMs: leftMs, signal: opts.signal, progress });
   const r2 = buildResult({ ...cfg, n: n2, warmup: 0 }, plan2, load2, startedAt);
   seq.extended = true;
   seq.decidedBy = 2;
