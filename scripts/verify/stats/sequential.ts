@@ -28,7 +28,7 @@ import { createRequire } from 'node:module';
 import { EPS, chiSquareCritical } from './tests.ts';
 import { quickVerdict } from './verdict.ts';
 import { passProbabilityInfo, shiftedSplits, splitLabel } from './sizing.ts';
-import { detection, mulberry32, sampleMultinomial } from './simulation.ts';
+import { mulberry32, sampleMultinomial } from './simulation.ts';
 
 /** Stage 2's size as a multiple of stage 1's. */
 export const EXTEND_FACTOR = 2;
