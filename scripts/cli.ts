@@ -167,7 +167,7 @@ and the lock that allows one run per env file at a time in ${stateHome()}/locks/
         console.log(`\n${summaryTable(report)}`);
         for (const f of failuresSummary(report)) console.log(chalk.red(f));
         if (o.dryRun) console.log('dry run: probes ran, nothing was changed');
-        if (ac.signal.aborted) console.log(`interrupted; the next \`meshbook rebuild ${names.join(' ')} --env ${o.env}\` resumes where this one stopped`);
+        if (ac.signal.aborted) console.log(`interrupted; the next \`meshbook rebuild ${names.join(' ')} --env ${o.env}\` resumes: every step runs its check, and what this run finished is confirmed, not redone`);
       }
       process.exitCode = ac.signal.aborted ? 130 : report.failed ? 1 : 0;
     });

@@ -118,7 +118,7 @@ function fitNames(names: string[], room: number): string {
   return out.join(' ');
 }
 
-/** The command that resumes this run (finishes only what is left). */
+/** The command that resumes this run (every check runs again; finished steps are confirmed, not redone). */
 export function rerunCommand(rep: RunReport): string {
   const names = rep.runbooks ?? [...new Set(rep.records.map((r) => r.id.split('/')[0]))];
   return `meshbook rebuild ${names.join(' ')}${rep.envFile ? ` --env ${rep.envFile}` : ''}`;
@@ -131,7 +131,7 @@ export function failuresSummary(rep: RunReport): string[] {
   for (const r of rep.records) for (const [h, res] of Object.entries(r.hosts)) {
     if (res.status !== 'failed') continue;
     const error = res.error ?? 'failed';
-    const next = /rerun with|to resume/.test(error) ? '' : `; next: ${/; fix: /.test(error) ? 'apply the fix, then ' : 'see the stderr above, fix it, then '}rerun \`${rerun}\` to resume (only what is left runs)`;
+    const next = /rerun with|to resume/.test(error) ? '' : `; next: ${/; fix: /.test(error) ? 'apply the fix, then ' : 'see the stderr above, fix it, then '}rerun \`${rerun}\` to resume (finished steps are checked, not redone)`;
     out.push(`${h}: ${r.id}: ${error}${next}`);
   }
   return out.map(redact);
