@@ -12,10 +12,12 @@ const CMDS = [
   ['meshbook --help', ['node', 'bin/meshbook.js', '--help']],
   ['meshbook list', ['node', 'bin/meshbook.js', 'list']],
   // BENCH_MORE=1: the compiled CLI without bin/meshbook.js's freshness check, and tsx
-  ...(process.env.BENCH_MORE ? [
-    ['dist/scripts/cli.js --help', ['node', 'dist/scripts/cli.js', '--help']],
-    ['meshbook --help (MESHBOOK_TSX=1)', ['env', 'MESHBOOK_TSX=1', 'node', 'bin/meshbook.js', '--help']],
-  ] : []),
+  ...(process.env.BENCH_MORE
+    ? [
+        ['dist/scripts/cli.js --help', ['node', 'dist/scripts/cli.js', '--help']],
+        ['meshbook --help (MESHBOOK_TSX=1)', ['env', 'MESHBOOK_TSX=1', 'node', 'bin/meshbook.js', '--help']],
+      ]
+    : []),
 ];
 const wall = CMDS.map(() => []);
 const cpu = CMDS.map(() => []);
@@ -29,10 +31,17 @@ for (let r = 0; r < rounds; r++) {
     cpu[i].push(+m[2] + +m[3]);
   }
 }
-const median = (a) => { const s = [...a].sort((x, y) => x - y); return s[s.length >> 1]; };
+const median = (a) => {
+  const s = [...a].sort((x, y) => x - y);
+  return s[s.length >> 1];
+};
 const ms = (s) => `${Math.round(s * 1000)} ms`.padStart(8);
 console.log(`${rounds} rounds, medians${' '.repeat(13)}wall   (ratio)      cpu   (ratio)`);
 for (let i = 0; i < CMDS.length; i++) {
-  const w = median(wall[i]), c = median(cpu[i]);
-  console.log(`${CMDS[i][0].padEnd(30)} ${ms(w)} (${(w / median(wall[0])).toFixed(2)}x) ${ms(c)} (${(c / median(cpu[0])).toFixed(2)}x)`);
+  const w = median(wall[i]),
+    c = median(cpu[i]);
+  console.log(
+    `${CMDS[i][0].padEnd(30)} ${ms(w)} (${(w / median(wall[0])).toFixed(2)}` +
+      `x) ${ms(c)} (${(c / median(cpu[0])).toFixed(2)}x)`,
+  );
 }

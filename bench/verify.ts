@@ -34,7 +34,12 @@ const N = Number(o.n);
 const C = Number(o.connections);
 const ROUNDS = Number(o.rounds);
 const WORKERS = Number(o.workers);
-for (const [name, v] of [['--n', N], ['--connections', C], ['--rounds', ROUNDS], ['--workers', WORKERS]] as const) {
+for (const [name, v] of [
+  ['--n', N],
+  ['--connections', C],
+  ['--rounds', ROUNDS],
+  ['--workers', WORKERS],
+] as const) {
   if (!Number.isInteger(v) || v < 1) {
     console.error(`bench: ${name} must be a whole number >= 1`);
     process.exit(2);
@@ -118,11 +123,14 @@ http {
   );
   const test = spawnSync(bin, ['-t', '-p', prefix, '-c', conf, '-e', join(prefix, 'error.log')], { encoding: 'utf8' });
   if (test.status !== 0) throw new Error(`nginx -t failed: ${test.stderr}`);
-  nginx = spawn(bin, ['-p', prefix, '-c', conf, '-e', join(prefix, 'error.log')], { stdio: ['ignore', 'ignore', 'inherit'] });
+  nginx = spawn(bin, ['-p', prefix, '-c', conf, '-e', join(prefix, 'error.log')], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   const url = `http://127.0.0.1:${port}/hello/eric`;
   const until = Date.now() + 10_000;
   while (Date.now() < until) {
-    if (nginx.exitCode !== null) throw new Error(`nginx exited (${nginx.exitCode}): ${readFileSync(join(prefix, 'error.log'), 'utf8')}`);
+    if (nginx.exitCode !== null)
+      throw new Error(`nginx exited (${nginx.exitCode}): ${readFileSync(join(prefix, 'error.log'), 'utf8')}`);
     try {
       const res = await fetch(url);
       if (res.ok && /^(Hello|Bonjour|Hola) /.test(await res.text())) return url;
@@ -248,7 +256,8 @@ try {
     ratios.push(ratio);
     console.log(
       `round ${round}  hey ${fmt(h.rps).padStart(7)} req/s   verifier ${fmt(v.rps).padStart(7)} req/s   ` +
-        `ratio ${ratio.toFixed(2)}   verifier: ${v.verdict} ${v.shares} (${fmt(v.classified)}/${fmt(v.counted)} classified), ` +
+        (`ratio ${ratio.toFixed(2)}   verifier: ${v.verdict} ${v.shares} ` +
+          `(${fmt(v.classified)}/${fmt(v.counted)} classified), `) +
         `peak RSS ${v.peakRssMB} MB`,
     );
   }
@@ -262,7 +271,8 @@ try {
     console.log(`\nlarge    verifier -n ${fmt(big)} -c ${C} ...`);
     const v = await verifier(url, big);
     console.log(
-      `large    ${fmt(v.counted)} requests in ${v.durationS.toFixed(1)} s (${fmt(v.rps)} req/s), ${v.verdict} ${v.shares}, ` +
+      `large    ${fmt(v.counted)} requests in ${v.durationS.toFixed(1)} ` +
+        `s (${fmt(v.rps)} req/s), ${v.verdict} ${v.shares}, ` +
         `peak RSS ${v.peakRssMB} MB (limit 200 MB)`,
     );
   }

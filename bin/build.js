@@ -26,12 +26,20 @@ if (r.status !== 0) {
   process.exit(r.status ?? 1);
 }
 // `meshbook list` from the compiled runbooks (scripts/listing.ts), written once here
-const list = spawnSync(process.execPath, ['--input-type=module', '-e', `
+const list = spawnSync(
+  process.execPath,
+  [
+    '--input-type=module',
+    '-e',
+    `
   import fs from 'node:fs';
   const { RUNBOOKS } = await import('./dist/scripts/runbooks.js');
   const { LISTING_FILE, listingOf } = await import('./dist/scripts/listing.js');
   fs.writeFileSync(LISTING_FILE, JSON.stringify(listingOf(RUNBOOKS)) + '\\n');
-`], { cwd: ROOT, stdio: 'inherit' });
+`,
+  ],
+  { cwd: ROOT, stdio: 'inherit' },
+);
 if (list.status !== 0) {
   console.error('meshbook build: the compiled runbooks do not load; meshbook will run through tsx');
   process.exit(list.status ?? 1);

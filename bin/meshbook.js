@@ -10,7 +10,9 @@ import { staleReason } from './compiled.js';
 if (process.env.NO_COLOR) process.env.FORCE_COLOR = '0';
 const why = process.env.MESHBOOK_TSX === '1' ? 'MESHBOOK_TSX=1' : staleReason();
 if (process.env.MESHBOOK_SHOW_ENTRY === '1') {
-  process.stderr.write(why ? `meshbook: scripts/cli.ts through tsx (${why})\n` : 'meshbook: compiled dist/scripts/cli.js\n');
+  process.stderr.write(
+    why ? `meshbook: scripts/cli.ts through tsx (${why})\n` : 'meshbook: compiled dist/scripts/cli.js\n',
+  );
 }
 if (why) {
   const { register } = await import('tsx/esm/api');

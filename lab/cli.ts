@@ -2,7 +2,15 @@
 // shape: registerLab is over 80 lines (commander's chain of 4 subcommands); per-command split deferred (time)
 import { Command, InvalidArgumentError } from 'commander';
 import type { Ora } from 'ora';
-import { DEFAULT_DIR, DEFAULT_PREFIX, DEFAULT_SUBNET, LabError, LabInputError, MAX_VMS, type LabOptions } from './config.ts';
+import {
+  DEFAULT_DIR,
+  DEFAULT_PREFIX,
+  DEFAULT_SUBNET,
+  LabError,
+  LabInputError,
+  MAX_VMS,
+  type LabOptions,
+} from './config.ts';
 import { repoPath } from './outputs.ts';
 import type { LabStatus } from './status.ts';
 // the lab's machinery loads when a lab command runs, not with every meshbook command
@@ -17,7 +25,10 @@ interface CommonFlags {
 
 function common(cmd: Command): Command {
   cmd
-    .option('--prefix <name>', `namespace prefix: the lab's namespaces are <prefix>-* (env MESHBOOK_LAB_PREFIX, default ${DEFAULT_PREFIX})`)
+    .option(
+      '--prefix <name>',
+      `namespace prefix: the lab's namespaces are <prefix>-* (env MESHBOOK_LAB_PREFIX, default ${DEFAULT_PREFIX})`,
+    )
     .option('--dir <path>', `lab state dir (env MESHBOOK_LAB_DIR, default ${DEFAULT_DIR})`);
   // not --env-file: Node 20 takes that flag for itself even after the script name
   return cmd
@@ -37,7 +48,11 @@ function intArg(v: string): number {
   return Number(v);
 }
 
-const listArg = (v: string): string[] => v.split(',').map((s) => s.trim()).filter(Boolean);
+const listArg = (v: string): string[] =>
+  v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 
 /**
  * `meshbook lab kubectl ARGS`: one kubectl command through the lab's ClusterProvider (the
@@ -54,7 +69,8 @@ export async function labKubectl(
   const cfg = v.resolveConfig(opts);
   const state = await v.readState(cfg);
   if (!state || v.netnsInode(cfg.switchNetns) === null) {
-    const where = cfg.prefix === DEFAULT_PREFIX && cfg.dir === DEFAULT_DIR ? '' : ` (prefix ${cfg.prefix}, state dir ${cfg.dir})`;
+    const where =
+      cfg.prefix === DEFAULT_PREFIX && cfg.dir === DEFAULT_DIR ? '' : ` (prefix ${cfg.prefix}, state dir ${cfg.dir})`;
     throw new LabError(`no lab is up${where}: run meshbook lab up`);
   }
   if (!state.cluster) throw new LabError('the lab has no cluster: run meshbook lab up (without --no-cluster)');
@@ -102,30 +118,46 @@ async function guarded(_cmd: Command, spinner: Ora | null, fn: () => Promise<voi
 
 export function formatStatus(s: LabStatus): string {
   if (!s.exists) {
-    const stray = s.strayNamespaces.length ? `; leftover namespaces ${s.strayNamespaces.join(' ')}: run meshbook lab down` : '';
+    const stray = s.strayNamespaces.length
+      ? `; leftover namespaces ${s.strayNamespaces.join(' ')}: run meshbook lab down`
+      : '';
     return `no lab with prefix ${s.prefix} (state dir ${s.stateDir})${stray}\n`;
   }
   const lines = [
-    `lab ${s.prefix}: ${s.healthy ? 'up' : 'DEGRADED (run meshbook lab up)'}; generation ${s.generation ?? 'none (run meshbook lab up)'}; subnet ${s.subnet}; ` +
+    `lab ${s.prefix}: ${s.healthy ? 'up' : 'DEGRADED (run meshbook lab up)'}; ` +
+      `generation ${s.generation ?? 'none (run meshbook lab up)'}; subnet ${s.subnet}; ` +
       `workstation ${s.workstation.netns} ${s.workstation.address}${s.workstation.present ? '' : ' (missing)'}; ` +
       `switch ${s.switch.netns}${s.switch.present ? '' : ' (missing)'}`,
   ];
   const rows = [
     ['NAME', 'NETNS', 'ADDRESS', 'DISTRO', 'LABEL', 'SSHD'],
-    ...s.vms.map((v) => [v.name, v.netns, v.address, v.distro, `version=${v.version}`, v.sshd + (v.pid ? ` (pid ${v.pid})` : '')]),
+    ...s.vms.map((v) => [
+      v.name,
+      v.netns,
+      v.address,
+      v.distro,
+      `version=${v.version}`,
+      v.sshd + (v.pid ? ` (pid ${v.pid})` : ''),
+    ]),
   ];
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
   for (const r of rows) lines.push(r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  '));
   if (s.cluster) {
     const c = s.cluster;
     lines.push(
-      `cluster: node ${c.node.netns} ${c.node.address}${c.node.present ? '' : ' (missing)'}; ingress gateway ${c.gateway}; ` +
-        `Service CIDR ${c.serviceCidr}, pod CIDR ${c.podCidr}; ${c.objects} objects; VM sidecars: ${c.vmSidecars.join(' ') || 'none'}`,
+      `cluster: node ${c.node.netns} ${c.node.address}${c.node.present ? '' : ' (missing)'}; ` +
+        `ingress gateway ${c.gateway}; ` +
+        (`Service CIDR ${c.serviceCidr}, pod CIDR ${c.podCidr}; ${c.objects} ` +
+          `objects; VM sidecars: ${c.vmSidecars.join(' ') || 'none'}`),
     );
-    for (const p of c.pods) lines.push(`  pod ${p.namespace}/${p.name}  ${p.ip}  ${p.ready ? 'ready' : 'NOT READY'}${p.sidecar ? ' +sidecar' : ''}`);
+    for (const p of c.pods)
+      lines.push(
+        `  pod ${p.namespace}/${p.name}  ${p.ip}  ${p.ready ? 'ready' : 'NOT READY'}${p.sidecar ? ' +sidecar' : ''}`,
+      );
   }
   lines.push(`env ${repoPath(s.envFile)}  inventory ${repoPath(s.inventoryFile)}  state ${s.stateDir}`);
-  if (s.strayNamespaces.length) lines.push(`leftover namespaces (lab down removes them): ${s.strayNamespaces.join(' ')}`);
+  if (s.strayNamespaces.length)
+    lines.push(`leftover namespaces (lab down removes them): ${s.strayNamespaces.join(' ')}`);
   return lines.join('\n') + '\n';
 }
 
@@ -190,7 +222,7 @@ export function registerLab(program: Command): void {
     .description('the local lab: VMs made of network namespaces on this machine (root only)')
     .addHelpText(
       'after',
-      '\nThe lab never touches the machine\'s own network: no lab interface lives in the root\n' +
+      "\nThe lab never touches the machine's own network: no lab interface lives in the root\n" +
         'namespace and no lab namespace has a default route. See lab/README.md.',
     );
 
@@ -199,61 +231,103 @@ export function registerLab(program: Command): void {
       .command('up')
       .description('build the lab (idempotent): workstation, switch and VMs vm1..vmN with sshd')
       .option('--vms <n>', `number of VMs, 1-${MAX_VMS} (default: the existing lab's count, else 3)`, intArg)
-      .option('--vm-ips <list>', 'comma-separated VM addresses, vm1 first (default .250-.252, then .10 upward)', listArg)
+      .option(
+        '--vm-ips <list>',
+        'comma-separated VM addresses, vm1 first (default .250-.252, then .10 upward)',
+        listArg,
+      )
       .option('--subnet <cidr>', `lab subnet (default ${DEFAULT_SUBNET})`)
-      .option('--profiles <list>', 'distro profiles cycled over the VMs (default alinux-2.1903,centos-8,ubuntu-20.04)', listArg)
-      .option('--no-cluster', 'no lab cluster (node namespace at .100, ingress gateway, pods, NGINX sidecars); removes an existing one')
+      .option(
+        '--profiles <list>',
+        'distro profiles cycled over the VMs (default alinux-2.1903,centos-8,ubuntu-20.04)',
+        listArg,
+      )
+      .option(
+        '--no-cluster',
+        'no lab cluster (node namespace at .100, ingress gateway, pods, NGINX sidecars); removes an existing one',
+      )
       .option('--service-cidr <cidr>', "the cluster's Service CIDR (default 172.19.0.0/20)")
       .option('--pod-cidr <cidr>', "the cluster's pod CIDR (default 172.18.0.0/16)"),
-  ).action(async (flags: CommonFlags & { vms?: number; vmIps?: string[]; subnet?: string; profiles?: string[]; cluster?: boolean; serviceCidr?: string; podCidr?: string }, cmd: Command) => {
-    // a terminal of 0 columns (e.g. a pty without a size) sends ora into an endless redraw
-    // (ora is loaded here, not when meshbook starts)
-    const spinner = process.stderr.isTTY && process.stderr.columns > 0 ? (await import('ora')).default({ text: 'lab up', stream: process.stderr }).start() : null;
-    await guarded(cmd, spinner, async () => {
-      const r = await (await vms()).labUp({
-        ...labOpts(flags),
-        vms: flags.vms,
-        vmIps: flags.vmIps,
-        subnet: flags.subnet,
-        profiles: flags.profiles,
-        cluster: flags.cluster !== false,
-        serviceCidr: flags.serviceCidr,
-        podCidr: flags.podCidr,
-        onProgress: (m) => {
-          if (spinner) spinner.text = `lab up: ${m}`;
-        },
-      });
-      const what = r.created.length || r.removed.length
-        ? `started ${r.created.length}${r.kept.length ? `, kept ${r.kept.length}` : ''}${r.removed.length ? `, removed ${r.removed.length}` : ''}`
-        : 'nothing to change';
-      const withCluster = r.cluster ? ` and the cluster (${r.cluster.pods} pods${r.cluster.created ? ', node created' : ''})` : '';
-      spinner?.succeed(`lab up: ${r.state.vms.length} VMs running${withCluster} (${what}) in ${r.seconds.toFixed(1)} s`);
-      if (!spinner) console.log(`lab up: ${r.state.vms.length} VMs running${withCluster} (${what}) in ${r.seconds.toFixed(1)} s`);
-      const removed = r.cluster?.removed ?? [];
-      for (const p of removed.length > 8 ? [...removed.slice(0, 6), `... and ${removed.length - 6} more of VMs that are gone`] : removed) console.log(`cluster: ${p}`);
-      for (const p of [...(r.cluster?.notInLab ?? []), ...(r.cluster?.problems ?? [])]) console.log(`cluster: ${p}`);
-      process.stdout.write(formatStatus(await (await vms()).labStatus(labOpts(flags))));
-      console.log(`ssh: ip netns exec ${r.cfg.wsNetns} ssh -F ${r.cfg.sshConfigFile} vm1`);
-    });
-  });
-
-  common(lab.command('down').description('remove the lab: processes, namespaces, state dir, env and inventory files (idempotent)')).action(
-    async (flags: CommonFlags, cmd: Command) => {
-      await guarded(cmd, null, async () => {
-        const r = await (await vms()).labDown(labOpts(flags));
-        const files = r.files.map((f) => repoPath(f));
-        console.log(
-          r.namespaces.length || files.length
-            ? `lab down: removed ${r.namespaces.length} namespaces, ${r.processes} processes${files.length ? `, ${files.join(' ')}` : ''} in ${r.seconds.toFixed(1)} s`
-            : `lab down: no lab with prefix ${r.cfg.prefix}: nothing to remove`,
+  ).action(
+    async (
+      flags: CommonFlags & {
+        vms?: number;
+        vmIps?: string[];
+        subnet?: string;
+        profiles?: string[];
+        cluster?: boolean;
+        serviceCidr?: string;
+        podCidr?: string;
+      },
+      cmd: Command,
+    ) => {
+      // a terminal of 0 columns (e.g. a pty without a size) sends ora into an endless redraw
+      // (ora is loaded here, not when meshbook starts)
+      const spinner =
+        process.stderr.isTTY && process.stderr.columns > 0
+          ? (await import('ora')).default({ text: 'lab up', stream: process.stderr }).start()
+          : null;
+      await guarded(cmd, spinner, async () => {
+        const r = await (
+          await vms()
+        ).labUp({
+          ...labOpts(flags),
+          vms: flags.vms,
+          vmIps: flags.vmIps,
+          subnet: flags.subnet,
+          profiles: flags.profiles,
+          cluster: flags.cluster !== false,
+          serviceCidr: flags.serviceCidr,
+          podCidr: flags.podCidr,
+          onProgress: (m) => {
+            if (spinner) spinner.text = `lab up: ${m}`;
+          },
+        });
+        const what =
+          r.created.length || r.removed.length
+            ? `started ${r.created.length}${r.kept.length ? `, kept ${r.kept.length}` : ''}` +
+              `${r.removed.length ? `, removed ${r.removed.length}` : ''}`
+            : 'nothing to change';
+        const withCluster = r.cluster
+          ? ` and the cluster (${r.cluster.pods} pods${r.cluster.created ? ', node created' : ''})`
+          : '';
+        spinner?.succeed(
+          `lab up: ${r.state.vms.length} VMs running${withCluster} (${what}) in ${r.seconds.toFixed(1)} s`,
         );
+        if (!spinner)
+          console.log(`lab up: ${r.state.vms.length} VMs running${withCluster} (${what}) in ${r.seconds.toFixed(1)} s`);
+        const removed = r.cluster?.removed ?? [];
+        for (const p of removed.length > 8
+          ? [...removed.slice(0, 6), `... and ${removed.length - 6} more of VMs that are gone`]
+          : removed)
+          console.log(`cluster: ${p}`);
+        for (const p of [...(r.cluster?.notInLab ?? []), ...(r.cluster?.problems ?? [])]) console.log(`cluster: ${p}`);
+        process.stdout.write(formatStatus(await (await vms()).labStatus(labOpts(flags))));
+        console.log(`ssh: ip netns exec ${r.cfg.wsNetns} ssh -F ${r.cfg.sshConfigFile} vm1`);
       });
     },
   );
 
+  common(
+    lab
+      .command('down')
+      .description('remove the lab: processes, namespaces, state dir, env and inventory files (idempotent)'),
+  ).action(async (flags: CommonFlags, cmd: Command) => {
+    await guarded(cmd, null, async () => {
+      const r = await (await vms()).labDown(labOpts(flags));
+      const files = r.files.map((f) => repoPath(f));
+      console.log(
+        r.namespaces.length || files.length
+          ? `lab down: removed ${r.namespaces.length} namespaces, ${r.processes} ` +
+              `processes${files.length ? `, ${files.join(' ')}` : ''} in ${r.seconds.toFixed(1)} s`
+          : `lab down: no lab with prefix ${r.cfg.prefix}: nothing to remove`,
+      );
+    });
+  });
+
   lab
     .command('kubectl')
-    .description("run a kubectl command against the lab cluster (the lab has no kubectl of its own)")
+    .description('run a kubectl command against the lab cluster (the lab has no kubectl of its own)')
     .usage('[--prefix P] [--dir D] [--lab-env F] <kubectl arguments...>')
     .argument('[args...]')
     .helpOption(false)

@@ -6,7 +6,10 @@ import { REPO_ROOT } from '../scripts/engine/repo.ts';
 
 /** An error meant for the user: one clear line, no stack trace. */
 export class LabError extends Error {
-  constructor(message: string, readonly exitCode = 1) {
+  constructor(
+    message: string,
+    readonly exitCode = 1,
+  ) {
     super(message);
     this.name = 'LabError';
   }
@@ -105,17 +108,22 @@ export function resolveConfig(opts: LabOptions = {}): LabConfig {
   const prefix = opts.prefix ?? env.MESHBOOK_LAB_PREFIX ?? DEFAULT_PREFIX;
   if (!PREFIX_RE.test(prefix)) {
     throw new LabInputError(
-      `prefix "${prefix}" is not valid: use 1-16 lowercase letters and digits starting with a letter (no "-": the lab owns every namespace named <prefix>-*)`,
+      `prefix "${prefix}" is not valid: use 1-16 lowercase letters and digits ` +
+        `starting with a letter (no "-": the lab owns every namespace named <prefix>-*)`,
     );
   }
   const dir = path.resolve(opts.dir ?? env.MESHBOOK_LAB_DIR ?? DEFAULT_DIR);
   if (!SAFE_PATH_RE.test(dir) || dir === '/') {
     throw new LabInputError(
-      `state dir "${dir}" is not usable: use an absolute path of letters, digits and . _ - / @ + only (overlayfs and sshd_config cannot quote others)`,
+      `state dir "${dir}" is not usable: use an absolute path of letters, digits ` +
+        `and . _ - / @ + only (overlayfs and sshd_config cannot quote others)`,
     );
   }
   if (/^\/(run|proc|sys|dev)(\/|$)/.test(dir)) {
-    throw new LabInputError(`state dir "${dir}" is not usable: every VM mounts a fresh /run and shares /proc, /sys and /dev; pick e.g. ${DEFAULT_DIR}`);
+    throw new LabInputError(
+      `state dir "${dir}" is not usable: every VM mounts a fresh ` +
+        `/run and shares /proc, /sys and /dev; pick e.g. ${DEFAULT_DIR}`,
+    );
   }
   const envFile = path.resolve(opts.envFile ?? env.MESHBOOK_LAB_ENV_FILE ?? path.join(REPO_ROOT, 'envs', 'lab.env'));
   const inventoryFile = path.resolve(
@@ -148,7 +156,9 @@ export function parseSubnet(cidr: string): Subnet {
   const c = checkCidr(cidr, 8, 24);
   if (c.ok) return c.cidr;
   if (c.network) throw new LabInputError(`subnet "${cidr}" has host bits set: use ${c.network}`);
-  throw new LabInputError(`subnet "${cidr}" is not valid: use an IPv4 CIDR with prefix length 8..24, e.g. ${DEFAULT_SUBNET}`);
+  throw new LabInputError(
+    `subnet "${cidr}" is not valid: use an IPv4 CIDR with prefix length 8..24, e.g. ${DEFAULT_SUBNET}`,
+  );
 }
 
 /** The address of host number `host` in the lab subnet (see HOST). */
@@ -176,11 +186,20 @@ export interface VmSpec {
 }
 
 /** The VMs `up` should converge to. */
-export function planVms(prefix: string, subnet: Subnet, count: number, vmIps?: string[], profiles?: string[]): VmSpec[] {
+export function planVms(
+  prefix: string,
+  subnet: Subnet,
+  count: number,
+  vmIps?: string[],
+  profiles?: string[],
+): VmSpec[] {
   const profs = profiles && profiles.length ? profiles : [...DEFAULT_PROFILES];
   for (const p of profs) {
     if (!/^[a-z0-9][a-z0-9._-]*$/.test(p) || !existsSync(path.join(PROFILES_DIR, p, 'os-release'))) {
-      throw new LabInputError(`distro profile "${p}" not found: expected ${path.join(PROFILES_DIR, p, 'os-release')} (known: ${DEFAULT_PROFILES.join(', ')})`);
+      throw new LabInputError(
+        `distro profile "${p}" not found: expected ${path.join(PROFILES_DIR, p, 'os-release')} ` +
+          `(known: ${DEFAULT_PROFILES.join(', ')})`,
+      );
     }
   }
   if (!Number.isInteger(count) || count < 1 || count > (vmIps ? 250 : MAX_VMS)) {
@@ -198,7 +217,8 @@ export function planVms(prefix: string, subnet: Subnet, count: number, vmIps?: s
     if (vmIps) {
       const ip = parseIPv4(vmIps[i]);
       if (ip === null) throw new LabInputError(`--vm-ips: "${vmIps[i]}" is not an IPv4 address`);
-      if (!isHostOf(subnet, ip)) throw new LabInputError(`--vm-ips: ${vmIps[i]} is not a host address of the lab subnet ${subnet.cidr}`);
+      if (!isHostOf(subnet, ip))
+        throw new LabInputError(`--vm-ips: ${vmIps[i]} is not a host address of the lab subnet ${subnet.cidr}`);
       if (ip === ws) throw new LabInputError(`--vm-ips: ${vmIps[i]} is the workstation's address`);
       if (seen.has(ip)) throw new LabInputError(`--vm-ips: ${vmIps[i]} is listed twice`);
       seen.add(ip);

@@ -44,7 +44,9 @@ export function labAddresses(subnet: string | undefined, cluster?: LabEnvInputs[
   const svc = parseCidr(serviceCidr, '--service-cidr', 28);
   const room = 2 ** (32 - svc.len);
   return {
-    node, serviceCidr, podCidr,
+    node,
+    serviceCidr,
+    podCidr,
     hello3: formatIPv4(svc.base + 13),
     zipkin: formatIPv4(svc.base + (room > 21 ? 20 : 14)),
   };
@@ -191,9 +193,14 @@ export function renderKnownHosts(
   forget: string[] = [],
 ): string {
   const ours = new Set([...vms.map((v) => v.address), ...forget]);
-  const kept = existing
-    .split('\n')
-    .filter((l) => l.trim() && !l.split(/\s+/)[0].split(',').some((h) => ours.has(h)));
+  const kept = existing.split('\n').filter(
+    (l) =>
+      l.trim() &&
+      !l
+        .split(/\s+/)[0]
+        .split(',')
+        .some((h) => ours.has(h)),
+  );
   return [...vms.map((v) => `${v.address} ${v.hostKey}`), ...kept].join('\n') + '\n';
 }
 

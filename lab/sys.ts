@@ -29,13 +29,19 @@ export async function run(argv: string[], opts: { input?: string; nothrow?: bool
   const out = await q()({ input: opts.input, nothrow: true })`${argv}`;
   if (out.exitCode !== 0 && !opts.nothrow) {
     const msg = (out.stderr.trim() || out.stdout.trim()).split('\n').slice(-3).join(' / ');
-    throw new LabError(`${argv.slice(0, 4).join(' ')}${argv.length > 4 ? ' ...' : ''} failed (exit ${out.exitCode}): ${msg}`);
+    throw new LabError(
+      `${argv.slice(0, 4).join(' ')}${argv.length > 4 ? ' ...' : ''} failed (exit ${out.exitCode}): ${msg}`,
+    );
   }
   return out;
 }
 
 /** `ip -n <ns> -batch -` (or the root namespace when ns is null): one process for many changes. */
-export async function ipBatch(ns: string | null, lines: string[], opts: { force?: boolean } = {}): Promise<ProcessOutput> {
+export async function ipBatch(
+  ns: string | null,
+  lines: string[],
+  opts: { force?: boolean } = {},
+): Promise<ProcessOutput> {
   const argv = ['ip', ...(ns ? ['-n', ns] : []), ...(opts.force ? ['-force'] : []), '-batch', '-'];
   return run(argv, { input: lines.join('\n') + '\n', nothrow: opts.force });
 }
@@ -132,7 +138,7 @@ export async function netnsWithPrefix(prefix: string): Promise<string[]> {
 /** Every process whose network namespace is one of `inodes` (except this process and its ancestors). */
 export async function pidsInNetns(inodes: Set<number>): Promise<number[]> {
   const spare = new Set<number>();
-  for (let p = process.pid; p > 1; ) {
+  for (let p = process.pid; p > 1;) {
     spare.add(p);
     const st = procStat(p);
     if (!st) break;
@@ -177,7 +183,12 @@ export async function terminate(pids: number[], graceMs = 2000): Promise<void> {
   if (await waitGone(graceMs)) return;
   send('SIGKILL');
   if (!(await waitGone(3000))) {
-    throw new LabError(`processes ${refs.filter(alive).map((r) => r.pid).join(' ')} did not exit after SIGKILL`);
+    throw new LabError(
+      `processes ${refs
+        .filter(alive)
+        .map((r) => r.pid)
+        .join(' ')} did not exit after SIGKILL`,
+    );
   }
 }
 
@@ -205,7 +216,10 @@ export async function createNetns(names: string[]): Promise<void> {
   if (!missing.length) return;
   // a handle file left without its mount (e.g. /run survived a reboot) blocks `netns add`
   await deleteNetns(missing.filter((n) => statExists(path.join(NETNS_DIR, n))));
-  await ipBatch(null, missing.map((n) => `netns add ${n}`));
+  await ipBatch(
+    null,
+    missing.map((n) => `netns add ${n}`),
+  );
   await Promise.all(missing.map((n) => ipBatch(n, ['link set lo up'])));
 }
 
@@ -213,7 +227,11 @@ export async function createNetns(names: string[]): Promise<void> {
 export async function deleteNetns(names: string[]): Promise<void> {
   const present = names.filter((n) => netnsInode(n) !== null || statExists(path.join(NETNS_DIR, n)));
   if (!present.length) return;
-  await ipBatch(null, present.map((n) => `netns del ${n}`), { force: true });
+  await ipBatch(
+    null,
+    present.map((n) => `netns del ${n}`),
+    { force: true },
+  );
   const left = present.filter((n) => statExists(path.join(NETNS_DIR, n)));
   if (left.length) throw new LabError(`could not delete network namespaces ${left.join(', ')}`);
 }
@@ -253,7 +271,13 @@ export function listening(pid: number, address: string, port: number): boolean {
   const o = address.split('.').map(Number);
   const le = endianness() === 'LE';
   const bytes = le ? [...o].reverse() : o;
-  const want = bytes.map((b) => b.toString(16).padStart(2, '0')).join('').toUpperCase() + ':' + port.toString(16).padStart(4, '0').toUpperCase();
+  const want =
+    bytes
+      .map((b) => b.toString(16).padStart(2, '0'))
+      .join('')
+      .toUpperCase() +
+    ':' +
+    port.toString(16).padStart(4, '0').toUpperCase();
   const any = '00000000:' + port.toString(16).padStart(4, '0').toUpperCase();
   return text.split('\n').some((l) => {
     const f = l.trim().split(/\s+/);
@@ -264,7 +288,8 @@ export function listening(pid: number, address: string, port: number): boolean {
 // ---- files ----------------------------------------------------------------------------
 
 /** A unique temp name beside `file` (`.<name>.<random>.tmp`: `lab down` knows the pattern). */
-const tmpBeside = (file: string) => path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(4).toString('hex')}.tmp`);
+const tmpBeside = (file: string) =>
+  path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(4).toString('hex')}.tmp`);
 
 async function writeTemp(file: string, content: string, mode: number): Promise<string> {
   await fsp.mkdir(path.dirname(file), { recursive: true });

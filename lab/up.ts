@@ -51,13 +51,7 @@ import {
 } from './state.ts';
 import { ensureSwitch, ensureWorkstation } from './switch.ts';
 import { ensureVms, removeGoneVms, vmDir } from './vm.ts';
-import {
-  deleteNetns,
-  killNetnsProcesses,
-  mkdirp,
-  netnsWithPrefix,
-  writeIfChanged,
-} from './sys.ts';
+import { deleteNetns, killNetnsProcesses, mkdirp, netnsWithPrefix, writeIfChanged } from './sys.ts';
 
 export interface LabUpResult {
   cfg: LabConfig;

@@ -91,9 +91,24 @@ export async function startVm(
     child = spawn(
       'ip',
       [
-        'netns', 'exec', v.netns,
-        'unshare', '--mount', '--uts', '--pid', '--fork', '--kill-child', '--mount-proc', '--propagation', 'private',
-        '--', '/bin/sh', initScript, v.name, dir, path.join(PROFILES_DIR, v.profile),
+        'netns',
+        'exec',
+        v.netns,
+        'unshare',
+        '--mount',
+        '--uts',
+        '--pid',
+        '--fork',
+        '--kill-child',
+        '--mount-proc',
+        '--propagation',
+        'private',
+        '--',
+        '/bin/sh',
+        initScript,
+        v.name,
+        dir,
+        path.join(PROFILES_DIR, v.profile),
       ],
       { detached: true, stdio: ['ignore', fd, fd], env, cwd: '/' },
     );
@@ -180,7 +195,10 @@ export async function ensureVms(
     const stale = todo.filter(
       (v) => netnsInode(v.netns) !== null || at.ports.has(v.name) || statExists(path.join('/run/netns', v.netns)),
     );
-    await destroyAttached(cfg, stale.map((v) => ({ netns: v.netns, port: v.name })));
+    await destroyAttached(
+      cfg,
+      stale.map((v) => ({ netns: v.netns, port: v.name })),
+    );
     for (const v of stale) {
       const p = prevByName.get(v.name);
       if (p && !sameSpec(p, v)) await fsp.rm(vmDir(cfg, v.name), { recursive: true, force: true });

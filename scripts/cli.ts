@@ -48,7 +48,11 @@ async function runbooksOf(names: string[]): Promise<Runbook[]> {
   return names.map(findRunbook);
 }
 
-function sshConfig(env: Record<string, string>, netns: string | undefined, o: { timeout: number; connectTimeout: number }): SshConfig {
+function sshConfig(
+  env: Record<string, string>,
+  netns: string | undefined,
+  o: { timeout: number; connectTimeout: number },
+): SshConfig {
   return {
     knownHosts: path.resolve(env.SSH_KNOWN_HOSTS || '.meshbook/known_hosts'),
     netns,
@@ -59,20 +63,26 @@ function sshConfig(env: Record<string, string>, netns: string | undefined, o: { 
 
 function checkStep(rbs: Runbook[], flag: string, sel?: string) {
   if (sel && !rbs.some((rb) => rb.steps.some((s) => matches(s, rb, sel)))) {
-    throw new InputError([`${flag}: ${JSON.stringify(sel)} is not a step of ${rbs.map((r) => r.name).join(', ')}; see meshbook list`]);
+    throw new InputError([
+      `${flag}: ${JSON.stringify(sel)} is not a step of ${rbs.map((r) => r.name).join(', ')}; see meshbook list`,
+    ]);
   }
 }
 
 export function buildProgram(): Command {
   const program = new Command('meshbook')
-    .description('Runbooks for bringing VM workloads into an Istio or Alibaba Cloud Service Mesh (ASM) mesh, with a local lab of network namespaces to rehearse them on.')
+    .description(
+      'Runbooks for bringing VM workloads into an Istio or Alibaba Cloud Service ' +
+        'Mesh (ASM) mesh, with a local lab of network namespaces to rehearse them on.',
+    )
     .version(VERSION, '-V, --version', 'print the version')
     .showHelpAfterError('(add --help for usage)')
     // bad input (an unknown flag, a bad value, a missing option) exits 2, as every other
     // input error does: commander would exit 1 (inherited by the commands added below)
     .exitOverride();
 
-  program.command('list')
+  program
+    .command('list')
     .description('the runbooks and their numbered steps')
     .option('--json', 'machine-readable output')
     .action(async (o) => {
@@ -88,32 +98,53 @@ export function buildProgram(): Command {
       }
     });
 
-  program.command('plan')
+  program
+    .command('plan')
     .description('print what a rebuild would do, per host, without connecting anywhere')
     .argument('<runbook...>', 'runbook name(s), see meshbook list')
     .requiredOption('--env <file>', 'env file with the inputs (see envs/*.env.example)')
-    .addOption(new Option('--format <format>', 'output format (ansible: a playbook and inventory for fleets, written to -o DIR)').choices(['text', 'sh', 'json', 'ansible']).default('text'))
+    .addOption(
+      new Option('--format <format>', 'output format (ansible: a playbook and inventory for fleets, written to -o DIR)')
+        .choices(['text', 'sh', 'json', 'ansible'])
+        .default('text'),
+    )
     .option('-o, --output <dir>', 'with --format ansible: the directory to write into')
     .action(async (names: string[], o) => {
       const rbs = await runbooksOf(names);
-      if (o.format === 'ansible' && !o.output) throw new InputError(['-o: missing; --format ansible writes files: give the directory, e.g. -o ansible/']);
+      if (o.format === 'ansible' && !o.output)
+        throw new InputError(['-o: missing; --format ansible writes files: give the directory, e.g. -o ansible/']);
       const loaded = loadInputs(o.env, rbs);
       if (o.format === 'ansible') {
         const { exportAnsible } = await import('./ansible/export.ts');
         const { files } = await exportAnsible(rbs, loaded, o.output, { labRules: await labRules() });
         for (const f of files) console.log(`wrote ${f}`);
-        console.log(`run: ANSIBLE_CONFIG=${path.join(o.output, 'ansible.cfg')} ansible-playbook -i ${path.join(o.output, 'inventory.yml')} ${path.join(o.output, 'playbook.yml')}`);
+        console.log(
+          `run: ANSIBLE_CONFIG=${path.join(o.output, 'ansible.cfg')} ansible-playbook ` +
+            `-i ${path.join(o.output, 'inventory.yml')} ${path.join(o.output, 'playbook.yml')}`,
+        );
         return;
       }
       const { plan, planSh, planText } = await import('./engine/plan.ts');
       const steps = plan(rbs, loaded, { labRules: await labRules() });
-      const out = o.format === 'json' ? JSON.stringify({ env: loaded.envFile, lab: loaded.lab, hosts: loaded.inventory.vms.map((v) => v.name), steps }, null, 2)
-        : o.format === 'sh' ? planSh(steps, loaded) : planText(steps, loaded);
+      const out =
+        o.format === 'json'
+          ? JSON.stringify(
+              { env: loaded.envFile, lab: loaded.lab, hosts: loaded.inventory.vms.map((v) => v.name), steps },
+              null,
+              2,
+            )
+          : o.format === 'sh'
+            ? planSh(steps, loaded)
+            : planText(steps, loaded);
       console.log(redact(out));
     });
 
-  program.command('rebuild')
-    .description('non-interactive: bring every VM to the state the runbooks describe (checks first; a re-run changes nothing; resumes after a failure)')
+  program
+    .command('rebuild')
+    .description(
+      'non-interactive: bring every VM to the state the runbooks describe ' +
+        '(checks first; a re-run changes nothing; resumes after a failure)',
+    )
     .argument('<runbook...>', 'runbook name(s), run in order')
     .requiredOption('--env <file>', 'env file with the inputs')
     .option('--yes', 'allow destructive changes (e.g. --allowerasing on CentOS 8)')
@@ -124,23 +155,35 @@ export function buildProgram(): Command {
     .option('--timeout <seconds>', 'limit for one remote command', positiveInt('--timeout'), 900)
     .option('--connect-timeout <seconds>', 'SSH connect timeout', positiveInt('--connect-timeout'), 10)
     .option('--json', 'print one JSON object with every result (progress is not printed)')
-    .addHelpText('after', () => `
+    .addHelpText(
+      'after',
+      () => `
 State: the run journal (one per runbook and env file) is kept in ${journalDir()}/<runbook>/
 and the lock that allows one run per env file at a time in ${stateHome()}/locks/
-(set MESHBOOK_STATE_DIR to move both). The journal only advises: every step runs its check.`)
+(set MESHBOOK_STATE_DIR to move both). The journal only advises: every step runs its check.`,
+    )
     .action(async (names: string[], o) => {
       const rbs = await runbooksOf(names);
       checkStep(rbs, '--from', o.from);
       checkStep(rbs, '--only', o.only);
       const loaded = loadInputs(o.env, rbs, { checkFiles: true });
-      const [{ runRunbooks }, { textHooks, summaryTable, failuresSummary, reportJson }] = await Promise.all([import('./engine/runner.ts'), import('./engine/report.ts')]);
+      const [{ runRunbooks }, { textHooks, summaryTable, failuresSummary, reportJson }] = await Promise.all([
+        import('./engine/runner.ts'),
+        import('./engine/report.ts'),
+      ]);
       const { chalk } = zx;
       const netns = loaded.inventory.netns ?? loaded.env.LAB_NETNS;
-      if (netns && process.getuid?.() !== 0) throw new InputError([`LAB_NETNS: reaching the lab's VMs (namespace ${netns}) needs root; run as root`]);
+      if (netns && process.getuid?.() !== 0)
+        throw new InputError([`LAB_NETNS: reaching the lab's VMs (namespace ${netns}) needs root; run as root`]);
       // one run at a time per env file (a dry run changes nothing and needs no lock)
       if (!o.dryRun) {
         const lock = lockEnv(o.env);
-        if (lock.tookOver) console.error(chalk.yellow(`took over the lock of a run that is gone: pid ${lock.tookOver.pid} (${lock.tookOver.command})`));
+        if (lock.tookOver)
+          console.error(
+            chalk.yellow(
+              `took over the lock of a run that is gone: pid ${lock.tookOver.pid} (${lock.tookOver.command})`,
+            ),
+          );
       }
       const journal = new Journal(o.env);
       const interrupted = o.from || o.only || o.dryRun ? [] : journal.interrupted(names);
@@ -148,7 +191,11 @@ and the lock that allows one run per env file at a time in ${stateHome()}/locks/
       const say = (line: string) => console.error(chalk.yellow(redact(line)));
       const early = journal.notices.splice(0);
       for (const n of early) say(n);
-      if (interrupted.length) say(`the last run of ${interrupted.join(', ')} with ${o.env} did not finish: every step runs its check again; a step it finished is skipped only where the check confirms it (--from STEP to redo from a step)`);
+      if (interrupted.length)
+        say(
+          `the last run of ${interrupted.join(', ')} with ${o.env} did not finish: every step runs its check ` +
+            `again; a step it finished is skipped only where the check confirms it (--from STEP to redo from a step)`,
+        );
       const ac = new AbortController();
       process.on('SIGINT', () => {
         if (ac.signal.aborted) process.exit(130);
@@ -156,23 +203,38 @@ and the lock that allows one run per env file at a time in ${stateHome()}/locks/
         ac.abort();
       });
       const report = await runRunbooks(rbs, loaded, {
-        ssh: sshConfig(loaded.env, netns, o), dryRun: o.dryRun, yes: o.yes, from: o.from, only: o.only, forks: o.forks,
-        journal, hooks: o.json ? undefined : textHooks(), signal: ac.signal,
+        ssh: sshConfig(loaded.env, netns, o),
+        dryRun: o.dryRun,
+        yes: o.yes,
+        from: o.from,
+        only: o.only,
+        forks: o.forks,
+        journal,
+        hooks: o.json ? undefined : textHooks(),
+        signal: ac.signal,
         cluster: loaded.lab ? (await import('../lab/cluster/provider.ts')).labClusterFor(loaded.env) : undefined,
         labRules: await labRules(),
       });
       for (const n of report.notices ?? []) say(n);
-      if (o.json) console.log(redact(JSON.stringify({ ...reportJson(report), notices: [...early, ...(report.notices ?? [])] }, null, 2)));
+      if (o.json)
+        console.log(
+          redact(JSON.stringify({ ...reportJson(report), notices: [...early, ...(report.notices ?? [])] }, null, 2)),
+        );
       else {
         console.log(`\n${summaryTable(report)}`);
         for (const f of failuresSummary(report)) console.log(chalk.red(f));
         if (o.dryRun) console.log('dry run: probes ran, nothing was changed');
-        if (ac.signal.aborted) console.log(`interrupted; the next \`meshbook rebuild ${names.join(' ')} --env ${o.env}\` resumes: every step runs its check, and what this run finished is confirmed, not redone`);
+        if (ac.signal.aborted)
+          console.log(
+            `interrupted; the next \`meshbook rebuild ${names.join(' ')} --env ${o.env}\` resumes: ` +
+              `every step runs its check, and what this run finished is confirmed, not redone`,
+          );
       }
       process.exitCode = ac.signal.aborted ? 130 : report.failed ? 1 : 0;
     });
 
-  program.command('walkthrough')
+  program
+    .command('walkthrough')
     .description('interactive: pick a runbook, answer what is missing, confirm each step (yes / skip / quit)')
     .argument('[runbook]', 'runbook name (asked when absent)')
     .option('--env <file>', 'env file with the inputs you already have')
@@ -180,17 +242,30 @@ and the lock that allows one run per env file at a time in ${stateHome()}/locks/
     .option('--connect-timeout <seconds>', 'SSH connect timeout', positiveInt('--connect-timeout'), 10)
     .action(async (name: string | undefined, o) => {
       if (o.env) lockEnv(o.env);
-      const [{ walkthrough }, { labClusterFor }, { RUNBOOKS }] = await Promise.all([import('./engine/walkthrough.ts'), import('../lab/cluster/provider.ts'), runbooks()]);
+      const [{ walkthrough }, { labClusterFor }, { RUNBOOKS }] = await Promise.all([
+        import('./engine/walkthrough.ts'),
+        import('../lab/cluster/provider.ts'),
+        runbooks(),
+      ]);
       const rep = await walkthrough(RUNBOOKS, {
-        runbook: name, envFile: o.env, ssh: (env, netns) => sshConfig(env, netns, o), cluster: labClusterFor, labRules: await labRules(),
+        runbook: name,
+        envFile: o.env,
+        ssh: (env, netns) => sshConfig(env, netns, o),
+        cluster: labClusterFor,
+        labRules: await labRules(),
       });
       process.exitCode = rep?.failed ? 1 : 0;
     });
 
-  program.command('demo')
-    .description('the main job on the local lab (npm start): build the lab, rebuild traffic-shift on it, verify the split')
+  program
+    .command('demo')
+    .description(
+      'the main job on the local lab (npm start): build the lab, rebuild traffic-shift on it, verify the split',
+    )
     .option('--vms <n>', 'lab VMs', positiveInt('--vms'), 3)
-    .action(async (o) => { process.exitCode = await (await import('./demo.ts')).demo(o); });
+    .action(async (o) => {
+      process.exitCode = await (await import('./demo.ts')).demo(o);
+    });
 
   registerLab(program);
   registerVerify(program);
@@ -200,7 +275,10 @@ and the lock that allows one run per env file at a time in ${stateHome()}/locks/
 export async function main(argv = process.argv): Promise<void> {
   try {
     const code = await inLabNamespace(argv);
-    if (code !== undefined) { process.exitCode = code; return; }
+    if (code !== undefined) {
+      process.exitCode = code;
+      return;
+    }
     await buildProgram().parseAsync(argv);
   } catch (e) {
     if (e instanceof CommanderError) {

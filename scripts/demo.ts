@@ -26,7 +26,10 @@ export const VERIFY_ARGS = ['verify', 'traffic', '--env', 'envs/lab.env', '--ext
 export async function demo(o: { vms: number }): Promise<number> {
   if (os.platform() !== 'linux' || process.getuid?.() !== 0) {
     console.error('meshbook demo builds a lab of Linux network namespaces and needs root on Linux.');
-    console.error('Without it, see what a rebuild would do: node bin/meshbook.js plan traffic-shift --env envs/traffic-shift.env.example');
+    console.error(
+      'Without it, see what a rebuild would do: node bin/meshbook.js ' +
+        'plan traffic-shift --env envs/traffic-shift.env.example',
+    );
     return 2;
   }
   // the step's own process only (zx's kill() would signal its whole tree: the verifier twice,
@@ -53,7 +56,13 @@ export async function demo(o: { vms: number }): Promise<number> {
   try {
     const up = await step('the local lab (VMs and cluster)', ['lab', 'up', '--vms', String(o.vms)]);
     if (up !== 0) return up;
-    const rb = await step("article 4's traffic shift on the lab", ['rebuild', 'traffic-shift', '--env', 'envs/lab.env', '--yes']);
+    const rb = await step("article 4's traffic shift on the lab", [
+      'rebuild',
+      'traffic-shift',
+      '--env',
+      'envs/lab.env',
+      '--yes',
+    ]);
     if (rb !== 0) return rb;
     return await step('the split, proven', VERIFY_ARGS, { ...process.env, [PARENT_WATCH_ENV]: String(process.pid) });
   } finally {

@@ -6,13 +6,23 @@
 import fs from 'node:fs';
 import type { Runbook } from './engine/types.ts';
 
-export type Listing = Array<{ name: string; title: string; article: string; steps: Array<{ id: string; title: string; article: string }> }>;
+export type Listing = Array<{
+  name: string;
+  title: string;
+  article: string;
+  steps: Array<{ id: string; title: string; article: string }>;
+}>;
 
 /** Where the build writes the listing: beside this module, i.e. only in dist/scripts/. */
 export const LISTING_FILE = new URL('./listing.json', import.meta.url);
 
 export function listingOf(rbs: Runbook[]): Listing {
-  return rbs.map((r) => ({ name: r.name, title: r.title, article: r.article, steps: r.steps.map((s) => ({ id: s.id, title: s.title, article: s.article })) }));
+  return rbs.map((r) => ({
+    name: r.name,
+    title: r.title,
+    article: r.article,
+    steps: r.steps.map((s) => ({ id: s.id, title: s.title, article: s.article })),
+  }));
 }
 
 export async function listing(): Promise<Listing> {

@@ -29,13 +29,19 @@ process.env.HOME = '/root';
 const REPO = process.cwd();
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mb-ans-'));
 // unlike the other lab tests, its own subnet: ssh control sockets are keyed by address
-const lab = { prefix: 'mban', dir: path.join(tmp, 'lab'), envFile: path.join(tmp, 'lab.env'), inventoryFile: path.join(tmp, 'lab-inventory.yaml'), subnet: '192.168.213.0/24' };
+const lab = {
+  prefix: 'mban',
+  dir: path.join(tmp, 'lab'),
+  envFile: path.join(tmp, 'lab.env'),
+  inventoryFile: path.join(tmp, 'lab-inventory.yaml'),
+  subnet: '192.168.213.0/24',
+};
 const envFile = path.join(tmp, 'test.env');
 const stateDir = path.join(tmp, 'state');
 const out = path.join(tmp, 'out');
 // a canary with what quoting and templating get wrong: quotes, `{{`, $, a backslash
 const CANARY = `canary-${crypto.randomBytes(5).toString('hex')}-{{x}}'"$q\\`;
-const CANARY_ID = CANARY.slice(0, 17);      // the unique part, as it would show anywhere
+const CANARY_ID = CANARY.slice(0, 17); // the unique part, as it would show anywhere
 const ENV_FILE = '/opt/asm_vm_proxy/asm_vm_proxy.env';
 const outputs: string[] = [];
 let watcher: ReturnType<typeof watchProcesses> | undefined;
@@ -64,37 +70,53 @@ function allTasks(playbook: unknown): Array<Record<string, unknown>> {
   for (const play of playbook as Array<{ tasks: unknown }>) walk(play.tasks);
   return found;
 }
-const parse = (text: string) => YAML.parse(text, { customTags: [{ tag: '!unsafe', resolve: (s: string) => s }], version: '1.1' });
+const parse = (text: string) =>
+  YAML.parse(text, { customTags: [{ tag: '!unsafe', resolve: (s: string) => s }], version: '1.1' });
 
-test.serial('golden playbook and inventory from envs/asm-vm-proxy.env.example; syntax-check passes; no secret', async (t) => {
-  const loaded = loadInputs('envs/asm-vm-proxy.env.example', [asmVmProxy]);
-  const r = renderAnsible([asmVmProxy], loaded, path.join(tmp, 'golden'));
-  golden(t, 'asm-vm-proxy.playbook.yml', r.playbook);
-  golden(t, 'asm-vm-proxy.inventory.yml', r.inventory.split(REPO).join('<repo>'));
-  const secret = loaded.env.ACCESS_KEY_SECRET;
-  for (const text of [r.playbook, r.inventory, r.cfg]) t.false(text.includes(secret));
-  t.true(r.secrets.includes(secret));
-  t.regex(r.playbook, /ACCESS_KEY_SECRET=\{\{ meshbook_secrets\.ACCESS_KEY_SECRET \}\}/);
-  // every task that touches a secret is no_log; the native modules for 03 and 07
-  const tasks = allTasks(parse(r.playbook));
-  const touching = tasks.filter((x) => !x.block && /meshbook_(secrets|derived)/.test(JSON.stringify(x)));
-  t.true(touching.length > 0);
-  for (const x of touching) t.is(x.no_log, true, String(x.name));
-  t.true(tasks.some((x) => String(x.name).startsWith('asm-vm-proxy/03-env-file') && (x['ansible.builtin.copy'] as { mode?: string })?.mode === '0600'));
-  t.true(tasks.some((x) => String(x.name).startsWith('asm-vm-proxy/07-tracing') && x['ansible.builtin.lineinfile']));
-  // per distro: the inventory declares each VM's distro, so each gets only its own install
-  t.deepEqual(tasks.filter((x) => String(x.name).startsWith('asm-vm-proxy/02-install-docker') && x.block).map((x) => x.when),
-    ["meshbook_distro == 'alinux-2.1903'", "meshbook_distro == 'centos-8'", "meshbook_distro == 'ubuntu-20.04'"]);
-  // diagnostics run where a step failed: the rescue section
-  const body = (parse(r.playbook)[0].tasks as Array<{ rescue?: Array<{ name: string }> }>)[0];
-  t.regex(body.rescue![0].name, /^asm-vm-proxy\/06-diagnostics/);
-  // ansible-playbook accepts it
-  const dir = path.join(tmp, 'syntax');
-  await exportAnsible([asmVmProxy], loaded, dir);
-  const syntax = await $({ nothrow: true, quiet: true, env: { ...process.env, ANSIBLE_CONFIG: path.join(dir, 'ansible.cfg') } })`ansible-playbook --syntax-check -i ${path.join(dir, 'inventory.yml')} ${path.join(dir, 'playbook.yml')}`;
-  t.is(syntax.exitCode, 0, syntax.stderr + syntax.stdout);
-  t.is(fs.statSync(path.join(dir, 'secrets.yml')).mode & 0o777, 0o600);
-});
+test.serial(
+  'golden playbook and inventory from envs/asm-vm-proxy.env.example; syntax-check passes; no secret',
+  async (t) => {
+    const loaded = loadInputs('envs/asm-vm-proxy.env.example', [asmVmProxy]);
+    const r = renderAnsible([asmVmProxy], loaded, path.join(tmp, 'golden'));
+    golden(t, 'asm-vm-proxy.playbook.yml', r.playbook);
+    golden(t, 'asm-vm-proxy.inventory.yml', r.inventory.split(REPO).join('<repo>'));
+    const secret = loaded.env.ACCESS_KEY_SECRET;
+    for (const text of [r.playbook, r.inventory, r.cfg]) t.false(text.includes(secret));
+    t.true(r.secrets.includes(secret));
+    t.regex(r.playbook, /ACCESS_KEY_SECRET=\{\{ meshbook_secrets\.ACCESS_KEY_SECRET \}\}/);
+    // every task that touches a secret is no_log; the native modules for 03 and 07
+    const tasks = allTasks(parse(r.playbook));
+    const touching = tasks.filter((x) => !x.block && /meshbook_(secrets|derived)/.test(JSON.stringify(x)));
+    t.true(touching.length > 0);
+    for (const x of touching) t.is(x.no_log, true, String(x.name));
+    t.true(
+      tasks.some(
+        (x) =>
+          String(x.name).startsWith('asm-vm-proxy/03-env-file') &&
+          (x['ansible.builtin.copy'] as { mode?: string })?.mode === '0600',
+      ),
+    );
+    t.true(tasks.some((x) => String(x.name).startsWith('asm-vm-proxy/07-tracing') && x['ansible.builtin.lineinfile']));
+    // per distro: the inventory declares each VM's distro, so each gets only its own install
+    t.deepEqual(
+      tasks.filter((x) => String(x.name).startsWith('asm-vm-proxy/02-install-docker') && x.block).map((x) => x.when),
+      ["meshbook_distro == 'alinux-2.1903'", "meshbook_distro == 'centos-8'", "meshbook_distro == 'ubuntu-20.04'"],
+    );
+    // diagnostics run where a step failed: the rescue section
+    const body = (parse(r.playbook)[0].tasks as Array<{ rescue?: Array<{ name: string }> }>)[0];
+    t.regex(body.rescue![0].name, /^asm-vm-proxy\/06-diagnostics/);
+    // ansible-playbook accepts it
+    const dir = path.join(tmp, 'syntax');
+    await exportAnsible([asmVmProxy], loaded, dir);
+    const syntax = await $({
+      nothrow: true,
+      quiet: true,
+      env: { ...process.env, ANSIBLE_CONFIG: path.join(dir, 'ansible.cfg') },
+    })`ansible-playbook --syntax-check -i ${path.join(dir, 'inventory.yml')} ${path.join(dir, 'playbook.yml')}`;
+    t.is(syntax.exitCode, 0, syntax.stderr + syntax.stdout);
+    t.is(fs.statSync(path.join(dir, 'secrets.yml')).mode & 0o777, 0o600);
+  },
+);
 
 test.serial('distro detection in the playbook maps every profile as scripts/engine/distro.ts does', async (t) => {
   for (const id of PROFILE_IDS) {
@@ -119,42 +141,105 @@ test.serial('templates keep literal text literal; shlex quoting; conditions per 
   t.is(shlexQuote('/a b/known_hosts'), "'/a b/known_hosts'");
   t.is(shlexQuote("it's"), `'it'"'"'s'`);
   t.is(shlexQuote('UserKnownHostsFile=/x/y'), 'UserKnownHostsFile=/x/y');
-  const all: Array<[string, string]> = [['vm1', 'centos-8'], ['vm2', 'alinux-2.1903'], ['vm2', 'centos-8'], ['vm2', 'ubuntu-20.04']];
+  const all: Array<[string, string]> = [
+    ['vm1', 'centos-8'],
+    ['vm2', 'alinux-2.1903'],
+    ['vm2', 'centos-8'],
+    ['vm2', 'ubuntu-20.04'],
+  ];
   t.deepEqual(variantCondition(all, all), { label: '' });
-  t.is(variantCondition([['vm1', 'centos-8'], ['vm2', 'centos-8']], all).when, "meshbook_distro == 'centos-8'");
-  t.is(variantCondition([['vm2', 'alinux-2.1903'], ['vm2', 'centos-8'], ['vm2', 'ubuntu-20.04']], all).when, "inventory_hostname == 'vm2'");
-  t.is(variantCondition([['vm2', 'alinux-2.1903'], ['vm2', 'ubuntu-20.04']], all).when, "meshbook_distro in ['alinux-2.1903', 'ubuntu-20.04']");
-  t.is(variantCondition([['vm2', 'centos-8']], all).when, "inventory_hostname == 'vm2' and meshbook_distro == 'centos-8'");
+  t.is(
+    variantCondition(
+      [
+        ['vm1', 'centos-8'],
+        ['vm2', 'centos-8'],
+      ],
+      all,
+    ).when,
+    "meshbook_distro == 'centos-8'",
+  );
+  t.is(
+    variantCondition(
+      [
+        ['vm2', 'alinux-2.1903'],
+        ['vm2', 'centos-8'],
+        ['vm2', 'ubuntu-20.04'],
+      ],
+      all,
+    ).when,
+    "inventory_hostname == 'vm2'",
+  );
+  t.is(
+    variantCondition(
+      [
+        ['vm2', 'alinux-2.1903'],
+        ['vm2', 'ubuntu-20.04'],
+      ],
+      all,
+    ).when,
+    "meshbook_distro in ['alinux-2.1903', 'ubuntu-20.04']",
+  );
+  t.is(
+    variantCondition([['vm2', 'centos-8']], all).when,
+    "inventory_hostname == 'vm2' and meshbook_distro == 'centos-8'",
+  );
 });
 
-test.serial('a secret in a generic script is a reference on stdin (no_log); a hand-built script is recovered from its masks', (t) => {
-  const book = new SecretBook({ TOKEN: 'tok-value-123' });
-  const tok = new Secret('TOKEN', 'tok-value-123');
-  const line = new Secret('TOKEN', 'token=tok-value-123');
-  const digest = new Secret('digest', 'ab12');
-  const tagged = scriptTask(mutate`printf '%s\n' ${tok} ${line} | write_file /x 0600; test ${digest} = "$(cat /y)"`, book, 'rb/01-x');
-  const stdin = (tagged['ansible.builtin.command'] as { stdin: string }).stdin;
-  t.is(tagged.no_log, true);
-  t.deepEqual((tagged['ansible.builtin.command'] as { argv: string[] }).argv, ['/bin/bash', '-s']);
-  t.false(stdin.includes('tok-value-123'));
-  t.false(stdin.includes('ab12'));
-  t.true(stdin.includes("{{ meshbook_secrets.TOKEN | quote }}{% raw %} {% endraw %}{{ ('token=' ~ meshbook_secrets.TOKEN) | quote }}"));
-  t.true(stdin.includes('{{ meshbook_derived.rb_01_x_digest | quote }}'));
-  t.deepEqual(book.values().derived, { rb_01_x_digest: 'ab12' });
-  // joined by hand (text/display concatenated): the masks locate the quoted secrets
-  const a = probe`echo start`;
-  const b = mutate`printf '%s' ${new Secret('key', "k'ey with space")} ${new Secret('id', 'plainword')} | write_file /y 0600`;
-  const joined = { kind: 'mutate' as const, text: `${a.text}\n${b.text}`, display: `${a.display}\n${b.display}` };
-  const pieces = fromMasks(joined)!;
-  t.deepEqual(pieces.filter((x) => typeof x !== 'string'), [{ name: 'key', word: "$'k\\'ey with space'" }, { name: 'id', word: 'plainword' }]);
-  const task = scriptTask(joined, book, 'rb/02-y');
-  const text = (task['ansible.builtin.command'] as { stdin: string }).stdin;
-  t.false(text.includes('plainword'));
-  t.regex(text, /printf '%s' \{% endraw %\}\{\{ meshbook_derived\.rb_02_y_key_word \}\}\{% raw %\} \{% endraw %\}\{\{ meshbook_derived\.rb_02_y_id_word \}\}/);
-  // a script shown one way and run another, with no secret in what runs: exported as it runs
-  const planOnly = { kind: 'mutate' as const, text: probe`echo 'error: not known yet' >&2; exit 1`.text, display: b.display };
-  t.regex(((scriptTask(planOnly, book, 'rb/03-z')['ansible.builtin.shell'] as { cmd: string }).cmd), /error: not known yet/);
-});
+test.serial(
+  'a secret in a generic script is a reference on stdin (no_log); a hand-built script is recovered from its masks',
+  (t) => {
+    const book = new SecretBook({ TOKEN: 'tok-value-123' });
+    const tok = new Secret('TOKEN', 'tok-value-123');
+    const line = new Secret('TOKEN', 'token=tok-value-123');
+    const digest = new Secret('digest', 'ab12');
+    const tagged = scriptTask(
+      mutate`printf '%s\n' ${tok} ${line} | write_file /x 0600; test ${digest} = "$(cat /y)"`,
+      book,
+      'rb/01-x',
+    );
+    const stdin = (tagged['ansible.builtin.command'] as { stdin: string }).stdin;
+    t.is(tagged.no_log, true);
+    t.deepEqual((tagged['ansible.builtin.command'] as { argv: string[] }).argv, ['/bin/bash', '-s']);
+    t.false(stdin.includes('tok-value-123'));
+    t.false(stdin.includes('ab12'));
+    t.true(
+      stdin.includes(
+        "{{ meshbook_secrets.TOKEN | quote }}{% raw %} {% endraw %}{{ ('token=' ~ meshbook_secrets.TOKEN) | quote }}",
+      ),
+    );
+    t.true(stdin.includes('{{ meshbook_derived.rb_01_x_digest | quote }}'));
+    t.deepEqual(book.values().derived, { rb_01_x_digest: 'ab12' });
+    // joined by hand (text/display concatenated): the masks locate the quoted secrets
+    const a = probe`echo start`;
+    const b = mutate`printf '%s' ${new Secret('key', "k'ey with space")} ${new Secret('id', 'plainword')} | write_file /y 0600`;
+    const joined = { kind: 'mutate' as const, text: `${a.text}\n${b.text}`, display: `${a.display}\n${b.display}` };
+    const pieces = fromMasks(joined)!;
+    t.deepEqual(
+      pieces.filter((x) => typeof x !== 'string'),
+      [
+        { name: 'key', word: "$'k\\'ey with space'" },
+        { name: 'id', word: 'plainword' },
+      ],
+    );
+    const task = scriptTask(joined, book, 'rb/02-y');
+    const text = (task['ansible.builtin.command'] as { stdin: string }).stdin;
+    t.false(text.includes('plainword'));
+    t.regex(
+      text,
+      /printf '%s' \{% endraw %\}\{\{ meshbook_derived\.rb_02_y_key_word \}\}\{% raw %\} \{% endraw %\}\{\{ meshbook_derived\.rb_02_y_id_word \}\}/,
+    );
+    // a script shown one way and run another, with no secret in what runs: exported as it runs
+    const planOnly = {
+      kind: 'mutate' as const,
+      text: probe`echo 'error: not known yet' >&2; exit 1`.text,
+      display: b.display,
+    };
+    t.regex(
+      (scriptTask(planOnly, book, 'rb/03-z')['ansible.builtin.shell'] as { cmd: string }).cmd,
+      /error: not known yet/,
+    );
+  },
+);
 
 // ---- on lab VMs ---------------------------------------------------------------------
 
@@ -170,7 +255,11 @@ const extra: Runbook = {
   inputs: [{ name: 'ACCESS_KEY_SECRET', description: 'the secret', secret: true, required: true }],
   steps: [
     {
-      id: '01-secret-file', title: 'a file naming the distro, with a secret, through a generic script', article: 'test', target: 'vm', perDistro: true,
+      id: '01-secret-file',
+      title: 'a file naming the distro, with a secret, through a generic script',
+      article: 'test',
+      target: 'vm',
+      perDistro: true,
       vm: (ctx) => {
         const line = new Secret('ACCESS_KEY_SECRET', `token=${ctx.env.ACCESS_KEY_SECRET}`);
         const content = `${ctx.distro} {{.Literal}}\n${line.value}\n`;
@@ -183,11 +272,18 @@ const extra: Runbook = {
       },
     },
     {
-      id: '03-fails-when-marked', title: 'fails on a marked VM', article: 'test', target: 'vm',
+      id: '03-fails-when-marked',
+      title: 'fails on a marked VM',
+      article: 'test',
+      target: 'vm',
       vm: () => ({ probe: probe`if [ -e /root/mb-fail ]; then echo 'marked to fail' >&2; exit 3; fi` }),
     },
     {
-      id: '04-diagnostics', title: 'diagnostics', article: 'test', target: 'vm', when: 'on-failure',
+      id: '04-diagnostics',
+      title: 'diagnostics',
+      article: 'test',
+      target: 'vm',
+      when: 'on-failure',
       vm: () => ({ probe: probe`echo "diagnostics on $(hostname)"` }),
     },
   ],
@@ -196,7 +292,11 @@ const extra: Runbook = {
 async function onVm(name: string, script: string) {
   const inv = fs.readFileSync(lab.inventoryFile, 'utf8');
   const host = inv.match(new RegExp(`name: ${name}\\n\\s+host: (\\S+)`))![1];
-  const r = await $({ input: script, nothrow: true, quiet: true })`ip netns exec ${`${lab.prefix}-ws`} ssh -T -o BatchMode=yes -o StrictHostKeyChecking=accept-new -o ${`UserKnownHostsFile=${path.join(lab.dir, 'known_hosts')}`} -i ${path.join(lab.dir, 'id_ed25519')} ${`root@${host}`} bash -s`;
+  const r = await $({
+    input: script,
+    nothrow: true,
+    quiet: true,
+  })`ip netns exec ${`${lab.prefix}-ws`} ssh -T -o BatchMode=yes -o StrictHostKeyChecking=accept-new -o ${`UserKnownHostsFile=${path.join(lab.dir, 'known_hosts')}`} -i ${path.join(lab.dir, 'id_ed25519')} ${`root@${host}`} bash -s`;
   if (r.exitCode !== 0) throw new Error(`on ${name}: ${r.stderr}`);
   return r.stdout;
 }
@@ -204,20 +304,37 @@ async function onVm(name: string, script: string) {
 async function playbook(label: string, ...extraArgs: string[]) {
   const start = Date.now();
   const r = await $({
-    nothrow: true, quiet: true, cwd: tmp,
-    env: { ...process.env, ANSIBLE_CONFIG: path.join(out, 'ansible.cfg'), ANSIBLE_NOCOLOR: '1', ANSIBLE_LOCAL_TEMP: path.join(tmp, 'ansible-local') },
+    nothrow: true,
+    quiet: true,
+    cwd: tmp,
+    env: {
+      ...process.env,
+      ANSIBLE_CONFIG: path.join(out, 'ansible.cfg'),
+      ANSIBLE_NOCOLOR: '1',
+      ANSIBLE_LOCAL_TEMP: path.join(tmp, 'ansible-local'),
+    },
   })`ansible-playbook -i ${path.join(out, 'inventory.yml')} ${path.join(out, 'playbook.yml')} ${extraArgs}`;
   times[label] = (Date.now() - start) / 1000;
   outputs.push(r.stdout, r.stderr);
   const recap: Record<string, Record<string, number>> = {};
   for (const m of r.stdout.matchAll(/^(\S+)\s+:\s+((?:\w+=\d+\s*)+)$/gm)) {
-    recap[m[1]] = Object.fromEntries(m[2].trim().split(/\s+/).map((kv) => kv.split('=')).map(([k, v]) => [k, Number(v)]));
+    recap[m[1]] = Object.fromEntries(
+      m[2]
+        .trim()
+        .split(/\s+/)
+        .map((kv) => kv.split('='))
+        .map(([k, v]) => [k, Number(v)]),
+    );
   }
   return { code: r.exitCode, stdout: r.stdout, recap };
 }
 
 async function meshbook(...args: string[]) {
-  const r = await $({ nothrow: true, quiet: true, env: { ...process.env, MESHBOOK_STATE_DIR: stateDir, FORCE_COLOR: '0' } })`${process.execPath} --import tsx scripts/cli.ts ${args}`;
+  const r = await $({
+    nothrow: true,
+    quiet: true,
+    env: { ...process.env, MESHBOOK_STATE_DIR: stateDir, FORCE_COLOR: '0' },
+  })`${process.execPath} --import tsx scripts/cli.ts ${args}`;
   outputs.push(r.stdout, r.stderr);
   return r;
 }
@@ -226,7 +343,10 @@ async function rebuild() {
   const r = await meshbook('rebuild', 'asm-vm-proxy', '--env', envFile, '--json');
   const rep = JSON.parse(r.stdout);
   const statuses: Record<string, Record<string, string>> = {};
-  for (const s of rep.steps) statuses[s.id.replace('asm-vm-proxy/', '')] = Object.fromEntries(Object.entries(s.hosts).map(([h, v]) => [h, (v as { status: string }).status]));
+  for (const s of rep.steps)
+    statuses[s.id.replace('asm-vm-proxy/', '')] = Object.fromEntries(
+      Object.entries(s.hosts).map(([h, v]) => [h, (v as { status: string }).status]),
+    );
   return { code: r.exitCode, statuses, rep };
 }
 
@@ -237,58 +357,81 @@ const original: Record<string, string> = {};
  *  stale zipkin line, vm3 the wanted line twice. */
 async function startingState() {
   const b64 = (s: string) => Buffer.from(s).toString('base64');
-  const extraHosts: Record<string, string> = { vm1: '', vm2: '10.9.9.9 zipkin.istio-system\n', vm3: '172.19.0.20 zipkin.istio-system\n172.19.0.20 zipkin.istio-system\n' };
+  const extraHosts: Record<string, string> = {
+    vm1: '',
+    vm2: '10.9.9.9 zipkin.istio-system\n',
+    vm3: '172.19.0.20 zipkin.istio-system\n172.19.0.20 zipkin.istio-system\n',
+  };
   for (const vm of VMS) {
-    await onVm(vm, [
-      `echo ${b64(original[vm] + extraHosts[vm])} | base64 -d > /etc/hosts`,
-      `rm -rf /opt/asm_vm_proxy`,
-      ...(vm === 'vm1' ? ['mkdir -p /opt/asm_vm_proxy', `printf 'ACCESS_KEY_ID=old\\n' > ${ENV_FILE}`, `chmod 0644 ${ENV_FILE}`] : []),
-    ].join('\n'));
+    await onVm(
+      vm,
+      [
+        `echo ${b64(original[vm] + extraHosts[vm])} | base64 -d > /etc/hosts`,
+        `rm -rf /opt/asm_vm_proxy`,
+        ...(vm === 'vm1'
+          ? ['mkdir -p /opt/asm_vm_proxy', `printf 'ACCESS_KEY_ID=old\\n' > ${ENV_FILE}`, `chmod 0644 ${ENV_FILE}`]
+          : []),
+      ].join('\n'),
+    );
   }
 }
 
 async function endState() {
   const s: Record<string, string> = {};
-  for (const vm of VMS) s[vm] = await onVm(vm, `stat -c '%a %u %g' ${ENV_FILE} /etc/hosts; sha256sum < ${ENV_FILE}; base64 -w0 /etc/hosts`);
+  for (const vm of VMS)
+    s[vm] = await onVm(vm, `stat -c '%a %u %g' ${ENV_FILE} /etc/hosts; sha256sum < ${ENV_FILE}; base64 -w0 /etc/hosts`);
   return s;
 }
 
-test.serial('lab: export from the lab env: secrets only in secrets.yml (0600), the ssh path through the lab namespace', async (t) => {
-  await labUp({ ...lab, vms: 3 });
-  const env = fs.readFileSync(lab.envFile, 'utf8')
-    .replace(/^ACCESS_KEY_SECRET=.*$/m, `ACCESS_KEY_SECRET=${CANARY}`)
-    .replace(/^VM_INVENTORY=.*$/m, `VM_INVENTORY=${lab.inventoryFile}`);
-  fs.writeFileSync(envFile, env, { mode: 0o600 });
-  for (const vm of VMS) original[vm] = await onVm(vm, 'cat /etc/hosts');
-  await startingState();
-  watcher = watchProcesses(CANARY_ID, 20);   // a /proc scan takes ~7 ms here: every 20 ms leaves CPU for ansible
-  const loaded = loadInputs(envFile, [asmVmProxy, extra]);
-  t.is(loaded.env.ACCESS_KEY_SECRET, CANARY);
-  const { files } = await exportAnsible([asmVmProxy, extra], loaded, out, { labRules: LAB_RULES });
-  t.deepEqual(files.map((f) => path.basename(f)).sort(), ['ansible.cfg', 'inventory.yml', 'playbook.yml', 'secrets.yml']);
-  for (const f of files) {
-    const text = fs.readFileSync(f, 'utf8');
-    if (path.basename(f) === 'secrets.yml') {
-      t.is(fs.statSync(f).mode & 0o777, 0o600);
-      t.is(parse(text).meshbook_secrets.ACCESS_KEY_SECRET, CANARY);
-    } else t.false(text.includes(CANARY_ID), f);
-  }
-  const inv = fs.readFileSync(path.join(out, 'inventory.yml'), 'utf8');
-  t.regex(inv, /ansible_ssh_common_args: -o ProxyCommand="ip netns exec mban-ws nc %h %p" -o UserKnownHostsFile=\S+known_hosts -o StrictHostKeyChecking=accept-new/);
-  t.false(/StrictHostKeyChecking=no/.test(inv));
-  const cfg = fs.readFileSync(path.join(out, 'ansible.cfg'), 'utf8');
-  t.regex(cfg, /^host_key_checking = True$/m);
-  t.regex(cfg, /^retry_files_enabled = False$/m);
-  const pb = fs.readFileSync(path.join(out, 'playbook.yml'), 'utf8');
-  t.regex(pb, /LAB=1: a step the lab cannot do/);
-  t.regex(pb, /asm-vm-proxy\/02-install-docker: not in lab: .*its change is not exported as runnable/);
-  t.false(pb.includes('apt-get install'));                      // the Docker install is not there
-  t.regex(pb, /asm-vm-proxy\/04-run-proxy: change \(lab stand-in\)/);
-  t.true(pb.includes("{{ ('token=' ~ meshbook_secrets.ACCESS_KEY_SECRET) | quote }}"));
-  t.regex(pb, /meshbook_derived\.ansible_extra_01_secret_file_digest(_\d)? \| quote/);
-  t.regex(pb, /when: meshbook_distro == 'centos-8'/);
-  for (const x of allTasks(parse(pb)).filter((y) => !y.block && /meshbook_(secrets|derived)/.test(JSON.stringify(y)))) t.is(x.no_log, true, String(x.name));
-});
+test.serial(
+  'lab: export from the lab env: secrets only in secrets.yml (0600), the ssh path through the lab namespace',
+  async (t) => {
+    await labUp({ ...lab, vms: 3 });
+    const env = fs
+      .readFileSync(lab.envFile, 'utf8')
+      .replace(/^ACCESS_KEY_SECRET=.*$/m, `ACCESS_KEY_SECRET=${CANARY}`)
+      .replace(/^VM_INVENTORY=.*$/m, `VM_INVENTORY=${lab.inventoryFile}`);
+    fs.writeFileSync(envFile, env, { mode: 0o600 });
+    for (const vm of VMS) original[vm] = await onVm(vm, 'cat /etc/hosts');
+    await startingState();
+    watcher = watchProcesses(CANARY_ID, 20); // a /proc scan takes ~7 ms here: every 20 ms leaves CPU for ansible
+    const loaded = loadInputs(envFile, [asmVmProxy, extra]);
+    t.is(loaded.env.ACCESS_KEY_SECRET, CANARY);
+    const { files } = await exportAnsible([asmVmProxy, extra], loaded, out, { labRules: LAB_RULES });
+    t.deepEqual(files.map((f) => path.basename(f)).sort(), [
+      'ansible.cfg',
+      'inventory.yml',
+      'playbook.yml',
+      'secrets.yml',
+    ]);
+    for (const f of files) {
+      const text = fs.readFileSync(f, 'utf8');
+      if (path.basename(f) === 'secrets.yml') {
+        t.is(fs.statSync(f).mode & 0o777, 0o600);
+        t.is(parse(text).meshbook_secrets.ACCESS_KEY_SECRET, CANARY);
+      } else t.false(text.includes(CANARY_ID), f);
+    }
+    const inv = fs.readFileSync(path.join(out, 'inventory.yml'), 'utf8');
+    t.regex(
+      inv,
+      /ansible_ssh_common_args: -o ProxyCommand="ip netns exec mban-ws nc %h %p" -o UserKnownHostsFile=\S+known_hosts -o StrictHostKeyChecking=accept-new/,
+    );
+    t.false(/StrictHostKeyChecking=no/.test(inv));
+    const cfg = fs.readFileSync(path.join(out, 'ansible.cfg'), 'utf8');
+    t.regex(cfg, /^host_key_checking = True$/m);
+    t.regex(cfg, /^retry_files_enabled = False$/m);
+    const pb = fs.readFileSync(path.join(out, 'playbook.yml'), 'utf8');
+    t.regex(pb, /LAB=1: a step the lab cannot do/);
+    t.regex(pb, /asm-vm-proxy\/02-install-docker: not in lab: .*its change is not exported as runnable/);
+    t.false(pb.includes('apt-get install')); // the Docker install is not there
+    t.regex(pb, /asm-vm-proxy\/04-run-proxy: change \(lab stand-in\)/);
+    t.true(pb.includes("{{ ('token=' ~ meshbook_secrets.ACCESS_KEY_SECRET) | quote }}"));
+    t.regex(pb, /meshbook_derived\.ansible_extra_01_secret_file_digest(_\d)? \| quote/);
+    t.regex(pb, /when: meshbook_distro == 'centos-8'/);
+    for (const x of allTasks(parse(pb)).filter((y) => !y.block && /meshbook_(secrets|derived)/.test(JSON.stringify(y))))
+      t.is(x.no_log, true, String(x.name));
+  },
+);
 
 test.serial('lab: the first ansible run changes things, the second reports changed=0 on every host', async (t) => {
   const first = await playbook('first');
@@ -303,53 +446,67 @@ test.serial('lab: the first ansible run changes things, the second reports chang
   for (const vm of VMS) t.is(second.recap[vm].changed, 0, `${vm}: ${JSON.stringify(second.recap[vm])}`);
   // the per-distro step found each VM's distro (detected: the lab inventory declares none)
   const profiles: Record<string, string> = { vm1: 'alinux-2.1903', vm2: 'centos-8', vm3: 'ubuntu-20.04' };
-  for (const vm of VMS) t.is(await onVm(vm, 'head -1 /root/mb-file; stat -c %a /root/mb-file'), `${profiles[vm]} {{.Literal}}\n600\n`);
+  for (const vm of VMS)
+    t.is(await onVm(vm, 'head -1 /root/mb-file; stat -c %a /root/mb-file'), `${profiles[vm]} {{.Literal}}\n600\n`);
 });
 
-test.serial('lab: meshbook rebuild after ansible changes nothing; from the same start both leave identical files', async (t) => {
-  const after = await rebuild();
-  t.is(after.code, 0, JSON.stringify(after.rep.failures));
-  for (const [step, hosts] of Object.entries(after.statuses)) for (const [h, s] of Object.entries(hosts)) t.not(s, 'changed', `${step} on ${h}`);
-  for (const vm of VMS) {
-    t.is(after.statuses['03-env-file'][vm], 'unchanged');
-    t.is(after.statuses['07-tracing'][vm], 'unchanged');
-  }
-  const byAnsible = await endState();
-  t.regex(byAnsible.vm1, /^600 0 0\n644 0 0\n/);
-  await startingState();
-  const mine = await rebuild();
-  t.is(mine.code, 0);
-  for (const vm of VMS) t.is(mine.statuses['03-env-file'][vm], 'changed');
-  t.deepEqual(await endState(), byAnsible);
-  const expectHosts = (vm: string) => Buffer.from(original[vm] + '172.19.0.20 zipkin.istio-system\n').toString('base64');
-  for (const vm of VMS) t.true(byAnsible[vm].endsWith(expectHosts(vm)), vm);
-});
+test.serial(
+  'lab: meshbook rebuild after ansible changes nothing; from the same start both leave identical files',
+  async (t) => {
+    const after = await rebuild();
+    t.is(after.code, 0, JSON.stringify(after.rep.failures));
+    for (const [step, hosts] of Object.entries(after.statuses))
+      for (const [h, s] of Object.entries(hosts)) t.not(s, 'changed', `${step} on ${h}`);
+    for (const vm of VMS) {
+      t.is(after.statuses['03-env-file'][vm], 'unchanged');
+      t.is(after.statuses['07-tracing'][vm], 'unchanged');
+    }
+    const byAnsible = await endState();
+    t.regex(byAnsible.vm1, /^600 0 0\n644 0 0\n/);
+    await startingState();
+    const mine = await rebuild();
+    t.is(mine.code, 0);
+    for (const vm of VMS) t.is(mine.statuses['03-env-file'][vm], 'changed');
+    t.deepEqual(await endState(), byAnsible);
+    const expectHosts = (vm: string) =>
+      Buffer.from(original[vm] + '172.19.0.20 zipkin.istio-system\n').toString('base64');
+    for (const vm of VMS) t.true(byAnsible[vm].endsWith(expectHosts(vm)), vm);
+  },
+);
 
-test.serial('lab: after meshbook, ansible changes nothing; a failing step stops that host only and runs the on-failure step there', async (t) => {
-  await onVm('vm2', 'touch /root/mb-fail');
-  try {
-    const r = await playbook('third (after meshbook; vm2 marked to fail)');
-    t.not(r.code, 0);
-    // the converse: ansible finds meshbook's state already right (vm2 up to its failure)
-    for (const vm of VMS) t.is(r.recap[vm].changed, 0, vm);
-    t.is(r.recap.vm2.failed, 1);
-    t.is(r.recap.vm1.failed, 0);
-    t.is(r.recap.vm3.failed, 0);
-    const diag = r.stdout.split('TASK [').find((s) => s.startsWith('ansible-extra/04-diagnostics'))!;
-    t.regex(diag, /ok: \[vm2\]/);
-    t.false(/\[vm1\]|\[vm3\]/.test(diag));
-    t.regex(r.stdout, /ansible-extra\/03-fails-when-marked: probe \(read-only\) failed on this host/);
-  } finally {
-    await onVm('vm2', 'rm -f /root/mb-fail');
-  }
-});
+test.serial(
+  'lab: after meshbook, ansible changes nothing; a failing ' +
+    'step stops that host only and runs the on-failure step there',
+  async (t) => {
+    await onVm('vm2', 'touch /root/mb-fail');
+    try {
+      const r = await playbook('third (after meshbook; vm2 marked to fail)');
+      t.not(r.code, 0);
+      // the converse: ansible finds meshbook's state already right (vm2 up to its failure)
+      for (const vm of VMS) t.is(r.recap[vm].changed, 0, vm);
+      t.is(r.recap.vm2.failed, 1);
+      t.is(r.recap.vm1.failed, 0);
+      t.is(r.recap.vm3.failed, 0);
+      const diag = r.stdout.split('TASK [').find((s) => s.startsWith('ansible-extra/04-diagnostics'))!;
+      t.regex(diag, /ok: \[vm2\]/);
+      t.false(/\[vm1\]|\[vm3\]/.test(diag));
+      t.regex(r.stdout, /ansible-extra\/03-fails-when-marked: probe \(read-only\) failed on this host/);
+    } finally {
+      await onVm('vm2', 'rm -f /root/mb-fail');
+    }
+  },
+);
 
 test.serial('lab: the canary never appeared in ansible output, meshbook output or any argv/environment', (t) => {
   const { seen, samples } = watcher!.stop();
   t.true(samples > 20, `only ${samples} samples`);
   t.deepEqual(seen, []);
   for (const o of outputs) t.false(o.includes(CANARY_ID));
-  t.log(`ansible-playbook runs (s): ${Object.entries(times).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')}`);
+  t.log(
+    `ansible-playbook runs (s): ${Object.entries(times)
+      .map(([k, v]) => `${k} ${v.toFixed(1)}`)
+      .join(', ')}`,
+  );
 });
 
 test.after.always(async () => {

@@ -13,7 +13,12 @@ import { canaryLeaks, stateFiles, hostState, watchProcesses } from './helpers/ho
 
 const CANARY = `canary-${Math.random().toString(36).slice(2, 10)}-secret`;
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mb-avp-'));
-const lab = { prefix: `mbavp${process.pid % 100000}`, dir: path.join(tmp, 'lab'), envFile: path.join(tmp, 'lab.env'), inventoryFile: path.join(tmp, 'lab-inventory.yaml') };
+const lab = {
+  prefix: `mbavp${process.pid % 100000}`,
+  dir: path.join(tmp, 'lab'),
+  envFile: path.join(tmp, 'lab.env'),
+  inventoryFile: path.join(tmp, 'lab-inventory.yaml'),
+};
 const envFile = path.join(tmp, 'test.env');
 const stateDir = path.join(tmp, 'state');
 const cli = ['npx', 'tsx', 'scripts/cli.ts'];
@@ -22,7 +27,11 @@ let watcher: ReturnType<typeof watchProcesses>;
 const outputs: string[] = [];
 
 async function meshbook(...args: string[]) {
-  const r = await $({ nothrow: true, quiet: true, env: { ...process.env, MESHBOOK_STATE_DIR: stateDir, FORCE_COLOR: '0' } })`${cli} ${args}`;
+  const r = await $({
+    nothrow: true,
+    quiet: true,
+    env: { ...process.env, MESHBOOK_STATE_DIR: stateDir, FORCE_COLOR: '0' },
+  })`${cli} ${args}`;
   outputs.push(r.stdout, r.stderr);
   return r;
 }
@@ -30,7 +39,8 @@ async function meshbook(...args: string[]) {
 async function rebuildJson(...extra: string[]) {
   const r = await meshbook('rebuild', 'asm-vm-proxy', '--env', envFile, '--yes', '--json', ...extra);
   const rep = JSON.parse(r.stdout);
-  const status = (step: string, host: string) => rep.steps.find((s: { id: string }) => s.id === `asm-vm-proxy/${step}`)?.hosts[host]?.status;
+  const status = (step: string, host: string) =>
+    rep.steps.find((s: { id: string }) => s.id === `asm-vm-proxy/${step}`)?.hosts[host]?.status;
   return { code: r.exitCode, rep, status };
 }
 
@@ -42,7 +52,8 @@ test.before(async () => {
   before = await hostState();
   await labUp({ ...lab, vms: 3 });
   // the lab's env, with a canary secret and a hostile (but env-file-safe) access key id
-  const env = fs.readFileSync(lab.envFile, 'utf8')
+  const env = fs
+    .readFileSync(lab.envFile, 'utf8')
     .replace(/^ACCESS_KEY_SECRET=.*$/m, `ACCESS_KEY_SECRET=${CANARY}`)
     .replace(/^ACCESS_KEY_ID=.*$/m, "ACCESS_KEY_ID='$(touch /tmp/meshbook-pwned);x'")
     .replace(/^VM_INVENTORY=.*$/m, `VM_INVENTORY=${lab.inventoryFile}`);
@@ -75,23 +86,28 @@ test.serial('first rebuild: real steps run, Docker steps say "not in lab"', asyn
 });
 
 test.serial('on the VM: env file 0600 with plain lines, hostile value inert, hosts line once', async (t) => {
-  const out = await onVm('vm2', [
-    'stat -c %a /opt/asm_vm_proxy/asm_vm_proxy.env',
-    'grep -c . /opt/asm_vm_proxy/asm_vm_proxy.env',
-    'grep ^ACCESS_KEY_ID= /opt/asm_vm_proxy/asm_vm_proxy.env',
-    'grep -c "^ACCESS_KEY_SECRET=" /opt/asm_vm_proxy/asm_vm_proxy.env',
-    'test -e /tmp/meshbook-pwned && echo PWNED || echo clean',
-    'grep -c zipkin.istio-system /etc/hosts',
-    'grep zipkin /etc/hosts',
-  ].join('\n'));
-  t.is(out, "600\n7\nACCESS_KEY_ID=$(touch /tmp/meshbook-pwned);x\n1\nclean\n1\n172.19.0.20 zipkin.istio-system\n");
+  const out = await onVm(
+    'vm2',
+    [
+      'stat -c %a /opt/asm_vm_proxy/asm_vm_proxy.env',
+      'grep -c . /opt/asm_vm_proxy/asm_vm_proxy.env',
+      'grep ^ACCESS_KEY_ID= /opt/asm_vm_proxy/asm_vm_proxy.env',
+      'grep -c "^ACCESS_KEY_SECRET=" /opt/asm_vm_proxy/asm_vm_proxy.env',
+      'test -e /tmp/meshbook-pwned && echo PWNED || echo clean',
+      'grep -c zipkin.istio-system /etc/hosts',
+      'grep zipkin /etc/hosts',
+    ].join('\n'),
+  );
+  t.is(out, '600\n7\nACCESS_KEY_ID=$(touch /tmp/meshbook-pwned);x\n1\nclean\n1\n172.19.0.20 zipkin.istio-system\n');
   t.false(fs.existsSync('/tmp/meshbook-pwned'));
 });
 
 test.serial('second rebuild changes nothing', async (t) => {
   const { code, rep } = await rebuildJson();
   t.is(code, 0);
-  const statuses = rep.steps.flatMap((s: { hosts: Record<string, { status: string }> }) => Object.values(s.hosts).map((h) => h.status));
+  const statuses = rep.steps.flatMap((s: { hosts: Record<string, { status: string }> }) =>
+    Object.values(s.hosts).map((h) => h.status),
+  );
   t.false(statuses.includes('changed'));
   t.true(statuses.filter((s: string) => s === 'unchanged').length === 6);
   const text = await meshbook('rebuild', 'asm-vm-proxy', '--env', envFile);
@@ -100,7 +116,7 @@ test.serial('second rebuild changes nothing', async (t) => {
 });
 
 test.serial('--dry-run runs probes and prints the change it would make, without making it', async (t) => {
-  await onVm('vm1', "grep -v zipkin /etc/hosts > /tmp/h; cat /tmp/h > /etc/hosts");
+  await onVm('vm1', 'grep -v zipkin /etc/hosts > /tmp/h; cat /tmp/h > /etc/hosts');
   const { status, rep } = await rebuildJson('--dry-run');
   t.is(status('07-tracing', 'vm1'), 'would change');
   t.is(status('07-tracing', 'vm2'), 'unchanged');
@@ -121,10 +137,10 @@ test.serial('a failure stops that VM, runs diagnostics there, and the next rebui
   await onVm('vm2', 'rm -f /opt/asm_vm_proxy');
   const second = await rebuildJson();
   t.is(second.code, 0);
-  t.is(second.status('01-preflight', 'vm1'), 'ok');               // facts are always gathered
-  t.is(second.status('03-env-file', 'vm1'), 'skipped');           // done before the failure
-  t.is(second.status('03-env-file', 'vm2'), 'changed');           // resumed here
-  t.is(second.status('07-tracing', 'vm2'), 'unchanged');          // not run on vm2 before: runs now
+  t.is(second.status('01-preflight', 'vm1'), 'ok'); // facts are always gathered
+  t.is(second.status('03-env-file', 'vm1'), 'skipped'); // done before the failure
+  t.is(second.status('03-env-file', 'vm2'), 'changed'); // resumed here
+  t.is(second.status('07-tracing', 'vm2'), 'unchanged'); // not run on vm2 before: runs now
   const third = await rebuildJson('--from', '05-check-interception');
   t.is(third.status('03-env-file', 'vm1'), undefined);
   t.is(third.status('05-check-interception', 'vm1'), 'ok');
@@ -132,7 +148,13 @@ test.serial('a failure stops that VM, runs diagnostics there, and the next rebui
 
 test.serial('bad inputs stop everything before the first step', async (t) => {
   const bad = path.join(tmp, 'bad.env');
-  fs.writeFileSync(bad, fs.readFileSync(envFile, 'utf8').replace(/^REGION=.*$/m, 'REGION=cn-nowhere').replace(/^NS=.*$/m, 'NS=a;b'));
+  fs.writeFileSync(
+    bad,
+    fs
+      .readFileSync(envFile, 'utf8')
+      .replace(/^REGION=.*$/m, 'REGION=cn-nowhere')
+      .replace(/^NS=.*$/m, 'NS=a;b'),
+  );
   const r = await meshbook('rebuild', 'asm-vm-proxy', '--env', bad);
   t.is(r.exitCode, 2);
   t.regex(r.stderr, /^REGION: "cn-nowhere" is not one of the 20 regions/m);
@@ -140,7 +162,6 @@ test.serial('bad inputs stop everything before the first step', async (t) => {
   t.regex(r.stderr, /nothing was run/);
   t.false(r.stdout.includes('01-preflight'));
 });
-
 
 // The walkthrough in a real terminal (tmux): it asks for what the env file lacks (a bad
 // answer is refused with the reason, the secret is masked), shows each step and its
@@ -161,9 +182,17 @@ const keys = (session: string, ...k: string[]) => $({ quiet: true })`tmux send-k
 
 test.serial('walkthrough in a terminal: prompts, masked secret, step confirmations', async (t) => {
   const walkEnv = path.join(tmp, 'walk.env');
-  fs.writeFileSync(walkEnv, fs.readFileSync(envFile, 'utf8').replace(/^REGION=.*\n/m, '').replace(/^ACCESS_KEY_SECRET=.*\n/m, ''));
+  fs.writeFileSync(
+    walkEnv,
+    fs
+      .readFileSync(envFile, 'utf8')
+      .replace(/^REGION=.*\n/m, '')
+      .replace(/^ACCESS_KEY_SECRET=.*\n/m, ''),
+  );
   const s = `mbwt${process.pid}`;
-  const cmd = `cd ${process.cwd()} && MESHBOOK_STATE_DIR=${stateDir} npx tsx scripts/cli.ts walkthrough asm-vm-proxy --env ${walkEnv}; echo "EXIT=$?"; sleep 60`;
+  const cmd =
+    `cd ${process.cwd()} && MESHBOOK_STATE_DIR=${stateDir} npx tsx scripts/cli.ts ` +
+    `walkthrough asm-vm-proxy --env ${walkEnv}; echo "EXIT=$?"; sleep 60`;
   await $`tmux new-session -d -s ${s} -x 220 -y 50 ${cmd}`;
   try {
     await waitFor(s, /ACCESS_KEY_SECRET: the AccessKey secret/);
@@ -175,7 +204,7 @@ test.serial('walkthrough in a terminal: prompts, masked secret, step confirmatio
     await waitFor(s, /Run asm-vm-proxy\/01-preflight\?/);
     await keys(s, 'Enter');
     await waitFor(s, /Run asm-vm-proxy\/02-install-docker\?/);
-    await keys(s, 'Down', 'Enter');                     // skip this step
+    await keys(s, 'Down', 'Enter'); // skip this step
     for (const step of ['03-env-file', '04-run-proxy', '05-check-interception', '07-tracing']) {
       await waitFor(s, new RegExp(`Run asm-vm-proxy/${step}\\?`));
       await keys(s, 'Enter');
@@ -185,7 +214,7 @@ test.serial('walkthrough in a terminal: prompts, masked secret, step confirmatio
     t.regex(out, /mirrors article §3 启动参数/);
     t.regex(out, /printf '%s\\n' \S*ACCESS_KEY_ID=.*\*\*\*ACCESS_KEY_SECRET\*\*\*/);
     t.regex(out, /asm-vm-proxy\/02-install-docker\s*│\s*skipped/);
-    t.regex(out, /asm-vm-proxy\/03-env-file\s*│\s*changed/);  // a new secret was typed: the file changes
+    t.regex(out, /asm-vm-proxy\/03-env-file\s*│\s*changed/); // a new secret was typed: the file changes
     t.false(out.includes('typed-secret-Q7x'));
     t.false(out.includes(CANARY));
   } finally {
@@ -194,7 +223,10 @@ test.serial('walkthrough in a terminal: prompts, masked secret, step confirmatio
 });
 
 test.serial('the canary secret never appeared in output, journal or any argv/environment', async (t) => {
-  t.true(stateFiles(stateDir).some((f) => f.startsWith('journal/')), 'the journals were looked at');
+  t.true(
+    stateFiles(stateDir).some((f) => f.startsWith('journal/')),
+    'the journals were looked at',
+  );
   const { leaks, samples } = canaryLeaks(watcher, CANARY, outputs, stateDir);
   t.true(samples > 20, `only ${samples} samples`);
   t.deepEqual(leaks, []);

@@ -29,7 +29,10 @@ test('unchanged, changed, then a failing check: the trip ends there and the step
   const r = run(steps);
   t.is(r.code, 0);
   const res = splitChain(r, 'n0nce', steps);
-  t.deepEqual(res.map((x) => x.map((p) => p.code)), [[0], [10, 0, 0], [3], []]);
+  t.deepEqual(
+    res.map((x) => x.map((p) => p.code)),
+    [[0], [10, 0, 0], [3], []],
+  );
   t.is(res[1][1].stdout.trim(), 'changed b');
   t.is(res[1][2].stderr.trim(), 'verify b');
   t.false(fs.existsSync(f('a')), 'an unchanged step is not changed');
@@ -42,10 +45,16 @@ test('unchanged, changed, then a failing check: the trip ends there and the step
 test('a failing change or verify ends the trip; a probe comes last', (t) => {
   const s1 = [step('e', 10, 1), step('f', 10)];
   const r1 = run(s1);
-  t.deepEqual(splitChain(r1, 'n0nce', s1).map((x) => x.map((p) => p.code)), [[10, 1], []]);
+  t.deepEqual(
+    splitChain(r1, 'n0nce', s1).map((x) => x.map((p) => p.code)),
+    [[10, 1], []],
+  );
   t.false(fs.existsSync(f('f')));
   const s2 = [step('g', 10, 0, 1), step('h', 10)];
-  t.deepEqual(splitChain(run(s2), 'n0nce', s2).map((x) => x.map((p) => p.code)), [[10, 0, 1], []]);
+  t.deepEqual(
+    splitChain(run(s2), 'n0nce', s2).map((x) => x.map((p) => p.code)),
+    [[10, 0, 1], []],
+  );
   t.false(fs.existsSync(f('h')));
   const s3 = [step('i', 0), [{ kind: 'probe' as const, script: probe`echo probed; exit 4` }]];
   const r3 = run(s3);
@@ -54,26 +63,47 @@ test('a failing change or verify ends the trip; a probe comes last', (t) => {
   t.is(res3[1][0].stdout.trim(), 'probed');
 });
 
-test('partial output: a step is settled once its markers are on both streams; a cut-off part gets the exit code', (t) => {
-  const steps = [step('j', 10), step('k', 10)];
-  const full = run(steps);
-  const cut = full.stdout.indexOf('check k');
-  const partOut = full.stdout.slice(0, cut);
-  // stdout has step j's markers, stderr none yet: nothing is settled
-  t.is(decidedSteps(partOut, '', 'n0nce', steps), 0);
-  t.is(decidedSteps(partOut, full.stderr, 'n0nce', steps), 1);
-  // the connection is lost during step k: j's results stand, k's check carries the 255
-  const res = splitChain({ code: 255, stdout: partOut, stderr: full.stderr }, 'n0nce', steps);
-  t.deepEqual(res[0].map((p) => p.code), [10, 0, 0]);
-  t.deepEqual(res[1].map((p) => p.code), [255]);
-});
+test(
+  'partial output: a step is settled once its markers ' + 'are on both streams; a cut-off part gets the exit code',
+  (t) => {
+    const steps = [step('j', 10), step('k', 10)];
+    const full = run(steps);
+    const cut = full.stdout.indexOf('check k');
+    const partOut = full.stdout.slice(0, cut);
+    // stdout has step j's markers, stderr none yet: nothing is settled
+    t.is(decidedSteps(partOut, '', 'n0nce', steps), 0);
+    t.is(decidedSteps(partOut, full.stderr, 'n0nce', steps), 1);
+    // the connection is lost during step k: j's results stand, k's check carries the 255
+    const res = splitChain({ code: 255, stdout: partOut, stderr: full.stderr }, 'n0nce', steps);
+    t.deepEqual(
+      res[0].map((p) => p.code),
+      [10, 0, 0],
+    );
+    t.deepEqual(
+      res[1].map((p) => p.code),
+      [255],
+    );
+  },
+);
 
 test('stdin cannot swallow the parts after it; a part that exits ends only itself', (t) => {
   const steps: Part[][] = [
-    [{ kind: 'check', script: probe`cat >/dev/null; exit 10` }, { kind: 'change', script: mutate`exit 0` }],
-    [{ kind: 'check', script: probe`exit 10` }, { kind: 'change', script: mutate`touch ${f('l')}` }],
+    [
+      { kind: 'check', script: probe`cat >/dev/null; exit 10` },
+      { kind: 'change', script: mutate`exit 0` },
+    ],
+    [
+      { kind: 'check', script: probe`exit 10` },
+      { kind: 'change', script: mutate`touch ${f('l')}` },
+    ],
   ];
   const r = run(steps);
-  t.deepEqual(splitChain(r, 'n0nce', steps).map((x) => x.map((p) => p.code)), [[10, 0], [10, 0]]);
+  t.deepEqual(
+    splitChain(r, 'n0nce', steps).map((x) => x.map((p) => p.code)),
+    [
+      [10, 0],
+      [10, 0],
+    ],
+  );
   t.true(fs.existsSync(f('l')));
 });

@@ -11,10 +11,17 @@ import net from 'node:net';
 const APP = new URL('../vm/hello/hello.mjs', import.meta.url).pathname;
 const children: ChildProcess[] = [];
 
-interface Hello { port: number; lines: string[]; child: ChildProcess }
+interface Hello {
+  port: number;
+  lines: string[];
+  child: ChildProcess;
+}
 
 async function start(env: Record<string, string>): Promise<Hello> {
-  const child = spawn(process.execPath, [APP], { env: { PATH: process.env.PATH, HOST: '127.0.0.1', PORT: '0', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [APP], {
+    env: { PATH: process.env.PATH, HOST: '127.0.0.1', PORT: '0', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   children.push(child);
   const lines: string[] = [];
   let err = '';
@@ -38,11 +45,13 @@ async function start(env: Record<string, string>): Promise<Hello> {
 
 function get(port: number, path: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    http.get({ host: '127.0.0.1', port, path, agent: false }, (res) => {
-      let body = '';
-      res.on('data', (c) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode!, body }));
-    }).on('error', reject);
+    http
+      .get({ host: '127.0.0.1', port, path, agent: false }, (res) => {
+        let body = '';
+        res.on('data', (c) => (body += c));
+        res.on('end', () => resolve({ status: res.statusCode!, body }));
+      })
+      .on('error', reject);
   });
 }
 
@@ -59,7 +68,11 @@ test.after.always(() => {
 });
 
 test('each version greets in its language, with its own address', async (t) => {
-  for (const [v, g] of [['v1', 'Hello'], ['v2', 'Bonjour'], ['v3', 'Hola']]) {
+  for (const [v, g] of [
+    ['v1', 'Hello'],
+    ['v2', 'Bonjour'],
+    ['v3', 'Hola'],
+  ]) {
     const h = await start({ VERSION: v, OWN_IP: '10.0.0.9' });
     const r = await get(h.port, '/hello/eric');
     t.is(r.status, 200);
@@ -76,36 +89,73 @@ test('the address defaults to the first non-loopback IPv4, and messages are deco
 
 test('the chain v1 -> v2 -> v3 over three instances', async (t) => {
   const v3 = await start({ VERSION: 'v3', OWN_IP: '172.18.1.36' });
-  const v2 = await start({ VERSION: 'v2', OWN_IP: '192.168.0.171', HTTP_HELLO_BACKEND: '127.0.0.1', BACKEND_PORT: String(v3.port) });
-  const v1 = await start({ VERSION: 'v1', OWN_IP: '172.18.0.230', HTTP_HELLO_BACKEND: '127.0.0.1', BACKEND_PORT: String(v2.port) });
+  const v2 = await start({
+    VERSION: 'v2',
+    OWN_IP: '192.168.0.171',
+    HTTP_HELLO_BACKEND: '127.0.0.1',
+    BACKEND_PORT: String(v3.port),
+  });
+  const v1 = await start({
+    VERSION: 'v1',
+    OWN_IP: '172.18.0.230',
+    HTTP_HELLO_BACKEND: '127.0.0.1',
+    BACKEND_PORT: String(v2.port),
+  });
   const r = await get(v1.port, '/hello/eric');
   t.is(r.status, 200);
   t.is(r.body, 'Hello eric(172.18.0.230)<-Bonjour eric(192.168.0.171)<-Hola eric(172.18.1.36)\n');
   // several in a row over the keep-alive agent
-  for (let i = 0; i < 20; i++) t.is((await get(v1.port, `/hello/m${i}`)).body, `Hello m${i}(172.18.0.230)<-Bonjour m${i}(192.168.0.171)<-Hola m${i}(172.18.1.36)\n`);
+  for (let i = 0; i < 20; i++)
+    t.is(
+      (await get(v1.port, `/hello/m${i}`)).body,
+      `Hello m${i}(172.18.0.230)<-Bonjour m${i}(192.168.0.171)<-Hola m${i}(172.18.1.36)\n`,
+    );
   // one log line per request, naming the backend
   await new Promise((r) => setTimeout(r, 50));
-  t.true(v1.lines.filter((l) => / GET \/hello\/m\d+ 200 \d+ms backend=127\.0\.0\.1:\d+$/.test(l)).length === 20, v1.lines.join('\n'));
+  t.true(
+    v1.lines.filter((l) => / GET \/hello\/m\d+ 200 \d+ms backend=127\.0\.0\.1:\d+$/.test(l)).length === 20,
+    v1.lines.join('\n'),
+  );
 });
 
 test('a backend that refuses: 503 with one line naming it; the error travels up the chain', async (t) => {
   const dead = await freePort();
-  const v2 = await start({ VERSION: 'v2', OWN_IP: '10.0.0.2', HTTP_HELLO_BACKEND: '127.0.0.1', BACKEND_PORT: String(dead) });
+  const v2 = await start({
+    VERSION: 'v2',
+    OWN_IP: '10.0.0.2',
+    HTTP_HELLO_BACKEND: '127.0.0.1',
+    BACKEND_PORT: String(dead),
+  });
   const r2 = await get(v2.port, '/hello/eric');
   t.is(r2.status, 503);
   t.is(r2.body, `Bonjour eric(10.0.0.2)<-ERROR connect ECONNREFUSED 127.0.0.1:${dead}\n`);
-  const v1 = await start({ VERSION: 'v1', OWN_IP: '10.0.0.1', HTTP_HELLO_BACKEND: '127.0.0.1', BACKEND_PORT: String(v2.port) });
+  const v1 = await start({
+    VERSION: 'v1',
+    OWN_IP: '10.0.0.1',
+    HTTP_HELLO_BACKEND: '127.0.0.1',
+    BACKEND_PORT: String(v2.port),
+  });
   const r1 = await get(v1.port, '/hello/eric');
   t.is(r1.status, 502);
   t.is(r1.body, `Hello eric(10.0.0.1)<-Bonjour eric(10.0.0.2)<-ERROR connect ECONNREFUSED 127.0.0.1:${dead}\n`);
 });
 
 test('a backend that hangs: bounded by BACKEND_TIMEOUT_MS', async (t) => {
-  const hang = net.createServer(() => { /* accept, never answer */ }).listen(0, '127.0.0.1');
+  const hang = net
+    .createServer(() => {
+      /* accept, never answer */
+    })
+    .listen(0, '127.0.0.1');
   await once(hang, 'listening');
   try {
     const port = (hang.address() as net.AddressInfo).port;
-    const v1 = await start({ VERSION: 'v1', OWN_IP: '10.0.0.1', HTTP_HELLO_BACKEND: '127.0.0.1', BACKEND_PORT: String(port), BACKEND_TIMEOUT_MS: '300' });
+    const v1 = await start({
+      VERSION: 'v1',
+      OWN_IP: '10.0.0.1',
+      HTTP_HELLO_BACKEND: '127.0.0.1',
+      BACKEND_PORT: String(port),
+      BACKEND_TIMEOUT_MS: '300',
+    });
     const t0 = Date.now();
     const r = await get(v1.port, '/hello/eric');
     t.true(Date.now() - t0 < 2000);
@@ -121,24 +171,38 @@ test('other paths and methods, and bad settings', async (t) => {
   t.is((await get(h.port, '/')).status, 404);
   t.is((await get(h.port, '/hello/a/b')).status, 404);
   await t.throwsAsync(start({ VERSION: 'v4' }), { message: /VERSION="v4" is not v1, v2 or v3/ });
-  await t.throwsAsync(start({ VERSION: 'v1', BACKEND_TIMEOUT_MS: 'soon' }), { message: /BACKEND_TIMEOUT_MS="soon" is not a whole number/ });
+  await t.throwsAsync(start({ VERSION: 'v1', BACKEND_TIMEOUT_MS: 'soon' }), {
+    message: /BACKEND_TIMEOUT_MS="soon" is not a whole number/,
+  });
 });
 
 // The article's symptom when a VM lacks the hosts line: the backend name does not resolve.
 // Inside a fresh network namespace (only loopback) the resolver cannot reach anything.
 const asRoot = process.getuid?.() === 0 ? test : test.skip;
 asRoot('a backend name that does not resolve: the DNS error names it (own network namespace)', async (t) => {
-  const client = `
+  const client =
+    `
     const { spawn } = require('node:child_process');
     const http = require('node:http');
-    const app = spawn(process.execPath, [${JSON.stringify(APP)}], { env: { PATH: process.env.PATH, HOST: '127.0.0.1', PORT: '18001', VERSION: 'v2', OWN_IP: '192.168.0.171', HTTP_HELLO_BACKEND: 'hello3-svc.http-reciprocal-hello.svc.cluster.local', BACKEND_TIMEOUT_MS: '2000' }, stdio: ['ignore', 'pipe', 'inherit'] });
+    const app = spawn(process.execPath, [${JSON.stringify(APP)}], { env: { PATH: process.env.PATH, HOST: ` +
+    `'127.0.0.1', PORT: '18001', VERSION: 'v2', OWN_IP: '192.168.0.171', HTTP_HELLO_BACKEND: ` +
+    (`'hello3-svc.http-reciprocal-hello.svc.cluster.local', ` +
+      `BACKEND_TIMEOUT_MS: '2000' }, stdio: ['ignore', 'pipe', 'inherit'] });
     app.stdout.once('data', () => http.get('http://127.0.0.1:18001/hello/eric', (res) => {
-      let b = ''; res.on('data', (c) => (b += c)); res.on('end', () => { console.log(res.statusCode + ' ' + b.trim()); app.kill(); });
+      let b = ''; res.on('data', (c) => (b += c)); res.on('end', () => `) +
+    `{ console.log(res.statusCode + ' ' + b.trim()); app.kill(); });
     }));`;
-  const child = spawn('unshare', ['--net', 'sh', '-c', 'ip link set lo up && exec "$0" -e "$1"', process.execPath, client], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(
+    'unshare',
+    ['--net', 'sh', '-c', 'ip link set lo up && exec "$0" -e "$1"', process.execPath, client],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   children.push(child);
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   await once(child, 'exit');
-  t.regex(out.trim(), /^503 Bonjour eric\(192\.168\.0\.171\)<-ERROR getaddrinfo (ENOTFOUND|EAI_AGAIN) hello3-svc\.http-reciprocal-hello\.svc\.cluster\.local$/);
+  t.regex(
+    out.trim(),
+    /^503 Bonjour eric\(192\.168\.0\.171\)<-ERROR getaddrinfo (ENOTFOUND|EAI_AGAIN) hello3-svc\.http-reciprocal-hello\.svc\.cluster\.local$/,
+  );
 });

@@ -17,7 +17,14 @@ test.after.always(() => fs.rmSync(tmp, { recursive: true, force: true }));
 const envFile = path.join(tmp, 'x.env');
 fs.writeFileSync(envFile, 'A=1\n');
 
-for (const [shape, text] of Object.entries({ empty: '', truncated: '{"version":2,"envFile":"/x","runbook":"rb","compl', garbage: '\u0000\u0001 not json', '{}': '{}', null: 'null', 'old format': '{"envFile":"/x","complete":false,"steps":{}}' })) {
+for (const [shape, text] of Object.entries({
+  empty: '',
+  truncated: '{"version":2,"envFile":"/x","runbook":"rb","compl',
+  garbage: '\u0000\u0001 not json',
+  '{}': '{}',
+  null: 'null',
+  'old format': '{"envFile":"/x","complete":false,"steps":{}}',
+})) {
   test(`an unreadable journal (${shape}) is named, moved aside and the run starts fresh`, (t) => {
     const dir = fs.mkdtempSync(path.join(tmp, 'state-'));
     const j = new Journal(envFile, dir);
@@ -59,17 +66,19 @@ test('the journal is found from any directory (state home, not the cwd)', (t) =>
   process.chdir(os.tmpdir());
   try {
     t.is(new Journal(path.relative(os.tmpdir(), envFile), dir).fileFor('rb'), j.fileFor('rb'));
-  } finally { process.chdir(cwd); }
+  } finally {
+    process.chdir(cwd);
+  }
 });
 
 test('a host with another identity loses its entries, with a line saying so; a first contact does not', (t) => {
   const dir = fs.mkdtempSync(path.join(tmp, 'state-'));
   const j = new Journal(envFile, dir);
-  j.identify(['rb'], 'vm1', undefined, 'host');        // first run: key not yet known
+  j.identify(['rb'], 'vm1', undefined, 'host'); // first run: key not yet known
   j.start(['rb']);
   j.record('rb/01-a', 'vm1', 'changed', 'f');
   j.record('rb/01-a', 'vm2', 'changed', 'f');
-  j.learn(['rb'], 'vm1', 'hostkey:1');                   // known after the first contact
+  j.learn(['rb'], 'vm1', 'hostkey:1'); // known after the first contact
   j.learn(['rb'], 'vm2', 'hostkey:2');
   j.finish(['rb'], false);
   const k = new Journal(envFile, dir);
@@ -96,7 +105,8 @@ test('fingerprints are taken over the masked text: a journal cannot confirm a gu
 
 test('host identity from known_hosts: plain, [host]:port and hashed entries; none when absent', (t) => {
   const salt = crypto.randomBytes(20);
-  const hashed = (name: string) => `|1|${salt.toString('base64')}|${crypto.createHmac('sha1', salt).update(name).digest('base64')}`;
+  const hashed = (name: string) =>
+    `|1|${salt.toString('base64')}|${crypto.createHmac('sha1', salt).update(name).digest('base64')}`;
   const kh = [
     '192.168.0.250 ssh-ed25519 AAAAkey1',
     '[192.168.0.251]:2222 ssh-ed25519 AAAAkey2',
@@ -119,14 +129,24 @@ test('journal writes go through unique temporary names: concurrent writers never
     j.start(['rb']);
     for (let i = 0; i < 300; i++) { j.record('rb/01-a', 'vm' + (i % 7), 'changed', String(i)); j.flush(); }
     j.finish(['rb'], true);`;
-  const runs = Array.from({ length: 3 }, () => new Promise<number>((res) => {
-    spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { stdio: 'inherit' }).on('exit', (c) => res(c ?? 1));
-  }));
+  const runs = Array.from(
+    { length: 3 },
+    () =>
+      new Promise<number>((res) => {
+        spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { stdio: 'inherit' }).on(
+          'exit',
+          (c) => res(c ?? 1),
+        );
+      }),
+  );
   t.deepEqual(await Promise.all(runs), [0, 0, 0]);
   const j = new Journal(envFile, dir);
   t.deepEqual(j.interrupted(['rb']), []);
   t.deepEqual(j.notices, []);
-  t.deepEqual(fs.readdirSync(path.dirname(j.fileFor('rb'))).filter((f) => f.endsWith('.tmp')), []);
+  t.deepEqual(
+    fs.readdirSync(path.dirname(j.fileFor('rb'))).filter((f) => f.endsWith('.tmp')),
+    [],
+  );
 });
 
 test('the run lock: a second holder is refused naming pid and command; a dead holder is taken over', async (t) => {
@@ -136,9 +156,24 @@ test('the run lock: a second holder is refused naming pid and command; a dead ho
   t.regex(e!.message, new RegExp(`pid ${process.pid} \\(meshbook rebuild a --env x\\.env\\)`));
   first.release();
   // a holder that died without releasing (kill -9)
-  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e',
-    `import { lockEnv } from ${JSON.stringify(path.resolve('scripts/engine/lock.ts'))}; lockEnv(${JSON.stringify(envFile)}, 'meshbook rebuild dead', ${JSON.stringify(dir)}); console.log('locked'); setInterval(() => {}, 1000);`], { stdio: ['ignore', 'pipe', 'inherit'] });
-  await new Promise<void>((res) => child.stdout!.on('data', (d) => { if (String(d).includes('locked')) res(); }));
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      '--input-type=module',
+      '-e',
+      `import { lockEnv } from ${JSON.stringify(path.resolve('scripts/engine/lock.ts'))}; ` +
+        `lockEnv(${JSON.stringify(envFile)}, 'meshbook rebuild ` +
+        `dead', ${JSON.stringify(dir)}); console.log('locked'); setInterval(() => {}, 1000);`,
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  await new Promise<void>((res) =>
+    child.stdout!.on('data', (d) => {
+      if (String(d).includes('locked')) res();
+    }),
+  );
   t.throws(() => lockEnv(envFile, 'x', dir), { instanceOf: LockBusy });
   child.kill('SIGKILL');
   await new Promise((res) => child.on('exit', res));
@@ -149,12 +184,18 @@ test('the run lock: a second holder is refused naming pid and command; a dead ho
   t.deepEqual(fs.readdirSync(dir), []);
 });
 
-test('cluster identity: the lab generation, or a real cluster\'s kube-system UID; unknown otherwise', (t) => {
+test("cluster identity: the lab generation, or a real cluster's kube-system UID; unknown otherwise", (t) => {
   t.is(clusterIdentity({ LAB_GENERATION: '0123456789abcdef' }, true), 'lab:0123456789abcdef');
   t.is(clusterIdentity({}, true), undefined);
   t.deepEqual(CLUSTER_ID_CMD.argv, ['kubectl', 'get', 'namespace', 'kube-system', '-o', 'jsonpath={.metadata.uid}']);
   t.is(CLUSTER_ID_CMD.kind, 'probe');
-  t.is(clusterIdentity({}, false, { code: 0, stdout: '6f1c2d3e-0a1b-4c5d-8e9f-001122334455', stderr: '' }), 'kube-system:6f1c2d3e-0a1b-4c5d-8e9f-001122334455');
-  t.is(clusterIdentity({}, false, { code: 1, stdout: '', stderr: 'The connection to the server was refused' }), undefined);
+  t.is(
+    clusterIdentity({}, false, { code: 0, stdout: '6f1c2d3e-0a1b-4c5d-8e9f-001122334455', stderr: '' }),
+    'kube-system:6f1c2d3e-0a1b-4c5d-8e9f-001122334455',
+  );
+  t.is(
+    clusterIdentity({}, false, { code: 1, stdout: '', stderr: 'The connection to the server was refused' }),
+    undefined,
+  );
   t.is(clusterIdentity({}, false, { code: 0, stdout: 'error: something', stderr: '' }), undefined);
 });

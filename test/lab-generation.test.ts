@@ -29,7 +29,12 @@ test.after.always(async () => {
 });
 
 const envGeneration = () => /^LAB_GENERATION=(.*)$/m.exec(fs.readFileSync(cfg.envFile, 'utf8'))?.[1];
-const hostKey = (vm: string) => fs.readFileSync(path.join(cfg.dir, 'vms', vm, 'ssh_host_ed25519_key.pub'), 'utf8').split(' ').slice(0, 2).join(' ');
+const hostKey = (vm: string) =>
+  fs
+    .readFileSync(path.join(cfg.dir, 'vms', vm, 'ssh_host_ed25519_key.pub'), 'utf8')
+    .split(' ')
+    .slice(0, 2)
+    .join(' ');
 const knownHosts = () => fs.readFileSync(cfg.knownHostsFile, 'utf8').trim().split('\n');
 /** ssh with the lab's own client config (UserKnownHostsFile = the lab's, accept-new). */
 const sshOk = async (vm: string) => {
@@ -44,7 +49,10 @@ serial('a new lab gets a new generation id and fresh host keys; converging keeps
   t.is(envGeneration(), gen1);
   t.is((await readState(cfg))!.generation, gen1);
   const keys1 = ['vm1', 'vm2'].map(hostKey);
-  t.deepEqual(knownHosts(), a.state.vms.map((v, i) => `${v.address} ${keys1[i]}`));
+  t.deepEqual(
+    knownHosts(),
+    a.state.vms.map((v, i) => `${v.address} ${keys1[i]}`),
+  );
   t.is(await sshOk('vm1'), 'vm1');
 
   // converging the same lab (a second up, a grow, a shrink) keeps the id and the keys
@@ -58,7 +66,10 @@ serial('a new lab gets a new generation id and fresh host keys; converging keeps
   t.is(await sshOk('vm3'), 'vm3');
   const shrunk = await labUp({ ...opts, vms: 2 });
   t.is(shrunk.state.generation, gen1);
-  t.false(knownHosts().some((l) => l.startsWith(`${vm3} `)), 'the removed VM\'s key left known_hosts');
+  t.false(
+    knownHosts().some((l) => l.startsWith(`${vm3} `)),
+    "the removed VM's key left known_hosts",
+  );
 
   // down + up: a new lab, a new id, new host keys at the same addresses, and ssh accepts them
   await labDown(opts);
@@ -70,7 +81,10 @@ serial('a new lab gets a new generation id and fresh host keys; converging keeps
   const keys2 = ['vm1', 'vm2'].map(hostKey);
   t.not(keys2[0], keys1[0]);
   t.not(keys2[1], keys1[1]);
-  t.deepEqual(knownHosts(), b.state.vms.map((v, i) => `${v.address} ${keys2[i]}`));
+  t.deepEqual(
+    knownHosts(),
+    b.state.vms.map((v, i) => `${v.address} ${keys2[i]}`),
+  );
   t.is(await sshOk('vm1'), 'vm1');
   t.is(await sshOk('vm2'), 'vm2');
 });
@@ -92,20 +106,23 @@ serial('a state dir without lab.json is not inherited: new id, new host keys, le
   t.is(await sshOk('vm2'), 'vm2');
 });
 
-test('a lock file is created whole and taken by exactly one of many at once; a dead holder\'s lock is taken over', async (t) => {
-  const d = fs.mkdtempSync(path.join(tmp, 'lock-'));
-  const f = path.join(d, '.lock');
-  const wins = await Promise.all(Array.from({ length: 40 }, (_, i) => createExclusive(f, `writer ${i}\n`, 0o600)));
-  t.is(wins.filter(Boolean).length, 1);
-  t.regex(fs.readFileSync(f, 'utf8'), /^writer \d+\n$/);
-  t.is(fs.statSync(f).mode & 0o777, 0o600);
-  t.deepEqual(fs.readdirSync(d), ['.lock'], 'no temp file is left');
+test(
+  'a lock file is created whole and taken by exactly one ' + "of many at once; a dead holder's lock is taken over",
+  async (t) => {
+    const d = fs.mkdtempSync(path.join(tmp, 'lock-'));
+    const f = path.join(d, '.lock');
+    const wins = await Promise.all(Array.from({ length: 40 }, (_, i) => createExclusive(f, `writer ${i}\n`, 0o600)));
+    t.is(wins.filter(Boolean).length, 1);
+    t.regex(fs.readFileSync(f, 'utf8'), /^writer \d+\n$/);
+    t.is(fs.statSync(f).mode & 0o777, 0o600);
+    t.deepEqual(fs.readdirSync(d), ['.lock'], 'no temp file is left');
 
-  // a lock of a process that is gone (no process has pid 999999999): taken over once
-  fs.writeFileSync(f, '999999999 0\n');
-  const takers = await Promise.all(Array.from({ length: 20 }, () => takeLockFile(f)));
-  t.is(takers.filter((x) => x === null).length, 1);
-  t.true(takers.every((x) => x === null || x === process.pid));
-  t.regex(fs.readFileSync(f, 'utf8'), new RegExp(`^${process.pid} \\d+\\n$`));
-  t.deepEqual(fs.readdirSync(d), ['.lock'], 'no temp file is left');
-});
+    // a lock of a process that is gone (no process has pid 999999999): taken over once
+    fs.writeFileSync(f, '999999999 0\n');
+    const takers = await Promise.all(Array.from({ length: 20 }, () => takeLockFile(f)));
+    t.is(takers.filter((x) => x === null).length, 1);
+    t.true(takers.every((x) => x === null || x === process.pid));
+    t.regex(fs.readFileSync(f, 'utf8'), new RegExp(`^${process.pid} \\d+\\n$`));
+    t.deepEqual(fs.readdirSync(d), ['.lock'], 'no temp file is left');
+  },
+);

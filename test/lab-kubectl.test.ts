@@ -19,9 +19,22 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mb-kubectl-'));
 const prefix = `mbk${process.pid % 100000}`;
 const dir = path.join(tmp, 'lab');
 const envFile = path.join(tmp, 'lab.env');
-const labArgs = ['--prefix', prefix, '--dir', dir, '--lab-env', envFile, '--inventory', path.join(tmp, 'lab-inventory.yaml')];
+const labArgs = [
+  '--prefix',
+  prefix,
+  '--dir',
+  dir,
+  '--lab-env',
+  envFile,
+  '--inventory',
+  path.join(tmp, 'lab-inventory.yaml'),
+];
 const where = ['--prefix', prefix, '--dir', dir];
-const run = $({ nothrow: true, quiet: true, env: { ...process.env, FORCE_COLOR: '0', MESHBOOK_LAB_PREFIX: '', MESHBOOK_LAB_DIR: '' } });
+const run = $({
+  nothrow: true,
+  quiet: true,
+  env: { ...process.env, FORCE_COLOR: '0', MESHBOOK_LAB_PREFIX: '', MESHBOOK_LAB_DIR: '' },
+});
 const meshbook = (args: string[], input?: string) => run({ input })`node bin/meshbook.js ${args}`;
 const kubectl = (args: string[], input?: string) => meshbook(['lab', 'kubectl', ...where, ...args], input);
 
@@ -59,7 +72,8 @@ spec:
 
 test.after.always(async () => {
   // in-process, not through the CLI: the lab goes even when the CLI cannot start
-  if (enabled) await labDown({ prefix, dir, envFile, inventoryFile: path.join(tmp, 'lab-inventory.yaml') }).catch(() => {});
+  if (enabled)
+    await labDown({ prefix, dir, envFile, inventoryFile: path.join(tmp, 'lab-inventory.yaml') }).catch(() => {});
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
@@ -75,7 +89,10 @@ serial('--help explains it, with the delete example', async (t) => {
   t.is(r.exitCode, 0, r.stderr);
   t.regex(r.stdout, /Usage: meshbook lab kubectl \[--prefix P\] \[--dir D\] \[--lab-env F\] <kubectl arguments\.\.\.>/);
   t.regex(r.stdout, /meshbook lab kubectl -n http-reciprocal-hello delete workloadentry mesh-expansion-hello2-svc-4/);
-  t.regex((await meshbook(['lab', '--help'])).stdout, /kubectl \[args\.\.\.\]\s+run a kubectl command against the lab cluster/);
+  t.regex(
+    (await meshbook(['lab', '--help'])).stdout,
+    /kubectl \[args\.\.\.\]\s+run a kubectl command against the lab cluster/,
+  );
 });
 
 serial('apply, get, delete a WorkloadEntry: output and exit codes as kubectl, the VM loses its sidecar', async (t) => {
@@ -89,9 +106,26 @@ serial('apply, get, delete a WorkloadEntry: output and exit codes as kubectl, th
   t.deepEqual(await sidecars(), ['vm1', 'vm2']);
 
   // the lab found through the lab env (LAB_PREFIX, LAB_DIR), --context dropped
-  const get = await meshbook(['lab', 'kubectl', '--lab-env', envFile, '--context', 'prod', '-n', NS, 'get', 'workloadentries', '-o', 'name']);
+  const get = await meshbook([
+    'lab',
+    'kubectl',
+    '--lab-env',
+    envFile,
+    '--context',
+    'prod',
+    '-n',
+    NS,
+    'get',
+    'workloadentries',
+    '-o',
+    'name',
+  ]);
   t.is(get.exitCode, 0, get.stderr);
-  t.is(get.stdout, 'workloadentry.networking.istio.io/mesh-expansion-hello2-svc-1\nworkloadentry.networking.istio.io/mesh-expansion-hello2-svc-2\n');
+  t.is(
+    get.stdout,
+    'workloadentry.networking.istio.io/mesh-expansion-hello2-svc-1\n' +
+      'workloadentry.networking.istio.io/mesh-expansion-hello2-svc-2\n',
+  );
 
   // the command step 08 names for a VM taken out of the inventory
   const del = await kubectl(['-n', NS, 'delete', 'workloadentry', 'mesh-expansion-hello2-svc-2']);
@@ -106,7 +140,19 @@ serial('apply, get, delete a WorkloadEntry: output and exit codes as kubectl, th
   const again = await kubectl(['-n', NS, 'delete', 'workloadentry', 'mesh-expansion-hello2-svc-2']);
   t.is(again.exitCode, 1);
   t.regex(again.stderr, /NotFound.*mesh-expansion-hello2-svc-2/);
-  t.is((await labKubectl({ prefix, dir }, ['-n', NS, 'delete', 'workloadentry', 'mesh-expansion-hello2-svc-2', '--ignore-not-found'])).code, 0);
+  t.is(
+    (
+      await labKubectl({ prefix, dir }, [
+        '-n',
+        NS,
+        'delete',
+        'workloadentry',
+        'mesh-expansion-hello2-svc-2',
+        '--ignore-not-found',
+      ])
+    ).code,
+    0,
+  );
   const notInLab = await kubectl(['port-forward', 'svc/x', '8080:80']);
   t.is(notInLab.exitCode, 1);
   t.regex(notInLab.stderr, /^meshbook lab: not in lab: kubectl port-forward is not in the lab/);

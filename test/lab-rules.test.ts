@@ -10,15 +10,23 @@ import { loadInputs } from '../scripts/engine/inputs.ts';
 import { runRunbooks } from '../scripts/engine/runner.ts';
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
-const stepFiles = fs.readdirSync(path.join(ROOT, 'scripts'), { withFileTypes: true })
+const stepFiles = fs
+  .readdirSync(path.join(ROOT, 'scripts'), { withFileTypes: true })
   .filter((d) => d.isDirectory())
-  .flatMap((d) => fs.readdirSync(path.join(ROOT, 'scripts', d.name)).filter((f) => /^[0-9].*\.ts$/.test(f)).map((f) => path.join('scripts', d.name, f)));
+  .flatMap((d) =>
+    fs
+      .readdirSync(path.join(ROOT, 'scripts', d.name))
+      .filter((f) => /^[0-9].*\.ts$/.test(f))
+      .map((f) => path.join('scripts', d.name, f)),
+  );
 
 test('no step file carries lab code (ctx.lab, notInLab, labStandIn, the lab stand-ins)', (t) => {
   t.true(stepFiles.length >= 60, `found only ${stepFiles.length} step files`);
   const bad = stepFiles.flatMap((f) => {
     const text = fs.readFileSync(path.join(ROOT, f), 'utf8');
-    return [/\bctx\.lab\b/, /\bnotInLab\b/, /\blabStandIn\b/, /\blabVmFiles\b/, /from '[./]*lab\//].filter((re) => re.test(text)).map((re) => `${f}: ${re}`);
+    return [/\bctx\.lab\b/, /\bnotInLab\b/, /\blabStandIn\b/, /\blabVmFiles\b/, /from '[./]*lab\//]
+      .filter((re) => re.test(text))
+      .map((re) => `${f}: ${re}`);
   });
   t.deepEqual(bad, []);
 });
@@ -26,12 +34,16 @@ test('no step file carries lab code (ctx.lab, notInLab, labStandIn, the lab stan
 test('the engine does not import lab/', (t) => {
   const dir = path.join(ROOT, 'scripts/engine');
   const files = fs.readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts'));
-  const bad = files.filter((f) => /from '(\.\.\/)+lab\/|import\('(\.\.\/)+lab\//.test(fs.readFileSync(path.join(dir, f), 'utf8')));
+  const bad = files.filter((f) =>
+    /from '(\.\.\/)+lab\/|import\('(\.\.\/)+lab\//.test(fs.readFileSync(path.join(dir, f), 'utf8')),
+  );
   t.deepEqual(bad, []);
 });
 
 test('every lab rule names a step that exists, of a kind that fits it', (t) => {
-  const steps = new Map(RUNBOOKS.flatMap((rb) => rb.steps.map((s): [string, (typeof rb.steps)[number]] => [`${rb.name}/${s.id}`, s])));
+  const steps = new Map(
+    RUNBOOKS.flatMap((rb) => rb.steps.map((s): [string, (typeof rb.steps)[number]] => [`${rb.name}/${s.id}`, s])),
+  );
   t.true(Object.keys(LAB_RULES).length >= 20);
   for (const [id, rule] of Object.entries(LAB_RULES)) {
     const step = steps.get(id);
@@ -46,8 +58,14 @@ test('a lab env is not planned or run without the lab rules', async (t) => {
   const real = loadInputs('envs/asm-vm-proxy.env.example', rbs);
   const lab = { ...real, lab: true };
   t.throws(() => plan(rbs, lab), { message: /no lab rules were given/ });
-  await t.throwsAsync(runRunbooks(rbs, lab, { ssh: { knownHosts: '/nonexistent', connectTimeoutS: 1, commandTimeoutMs: 1000 } }), { message: /no lab rules were given/ });
+  await t.throwsAsync(
+    runRunbooks(rbs, lab, { ssh: { knownHosts: '/nonexistent', connectTimeoutS: 1, commandTimeoutMs: 1000 } }),
+    { message: /no lab rules were given/ },
+  );
   const docker = plan(rbs, lab, { labRules: LAB_RULES }).find((s) => s.id === 'asm-vm-proxy/02-install-docker')!;
   t.regex(docker.hosts[0].branches[0].notInLab!, /no container engine/);
-  t.deepEqual(docker.hosts[0].branches[0].scripts.map((s) => s.role), ['check']);
+  t.deepEqual(
+    docker.hosts[0].branches[0].scripts.map((s) => s.role),
+    ['check'],
+  );
 });

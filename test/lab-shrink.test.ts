@@ -23,12 +23,19 @@ const dir = path.join(tmp, 'lab');
 const envFile = path.join(tmp, 'lab.env');
 const inventory = path.join(tmp, 'lab-inventory.yaml');
 const labArgs = ['--prefix', prefix, '--dir', dir, '--lab-env', envFile, '--inventory', inventory];
-const run = $({ nothrow: true, quiet: true, env: { ...process.env, MESHBOOK_STATE_DIR: path.join(tmp, 'state'), FORCE_COLOR: '0' } });
+const run = $({
+  nothrow: true,
+  quiet: true,
+  env: { ...process.env, MESHBOOK_STATE_DIR: path.join(tmp, 'state'), FORCE_COLOR: '0' },
+});
 const meshbook = (...args: string[]) => run`node bin/meshbook.js ${args}`;
 const provider = labClusterProvider({ prefix, dir });
 const kubectl = async (...args: string[]) => provider.run({ kind: 'probe', argv: ['kubectl', ...args] }, 30_000);
 
-type Report = { steps: Array<{ id: string; hosts: Record<string, { status: string; lines: string[]; error?: string }> }>; failures?: unknown };
+type Report = {
+  steps: Array<{ id: string; hosts: Record<string, { status: string; lines: string[]; error?: string }> }>;
+  failures?: unknown;
+};
 async function rebuild(...extra: string[]) {
   const t0 = performance.now();
   const r = await meshbook('rebuild', 'traffic-shift', '--env', envFile, '--yes', '--json', ...extra);
@@ -63,42 +70,60 @@ test.after.always(async () => {
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
-serial('lab up --vms 5, rebuild, lab up --vms 3: the cluster forgets vm4 and vm5, the split PASSes at full speed', async (t) => {
-  t.timeout(360_000); // two rebuilds: seconds on an idle machine, minutes on a loaded one
-  const up5 = await meshbook('lab', 'up', '--vms', '5', ...labArgs);
-  t.is(up5.exitCode, 0, up5.stderr);
-  t.regex(fs.readFileSync(inventory, 'utf8'), /name: vm5[\s\S]*version: v2/);
-  const first = await rebuild();
-  t.is(first.code, 0, JSON.stringify(first.rep?.failures ?? first.stderr));
-  const five = ['192.168.0.10', '192.168.0.11', '192.168.0.250', '192.168.0.251', '192.168.0.252'];
-  t.deepEqual(await workloadEntries(), five);
-  t.deepEqual(hello1SidecarHello2Servers(), five.map((a) => `${a}:8001`));
+serial(
+  'lab up --vms 5, rebuild, lab up --vms 3: the cluster forgets vm4 and vm5, the split PASSes at full speed',
+  async (t) => {
+    t.timeout(360_000); // two rebuilds: seconds on an idle machine, minutes on a loaded one
+    const up5 = await meshbook('lab', 'up', '--vms', '5', ...labArgs);
+    t.is(up5.exitCode, 0, up5.stderr);
+    t.regex(fs.readFileSync(inventory, 'utf8'), /name: vm5[\s\S]*version: v2/);
+    const first = await rebuild();
+    t.is(first.code, 0, JSON.stringify(first.rep?.failures ?? first.stderr));
+    const five = ['192.168.0.10', '192.168.0.11', '192.168.0.250', '192.168.0.251', '192.168.0.252'];
+    t.deepEqual(await workloadEntries(), five);
+    t.deepEqual(
+      hello1SidecarHello2Servers(),
+      five.map((a) => `${a}:8001`),
+    );
 
-  const up3 = await meshbook('lab', 'up', '--vms', '3', ...labArgs);
-  t.is(up3.exitCode, 0, up3.stderr);
-  t.regex(up3.stdout, /removed 2/);
-  const three = ['192.168.0.250', '192.168.0.251', '192.168.0.252'];
-  // straight after the shrink, before any runbook runs: nothing of vm4 and vm5 is left
-  t.deepEqual(await workloadEntries(), three);
-  t.deepEqual(hello1SidecarHello2Servers(), three.map((a) => `${a}:8001`));
-  t.regex(up3.stdout, /cluster: removed workloadentry http-reciprocal-hello\/mesh-expansion-hello2-svc-4 \(192\.168\.0\.10: vm4 is gone\)/);
+    const up3 = await meshbook('lab', 'up', '--vms', '3', ...labArgs);
+    t.is(up3.exitCode, 0, up3.stderr);
+    t.regex(up3.stdout, /removed 2/);
+    const three = ['192.168.0.250', '192.168.0.251', '192.168.0.252'];
+    // straight after the shrink, before any runbook runs: nothing of vm4 and vm5 is left
+    t.deepEqual(await workloadEntries(), three);
+    t.deepEqual(
+      hello1SidecarHello2Servers(),
+      three.map((a) => `${a}:8001`),
+    );
+    t.regex(
+      up3.stdout,
+      /cluster: removed workloadentry http-reciprocal-hello\/mesh-expansion-hello2-svc-4 \(192\.168\.0\.10: vm4 is gone\)/,
+    );
 
-  // the rebuild on the shrunk lab, with a bound so that a lab with dead upstreams fails in
-  // a minute instead of crawling for the verifier's 300 s
-  const second = await rebuild('--timeout', '60');
-  t.is(second.code, 0, JSON.stringify(second.rep?.failures ?? second.stderr));
-  t.deepEqual(await workloadEntries(), three);
-  t.deepEqual(hello1SidecarHello2Servers(), three.map((a) => `${a}:8001`));
-  const verdict = second.rep!.steps.find((s) => s.id === 'traffic-shift/14-verify-traffic')!.hosts.cluster;
-  t.is(verdict.status, 'ok');
-  t.regex(verdict.lines[0], /^verdict PASS/);
+    // the rebuild on the shrunk lab, with a bound so that a lab with dead upstreams fails in
+    // a minute instead of crawling for the verifier's 300 s
+    const second = await rebuild('--timeout', '60');
+    t.is(second.code, 0, JSON.stringify(second.rep?.failures ?? second.stderr));
+    t.deepEqual(await workloadEntries(), three);
+    t.deepEqual(
+      hello1SidecarHello2Servers(),
+      three.map((a) => `${a}:8001`),
+    );
+    const verdict = second.rep!.steps.find((s) => s.id === 'traffic-shift/14-verify-traffic')!.hosts.cluster;
+    t.is(verdict.status, 'ok');
+    t.regex(verdict.lines[0], /^verdict PASS/);
 
-  // the speed of the split after the shrink (the verdict is step 14's above): a dead upstream
-  // costs a connect timeout per request that lands on it
-  const v = await meshbook('verify', 'traffic', '--env', envFile, '--json', '-n', '600', '--max-time', '30');
-  const out = JSON.parse(v.stdout);
-  t.is(out.totals.transportErrors + out.totals.non2xx, 0, v.stdout.slice(-1000));
-  t.is(out.totals.counted, 600);
-  t.true(out.run.reqPerSec > 50, `verify after the shrink: ${out.run.reqPerSec} req/s`);
-  t.log(`first rebuild (5 VMs) ${first.seconds.toFixed(1)} s; rebuild after the shrink ${second.seconds.toFixed(1)} s; ${verdict.lines[0]}; 600 requests at ${out.run.reqPerSec} req/s`);
-});
+    // the speed of the split after the shrink (the verdict is step 14's above): a dead upstream
+    // costs a connect timeout per request that lands on it
+    const v = await meshbook('verify', 'traffic', '--env', envFile, '--json', '-n', '600', '--max-time', '30');
+    const out = JSON.parse(v.stdout);
+    t.is(out.totals.transportErrors + out.totals.non2xx, 0, v.stdout.slice(-1000));
+    t.is(out.totals.counted, 600);
+    t.true(out.run.reqPerSec > 50, `verify after the shrink: ${out.run.reqPerSec} req/s`);
+    t.log(
+      `first rebuild (5 VMs) ${first.seconds.toFixed(1)} s; rebuild after the ` +
+        `shrink ${second.seconds.toFixed(1)} s; ${verdict.lines[0]}; 600 requests at ${out.run.reqPerSec} req/s`,
+    );
+  },
+);

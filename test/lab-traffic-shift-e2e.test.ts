@@ -14,8 +14,21 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mb-e2e-'));
 const prefix = `mbe${process.pid % 100000}`;
 const dir = path.join(tmp, 'lab');
 const envFile = path.join(tmp, 'lab.env');
-const labArgs = ['--prefix', prefix, '--dir', dir, '--lab-env', envFile, '--inventory', path.join(tmp, 'lab-inventory.yaml')];
-const run = $({ nothrow: true, quiet: true, env: { ...process.env, MESHBOOK_STATE_DIR: path.join(tmp, 'state'), FORCE_COLOR: '0' } });
+const labArgs = [
+  '--prefix',
+  prefix,
+  '--dir',
+  dir,
+  '--lab-env',
+  envFile,
+  '--inventory',
+  path.join(tmp, 'lab-inventory.yaml'),
+];
+const run = $({
+  nothrow: true,
+  quiet: true,
+  env: { ...process.env, MESHBOOK_STATE_DIR: path.join(tmp, 'state'), FORCE_COLOR: '0' },
+});
 const meshbook = (...args: string[]) => run`node bin/meshbook.js ${args}`;
 let before: Record<string, string>;
 
@@ -29,8 +42,10 @@ async function rebuild() {
   const r = await meshbook('rebuild', 'traffic-shift', '--env', envFile, '--yes', '--json');
   return { code: r.exitCode, rep: JSON.parse(r.stdout), stderr: r.stderr };
 }
-const stepOf = (rep: { steps: Array<{ id: string; hosts: Record<string, { status: string; lines: string[]; error?: string }> }> }, id: string) =>
-  rep.steps.find((s) => s.id === `traffic-shift/${id}`)!.hosts;
+const stepOf = (
+  rep: { steps: Array<{ id: string; hosts: Record<string, { status: string; lines: string[]; error?: string }> }> },
+  id: string,
+) => rep.steps.find((s) => s.id === `traffic-shift/${id}`)!.hosts;
 
 async function onVm(vm: string, script: string) {
   return sshVm({ prefix, dir, inventoryFile: path.join(tmp, 'lab-inventory.yaml') }, knownHostsOf(envFile), vm, script);
@@ -52,17 +67,28 @@ test.serial('lab up, cold rebuild, warm re-run: the article runs for real and th
   t.is(matrix.status, 'ok');
   t.true(matrix.lines.includes('pod <-> VM: 5 of 5 ok (rows: source, columns: target)'), matrix.lines.join('\n'));
   // the whole chain: hello1 pod -> hello1-svc -> (ingress-less) hello2 on a VM -> hello3 pod
-  t.true(matrix.lines.some((l) => /hello1-svc:8004: ok: Hello eric\(172\.18\.[0-9.]+\)<-(Hello|Bonjour|Hola) eric\(192\.168\.0\.25[0-2]\)<-Hello eric\(172\.18\./.test(l)));
+  t.true(
+    matrix.lines.some((l) =>
+      /hello1-svc:8004: ok: Hello eric\(172\.18\.[0-9.]+\)<-(Hello|Bonjour|Hola) eric\(192\.168\.0\.25[0-2]\)<-Hello eric\(172\.18\./.test(
+        l,
+      ),
+    ),
+  );
   for (const vm of ['vm1', 'vm2', 'vm3']) t.is(stepOf(cold.rep, '11-vm-to-hello3')[vm].status, 'ok');
   const verdict = stepOf(cold.rep, '14-verify-traffic').cluster;
   t.is(verdict.status, 'ok');
   t.regex(verdict.lines[0], /^verdict PASS: \d+ requests to http:\/\/192\.168\.0\.100:8004\/hello\/eric/);
   const [warm, warmS] = await timed(rebuild);
   t.is(warm.code, 0);
-  const statuses = warm.rep.steps.flatMap((s: { hosts: Record<string, { status: string }> }) => Object.values(s.hosts).map((h) => h.status));
+  const statuses = warm.rep.steps.flatMap((s: { hosts: Record<string, { status: string }> }) =>
+    Object.values(s.hosts).map((h) => h.status),
+  );
   t.false(statuses.includes('changed'));
   t.false(statuses.includes('not in lab'));
-  t.log(`lab up ${upS.toFixed(1)} s, cold rebuild ${coldS.toFixed(1)} s, warm re-run ${warmS.toFixed(1)} s (every step unchanged or ok)`);
+  t.log(
+    `lab up ${upS.toFixed(1)} s, cold rebuild ${coldS.toFixed(1)} s, ` +
+      `warm re-run ${warmS.toFixed(1)} s (every step unchanged or ok)`,
+  );
   const v = await meshbook('verify', 'traffic', '--env', envFile, '--json');
   t.is(v.exitCode, 0, `${v.stdout.slice(-2000)}\n${v.stderr}`);
   t.is(JSON.parse(v.stdout).verdict, 'PASS');
@@ -84,7 +110,10 @@ test.serial('WEIGHTS 90/5/5: PASS at the new weights, FAIL when expecting the ol
 test.serial("a VM without the hello3 hosts line breaks the chain through it, with the article's symptom", async (t) => {
   // as in the article, hello2 starts on a VM whose /etc/hosts lacks hello3 (a running app
   // keeps its open connection to hello3, so the app is restarted by its own step)
-  const rm = await onVm('vm2', "grep -v 'hello3-svc' /etc/hosts > /tmp/h && cat /tmp/h > /etc/hosts && pkill -f hello.mjs");
+  const rm = await onVm(
+    'vm2',
+    "grep -v 'hello3-svc' /etc/hosts > /tmp/h && cat /tmp/h > /etc/hosts && pkill -f hello.mjs",
+  );
   t.is(rm.exitCode, 0, rm.stderr);
   t.is((await meshbook('rebuild', 'traffic-shift', '--env', envFile, '--only', '05-hello2-on-vms')).exitCode, 0);
   const r = await meshbook('rebuild', 'traffic-shift', '--env', envFile, '--only', '12-pod-vm-checks', '--json');

@@ -108,19 +108,31 @@ test.after.always(async () => {
 function ssh(address: string, script: string) {
   return sh({ input: `set -euo pipefail\n${script}\n` })`ip netns exec ${cfg.wsNetns} ssh ${[
     // -F none: no ssh_config (the machine's or ~/.ssh/config); key and known_hosts are the lab's
-    '-F', 'none',
-    '-i', cfg.keyFile,
-    '-o', `UserKnownHostsFile=${cfg.knownHostsFile}`,
-    '-o', 'StrictHostKeyChecking=accept-new',
-    '-o', 'BatchMode=yes',
-    '-o', 'ConnectTimeout=5',
-    '-o', 'IdentitiesOnly=yes',
-    '-o', 'LogLevel=ERROR',
+    '-F',
+    'none',
+    '-i',
+    cfg.keyFile,
+    '-o',
+    `UserKnownHostsFile=${cfg.knownHostsFile}`,
+    '-o',
+    'StrictHostKeyChecking=accept-new',
+    '-o',
+    'BatchMode=yes',
+    '-o',
+    'ConnectTimeout=5',
+    '-o',
+    'IdentitiesOnly=yes',
+    '-o',
+    'LogLevel=ERROR',
   ]} ${`root@${address}`} bash -s`;
 }
 
 const nsPids = async (names: string[]) =>
-  (await Promise.all(names.map(async (n) => (await sh`ip netns pids ${n}`).stdout.split('\n').filter(Boolean).map(Number))))
+  (
+    await Promise.all(
+      names.map(async (n) => (await sh`ip netns pids ${n}`).stdout.split('\n').filter(Boolean).map(Number)),
+    )
+  )
     .flat()
     .sort((a, b) => a - b);
 
@@ -226,7 +238,8 @@ serial('each VM answers ssh with its own hostname, distro and private /etc, /opt
         'iptables -t nat -N MLT_TEST',
         'iptables -t nat -A OUTPUT -p tcp -d 172.19.0.0/20 -j MLT_TEST',
         'iptables-save -t nat | grep -c MLT_TEST',
-        'mkdir -p /opt/mlt-x /etc/certs /etc/istio/config /var/lib/istio/envoy /var/log/istio /var/run/secrets/tokens /usr/local/mlt-x',
+        'mkdir -p /opt/mlt-x /etc/certs /etc/istio/config /var/lib/istio/envoy ' +
+          '/var/log/istio /var/run/secrets/tokens /usr/local/mlt-x',
         'echo token > /var/run/secrets/tokens/istio-token',
         `touch /opt/mlt-x/${vm.name}`,
         'ls /opt/mlt-x',
@@ -247,7 +260,13 @@ serial('each VM answers ssh with its own hostname, distro and private /etc, /opt
   const now = await snapshot();
   t.is(now.hosts, before.hosts, "the machine's /etc/hosts is unchanged");
   t.is(now.iptables, before.iptables, "the machine's iptables are unchanged");
-  for (const p of ['/opt/mlt-x', '/usr/local/mlt-x', '/var/lib/istio', '/var/log/istio', '/run/secrets/tokens/istio-token']) {
+  for (const p of [
+    '/opt/mlt-x',
+    '/usr/local/mlt-x',
+    '/var/lib/istio',
+    '/var/log/istio',
+    '/run/secrets/tokens/istio-token',
+  ]) {
     t.false(existsSync(p), `${p} must not exist on the machine`);
   }
   t.is(now.dotSsh, before.dotSsh, 'ssh did not create ~/.ssh');
@@ -256,7 +275,10 @@ serial('each VM answers ssh with its own hostname, distro and private /etc, /opt
 serial('the workstation has no default route and its own loopback', async (t) => {
   t.is((await sh`ip -n ${cfg.wsNetns} route show default`).stdout.trim(), '');
   t.deepEqual(
-    (await sh`ip -n ${cfg.wsNetns} -4 route`).stdout.trim().split('\n').map((l) => l.split(' ')[0]),
+    (await sh`ip -n ${cfg.wsNetns} -4 route`).stdout
+      .trim()
+      .split('\n')
+      .map((l) => l.split(' ')[0]),
     ['192.168.0.0/24'],
   );
   // a service on the machine's 127.0.0.1 is out of reach from the workstation
@@ -275,7 +297,10 @@ serial('the workstation has no default route and its own loopback', async (t) =>
   t.regex(probe.stderr, /Connection refused/);
   t.is(connections, 0);
   // ...while the lab's own hosts are
-  const lab = await wsExec(['timeout', '3', 'bash', '-c', 'exec 3<>/dev/tcp/192.168.0.251/22 && echo open'], { ...opts, nothrow: true });
+  const lab = await wsExec(['timeout', '3', 'bash', '-c', 'exec 3<>/dev/tcp/192.168.0.251/22 && echo open'], {
+    ...opts,
+    nothrow: true,
+  });
   t.is(lab.stdout.trim(), 'open');
   // and ssh with the lab's own client config works too
   const viaConfig = await sh`${sshArgv(cfg, 'vm3', ['hostname'])}`;
@@ -312,27 +337,41 @@ serial('lab status lists each VM with namespace, address, distro and sshd state 
   t.deepEqual(JSON.parse(json.stdout), s);
   const text = await cli(['status', ...cliOpts]);
   t.is(text.exitCode, 0, text.stderr);
-  for (const v of s.vms) t.regex(text.stdout, new RegExp(`${v.name}\\s+${v.netns}\\s+${v.address.replace(/\./g, '\\.')}\\s+${v.distro}.*running`));
+  for (const v of s.vms)
+    t.regex(
+      text.stdout,
+      new RegExp(`${v.name}\\s+${v.netns}\\s+${v.address.replace(/\./g, '\\.')}\\s+${v.distro}.*running`),
+    );
 });
 
 serial('attachToSwitch puts another namespace on the lab L2 (room for the cluster)', async (t) => {
   const node = `${PREFIX}-node1`;
   await attachToSwitch({ ...opts, netns: node, port: 'node1', address: '192.168.0.100/24', create: true });
-  await attachToSwitch({ ...opts, netns: node, port: 'node1', address: '192.168.0.100/24', create: true }); // idempotent
+  // idempotent
+  await attachToSwitch({ ...opts, netns: node, port: 'node1', address: '192.168.0.100/24', create: true });
   t.regex((await sh`ip -n ${node} -4 -o addr show dev eth0`).stdout, / 192\.168\.0\.100\/24 /);
   t.is((await sh`ip -n ${node} route show default`).stdout.trim(), '');
   // vm1 reaches it over the switch: nothing listens on port 1, so the node's kernel refuses
-  const r = await vmExec('vm1', ['timeout', '3', 'bash', '-c', 'exec 3<>/dev/tcp/192.168.0.100/1'], { ...opts, nothrow: true });
+  const r = await vmExec('vm1', ['timeout', '3', 'bash', '-c', 'exec 3<>/dev/tcp/192.168.0.100/1'], {
+    ...opts,
+    nothrow: true,
+  });
   t.regex(r.stderr, /Connection refused/);
   t.true((await snapshot()).netns.includes(node));
 });
 
 serial('a failed first lab up leaves nothing behind', async (t) => {
   const bad = path.join(tmp, 'bad-init.sh');
-  await fsp.writeFile(bad, `#!/bin/sh\n[ "$1" = vm2 ] && { echo "vm2 will not boot" >&2; exit 3; }\nexec /bin/sh '${VM_INIT}' "$@"\n`);
+  await fsp.writeFile(
+    bad,
+    `#!/bin/sh\n[ "$1" = vm2 ] && { echo "vm2 will not boot" >&2; exit 3; }\nexec /bin/sh '${VM_INIT}' "$@"\n`,
+  );
   const err = await t.throwsAsync(labUp({ ...failOpts, initScript: bad }));
   t.regex(err!.message, /vm2.*will not boot.*removed/);
-  t.deepEqual((await sh`ip netns list`).stdout.split('\n').filter((l) => l.startsWith(`${FAIL_PREFIX}-`)), []);
+  t.deepEqual(
+    (await sh`ip netns list`).stdout.split('\n').filter((l) => l.startsWith(`${FAIL_PREFIX}-`)),
+    [],
+  );
   t.false(existsSync(path.join(tmp, 'fail')), 'state dir and the parents up created are gone');
   t.false(existsSync(failOpts.envFile!));
   t.false(existsSync(failOpts.inventoryFile!));
@@ -351,7 +390,10 @@ serial('lab down removes every namespace, process, file; a second down is a no-o
       return true;
     }
   };
-  t.deepEqual(pids.filter((p) => !gone(p)), []);
+  t.deepEqual(
+    pids.filter((p) => !gone(p)),
+    [],
+  );
   for (const f of [cfg.dir, cfg.envFile, cfg.inventoryFile]) t.false(existsSync(f), `${f} removed`);
   t.false(existsSync(path.dirname(cfg.envFile)), 'the output dir up created is removed');
   t.is(await readState(cfg), null);
@@ -380,7 +422,18 @@ test.serial('without root: one clear line, non-zero exit, nothing created', asyn
   await fsp.mkdir(tmpFor65534, { recursive: true, mode: 0o777 });
   await fsp.chmod(tmpFor65534, 0o777);
   await fsp.chmod(tmp, 0o755);
-  const pre = process.getuid?.() === 0 ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', 'env', `TMPDIR=${tmpFor65534}`, `HOME=${tmpFor65534}`] : [];
+  const pre =
+    process.getuid?.() === 0
+      ? [
+          'setpriv',
+          '--reuid=65534',
+          '--regid=65534',
+          '--clear-groups',
+          'env',
+          `TMPDIR=${tmpFor65534}`,
+          `HOME=${tmpFor65534}`,
+        ]
+      : [];
   for (const sub of ['up', 'down', 'status']) {
     const r = await cli([sub, '--prefix', 'mltnobody', '--dir', dir], pre);
     t.not(r.exitCode, 0, sub);

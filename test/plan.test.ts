@@ -32,15 +32,24 @@ for (const [rb, env] of examples) {
     t.is(syntax.exitCode, 0, syntax.stderr);
     // the oldest supported VM (Alibaba Cloud Linux 2.1903, CentOS 7 based) has bash 4.2:
     // nothing from bash 4.3+ in what reaches a VM (the lab's VMs run the machine's bash 5)
-    const newer = [/\b(mapfile|readarray)\b[^\n]*\s-d\b/, /\b(declare|local|typeset)\s+-n\b/, /\bwait\s+-n\b/, /\$\{[^}]*@[QEPAaUuLK]\}/, /\bshopt\s+-s\s+(localvar_inherit|assoc_expand_once|globasciiranges)\b/];
+    const newer = [
+      /\b(mapfile|readarray)\b[^\n]*\s-d\b/,
+      /\b(declare|local|typeset)\s+-n\b/,
+      /\bwait\s+-n\b/,
+      /\$\{[^}]*@[QEPAaUuLK]\}/,
+      /\bshopt\s+-s\s+(localvar_inherit|assoc_expand_once|globasciiranges)\b/,
+    ];
     for (const re of newer) t.notRegex(sh, re, `${rb.name}: a bash 4.3+ feature (${re}) in a VM script`);
   });
 }
 
 test('asm-vm-proxy: each declared distro gets only its own Docker install', (t) => {
   const loaded = loadInputs('envs/asm-vm-proxy.env.example', [findRunbook('asm-vm-proxy')]);
-  const step = plan([findRunbook('asm-vm-proxy')], loaded, { labRules: LAB_RULES }).find((s) => s.id.endsWith('02-install-docker'))!;
-  const change = (h: string) => step.hosts.find((x) => x.host === h)!.branches.map((b) => b.scripts.find((s) => s.role === 'change')!.script);
+  const step = plan([findRunbook('asm-vm-proxy')], loaded, { labRules: LAB_RULES }).find((s) =>
+    s.id.endsWith('02-install-docker'),
+  )!;
+  const change = (h: string) =>
+    step.hosts.find((x) => x.host === h)!.branches.map((b) => b.scripts.find((s) => s.role === 'change')!.script);
   t.is(change('vm1').length, 1);
   t.regex(change('vm1')[0], /yum install -y docker-ce docker-ce-cli containerd\.io/);
   t.regex(change('vm2')[0], /vault\.centos\.org[\s\S]*--allowerasing/);
@@ -50,13 +59,22 @@ test('asm-vm-proxy: each declared distro gets only its own Docker install', (t) 
 
 test('asm-vm-proxy: a VM with no declared distro shows every profile', async (t) => {
   const fsPath = 'envs/asm-vm-proxy.nodistro.test.env';
-  fs.writeFileSync(fsPath, fs.readFileSync('envs/asm-vm-proxy.env.example', 'utf8').replace('inventory.example.yaml', 'inventory.nodistro.example.yaml'));
+  fs.writeFileSync(
+    fsPath,
+    fs
+      .readFileSync('envs/asm-vm-proxy.env.example', 'utf8')
+      .replace('inventory.example.yaml', 'inventory.nodistro.example.yaml'),
+  );
   try {
     const rb = findRunbook('asm-vm-proxy');
     const loaded = loadInputs(fsPath, [rb]);
     const steps = plan([rb], loaded, { labRules: LAB_RULES });
     const docker = steps.find((s) => s.id.endsWith('02-install-docker'))!;
-    for (const h of docker.hosts) t.deepEqual(h.branches.map((b) => b.distro), PROFILE_IDS);
+    for (const h of docker.hosts)
+      t.deepEqual(
+        h.branches.map((b) => b.distro),
+        PROFILE_IDS,
+      );
     const sh = planSh(steps, loaded);
     t.regex(sh, /case "\$DISTRO_vm1" in\nalinux-2\.1903\)/);
     t.is((await $({ input: sh, nothrow: true })`bash -n`).exitCode, 0);

@@ -5,14 +5,26 @@ import { summaryTable } from '../scripts/engine/report.ts';
 import type { RunReport } from '../scripts/engine/runner.ts';
 import type { Status } from '../scripts/engine/types.ts';
 
+// eslint-disable-next-line no-control-regex -- ESC starts an ANSI colour sequence
 const strip = (s: string) => s.replace(/\u001b\[[0-9;]*m/g, '');
 
 function fleet(n: number, failing: string[]): RunReport {
   const hosts = Array.from({ length: n }, (_, i) => `vm${i + 1}`);
-  const status = (h: string, step: number): Status => (failing.includes(h) ? (step === 1 ? 'failed' : step > 1 ? 'skipped' : 'ok') : step === 0 ? 'ok' : 'changed');
+  const status = (h: string, step: number): Status =>
+    failing.includes(h) ? (step === 1 ? 'failed' : step > 1 ? 'skipped' : 'ok') : step === 0 ? 'ok' : 'changed';
   const records = ['01-preflight', '05-hello2-on-vms', '10-hello3-dns'].map((id, step) => ({
-    id: `traffic-shift/${id}`, title: id, article: '-',
-    hosts: Object.fromEntries(hosts.map((h) => [h, { status: status(h, step), lines: step > 1 && failing.includes(h) ? ['an earlier step failed on this host'] : [] }])),
+    id: `traffic-shift/${id}`,
+    title: id,
+    article: '-',
+    hosts: Object.fromEntries(
+      hosts.map((h) => [
+        h,
+        {
+          status: status(h, step),
+          lines: step > 1 && failing.includes(h) ? ['an earlier step failed on this host'] : [],
+        },
+      ]),
+    ),
   }));
   return { records, hosts, failed: failing.length > 0 };
 }
@@ -36,6 +48,9 @@ for (const n of [30, 200]) {
     else t.regex(s05, /: vm3 vm8 .* \+\d+ more$/);
     const s10 = lines.find((l) => l.startsWith('traffic-shift/10-hello3-dns'))!;
     t.true(s10.includes(`${failing.length} skipped`), s10);
-    t.regex(lines.find((l) => l.startsWith('traffic-shift/01-preflight'))!, new RegExp(`${n} ok$`));
+    t.regex(
+      lines.find((l) => l.startsWith('traffic-shift/01-preflight'))!,
+      new RegExp(`${n} ok$`),
+    );
   });
 }

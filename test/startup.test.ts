@@ -14,7 +14,11 @@ const COPIED = ['bin', 'scripts', 'lab', 'package.json', 'tsconfig.json', 'tscon
 const LINKED = ['node_modules', 'vm', 'manifests', 'envs'];
 let dir = '';
 
-interface Run { code: number | null; stdout: string; stderr: string }
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
 
 function meshbook(args: string[], env: Record<string, string> = {}): Run {
   const r = spawnSync(process.execPath, [path.join(dir, 'bin', 'meshbook.js'), ...args], {
@@ -33,10 +37,14 @@ const TSX = /^meshbook: scripts\/cli\.ts through tsx \((.*)\)$/m;
 test.before(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'meshbook-startup-'));
   // timestamps kept: a fresh build here is still fresh there
-  for (const f of COPIED) fs.cpSync(path.join(ROOT, f), path.join(dir, f), { recursive: true, preserveTimestamps: true });
+  for (const f of COPIED)
+    fs.cpSync(path.join(ROOT, f), path.join(dir, f), { recursive: true, preserveTimestamps: true });
   for (const f of LINKED) fs.symlinkSync(path.join(ROOT, f), path.join(dir, f));
   // the repository's own dist/ when it is fresh (as after npm ci), else a build in the copy
-  const here = spawnSync(process.execPath, [path.join(ROOT, 'bin', 'meshbook.js'), '-V'], { encoding: 'utf8', env: { ...process.env, MESHBOOK_SHOW_ENTRY: '1', MESHBOOK_TSX: '' } });
+  const here = spawnSync(process.execPath, [path.join(ROOT, 'bin', 'meshbook.js'), '-V'], {
+    encoding: 'utf8',
+    env: { ...process.env, MESHBOOK_SHOW_ENTRY: '1', MESHBOOK_TSX: '' },
+  });
   if (COMPILED.test(here.stderr)) {
     fs.cpSync(path.join(ROOT, 'dist'), path.join(dir, 'dist'), { recursive: true, preserveTimestamps: true });
   } else {

@@ -10,8 +10,16 @@ import * as v from '../scripts/engine/validate.ts';
 import rb from '../scripts/asm-vm-proxy/index.ts';
 
 const GOOD: Record<string, string> = {
-  ACCESS_KEY_ID: 'LTAI5tExample', ACCESS_KEY_SECRET: 'canary-secret-7f3a', REGION: 'cn-hangzhou', MESH_ID: 'c0ffee',
-  NS: 'vm-mesh', SA: 'vm-sa', POD_NAME: 'vm-pod', ASM_VERSION: 'v1.6.9', SERVICE_CIDR: '172.19.0.0/20', ZIPKIN_IP: '172.19.0.20',
+  ACCESS_KEY_ID: 'LTAI5tExample',
+  ACCESS_KEY_SECRET: 'canary-secret-7f3a',
+  REGION: 'cn-hangzhou',
+  MESH_ID: 'c0ffee',
+  NS: 'vm-mesh',
+  SA: 'vm-sa',
+  POD_NAME: 'vm-pod',
+  ASM_VERSION: 'v1.6.9',
+  SERVICE_CIDR: '172.19.0.0/20',
+  ZIPKIN_IP: '172.19.0.20',
   VM_INVENTORY: 'inv.yaml',
 };
 
@@ -77,22 +85,36 @@ test('several bad inputs are all reported together', (t) => {
 });
 
 test('free-text values that docker --env-file carries literally are accepted (and later sent inert)', (t) => {
-  for (const val of ['$(touch /tmp/x)', 'a;b', 'it"s', "it's", '`id`']) t.deepEqual(problems({ ACCESS_KEY_ID: val }), [], val);
+  for (const val of ['$(touch /tmp/x)', 'a;b', 'it"s', "it's", '`id`'])
+    t.deepEqual(problems({ ACCESS_KEY_ID: val }), [], val);
 });
 
 test('inventory problems name the entry and key', (t) => {
-  const { problems: p } = parseInventory([
-    'vms:',
-    '  - { name: vm1, host: 192.168.0.250, port: 70000, distro: debian-12, color: red }',
-    '  - { name: vm1, host: "a;b", user: "root;x" }',
-    '  - { host: 192.168.0.252, runtime: podman, labels: { version: "v 1" } }',
-  ].join('\n'), 'inv.yaml');
+  const { problems: p } = parseInventory(
+    [
+      'vms:',
+      '  - { name: vm1, host: 192.168.0.250, port: 70000, distro: debian-12, color: red }',
+      '  - { name: vm1, host: "a;b", user: "root;x" }',
+      '  - { host: 192.168.0.252, runtime: podman, labels: { version: "v 1" } }',
+    ].join('\n'),
+    'inv.yaml',
+  );
   const want = [
-    /vms\[0\]\.color: unknown key/, /vms\[0\]\.port: "70000" is not a TCP port/, /vms\[0\]\.distro: "debian-12" is not a known distro/,
-    /vms\[1\]\.name: "vm1" is used twice/, /vms\[1\]\.host: "a;b" is not a hostname/, /vms\[1\]\.user: "root;x" is not a POSIX user name/,
-    /vms\[2\]\.name: missing/, /vms\[2\]\.labels\.version: "v 1" is not a Kubernetes label value/, /vms\[2\]\.runtime: "podman" is not docker or process/,
+    /vms\[0\]\.color: unknown key/,
+    /vms\[0\]\.port: "70000" is not a TCP port/,
+    /vms\[0\]\.distro: "debian-12" is not a known distro/,
+    /vms\[1\]\.name: "vm1" is used twice/,
+    /vms\[1\]\.host: "a;b" is not a hostname/,
+    /vms\[1\]\.user: "root;x" is not a POSIX user name/,
+    /vms\[2\]\.name: missing/,
+    /vms\[2\]\.labels\.version: "v 1" is not a Kubernetes label value/,
+    /vms\[2\]\.runtime: "podman" is not docker or process/,
   ];
-  for (const re of want) t.true(p.some((l) => re.test(l)), `${re} in\n${p.join('\n')}`);
+  for (const re of want)
+    t.true(
+      p.some((l) => re.test(l)),
+      `${re} in\n${p.join('\n')}`,
+    );
   t.is(p.length, want.length, p.join('\n'));
 });
 

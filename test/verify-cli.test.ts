@@ -64,7 +64,10 @@ test('PASS: exit 0, the table with bars, statistics, latency and the verdict las
   t.regex(out, /█+[▏▎▍▌▋▊▉]? \d+\.\d/);
   t.regex(out, /chi-square +\d+\.\d{3} +df 2 +p \d\.\d{4}/);
   t.regex(out, /run +N 2,027 \(auto\) +\d+\.\d\d s +[\d,]+ req\/s +\d+ connections? used/);
-  t.regex(out, /a correct 30\/60\/10 split PASSes 99\.0 %; a split off by 5 points \(worst: 35\/55\/10\) PASSes 1\.1 %/);
+  t.regex(
+    out,
+    /a correct 30\/60\/10 split PASSes 99\.0 %; a split off by 5 points \(worst: 35\/55\/10\) PASSes 1\.1 %/,
+  );
   t.regex(out, /denominator .* 2,027 classified answers/);
   t.regex(out, /latency \(ms\)[\s\S]*p50[\s\S]*p90[\s\S]*p99/);
   t.regex(out.trimEnd().split('\n').slice(-2).join('\n'), /VERDICT PASS \(exit 0\)/);
@@ -140,15 +143,33 @@ test('--json prints exactly one object with the whole result', async (t) => {
   t.is(j.buckets.length, 3);
   for (const b of j.buckets) {
     t.deepEqual(Object.keys(b).sort(), [
-      'ci95Pct', 'deviationPts', 'expectedCount', 'expectedPct', 'latencyMs', 'name', 'observed', 'observedPct', 'ok', 'pattern', 'weight',
+      'ci95Pct',
+      'deviationPts',
+      'expectedCount',
+      'expectedPct',
+      'latencyMs',
+      'name',
+      'observed',
+      'observedPct',
+      'ok',
+      'pattern',
+      'weight',
     ]);
     t.is(b.ci95Pct.length, 2);
     t.true(b.ci95Pct[0] <= b.observedPct && b.observedPct <= b.ci95Pct[1]);
     t.is(typeof b.latencyMs.p50, 'number');
-    t.true(b.latencyMs.p50 <= b.latencyMs.p90 && b.latencyMs.p90 <= b.latencyMs.p99 && b.latencyMs.p99 <= b.latencyMs.max);
+    t.true(
+      b.latencyMs.p50 <= b.latencyMs.p90 && b.latencyMs.p90 <= b.latencyMs.p99 && b.latencyMs.p99 <= b.latencyMs.max,
+    );
   }
-  t.deepEqual(j.buckets.map((b: { name: string }) => b.name), ['v1', 'v2', 'v3']);
-  t.is(j.buckets.reduce((a: number, b: { observed: number }) => a + b.observed, 0), 2400);
+  t.deepEqual(
+    j.buckets.map((b: { name: string }) => b.name),
+    ['v1', 'v2', 'v3'],
+  );
+  t.is(
+    j.buckets.reduce((a: number, b: { observed: number }) => a + b.observed, 0),
+    2400,
+  );
   t.deepEqual(
     j.other.map((o: { kind: string; label: string; count: number }) => [o.kind, o.label, o.count]),
     [
@@ -169,7 +190,10 @@ test('--env FILE needs nothing else', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'meshbook-verify-cli-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const env = join(dir, 'traffic-shift.env');
-  writeFileSync(env, `WEIGHTS=v1=30,v2=60,v3=10\nINGRESS_HOST=127.0.0.1\nINGRESS_PORT=${server.port}\nVERIFY_PATH=/chain/14/30-60-10\n`);
+  writeFileSync(
+    env,
+    `WEIGHTS=v1=30,v2=60,v3=10\nINGRESS_HOST=127.0.0.1\nINGRESS_PORT=${server.port}\nVERIFY_PATH=/chain/14/30-60-10\n`,
+  );
   const r = await cli(['--env', env, '--max-time', '20']);
   t.is(r.code, 0, r.stdout + r.stderr);
   t.regex(r.stdout, new RegExp(`GET http://127\\.0\\.0\\.1:${server.port}/chain/14/30-60-10`));
@@ -181,14 +205,36 @@ test('--deterministic against a weighted round-robin target', async (t) => {
   t.is(r.code, 0, r.stdout + r.stderr);
   const j = JSON.parse(r.stdout);
   t.is(j.mode, 'deterministic');
-  t.deepEqual(j.buckets.map((b: { observed: number }) => b.observed), [60, 120, 20]);
+  t.deepEqual(
+    j.buckets.map((b: { observed: number }) => b.observed),
+    [60, 120, 20],
+  );
   t.is(j.settings.slack, 4);
 });
 
 test('--help describes the command, the verdict rules and the exit codes', async (t) => {
   const r = await cli(['--help']);
   t.is(r.code, 0);
-  for (const s of ['--url', '--env', '--expect', '--classify', '--header', '--by-header', '-n, --requests', '--connections', '--qps', '--warmup', '--alpha', '--min-effect', '--deterministic', '--new-connection-per-request', '--timeout', '--json', 'INCONCLUSIVE', 'Exit codes: 0 PASS, 1 FAIL, 2 INCONCLUSIVE, 3 error']) {
+  for (const s of [
+    '--url',
+    '--env',
+    '--expect',
+    '--classify',
+    '--header',
+    '--by-header',
+    '-n, --requests',
+    '--connections',
+    '--qps',
+    '--warmup',
+    '--alpha',
+    '--min-effect',
+    '--deterministic',
+    '--new-connection-per-request',
+    '--timeout',
+    '--json',
+    'INCONCLUSIVE',
+    'Exit codes: 0 PASS, 1 FAIL, 2 INCONCLUSIVE, 3 error',
+  ]) {
     t.true(r.stdout.includes(s), s);
   }
 });

@@ -121,7 +121,10 @@ test('5xx answers and unclassified bodies are rows of their own, with the denomi
   t.is(rows['HTTP 503'].status, 503);
   t.is(rows['HTTP 503'].pctOfCounted, 10);
   // shares are over the classified answers
-  t.is(r.buckets.reduce((a, b) => a + b.observed, 0), 400);
+  t.is(
+    r.buckets.reduce((a, b) => a + b.observed, 0),
+    400,
+  );
   // 20 % not classified can never PASS, and the report says so
   t.not(r.verdict, 'PASS');
   t.regex(r.reasons.join('\n'), /20\.0 % of the counted requests were not classified/);
@@ -146,7 +149,11 @@ test('--by-header classifies on a response header; a missing header is unclassif
 });
 
 test('--header is sent with every request (Bookinfo-style end-user: jason routing)', async (t) => {
-  const jason = await run('/by-user', { header: ['end-user: jason'], expect: 'v1=0,v2=100', classify: 'v1=^Hello,v2=^Bonjour' });
+  const jason = await run('/by-user', {
+    header: ['end-user: jason'],
+    expect: 'v1=0,v2=100',
+    classify: 'v1=^Hello,v2=^Bonjour',
+  });
   t.is(jason.settings.n, 73);
   t.is(jason.buckets[1].observed, 73);
   t.is(jason.verdict, 'PASS');

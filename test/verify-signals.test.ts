@@ -31,14 +31,16 @@ const GONE_WITHIN_MS = 2000;
  *  verifier never stops, so the tests fail whatever the allowance. */
 const SLACK_MS = Math.round(1000 * Math.min(8, Math.max(1, os.loadavg()[0] / os.cpus().length)));
 
-const canRun = process.getuid?.() === 0 && (() => {
-  try {
-    execFileSync('ip', ['-V'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
+const canRun =
+  process.getuid?.() === 0 &&
+  (() => {
+    try {
+      execFileSync('ip', ['-V'], { stdio: 'ignore' });
+      return true;
+    } catch {
+      return false;
+    }
+  })();
 const maybe = canRun ? test.serial : test.serial.skip;
 
 // A loopback target: random 30/60/10 hello bodies after 2 ms; prints `PORT n`, then `HITS n`
@@ -68,7 +70,9 @@ interface Target {
 
 async function startTarget(inNs: boolean): Promise<Target> {
   const argv = [process.execPath, '-e', SERVER];
-  const p = inNs ? spawn('ip', ['netns', 'exec', NS, ...argv], { stdio: ['pipe', 'pipe', 'inherit'] }) : spawn(argv[0], argv.slice(1), { stdio: ['pipe', 'pipe', 'inherit'] });
+  const p = inNs
+    ? spawn('ip', ['netns', 'exec', NS, ...argv], { stdio: ['pipe', 'pipe', 'inherit'] })
+    : spawn(argv[0], argv.slice(1), { stdio: ['pipe', 'pipe', 'inherit'] });
   let hits = 0;
   const port = await new Promise<number>((resolve, reject) => {
     p.on('error', reject);
@@ -126,15 +130,33 @@ function start(cmd: string[], marker: string): Run {
 
 function verifyArgs(port: number, marker: string, more: string[] = []): string[] {
   return [
-    'verify', 'traffic', '--url', `http://127.0.0.1:${port}/hello/eric`, '--expect', 'v1=30,v2=60,v3=10', '--classify', HELLO,
-    '-n', '50000000', '--max-time', '120', '-c', '4', '--header', `x-signal-test: ${marker}`, ...more,
+    'verify',
+    'traffic',
+    '--url',
+    `http://127.0.0.1:${port}/hello/eric`,
+    '--expect',
+    'v1=30,v2=60,v3=10',
+    '--classify',
+    HELLO,
+    '-n',
+    '50000000',
+    '--max-time',
+    '120',
+    '-c',
+    '4',
+    '--header',
+    `x-signal-test: ${marker}`,
+    ...more,
   ];
 }
 
 /** The meshbook-like parent: main.ts with a lab env file naming the test's namespace. */
 function startInLab(target: Target, envFile: string): Run {
   const marker = randomUUID();
-  fs.writeFileSync(envFile, `LAB_NETNS=${NS}\nWEIGHTS=v1=30,v2=60,v3=10\nINGRESS_HOST=127.0.0.1\nINGRESS_PORT=${target.port}\n`);
+  fs.writeFileSync(
+    envFile,
+    `LAB_NETNS=${NS}\nWEIGHTS=v1=30,v2=60,v3=10\nINGRESS_HOST=127.0.0.1\nINGRESS_PORT=${target.port}\n`,
+  );
   const args = verifyArgs(target.port, marker);
   args.splice(2, 0, '--env', envFile);
   return start([process.execPath, '--import', 'tsx', MAIN, ...args], marker);
@@ -148,8 +170,18 @@ async function sending(run: Run, target: Target, n: number): Promise<void> {
 }
 
 /** After the signal: every marked process gone within the deadline; then no more requests. */
-async function assertStopped(t: import('ava').ExecutionContext, run: Run, target: Target, sentAt: number, label: string) {
-  await until('no process with the marker', () => withMarker(run.marker).length === 0, GONE_WITHIN_MS + SLACK_MS + 5000);
+async function assertStopped(
+  t: import('ava').ExecutionContext,
+  run: Run,
+  target: Target,
+  sentAt: number,
+  label: string,
+) {
+  await until(
+    'no process with the marker',
+    () => withMarker(run.marker).length === 0,
+    GONE_WITHIN_MS + SLACK_MS + 5000,
+  );
   const ms = Date.now() - sentAt;
   t.log(`${label}: no verifier left ${ms} ms after the signal`);
   t.true(ms <= GONE_WITHIN_MS + SLACK_MS, `${label}: a verifier was still running ${ms} ms after the signal`);
@@ -183,51 +215,66 @@ test.after.always(() => {
   if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
 });
 
-maybe('SIGTERM to meshbook reaches the verifier in the lab namespace: it stops, prints what it counted, exits 143', async (t) => {
-  const run = startInLab(nsTarget, path.join(tmp, 'term.env'));
-  try {
-    await sending(run, nsTarget, 2);
-    const sent = Date.now();
-    process.kill(run.proc.pid!, 'SIGTERM');
-    await assertStopped(t, run, nsTarget, sent, 'SIGTERM');
-    const r = await run.exit;
-    t.is(r.code, 143, run.out());
-    t.regex(run.out(), /VERDICT (PASS|FAIL|INCONCLUSIVE)/);
-    t.regex(run.out(), /interrupted: stopped after [\d,]+ of 50,000,000 requests/);
-  } finally {
-    for (const pid of withMarker(run.marker)) process.kill(pid, 'SIGKILL');
-  }
-});
+maybe(
+  'SIGTERM to meshbook reaches the verifier in the lab namespace: it stops, prints what it counted, exits 143',
+  async (t) => {
+    const run = startInLab(nsTarget, path.join(tmp, 'term.env'));
+    try {
+      await sending(run, nsTarget, 2);
+      const sent = Date.now();
+      process.kill(run.proc.pid!, 'SIGTERM');
+      await assertStopped(t, run, nsTarget, sent, 'SIGTERM');
+      const r = await run.exit;
+      t.is(r.code, 143, run.out());
+      t.regex(run.out(), /VERDICT (PASS|FAIL|INCONCLUSIVE)/);
+      t.regex(run.out(), /interrupted: stopped after [\d,]+ of 50,000,000 requests/);
+    } finally {
+      for (const pid of withMarker(run.marker)) process.kill(pid, 'SIGKILL');
+    }
+  },
+);
 
-maybe('SIGINT to meshbook alone (kill -INT) reaches the verifier: it stops and prints the verdict on what was counted', async (t) => {
-  const run = startInLab(nsTarget, path.join(tmp, 'int.env'));
-  try {
-    await sending(run, nsTarget, 2);
-    const sent = Date.now();
-    process.kill(run.proc.pid!, 'SIGINT');
-    await assertStopped(t, run, nsTarget, sent, 'SIGINT');
-    const r = await run.exit;
-    t.true(r.code === 0 || r.code === 1 || r.code === 2, `exit ${r.code}\n${run.out()}`);
-    t.regex(run.out(), /interrupted: stopped after [\d,]+ of 50,000,000 requests; the verdict covers what was counted/);
-  } finally {
-    for (const pid of withMarker(run.marker)) process.kill(pid, 'SIGKILL');
-  }
-});
+maybe(
+  'SIGINT to meshbook alone (kill -INT) reaches the verifier: it stops and prints the verdict on what was counted',
+  async (t) => {
+    const run = startInLab(nsTarget, path.join(tmp, 'int.env'));
+    try {
+      await sending(run, nsTarget, 2);
+      const sent = Date.now();
+      process.kill(run.proc.pid!, 'SIGINT');
+      await assertStopped(t, run, nsTarget, sent, 'SIGINT');
+      const r = await run.exit;
+      t.true(r.code === 0 || r.code === 1 || r.code === 2, `exit ${r.code}\n${run.out()}`);
+      t.regex(
+        run.out(),
+        /interrupted: stopped after [\d,]+ of 50,000,000 requests; the verdict covers what was counted/,
+      );
+    } finally {
+      for (const pid of withMarker(run.marker)) process.kill(pid, 'SIGKILL');
+    }
+  },
+);
 
-maybe('Ctrl-C on a terminal (SIGINT to the whole group: the verifier gets it twice) is one Ctrl-C: the verdict is printed', async (t) => {
-  const run = startInLab(nsTarget, path.join(tmp, 'group.env'));
-  try {
-    await sending(run, nsTarget, 2);
-    const sent = Date.now();
-    process.kill(-run.proc.pid!, 'SIGINT');
-    await assertStopped(t, run, nsTarget, sent, 'SIGINT to the group');
-    const r = await run.exit;
-    t.not(r.code, 130, run.out());
-    t.regex(run.out(), /interrupted: stopped after [\d,]+ of 50,000,000 requests; the verdict covers what was counted/);
-  } finally {
-    for (const pid of withMarker(run.marker)) process.kill(pid, 'SIGKILL');
-  }
-});
+maybe(
+  'Ctrl-C on a terminal (SIGINT to the whole group: the verifier gets it twice) is one Ctrl-C: the verdict is printed',
+  async (t) => {
+    const run = startInLab(nsTarget, path.join(tmp, 'group.env'));
+    try {
+      await sending(run, nsTarget, 2);
+      const sent = Date.now();
+      process.kill(-run.proc.pid!, 'SIGINT');
+      await assertStopped(t, run, nsTarget, sent, 'SIGINT to the group');
+      const r = await run.exit;
+      t.not(r.code, 130, run.out());
+      t.regex(
+        run.out(),
+        /interrupted: stopped after [\d,]+ of 50,000,000 requests; the verdict covers what was counted/,
+      );
+    } finally {
+      for (const pid of withMarker(run.marker)) process.kill(pid, 'SIGKILL');
+    }
+  },
+);
 
 maybe('kill -9 of meshbook: the verifier in the lab namespace notices and stops within ~2 s', async (t) => {
   const run = startInLab(nsTarget, path.join(tmp, 'kill.env'));
@@ -241,43 +288,59 @@ maybe('kill -9 of meshbook: the verifier in the lab namespace notices and stops 
   }
 });
 
-maybe('--exit-with-parent (traffic-shift step 14): kill -9 of the process that started the verifier stops it', async (t) => {
-  const target = await startTarget(false);
-  const marker = randomUUID();
-  // a stand-in for the rebuild runner: starts the verifier as its child and waits
-  const parent = `
+maybe(
+  '--exit-with-parent (traffic-shift step 14): kill -9 of the process that started the verifier stops it',
+  async (t) => {
+    const target = await startTarget(false);
+    const marker = randomUUID();
+    // a stand-in for the rebuild runner: starts the verifier as its child and waits
+    const parent =
+      `
     const { spawn } = require('node:child_process');
-    const c = spawn(process.execPath, ['--import', 'tsx', ${JSON.stringify(MAIN)}, ...${JSON.stringify(verifyArgs(target.port, marker, ['--exit-with-parent', '--json']))}], { stdio: 'ignore' });
+    const c = spawn(process.execPath, ['--import', 'tsx', ${JSON.stringify(MAIN)}, ` +
+      `...${JSON.stringify(verifyArgs(target.port, marker, ['--exit-with-parent', '--json']))}], { stdio: 'ignore' });
     c.on('exit', (code) => process.exit(code ?? 1));
   `;
-  const run = start([process.execPath, '-e', parent, marker], marker);
-  try {
-    await sending(run, target, 2);
-    const sent = Date.now();
-    process.kill(run.proc.pid!, 'SIGKILL');
-    await assertStopped(t, run, target, sent, 'SIGKILL of the runner');
-  } finally {
-    for (const pid of withMarker(marker)) process.kill(pid, 'SIGKILL');
-    target.close();
-  }
-});
+    const run = start([process.execPath, '-e', parent, marker], marker);
+    try {
+      await sending(run, target, 2);
+      const sent = Date.now();
+      process.kill(run.proc.pid!, 'SIGKILL');
+      await assertStopped(t, run, target, sent, 'SIGKILL of the runner');
+    } finally {
+      for (const pid of withMarker(marker)) process.kill(pid, 'SIGKILL');
+      target.close();
+    }
+  },
+);
 
-maybe('SIGTERM to a verifier itself: it stops sending at once, prints the verdict on what was counted and exits 143', async (t) => {
-  const target = await startTarget(false);
-  const marker = randomUUID();
-  const run = start([process.execPath, '--import', 'tsx', MAIN, ...verifyArgs(target.port, marker, ['--json'])], marker);
-  try {
-    await sending(run, target, 1);
-    const sent = Date.now();
-    process.kill(run.proc.pid!, 'SIGTERM');
-    await assertStopped(t, run, target, sent, 'SIGTERM to the verifier');
-    const r = await run.exit;
-    t.is(r.code, 143, run.out());
-    const json = JSON.parse(run.out().split('\n').find((l) => l.startsWith('{'))!);
-    t.is(json.run.interrupted, 'signal');
-    t.true(json.totals.counted > 0);
-  } finally {
-    for (const pid of withMarker(marker)) process.kill(pid, 'SIGKILL');
-    target.close();
-  }
-});
+maybe(
+  'SIGTERM to a verifier itself: it stops sending at once, prints the verdict on what was counted and exits 143',
+  async (t) => {
+    const target = await startTarget(false);
+    const marker = randomUUID();
+    const run = start(
+      [process.execPath, '--import', 'tsx', MAIN, ...verifyArgs(target.port, marker, ['--json'])],
+      marker,
+    );
+    try {
+      await sending(run, target, 1);
+      const sent = Date.now();
+      process.kill(run.proc.pid!, 'SIGTERM');
+      await assertStopped(t, run, target, sent, 'SIGTERM to the verifier');
+      const r = await run.exit;
+      t.is(r.code, 143, run.out());
+      const json = JSON.parse(
+        run
+          .out()
+          .split('\n')
+          .find((l) => l.startsWith('{'))!,
+      );
+      t.is(json.run.interrupted, 'signal');
+      t.true(json.totals.counted > 0);
+    } finally {
+      for (const pid of withMarker(marker)) process.kill(pid, 'SIGKILL');
+      target.close();
+    }
+  },
+);

@@ -19,8 +19,13 @@ import rb from '../scripts/asm-vm-proxy/index.ts';
 import { LAB_RULES } from '../lab/stand-ins/index.ts';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mb-left-'));
-const lab = { prefix: `mbvl${process.pid % 100000}`, dir: path.join(tmp, 'lab'), envFile: path.join(tmp, 'lab.env'), inventoryFile: path.join(tmp, 'lab-inventory.yaml') };
-const envDir = path.join(tmp, 'envs');   // the only files that may hold a canary before it is written
+const lab = {
+  prefix: `mbvl${process.pid % 100000}`,
+  dir: path.join(tmp, 'lab'),
+  envFile: path.join(tmp, 'lab.env'),
+  inventoryFile: path.join(tmp, 'lab-inventory.yaml'),
+};
+const envDir = path.join(tmp, 'envs'); // the only files that may hold a canary before it is written
 const ENV_FILE = '/opt/asm_vm_proxy/asm_vm_proxy.env';
 const ZIPKIN = '172.19.0.20 zipkin.istio-system';
 
@@ -33,9 +38,14 @@ const inVm = async (script: string) => {
 function envWith(secret: string): string {
   fs.mkdirSync(envDir, { recursive: true });
   const f = path.join(envDir, `${secret}.env`);
-  fs.writeFileSync(f, fs.readFileSync(lab.envFile, 'utf8')
-    .replace(/^ACCESS_KEY_SECRET=.*$/m, `ACCESS_KEY_SECRET=${secret}`)
-    .replace(/^VM_INVENTORY=.*$/m, `VM_INVENTORY=${lab.inventoryFile}`), { mode: 0o600 });
+  fs.writeFileSync(
+    f,
+    fs
+      .readFileSync(lab.envFile, 'utf8')
+      .replace(/^ACCESS_KEY_SECRET=.*$/m, `ACCESS_KEY_SECRET=${secret}`)
+      .replace(/^VM_INVENTORY=.*$/m, `VM_INVENTORY=${lab.inventoryFile}`),
+    { mode: 0o600 },
+  );
   return f;
 }
 
@@ -44,7 +54,12 @@ async function rebuild(envFile: string, step: string) {
   const rep = await runRunbooks([rb], loaded, {
     labRules: LAB_RULES,
     only: step,
-    ssh: { knownHosts: loaded.env.SSH_KNOWN_HOSTS, netns: loaded.inventory.netns, connectTimeoutS: 5, commandTimeoutMs: 60_000 },
+    ssh: {
+      knownHosts: loaded.env.SSH_KNOWN_HOSTS,
+      netns: loaded.inventory.netns,
+      connectTimeoutS: 5,
+      commandTimeoutMs: 60_000,
+    },
   });
   const host = rep.records.find((r) => r.id === `asm-vm-proxy/${step}`)?.hosts.vm1;
   return { failed: rep.failed, status: host?.status, text: JSON.stringify(host) };
@@ -65,7 +80,16 @@ async function tempFiles(...dirs: string[]): Promise<string> {
 async function filesWith(needle: string): Promise<string[]> {
   const vm = await inVm(`grep -rlF -e '${needle}' /etc /tmp /var/tmp /run /opt/asm_vm_proxy 2>/dev/null || true`);
   const host = await $({ nothrow: true, quiet: true })`grep -rlF --exclude-dir=envs -e ${needle} ${tmp}`;
-  return [...vm.split('\n').filter(Boolean).map((f) => `vm1:${f}`), ...host.stdout.split('\n').filter(Boolean).map((f) => `host:${path.relative(tmp, f)}`)];
+  return [
+    ...vm
+      .split('\n')
+      .filter(Boolean)
+      .map((f) => `vm1:${f}`),
+    ...host.stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((f) => `host:${path.relative(tmp, f)}`),
+  ];
 }
 
 test.before(async () => {
@@ -74,7 +98,9 @@ test.before(async () => {
 
 test.after.always(async () => {
   // an immutable file would stop lab down from removing the VM's overlay layers
-  await inVm(`chattr -i /etc/hosts ${ENV_FILE} 2>/dev/null; umount /etc/hosts 2>/dev/null; true`).catch(() => undefined);
+  await inVm(`chattr -i /etc/hosts ${ENV_FILE} 2>/dev/null; umount /etc/hosts 2>/dev/null; true`).catch(
+    () => undefined,
+  );
   await labDown(lab);
   fs.rmSync(tmp, { recursive: true, force: true });
 });
@@ -85,51 +111,75 @@ test.serial('the lab VM keeps chattr +i on /etc/hosts (an overlay on ext4)', asy
 
 for (const [what, block, unblock] of [
   ['immutable (chattr +i)', 'chattr +i /etc/hosts', 'chattr -i /etc/hosts'],
-  ['a read-only bind mount', 'mount --bind /etc/hosts /etc/hosts && mount -o remount,ro,bind /etc/hosts', 'umount /etc/hosts'],
+  [
+    'a read-only bind mount',
+    'mount --bind /etc/hosts /etc/hosts && mount -o remount,ro,bind /etc/hosts',
+    'umount /etc/hosts',
+  ],
 ] as const) {
-  test.serial(`/etc/hosts ${what}: 07-tracing fails clearly, leaves no temp file in /etc; unblocked, it converges`, async (t) => {
-    const env = envWith(`canary-hosts-${Math.random().toString(36).slice(2, 10)}`);
-    await inVm(`grep -v zipkin /etc/hosts > /tmp/h; cat /tmp/h > /etc/hosts; rm /tmp/h; ${block}`);
-    const hosts = await inVm('cat /etc/hosts');
-    const failed = await rebuild(env, '07-tracing');
-    t.true(failed.failed);
-    t.is(failed.status, 'failed');
-    t.regex(failed.text, /write_file: \/etc\/hosts was not replaced/);
-    t.regex(failed.text, /Operation not permitted|Device or resource busy/);
-    t.is(await tempFiles('/etc'), '');
-    t.is(await inVm('cat /etc/hosts'), hosts, '/etc/hosts is as it was');
-    await inVm(unblock);
-    t.is((await rebuild(env, '07-tracing')).status, 'changed');
-    t.is(await inVm('grep zipkin /etc/hosts'), `${ZIPKIN}\n`);
-    t.is((await rebuild(env, '07-tracing')).status, 'unchanged');
-    t.is(await tempFiles('/etc'), '');
-  });
+  test.serial(
+    `/etc/hosts ${what}: 07-tracing fails clearly, leaves no temp file in /etc; unblocked, it converges`,
+    async (t) => {
+      const env = envWith(`canary-hosts-${Math.random().toString(36).slice(2, 10)}`);
+      await inVm(`grep -v zipkin /etc/hosts > /tmp/h; cat /tmp/h > /etc/hosts; rm /tmp/h; ${block}`);
+      const hosts = await inVm('cat /etc/hosts');
+      const failed = await rebuild(env, '07-tracing');
+      t.true(failed.failed);
+      t.is(failed.status, 'failed');
+      t.regex(failed.text, /write_file: \/etc\/hosts was not replaced/);
+      t.regex(failed.text, /Operation not permitted|Device or resource busy/);
+      t.is(await tempFiles('/etc'), '');
+      t.is(await inVm('cat /etc/hosts'), hosts, '/etc/hosts is as it was');
+      await inVm(unblock);
+      t.is((await rebuild(env, '07-tracing')).status, 'changed');
+      t.is(await inVm('grep zipkin /etc/hosts'), `${ZIPKIN}\n`);
+      t.is((await rebuild(env, '07-tracing')).status, 'unchanged');
+      t.is(await tempFiles('/etc'), '');
+    },
+  );
 }
 
 for (const [what, block, unblock, error] of [
-  ['immutable (chattr +i)', `echo OLD=1 > ${ENV_FILE} && chattr +i ${ENV_FILE}`, `chattr -i ${ENV_FILE}`, /Operation not permitted/],
+  [
+    'immutable (chattr +i)',
+    `echo OLD=1 > ${ENV_FILE} && chattr +i ${ENV_FILE}`,
+    `chattr -i ${ENV_FILE}`,
+    /Operation not permitted/,
+  ],
   ['a directory in the way', `rm -f ${ENV_FILE}; mkdir ${ENV_FILE}`, `rmdir ${ENV_FILE}`, /cannot overwrite directory/],
 ] as const) {
-  test.serial(`the env file ${what}: 03-env-file fails clearly, its secret is in no file and no temp file is left; unblocked, it converges`, async (t) => {
-    const canary = `canary-${Math.random().toString(36).slice(2, 10)}-secret`;
-    const env = envWith(canary);
-    await inVm(`chattr -i ${ENV_FILE} 2>/dev/null; rm -rf ${ENV_FILE}; mkdir -p /opt/asm_vm_proxy; ${block}`);
-    const failed = await rebuild(env, '03-env-file');
-    t.true(failed.failed);
-    t.is(failed.status, 'failed');
-    t.regex(failed.text, /write_file: \/opt\/asm_vm_proxy\/asm_vm_proxy\.env was not replaced/);
-    t.regex(failed.text, error);
-    t.false(failed.text.includes(canary));
-    t.is(await tempFiles('/opt/asm_vm_proxy', '/etc', '/tmp', '/var/tmp', '/run'), '');
-    t.deepEqual(await filesWith(canary), []);
-    await inVm(unblock);
-    t.is((await rebuild(env, '03-env-file')).status, 'changed');
-    t.is(await inVm(`stat -c %a ${ENV_FILE}; grep -c "^ACCESS_KEY_SECRET=${canary}$" ${ENV_FILE}`), '600\n1\n');
-    // now exactly the env file holds it (and, on the machine, the VM's overlay copy of it)
-    const holders = await filesWith(canary);
-    t.deepEqual(holders.filter((f) => f.startsWith('vm1:')), [`vm1:${ENV_FILE}`]);
-    t.true(holders.filter((f) => f.startsWith('host:')).every((f) => f.endsWith('/opt/upper/asm_vm_proxy/asm_vm_proxy.env')), holders.join('\n'));
-    t.is((await rebuild(env, '03-env-file')).status, 'unchanged');
-    t.is(await tempFiles('/opt/asm_vm_proxy'), '');
-  });
+  test.serial(
+    `the env file ${what}: 03-env-file fails clearly, its secret ` +
+      `is in no file and no temp file is left; unblocked, it converges`,
+    async (t) => {
+      const canary = `canary-${Math.random().toString(36).slice(2, 10)}-secret`;
+      const env = envWith(canary);
+      await inVm(`chattr -i ${ENV_FILE} 2>/dev/null; rm -rf ${ENV_FILE}; mkdir -p /opt/asm_vm_proxy; ${block}`);
+      const failed = await rebuild(env, '03-env-file');
+      t.true(failed.failed);
+      t.is(failed.status, 'failed');
+      t.regex(failed.text, /write_file: \/opt\/asm_vm_proxy\/asm_vm_proxy\.env was not replaced/);
+      t.regex(failed.text, error);
+      t.false(failed.text.includes(canary));
+      t.is(await tempFiles('/opt/asm_vm_proxy', '/etc', '/tmp', '/var/tmp', '/run'), '');
+      t.deepEqual(await filesWith(canary), []);
+      await inVm(unblock);
+      t.is((await rebuild(env, '03-env-file')).status, 'changed');
+      t.is(await inVm(`stat -c %a ${ENV_FILE}; grep -c "^ACCESS_KEY_SECRET=${canary}$" ${ENV_FILE}`), '600\n1\n');
+      // now exactly the env file holds it (and, on the machine, the VM's overlay copy of it)
+      const holders = await filesWith(canary);
+      t.deepEqual(
+        holders.filter((f) => f.startsWith('vm1:')),
+        [`vm1:${ENV_FILE}`],
+      );
+      t.true(
+        holders
+          .filter((f) => f.startsWith('host:'))
+          .every((f) => f.endsWith('/opt/upper/asm_vm_proxy/asm_vm_proxy.env')),
+        holders.join('\n'),
+      );
+      t.is((await rebuild(env, '03-env-file')).status, 'unchanged');
+      t.is(await tempFiles('/opt/asm_vm_proxy'), '');
+    },
+  );
 }

@@ -19,7 +19,10 @@ let n = 0;
 /** A fresh working directory with an inventory of one VM on a closed loopback port. */
 function workdir(): string {
   const dir = fs.mkdtempSync(path.join(root, 'w-'));
-  fs.writeFileSync(path.join(dir, 'inv.yaml'), 'vms:\n  - name: vm1\n    host: 127.0.0.1\n    port: 1\n    distro: ubuntu-20.04\n');
+  fs.writeFileSync(
+    path.join(dir, 'inv.yaml'),
+    'vms:\n  - name: vm1\n    host: 127.0.0.1\n    port: 1\n    distro: ubuntu-20.04\n',
+  );
   return dir;
 }
 
@@ -56,7 +59,8 @@ const press = (s: string, ...keys: string[]) => $({ quiet: true })`tmux send-key
 async function start(cwd: string, args: string): Promise<string> {
   const s = `mbwalk${process.pid}x${++n}`;
   sessions.push(s);
-  const cmd = `cd ${cwd} && MESHBOOK_STATE_DIR=${cwd}/state FORCE_COLOR=0 node ${BIN} ${args}; echo "EXIT=$?"; sleep 300`;
+  const cmd =
+    `cd ${cwd} && MESHBOOK_STATE_DIR=${cwd}/state FORCE_COLOR=0 ` + `node ${BIN} ${args}; echo "EXIT=$?"; sleep 300`;
   await $({ quiet: true })`tmux new-session -d -s ${s} -x 250 -y 60 ${cmd}`;
   return s;
 }
@@ -104,56 +108,69 @@ test.serial('an empty answer to VM_INVENTORY is a message and the question again
 async function answerAllThenQuit(s: string, inventory: string) {
   await answer(s, /VM_INVENTORY: /, inventory);
   for (const [p, a] of ANSWERS) await answer(s, p, a);
-  await waitFor(s, /step 1 of 7 · asm-vm-proxy\/01-preflight[\s\S]*\? Run asm-vm-proxy\/01-preflight\? \(step 1 of 7\)/);
-  await press(s, 'Down', 'Down', 'Enter');   // quit
+  await waitFor(
+    s,
+    /step 1 of 7 · asm-vm-proxy\/01-preflight[\s\S]*\? Run asm-vm-proxy\/01-preflight\? \(step 1 of 7\)/,
+  );
+  await press(s, 'Down', 'Down', 'Enter'); // quit
 }
 
-test.serial('quitting offers to save the answers: 0600, secret blank without consent, the suggestion names the file', async (t) => {
-  const dir = workdir();
-  fs.mkdirSync(path.join(dir, 'saved'));
-  fs.writeFileSync(path.join(dir, 'taken.env'), 'KEEP=1\n');
-  const s = await start(dir, 'walkthrough asm-vm-proxy');
-  await answerAllThenQuit(s, 'inv.yaml');
-  await answer(s, /Save your answers to an env file\?/, '');         // default yes
-  await answer(s, /env file to write/, 'taken.env');
-  await answer(s, /taken\.env exists; overwrite it\?/, '');          // default no: asked again
-  await waitFor(s, /✔ [^\n]*taken\.env exists; overwrite it\? No[\s\S]*\? env file to write/);
-  await answer(s, /env file to write/, 'saved/answers.env');
-  await answer(s, /Write the secret ACCESS_KEY_SECRET into it too/, ''); // default no
-  const out = await waitFor(s, /EXIT=\d+/);
-  t.regex(out, /EXIT=0/);
-  t.regex(out, /saved saved\/answers\.env \(mode 0600\); ACCESS_KEY_SECRET left blank/);
-  t.regex(out, /stopped at asm-vm-proxy\/01-preflight; to run it without questions: fill in ACCESS_KEY_SECRET in saved\/answers\.env, then meshbook rebuild asm-vm-proxy --env saved\/answers\.env/);
-  t.false(/--env FILE/.test(out));
-  t.false(out.includes(CANARY), 'the secret is on the screen');
+test.serial(
+  'quitting offers to save the answers: 0600, secret blank without consent, the suggestion names the file',
+  async (t) => {
+    const dir = workdir();
+    fs.mkdirSync(path.join(dir, 'saved'));
+    fs.writeFileSync(path.join(dir, 'taken.env'), 'KEEP=1\n');
+    const s = await start(dir, 'walkthrough asm-vm-proxy');
+    await answerAllThenQuit(s, 'inv.yaml');
+    await answer(s, /Save your answers to an env file\?/, ''); // default yes
+    await answer(s, /env file to write/, 'taken.env');
+    await answer(s, /taken\.env exists; overwrite it\?/, ''); // default no: asked again
+    await waitFor(s, /✔ [^\n]*taken\.env exists; overwrite it\? No[\s\S]*\? env file to write/);
+    await answer(s, /env file to write/, 'saved/answers.env');
+    await answer(s, /Write the secret ACCESS_KEY_SECRET into it too/, ''); // default no
+    const out = await waitFor(s, /EXIT=\d+/);
+    t.regex(out, /EXIT=0/);
+    t.regex(out, /saved saved\/answers\.env \(mode 0600\); ACCESS_KEY_SECRET left blank/);
+    t.regex(
+      out,
+      /stopped at asm-vm-proxy\/01-preflight; to run it without questions: fill in ACCESS_KEY_SECRET in saved\/answers\.env, then meshbook rebuild asm-vm-proxy --env saved\/answers\.env/,
+    );
+    t.false(/--env FILE/.test(out));
+    t.false(out.includes(CANARY), 'the secret is on the screen');
 
-  const file = path.join(dir, 'saved', 'answers.env');
-  t.is(fs.statSync(file).mode & 0o777, 0o600);
-  t.deepEqual(fs.readdirSync(path.join(dir, 'saved')), ['answers.env'], 'no temporary file left');
-  t.is(fs.readFileSync(path.join(dir, 'taken.env'), 'utf8'), 'KEEP=1\n', 'not overwritten without consent');
-  const text = fs.readFileSync(file, 'utf8');
-  t.false(text.includes(CANARY));
-  t.regex(text, /^# ACCESS_KEY_SECRET is a secret and was not written.*\nACCESS_KEY_SECRET=\n/m);
-  const env = parseDotenv(text);
-  t.is(env.ACCESS_KEY_SECRET, '');
-  t.is(env.VM_INVENTORY, path.join(dir, 'inv.yaml'), 'VM_INVENTORY still names the inventory from the new directory');
-  for (const [p, a] of ANSWERS) {
-    const key = p.source.split(':')[0];
-    if (key !== 'ACCESS_KEY_SECRET') t.is(env[key], a, key);
-  }
-  // what it names works: with the secret filled in, rebuild accepts every input (a plan)
-  fs.writeFileSync(file, text.replace(/^ACCESS_KEY_SECRET=$/m, `ACCESS_KEY_SECRET=${CANARY}`));
-  const plan = await $({ quiet: true, nothrow: true, cwd: dir })`node ${BIN} plan asm-vm-proxy --env saved/answers.env`;
-  t.is(plan.exitCode, 0, plan.stderr);
-  t.false(plan.stdout.includes(CANARY));
-});
+    const file = path.join(dir, 'saved', 'answers.env');
+    t.is(fs.statSync(file).mode & 0o777, 0o600);
+    t.deepEqual(fs.readdirSync(path.join(dir, 'saved')), ['answers.env'], 'no temporary file left');
+    t.is(fs.readFileSync(path.join(dir, 'taken.env'), 'utf8'), 'KEEP=1\n', 'not overwritten without consent');
+    const text = fs.readFileSync(file, 'utf8');
+    t.false(text.includes(CANARY));
+    t.regex(text, /^# ACCESS_KEY_SECRET is a secret and was not written.*\nACCESS_KEY_SECRET=\n/m);
+    const env = parseDotenv(text);
+    t.is(env.ACCESS_KEY_SECRET, '');
+    t.is(env.VM_INVENTORY, path.join(dir, 'inv.yaml'), 'VM_INVENTORY still names the inventory from the new directory');
+    for (const [p, a] of ANSWERS) {
+      const key = p.source.split(':')[0];
+      if (key !== 'ACCESS_KEY_SECRET') t.is(env[key], a, key);
+    }
+    // what it names works: with the secret filled in, rebuild accepts every input (a plan)
+    fs.writeFileSync(file, text.replace(/^ACCESS_KEY_SECRET=$/m, `ACCESS_KEY_SECRET=${CANARY}`));
+    const plan = await $({
+      quiet: true,
+      nothrow: true,
+      cwd: dir,
+    })`node ${BIN} plan asm-vm-proxy --env saved/answers.env`;
+    t.is(plan.exitCode, 0, plan.stderr);
+    t.false(plan.stdout.includes(CANARY));
+  },
+);
 
 test.serial('with consent the secret is saved (0600), still never shown', async (t) => {
   const dir = workdir();
   const s = await start(dir, 'walkthrough asm-vm-proxy');
   await answerAllThenQuit(s, 'inv.yaml');
   await answer(s, /Save your answers to an env file\?/, '');
-  await answer(s, /env file to write/, '');                            // the default
+  await answer(s, /env file to write/, ''); // the default
   await answer(s, /Write the secret ACCESS_KEY_SECRET into it too/, 'y');
   const out = await waitFor(s, /EXIT=\d+/);
   t.regex(out, /saved asm-vm-proxy\.env \(mode 0600\)\n/);
@@ -168,20 +185,29 @@ test.serial('with consent the secret is saved (0600), still never shown', async 
 test.serial('step N of M, and a failing step names the step skipped before it', async (t) => {
   const dir = workdir();
   // everything in an env file (with the canary secret): nothing is asked
-  fs.writeFileSync(path.join(dir, 'all.env'), [
-    'VM_INVENTORY=inv.yaml', `ACCESS_KEY_SECRET=${CANARY}`, ...ANSWERS.filter(([p]) => !/SECRET/.test(p.source)).map(([p, a]) => `${p.source.split(':')[0]}=${a}`),
-  ].join('\n') + '\n', { mode: 0o600 });
+  fs.writeFileSync(
+    path.join(dir, 'all.env'),
+    [
+      'VM_INVENTORY=inv.yaml',
+      `ACCESS_KEY_SECRET=${CANARY}`,
+      ...ANSWERS.filter(([p]) => !/SECRET/.test(p.source)).map(([p, a]) => `${p.source.split(':')[0]}=${a}`),
+    ].join('\n') + '\n',
+    { mode: 0o600 },
+  );
   const s = await start(dir, `walkthrough asm-vm-proxy --env all.env --connect-timeout 2`);
   await waitFor(s, /\? Run asm-vm-proxy\/01-preflight\? \(step 1 of 7\)/);
-  await press(s, 'Down', 'Enter');                                       // skip 01
-  await answer(s, /Run asm-vm-proxy\/02-install-docker\? \(step 2 of 7\)/, '');  // yes: fails (port closed)
+  await press(s, 'Down', 'Enter'); // skip 01
+  await answer(s, /Run asm-vm-proxy\/02-install-docker\? \(step 2 of 7\)/, ''); // yes: fails (port closed)
   await waitFor(s, /\? Run asm-vm-proxy\/06-diagnostics\? \(step 6 of 7\)/);
-  await press(s, 'Down', 'Enter');                                       // skip 06
+  await press(s, 'Down', 'Enter'); // skip 06
   const out = await waitFor(s, /EXIT=\d+/, 90_000);
   t.regex(out, /EXIT=1/);
   for (let i = 1; i <= 7; i++) t.regex(out, new RegExp(`▶ step ${i} of 7 · asm-vm-proxy/`));
   // under the failed step, and again in the summary
-  t.regex(out, /stderr \(last lines\)[\s\S]*Connection refused\s+you skipped 01-preflight earlier; this step may depend on it\n/);
+  t.regex(
+    out,
+    /stderr \(last lines\)[\s\S]*Connection refused\s+you skipped 01-preflight earlier; this step may depend on it\n/,
+  );
   t.regex(out, /vm1: asm-vm-proxy\/02-install-docker: .*rerun `meshbook rebuild asm-vm-proxy --env all\.env`/);
   t.regex(out, /asm-vm-proxy\/02-install-docker failed: you skipped 01-preflight earlier; this step may depend on it/);
   t.notRegex(out, /Save your answers/, 'nothing was asked: all.env already holds every answer');
@@ -191,12 +217,24 @@ test.serial('step N of M, and a failing step names the step skipped before it', 
 test.serial('no terminal: says it needs one, points to rebuild, exit 2, nothing run', async (t) => {
   // stdin a pipe that stays open (a hang would show as the timeout)
   const r = await new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
-    const p = spawn(process.execPath, [BIN, 'walkthrough', 'asm-vm-proxy'], { cwd: workdir(), stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, FORCE_COLOR: '0' } });
-    let out = '', err = '';
-    p.stdout.on('data', (d) => { out += d; });
-    p.stderr.on('data', (d) => { err += d; });
+    const p = spawn(process.execPath, [BIN, 'walkthrough', 'asm-vm-proxy'], {
+      cwd: workdir(),
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: { ...process.env, FORCE_COLOR: '0' },
+    });
+    let out = '',
+      err = '';
+    p.stdout.on('data', (d) => {
+      out += d;
+    });
+    p.stderr.on('data', (d) => {
+      err += d;
+    });
     const timer = setTimeout(() => p.kill('SIGKILL'), 20_000);
-    p.on('close', (code) => { clearTimeout(timer); resolve({ code, out, err }); });
+    p.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, out, err });
+    });
   });
   t.is(r.code, 2, r.out + r.err);
   t.regex(r.err, /walkthrough: needs a terminal to ask its questions \(stdin and stdout are not terminals\)/);
@@ -208,7 +246,9 @@ test.serial('no terminal: says it needs one, points to rebuild, exit 2, nothing 
   const dir = workdir();
   const s = `mbwalk${process.pid}x${++n}`;
   sessions.push(s);
-  await $({ quiet: true })`tmux new-session -d -s ${s} -x 250 -y 60 ${`cd ${dir} && FORCE_COLOR=0 node ${BIN} walkthrough asm-vm-proxy 2>&1 | cat; echo "EXIT=\${PIPESTATUS[0]}"; sleep 300`}`;
+  await $({
+    quiet: true,
+  })`tmux new-session -d -s ${s} -x 250 -y 60 ${`cd ${dir} && FORCE_COLOR=0 node ${BIN} walkthrough asm-vm-proxy 2>&1 | cat; echo "EXIT=\${PIPESTATUS[0]}"; sleep 300`}`;
   const out = await waitFor(s, /EXIT=\d+/, 20_000);
   t.regex(out, /needs a terminal to ask its questions \(stdout is not a terminal\)/);
   t.regex(out, /EXIT=2/);

@@ -16,12 +16,30 @@ import { closeSync, openSync, promises as fsp } from 'node:fs';
 import { randomInt, randomUUID } from 'node:crypto';
 import { LabError, REPO_ROOT, type LabConfig } from '../config.ts';
 import type { LabState } from '../state.ts';
-import { CLEAN_ENV, alive, procChildren, procComm, procNetnsInode, procRef, sleep, writeIfChanged, netnsInode } from '../sys.ts';
+import {
+  CLEAN_ENV,
+  alive,
+  procChildren,
+  procComm,
+  procNetnsInode,
+  procRef,
+  sleep,
+  writeIfChanged,
+  netnsInode,
+} from '../sys.ts';
 import { BUILTIN_NAMESPACES, clone, isObj, type KObject } from './kinds.ts';
 import { buildMesh, hostsNeedingVip, vmWorkload, type Mesh, type PodInfo } from './mesh.ts';
 import { renderProxyConfig, INBOUND_PORT, OUTBOUND_PORT, GATEWAY_HEALTH_PORT } from './nginx.ts';
 import { renderNodeIptables, renderPodHosts } from './kubeproxy.ts';
-import { createNode, createPodNetwork, deletePodNetwork, loadNodeIptables, nodeHealthy, podHostIf, podNetnsName } from './network.ts';
+import {
+  createNode,
+  createPodNetwork,
+  deletePodNetwork,
+  loadNodeIptables,
+  nodeHealthy,
+  podHostIf,
+  podNetnsName,
+} from './network.ts';
 import { POD_INIT_SH, SIDECAR_DIR, applyProxy, listeningPorts, nginxMasters, stopSidecar } from './proxies.ts';
 import {
   POD_BRIDGE,
@@ -33,6 +51,7 @@ import {
   type ClusterState,
   type PodRecord,
 } from './state.ts';
+import type { Untyped } from '../../scripts/engine/untyped.ts';
 
 export const HELLO_APP = path.join(REPO_ROOT, 'vm', 'hello', 'hello.mjs');
 export const INGRESS = {
@@ -56,43 +75,71 @@ export interface Report {
 // ---- Deployments -> what a pod runs ---------------------------------------------------------
 
 export type Workload =
-  | { ok: true; container: string; containers: string[]; version: string; env: Record<string, string>; appPort: number; ports: Array<{ name?: string; containerPort: number }>; warnings: string[] }
+  | {
+      ok: true;
+      container: string;
+      containers: string[];
+      version: string;
+      env: Record<string, string>;
+      appPort: number;
+      ports: Array<{ name?: string; containerPort: number }>;
+      warnings: string[];
+    }
   | { ok: false; reason: string };
 
 /** What the lab runs for a Deployment's pod template, or why it cannot. */
 export function deploymentWorkload(d: KObject): Workload {
   const where = `deployment ${d.metadata.namespace ?? 'default'}/${d.metadata.name}`;
   const spec = d.spec?.template?.spec ?? {};
-  const containers = ((spec.containers ?? []) as any[]).filter((c) => c?.name !== 'istio-proxy');
+  const containers = ((spec.containers ?? []) as Untyped[]).filter((c) => c?.name !== 'istio-proxy');
   if (!containers.length) return { ok: false, reason: `${where}: no containers` };
   const other = containers.filter((c) => !IMAGE_RE.test(String(c?.image ?? '')));
   if (other.length) {
     return {
       ok: false,
-      reason: `${where}: image ${other.map((c) => c.image).join(', ')} is not in the lab: it runs no container engine, only the hello app for .../http_springboot_v1|v2|v3 images`,
+      reason:
+        `${where}: image ${other.map((c) => c.image).join(', ')} is not in the lab: it runs ` +
+        `no container engine, only the hello app for .../http_springboot_v1|v2|v3 images`,
     };
   }
-  if (containers.length > 1) return { ok: false, reason: `${where}: ${containers.length} app containers in one pod are not in the lab (one hello app per pod)` };
+  if (containers.length > 1)
+    return {
+      ok: false,
+      reason: `${where}: ${containers.length} app containers in one pod are not in the lab (one hello app per pod)`,
+    };
   const c = containers[0];
   const warnings: string[] = [];
   const env: Record<string, string> = {};
-  for (const e of (c.env ?? []) as any[]) {
+  for (const e of (c.env ?? []) as Untyped[]) {
     if (typeof e?.name !== 'string') continue;
     if (e.value !== undefined) env[e.name] = String(e.value);
     else warnings.push(`${where}: env ${e.name} uses valueFrom, which the lab does not resolve (left unset)`);
   }
   if (spec.initContainers?.length) warnings.push(`${where}: initContainers are not run by the lab`);
-  const ports = ((c.ports ?? []) as any[]).filter((p) => Number.isInteger(Number(p?.containerPort))).map((p) => ({ name: p.name as string | undefined, containerPort: Number(p.containerPort) }));
-  const appPort = env.PORT && /^\d+$/.test(env.PORT) ? Number(env.PORT) : ports[0]?.containerPort ?? 8001;
-  return { ok: true, container: String(c.name ?? 'app'), containers: containers.map((x) => String(x.name)), version: IMAGE_RE.exec(String(c.image))![1], env, appPort, ports, warnings };
+  const ports = ((c.ports ?? []) as Untyped[])
+    .filter((p) => Number.isInteger(Number(p?.containerPort)))
+    .map((p) => ({ name: p.name as string | undefined, containerPort: Number(p.containerPort) }));
+  const appPort = env.PORT && /^\d+$/.test(env.PORT) ? Number(env.PORT) : (ports[0]?.containerPort ?? 8001);
+  return {
+    ok: true,
+    container: String(c.name ?? 'app'),
+    containers: containers.map((x) => String(x.name)),
+    version: IMAGE_RE.exec(String(c.image))![1],
+    env,
+    appPort,
+    ports,
+    warnings,
+  };
 }
 
 const nsOf = (o: KObject) => o.metadata.namespace ?? 'default';
 const kindIs = (o: KObject, kind: string) => o.kind === kind;
 
 /** Is sidecar injection on for a new pod (namespace label, pod label/annotation)? */
-export function injects(namespaceLabels: Record<string, string> | undefined, template: any): boolean {
-  const podSays = template?.metadata?.labels?.['sidecar.istio.io/inject'] ?? template?.metadata?.annotations?.['sidecar.istio.io/inject'];
+export function injects(namespaceLabels: Record<string, string> | undefined, template: Untyped): boolean {
+  const podSays =
+    template?.metadata?.labels?.['sidecar.istio.io/inject'] ??
+    template?.metadata?.annotations?.['sidecar.istio.io/inject'];
   const nsl = namespaceLabels ?? {};
   if (nsl['istio-injection'] === 'disabled') return false;
   if (podSays === 'false') return false;
@@ -112,7 +159,10 @@ export function namespaceLabels(st: ClusterState, ns: string): Record<string, st
 }
 
 export function namespaceExists(st: ClusterState, ns: string): boolean {
-  return BUILTIN_NAMESPACES.includes(ns) || Object.values(st.objects).some((x) => x.live.kind === 'Namespace' && x.live.metadata.name === ns);
+  return (
+    BUILTIN_NAMESPACES.includes(ns) ||
+    Object.values(st.objects).some((x) => x.live.kind === 'Namespace' && x.live.metadata.name === ns)
+  );
 }
 
 /** Gateway server ports served by the lab's ingress gateway (selector istio=ingressgateway or none). */
@@ -121,7 +171,8 @@ export function ingressPorts(objects: KObject[]): number[] {
   for (const gw of objects.filter((o) => kindIs(o, 'Gateway'))) {
     const sel = gw.spec?.selector as Record<string, string> | undefined;
     if (sel && !Object.entries(sel).every(([k, v]) => INGRESS.labels[k] === v)) continue;
-    for (const s of (gw.spec?.servers ?? []) as any[]) if (Number.isInteger(Number(s?.port?.number))) ports.add(Number(s.port.number));
+    for (const s of (gw.spec?.servers ?? []) as Untyped[])
+      if (Number.isInteger(Number(s?.port?.number))) ports.add(Number(s.port.number));
   }
   return [...ports].sort((a, b) => a - b);
 }
@@ -132,13 +183,21 @@ export function ingressService(st: ClusterState, objects: KObject[]): KObject {
   return {
     apiVersion: 'v1',
     kind: 'Service',
-    metadata: { name: INGRESS.name, namespace: INGRESS.namespace, labels: { ...INGRESS.labels }, annotations: { 'meshbook.lab/what': 'the lab ingress gateway: NGINX in the node namespace' } },
+    metadata: {
+      name: INGRESS.name,
+      namespace: INGRESS.namespace,
+      labels: { ...INGRESS.labels },
+      annotations: { 'meshbook.lab/what': 'the lab ingress gateway: NGINX in the node namespace' },
+    },
     spec: {
       type: 'LoadBalancer',
       selector: { ...INGRESS.labels },
       clusterIP: st.autoVips[INGRESS_HOST],
       clusterIPs: st.autoVips[INGRESS_HOST] ? [st.autoVips[INGRESS_HOST]] : undefined,
-      ports: [...ports, { name: 'status-port', port: GATEWAY_HEALTH_PORT, targetPort: GATEWAY_HEALTH_PORT, protocol: 'TCP' }],
+      ports: [
+        ...ports,
+        { name: 'status-port', port: GATEWAY_HEALTH_PORT, targetPort: GATEWAY_HEALTH_PORT, protocol: 'TCP' },
+      ],
     },
     status: { loadBalancer: { ingress: [{ ip: st.plan.nodeAddress }] } },
   };
@@ -147,13 +206,23 @@ export function ingressService(st: ClusterState, objects: KObject[]): KObject {
 /** Every object the data plane is built from: stored ones plus the ingress gateway's Service. */
 export function meshObjects(st: ClusterState): KObject[] {
   const objects = storedObjects(st);
-  const userIngress = objects.some((o) => kindIs(o, 'Service') && o.metadata.name === INGRESS.name && nsOf(o) === INGRESS.namespace);
+  const userIngress = objects.some(
+    (o) => kindIs(o, 'Service') && o.metadata.name === INGRESS.name && nsOf(o) === INGRESS.namespace,
+  );
   return userIngress ? objects : [...objects, ingressService(st, objects)];
 }
 
 export function podInfos(st: ClusterState, objects: KObject[], gatewayReady: boolean): PodInfo[] {
   return [
-    ...st.pods.map((p) => ({ name: p.name, namespace: p.namespace, ip: p.ip, labels: p.labels, ready: p.ready, ports: p.ports.length ? p.ports : [{ containerPort: p.appPort }], injected: p.injected })),
+    ...st.pods.map((p) => ({
+      name: p.name,
+      namespace: p.namespace,
+      ip: p.ip,
+      labels: p.labels,
+      ready: p.ready,
+      ports: p.ports.length ? p.ports : [{ containerPort: p.appPort }],
+      injected: p.injected,
+    })),
     {
       name: INGRESS.pod,
       namespace: INGRESS.namespace,
@@ -175,7 +244,8 @@ export function currentMesh(st: ClusterState, gatewayReady = true): Mesh {
 
 function usedVips(st: ClusterState): Set<string> {
   const used = new Set<string>(Object.values(st.autoVips));
-  for (const o of storedObjects(st)) if (kindIs(o, 'Service') && typeof o.spec?.clusterIP === 'string') used.add(o.spec.clusterIP);
+  for (const o of storedObjects(st))
+    if (kindIs(o, 'Service') && typeof o.spec?.clusterIP === 'string') used.add(o.spec.clusterIP);
   return used;
 }
 
@@ -237,7 +307,14 @@ function sidecarConfig(mesh: Mesh, p: PodRecord) {
 }
 
 /** Prepare the pod's files, its network, and start pod-init.sh (does not wait). */
-async function startPod(cfg: LabConfig, st: ClusterState, lab: LabState, p: PodRecord, env: Record<string, string>, mesh: Mesh): Promise<void> {
+async function startPod(
+  cfg: LabConfig,
+  st: ClusterState,
+  lab: LabState,
+  p: PodRecord,
+  env: Record<string, string>,
+  mesh: Mesh,
+): Promise<void> {
   const dir = podDir(cfg, p.name);
   await fsp.rm(dir, { recursive: true, force: true });
   await fsp.mkdir(path.join(dir, 'app'), { recursive: true, mode: 0o755 });
@@ -262,9 +339,26 @@ async function startPod(cfg: LabConfig, st: ClusterState, lab: LabState, p: PodR
       'nsenter',
       [
         `--net=/run/netns/${p.netns}`,
-        '--', 'unshare', '--mount', '--uts', '--pid', '--fork', '--kill-child', '--mount-proc', '--propagation', 'private',
-        '--', '/bin/sh', POD_INIT_SH, p.name, dir, p.injected ? '1' : '0', st.plan.serviceCidr,
-        '--', process.execPath, '/run/meshlab/app/hello.mjs',
+        '--',
+        'unshare',
+        '--mount',
+        '--uts',
+        '--pid',
+        '--fork',
+        '--kill-child',
+        '--mount-proc',
+        '--propagation',
+        'private',
+        '--',
+        '/bin/sh',
+        POD_INIT_SH,
+        p.name,
+        dir,
+        p.injected ? '1' : '0',
+        st.plan.serviceCidr,
+        '--',
+        process.execPath,
+        '/run/meshlab/app/hello.mjs',
       ],
       { detached: true, stdio: ['ignore', fd, fd], env: { ...CLEAN_ENV, ...env, HOSTNAME: p.name }, cwd: '/' },
     );
@@ -304,7 +398,12 @@ export interface ReconcileOptions {
  * Bring the lab in line with the stored objects. Idempotent and quiet when nothing
  * changed (nothing is started, written or reloaded).
  */
-export async function reconcile(cfg: LabConfig, st: ClusterState, lab: LabState, opts: ReconcileOptions = {}): Promise<Report> {
+export async function reconcile(
+  cfg: LabConfig,
+  st: ClusterState,
+  lab: LabState,
+  opts: ReconcileOptions = {},
+): Promise<Report> {
   const report: Report = { notInLab: [], warnings: [], problems: [] };
   const plan = st.plan;
 
@@ -319,7 +418,10 @@ export async function reconcile(cfg: LabConfig, st: ClusterState, lab: LabState,
   for (const p of [...st.pods]) {
     if (opts.deletePods?.includes(`${p.namespace}/${p.name}`)) await removePod(cfg, st, p);
     else if (!podAlive(p)) {
-      report.problems.push(`pod ${p.namespace}/${p.name} stopped (it is replaced): ${await tail(path.join(podDir(cfg, p.name), 'console.log'))}`);
+      report.problems.push(
+        `pod ${p.namespace}/${p.name} stopped (it is ` +
+          `replaced): ${await tail(path.join(podDir(cfg, p.name), 'console.log'))}`,
+      );
       await removePod(cfg, st, p);
     } else p.ready = podReady(p);
   }
@@ -344,7 +446,8 @@ export async function reconcile(cfg: LabConfig, st: ClusterState, lab: LabState,
     for (const p of mine.filter((x) => !keep.includes(x))) await removePod(cfg, st, p);
     keep.forEach((p) => wanted.add(p.name));
     for (let i = keep.length; i < replicas; i++) {
-      const name = `${d.metadata.name}-${hash}-${Array.from({ length: 5 }, () => RAND[randomInt(RAND.length)]).join('')}`;
+      const name =
+        `${d.metadata.name}-${hash}-` + `${Array.from({ length: 5 }, () => RAND[randomInt(RAND.length)]).join('')}`;
       const p: PodRecord = {
         name,
         namespace: ns,
@@ -371,7 +474,8 @@ export async function reconcile(cfg: LabConfig, st: ClusterState, lab: LabState,
   for (const p of st.pods.filter((x) => !wanted.has(x.name))) await removePod(cfg, st, p);
 
   // addresses: ClusterIPs of Services missing one, VIPs of ServiceEntry hosts
-  for (const o of objects.filter((x) => kindIs(x, 'Service'))) if (o.spec?.clusterIP === undefined) assignClusterIP(st, o);
+  for (const o of objects.filter((x) => kindIs(x, 'Service')))
+    if (o.spec?.clusterIP === undefined) assignClusterIP(st, o);
   assignAutoVips(st);
 
   // new pods start with the configuration that counts them in
@@ -423,59 +527,95 @@ export async function reconcile(cfg: LabConfig, st: ClusterState, lab: LabState,
     });
   }
 
-  const gw = renderProxyConfig(mesh, { id: 'gateway', kind: 'gateway', namespace: INGRESS.namespace, dir: clusterPaths(cfg).gatewayDir, user: 'nobody nogroup', labels: INGRESS.labels });
+  const gw = renderProxyConfig(mesh, {
+    id: 'gateway',
+    kind: 'gateway',
+    namespace: INGRESS.namespace,
+    dir: clusterPaths(cfg).gatewayDir,
+    user: 'nobody nogroup',
+    labels: INGRESS.labels,
+  });
   report.warnings.push(...gw.warnings);
   if (!gatewayUp || st.gatewayHash !== sha(gw.text)) {
     await guard('the ingress gateway', async () => {
-      await applyProxy({ kind: 'gateway', netns: nodeNetns(cfg.prefix), dir: clusterPaths(cfg).gatewayDir }, gw.text, gw.listen);
+      await applyProxy(
+        { kind: 'gateway', netns: nodeNetns(cfg.prefix), dir: clusterPaths(cfg).gatewayDir },
+        gw.text,
+        gw.listen,
+      );
       st.gatewayHash = sha(gw.text);
     });
   }
 
   await Promise.all(
-    st.pods.map((p) => guard(`pod ${p.namespace}/${p.name}`, async () => {
-      if (!alive(p.pid1)) return;
-      const hosts = renderPodHosts(mesh, p);
-      if (p.hostsHash !== sha(hosts)) {
-        const file = `/proc/${p.pid1!.pid}/root/etc/hosts`;
-        const tmp = `/proc/${p.pid1!.pid}/root/etc/.hosts.${randomUUID().slice(0, 8)}.tmp`;
-        await fsp.writeFile(tmp, hosts, { mode: 0o644 });
-        await fsp.rename(tmp, file);
-        p.hostsHash = sha(hosts);
-      }
-      if (!p.injected) return;
-      const conf = sidecarConfig(mesh, p);
-      report.warnings.push(...conf.warnings);
-      const ino = procNetnsInode(p.pid1!.pid);
-      if (p.proxyHash !== sha(conf.text) || ino === null || !masters.has(ino)) {
-        await applyProxy({ kind: 'sidecar', pid: p.pid1!.pid, serviceCidr: plan.serviceCidr, what: `pod ${p.namespace}/${p.name}` }, conf.text, conf.listen);
-        p.proxyHash = sha(conf.text);
-      }
-    })),
+    st.pods.map((p) =>
+      guard(`pod ${p.namespace}/${p.name}`, async () => {
+        if (!alive(p.pid1)) return;
+        const hosts = renderPodHosts(mesh, p);
+        if (p.hostsHash !== sha(hosts)) {
+          const file = `/proc/${p.pid1!.pid}/root/etc/hosts`;
+          const tmp = `/proc/${p.pid1!.pid}/root/etc/.hosts.${randomUUID().slice(0, 8)}.tmp`;
+          await fsp.writeFile(tmp, hosts, { mode: 0o644 });
+          await fsp.rename(tmp, file);
+          p.hostsHash = sha(hosts);
+        }
+        if (!p.injected) return;
+        const conf = sidecarConfig(mesh, p);
+        report.warnings.push(...conf.warnings);
+        const ino = procNetnsInode(p.pid1!.pid);
+        if (p.proxyHash !== sha(conf.text) || ino === null || !masters.has(ino)) {
+          await applyProxy(
+            { kind: 'sidecar', pid: p.pid1!.pid, serviceCidr: plan.serviceCidr, what: `pod ${p.namespace}/${p.name}` },
+            conf.text,
+            conf.listen,
+          );
+          p.proxyHash = sha(conf.text);
+        }
+      }),
+    ),
   );
 
   // lab VMs a WorkloadEntry points at: their sidecar runs inside the VM
   const running = lab.vms.filter((v) => alive(v.sshd));
   await Promise.all(
-    running.map((v) => guard(v.name, async () => {
-      const wl = vmWorkload(mesh, v.address);
-      const rec = st.vmSidecars[v.name];
-      if (!wl) {
-        if (rec) {
-          if (rec.sshd.start === v.sshd!.start) await stopSidecar(v.sshd!.pid);
-          delete st.vmSidecars[v.name];
+    running.map((v) =>
+      guard(v.name, async () => {
+        const wl = vmWorkload(mesh, v.address);
+        const rec = st.vmSidecars[v.name];
+        if (!wl) {
+          if (rec) {
+            if (rec.sshd.start === v.sshd!.start) await stopSidecar(v.sshd!.pid);
+            delete st.vmSidecars[v.name];
+          }
+          return;
         }
-        return;
-      }
-      const conf = renderProxyConfig(mesh, { id: `vm/${v.name}`, kind: 'sidecar', namespace: wl.namespace, dir: SIDECAR_DIR, user: 'istio-proxy', inboundPorts: wl.ports });
-      report.warnings.push(...conf.warnings);
-      const ino = procNetnsInode(v.sshd!.pid);
-      const up = ino !== null && masters.has(ino);
-      if (!rec || rec.proxyHash !== sha(conf.text) || rec.sshd.start !== v.sshd!.start || rec.sshd.pid !== v.sshd!.pid || !up) {
-        await applyProxy({ kind: 'sidecar', pid: v.sshd!.pid, serviceCidr: plan.serviceCidr, what: v.name }, conf.text, conf.listen);
-        st.vmSidecars[v.name] = { address: v.address, sshd: v.sshd!, proxyHash: sha(conf.text) };
-      }
-    })),
+        const conf = renderProxyConfig(mesh, {
+          id: `vm/${v.name}`,
+          kind: 'sidecar',
+          namespace: wl.namespace,
+          dir: SIDECAR_DIR,
+          user: 'istio-proxy',
+          inboundPorts: wl.ports,
+        });
+        report.warnings.push(...conf.warnings);
+        const ino = procNetnsInode(v.sshd!.pid);
+        const up = ino !== null && masters.has(ino);
+        if (
+          !rec ||
+          rec.proxyHash !== sha(conf.text) ||
+          rec.sshd.start !== v.sshd!.start ||
+          rec.sshd.pid !== v.sshd!.pid ||
+          !up
+        ) {
+          await applyProxy(
+            { kind: 'sidecar', pid: v.sshd!.pid, serviceCidr: plan.serviceCidr, what: v.name },
+            conf.text,
+            conf.listen,
+          );
+          st.vmSidecars[v.name] = { address: v.address, sshd: v.sshd!, proxyHash: sha(conf.text) };
+        }
+      }),
+    ),
   );
   for (const name of Object.keys(st.vmSidecars)) if (!running.some((v) => v.name === name)) delete st.vmSidecars[name];
 
@@ -505,15 +645,23 @@ export function forgetGoneVms(st: ClusterState, gone: Map<string, string>): stri
     const obj = o.live;
     if (obj.kind === 'WorkloadEntry' && typeof obj.spec?.address === 'string' && gone.has(obj.spec.address)) {
       delete st.objects[key];
-      out.push(`removed workloadentry ${nsOf(obj)}/${obj.metadata.name} (${obj.spec.address}: ${gone.get(obj.spec.address)})`);
+      out.push(
+        `removed workloadentry ${nsOf(obj)}/${obj.metadata.name} (${obj.spec.address}: ${gone.get(obj.spec.address)})`,
+      );
     } else if (obj.kind === 'ServiceEntry' && Array.isArray(obj.spec?.endpoints)) {
-      const dead = (obj.spec.endpoints as any[]).filter((e) => gone.has(e?.address));
+      const dead = (obj.spec.endpoints as Untyped[]).filter((e) => gone.has(e?.address));
       if (!dead.length) continue;
-      obj.spec.endpoints = (obj.spec.endpoints as any[]).filter((e) => !gone.has(e?.address));
+      obj.spec.endpoints = (obj.spec.endpoints as Untyped[]).filter((e) => !gone.has(e?.address));
       // and from the last-applied configuration, so that applying it again puts them back
-      if (Array.isArray(o.lastApplied?.spec?.endpoints)) o.lastApplied!.spec.endpoints = (o.lastApplied!.spec.endpoints as any[]).filter((e) => !gone.has(e?.address));
+      if (Array.isArray(o.lastApplied?.spec?.endpoints))
+        o.lastApplied!.spec.endpoints = (o.lastApplied!.spec.endpoints as Untyped[]).filter(
+          (e) => !gone.has(e?.address),
+        );
       bump(obj);
-      for (const e of dead) out.push(`removed endpoint ${e.address} of serviceentry ${nsOf(obj)}/${obj.metadata.name} (${gone.get(e.address)})`);
+      for (const e of dead)
+        out.push(
+          `removed endpoint ${e.address} of serviceentry ${nsOf(obj)}/${obj.metadata.name} (${gone.get(e.address)})`,
+        );
     }
   }
   return out;
@@ -522,9 +670,12 @@ export function forgetGoneVms(st: ClusterState, gone: Map<string, string>): stri
 // ---- made-up objects for `get` ------------------------------------------------------------------
 
 export function podObject(cfg: LabConfig, st: ClusterState, p: PodRecord): KObject {
-  const d = Object.values(st.objects).find((o) => o.live.kind === 'Deployment' && o.live.metadata.name === p.deployment && nsOf(o.live) === p.namespace)?.live;
-  const containers = clone((d?.spec?.template?.spec?.containers ?? []) as any[]).filter((c) => isObj(c));
-  if (p.injected) containers.push({ name: 'istio-proxy', image: 'meshbook-lab/nginx-sidecar (Debian /usr/sbin/nginx)' });
+  const d = Object.values(st.objects).find(
+    (o) => o.live.kind === 'Deployment' && o.live.metadata.name === p.deployment && nsOf(o.live) === p.namespace,
+  )?.live;
+  const containers = clone((d?.spec?.template?.spec?.containers ?? []) as Untyped[]).filter((c) => isObj(c));
+  if (p.injected)
+    containers.push({ name: 'istio-proxy', image: 'meshbook-lab/nginx-sidecar (Debian /usr/sbin/nginx)' });
   const ready = p.ready && alive(p.pid1);
   return {
     apiVersion: 'v1',
@@ -535,7 +686,9 @@ export function podObject(cfg: LabConfig, st: ClusterState, p: PodRecord): KObje
       labels: p.labels,
       annotations: p.injected ? { 'sidecar.istio.io/status': '{"containers":["istio-proxy"]}' } : {},
       creationTimestamp: p.created.replace(/\.\d+Z$/, 'Z'),
-      ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: `${p.deployment}-${p.templateHash}`, controller: true }],
+      ownerReferences: [
+        { apiVersion: 'apps/v1', kind: 'ReplicaSet', name: `${p.deployment}-${p.templateHash}`, controller: true },
+      ],
     },
     spec: { containers, nodeName: nodeNetns(cfg.prefix) },
     status: {
@@ -549,7 +702,13 @@ export function podObject(cfg: LabConfig, st: ClusterState, p: PodRecord): KObje
         { type: 'ContainersReady', status: ready ? 'True' : 'False' },
         { type: 'PodScheduled', status: 'True' },
       ],
-      containerStatuses: containers.map((c: any) => ({ name: c.name, image: c.image, ready, restartCount: p.restarts, started: ready })),
+      containerStatuses: containers.map((c: Untyped) => ({
+        name: c.name,
+        image: c.image,
+        ready,
+        restartCount: p.restarts,
+        started: ready,
+      })),
     },
   };
 }
@@ -561,7 +720,11 @@ export function gatewayPodObject(cfg: LabConfig, st: ClusterState): KObject {
     apiVersion: 'v1',
     kind: 'Pod',
     metadata: { name: INGRESS.pod, namespace: INGRESS.namespace, labels: { ...INGRESS.labels } },
-    spec: { containers: [{ name: 'istio-proxy', image: 'meshbook-lab/nginx-gateway (Debian /usr/sbin/nginx)' }], nodeName: nodeNetns(cfg.prefix), hostNetwork: true },
+    spec: {
+      containers: [{ name: 'istio-proxy', image: 'meshbook-lab/nginx-gateway (Debian /usr/sbin/nginx)' }],
+      nodeName: nodeNetns(cfg.prefix),
+      hostNetwork: true,
+    },
     status: {
       phase: ready ? 'Running' : 'Pending',
       hostIP: st.plan.nodeAddress,
@@ -574,7 +737,10 @@ export function gatewayPodObject(cfg: LabConfig, st: ClusterState): KObject {
 }
 
 /** The pods of a Deployment that are ready and current. */
-export function deploymentPods(st: ClusterState, d: KObject): { ready: PodRecord[]; all: PodRecord[]; current: PodRecord[] } {
+export function deploymentPods(
+  st: ClusterState,
+  d: KObject,
+): { ready: PodRecord[]; all: PodRecord[]; current: PodRecord[] } {
   const hash = sha(JSON.stringify([nsOf(d), d.spec?.template])).slice(0, 10);
   const all = st.pods.filter((p) => p.namespace === nsOf(d) && p.deployment === d.metadata.name);
   const current = all.filter((p) => p.templateHash === hash);
@@ -590,9 +756,11 @@ export function deploymentStatus(st: ClusterState, d: KObject): Record<string, u
     updatedReplicas: current.length,
     readyReplicas: ready.length,
     availableReplicas: ready.length,
-    conditions: [{ type: 'Available', status: ready.length >= replicas ? 'True' : 'False' }, { type: 'Progressing', status: 'True' }],
+    conditions: [
+      { type: 'Available', status: ready.length >= replicas ? 'True' : 'False' },
+      { type: 'Progressing', status: 'True' },
+    ],
   };
 }
 
 export const podConsole = (cfg: LabConfig, name: string) => path.join(podDir(cfg, name), 'console.log');
-

@@ -20,7 +20,10 @@ type Seg =
   | { t: 'filter'; path: Seg[]; op?: string; value?: string | number };
 
 /** root: the path starts at `$` (else at the current item: the data, or a {range}'s item) */
-type Node = { t: 'text'; s: string } | { t: 'expr'; path: Seg[]; root: boolean } | { t: 'range'; path: Seg[]; root: boolean; body: Node[] };
+type Node =
+  | { t: 'text'; s: string }
+  | { t: 'expr'; path: Seg[]; root: boolean }
+  | { t: 'range'; path: Seg[]; root: boolean; body: Node[] };
 
 function readName(s: string, i: number): [string, number] {
   let name = '';
@@ -122,7 +125,9 @@ function parseBracket(inner: string, src: string): Seg {
     }
     if (/^@[\w.\\/-]*$/.test(f)) return { t: 'filter', path: parsePath(f).path };
   }
-  throw new JsonPathError(`unsupported "[${inner}]" in ${src} (the lab's jsonpath knows fields, [n], [a:b], [*], ..name and [?(@.x=="y")])`);
+  throw new JsonPathError(
+    `unsupported "[${inner}]" in ${src} (the lab's jsonpath knows fields, [n], [a:b], [*], ..name and [?(@.x=="y")])`,
+  );
 }
 
 function step(values: unknown[], seg: Seg): unknown[] {
@@ -130,7 +135,8 @@ function step(values: unknown[], seg: Seg): unknown[] {
   for (const v of values) {
     switch (seg.t) {
       case 'field':
-        if (v && typeof v === 'object' && !Array.isArray(v) && seg.name in v) out.push((v as Record<string, unknown>)[seg.name]);
+        if (v && typeof v === 'object' && !Array.isArray(v) && seg.name in v)
+          out.push((v as Record<string, unknown>)[seg.name]);
         break;
       case 'all':
         if (Array.isArray(v)) out.push(...v);
@@ -145,7 +151,8 @@ function step(values: unknown[], seg: Seg): unknown[] {
       case 'slice':
         if (Array.isArray(v)) {
           const len = v.length;
-          const norm = (x: number | undefined, d: number) => (x === undefined ? d : x < 0 ? Math.max(0, len + x) : Math.min(len, x));
+          const norm = (x: number | undefined, d: number) =>
+            x === undefined ? d : x < 0 ? Math.max(0, len + x) : Math.min(len, x);
           const st = seg.step ?? 1;
           for (let i = norm(seg.start, 0); i < norm(seg.end, len); i += st > 0 ? st : 1) out.push(v[i]);
         }
@@ -186,18 +193,24 @@ function compare(a: unknown, op: string, b: string | number): boolean {
   const x = typeof b === 'number' && typeof a !== 'number' ? Number(a) : a;
   const y = typeof b === 'string' && typeof a === 'number' ? Number(b) : b;
   switch (op) {
-    case '==': return x === y || String(x) === String(y);
-    case '!=': return !(x === y || String(x) === String(y));
-    case '<': return (x as number) < (y as number);
-    case '<=': return (x as number) <= (y as number);
-    case '>': return (x as number) > (y as number);
-    case '>=': return (x as number) >= (y as number);
+    case '==':
+      return x === y || String(x) === String(y);
+    case '!=':
+      return !(x === y || String(x) === String(y));
+    case '<':
+      return (x as number) < (y as number);
+    case '<=':
+      return (x as number) <= (y as number);
+    case '>':
+      return (x as number) > (y as number);
+    case '>=':
+      return (x as number) >= (y as number);
   }
   return false;
 }
 
 function unescapeLiteral(s: string): string {
-  return s.replace(/\\(.)/g, (_m, c: string) => ({ n: '\n', t: '\t', r: '\r' } as Record<string, string>)[c] ?? c);
+  return s.replace(/\\(.)/g, (_m, c: string) => (({ n: '\n', t: '\t', r: '\r' }) as Record<string, string>)[c] ?? c);
 }
 
 function parseTemplate(tpl: string): Node[] {
@@ -251,9 +264,14 @@ function evalNodes(nodes: Node[], root: unknown, cur: unknown): string {
   let out = '';
   for (const n of nodes) {
     if (n.t === 'text') out += n.s;
-    else if (n.t === 'expr') out += n.path.reduce<unknown[]>((acc, s) => step(acc, s), [n.root ? root : cur]).map(show).join(' ');
+    else if (n.t === 'expr')
+      out += n.path
+        .reduce<unknown[]>((acc, s) => step(acc, s), [n.root ? root : cur])
+        .map(show)
+        .join(' ');
     else {
-      for (const item of n.path.reduce<unknown[]>((acc, s) => step(acc, s), [n.root ? root : cur])) out += evalNodes(n.body, root, item);
+      for (const item of n.path.reduce<unknown[]>((acc, s) => step(acc, s), [n.root ? root : cur]))
+        out += evalNodes(n.body, root, item);
     }
   }
   return out;

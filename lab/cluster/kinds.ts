@@ -3,6 +3,7 @@
 // The lab cluster stores every object of a known kind; its data plane acts on the kinds
 // marked `acts` (see lab/cluster/mesh.ts). Pods, Endpoints and Nodes are not stored: they
 // are made up from the running lab on `get`.
+import type { Untyped } from '../../scripts/engine/untyped.ts';
 
 export type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
@@ -16,8 +17,8 @@ export interface KObject {
     annotations?: Record<string, string>;
     [k: string]: unknown;
   };
-  spec?: any;
-  status?: any;
+  spec?: Untyped;
+  status?: Untyped;
   [k: string]: unknown;
 }
 
@@ -36,7 +37,9 @@ export interface KindInfo {
   notInLab?: string;
 }
 
-const NO_SECRETS = 'the lab cluster keeps no Secrets (nothing in the lab reads them: there is no istiod), so they never land in its state files';
+const NO_SECRETS =
+  'the lab cluster keeps no Secrets (nothing in the lab reads ' +
+  'them: there is no istiod), so they never land in its state files';
 
 export const KINDS: KindInfo[] = [
   { kind: 'Namespace', group: '', version: 'v1', plural: 'namespaces', short: ['ns'], namespaced: false, acts: true },
@@ -47,18 +50,108 @@ export const KINDS: KindInfo[] = [
   { kind: 'ServiceAccount', group: '', version: 'v1', plural: 'serviceaccounts', short: ['sa'], namespaced: true },
   { kind: 'ConfigMap', group: '', version: 'v1', plural: 'configmaps', short: ['cm'], namespaced: true },
   { kind: 'Secret', group: '', version: 'v1', plural: 'secrets', short: [], namespaced: true, notInLab: NO_SECRETS },
-  { kind: 'Deployment', group: 'apps', version: 'v1', plural: 'deployments', short: ['deploy'], namespaced: true, acts: true },
-  { kind: 'Gateway', group: 'networking.istio.io', version: 'v1beta1', plural: 'gateways', short: ['gw'], namespaced: true, acts: true },
-  { kind: 'VirtualService', group: 'networking.istio.io', version: 'v1beta1', plural: 'virtualservices', short: ['vs'], namespaced: true, acts: true },
-  { kind: 'DestinationRule', group: 'networking.istio.io', version: 'v1beta1', plural: 'destinationrules', short: ['dr'], namespaced: true, acts: true },
-  { kind: 'ServiceEntry', group: 'networking.istio.io', version: 'v1beta1', plural: 'serviceentries', short: ['se'], namespaced: true, acts: true },
-  { kind: 'WorkloadEntry', group: 'networking.istio.io', version: 'v1beta1', plural: 'workloadentries', short: ['we'], namespaced: true, acts: true },
-  { kind: 'WorkloadGroup', group: 'networking.istio.io', version: 'v1beta1', plural: 'workloadgroups', short: ['wg'], namespaced: true },
-  { kind: 'Sidecar', group: 'networking.istio.io', version: 'v1beta1', plural: 'sidecars', short: [], namespaced: true },
-  { kind: 'EnvoyFilter', group: 'networking.istio.io', version: 'v1alpha3', plural: 'envoyfilters', short: [], namespaced: true },
-  { kind: 'PeerAuthentication', group: 'security.istio.io', version: 'v1beta1', plural: 'peerauthentications', short: ['pa'], namespaced: true },
-  { kind: 'AuthorizationPolicy', group: 'security.istio.io', version: 'v1beta1', plural: 'authorizationpolicies', short: ['ap'], namespaced: true },
-  { kind: 'RequestAuthentication', group: 'security.istio.io', version: 'v1beta1', plural: 'requestauthentications', short: ['ra'], namespaced: true },
+  {
+    kind: 'Deployment',
+    group: 'apps',
+    version: 'v1',
+    plural: 'deployments',
+    short: ['deploy'],
+    namespaced: true,
+    acts: true,
+  },
+  {
+    kind: 'Gateway',
+    group: 'networking.istio.io',
+    version: 'v1beta1',
+    plural: 'gateways',
+    short: ['gw'],
+    namespaced: true,
+    acts: true,
+  },
+  {
+    kind: 'VirtualService',
+    group: 'networking.istio.io',
+    version: 'v1beta1',
+    plural: 'virtualservices',
+    short: ['vs'],
+    namespaced: true,
+    acts: true,
+  },
+  {
+    kind: 'DestinationRule',
+    group: 'networking.istio.io',
+    version: 'v1beta1',
+    plural: 'destinationrules',
+    short: ['dr'],
+    namespaced: true,
+    acts: true,
+  },
+  {
+    kind: 'ServiceEntry',
+    group: 'networking.istio.io',
+    version: 'v1beta1',
+    plural: 'serviceentries',
+    short: ['se'],
+    namespaced: true,
+    acts: true,
+  },
+  {
+    kind: 'WorkloadEntry',
+    group: 'networking.istio.io',
+    version: 'v1beta1',
+    plural: 'workloadentries',
+    short: ['we'],
+    namespaced: true,
+    acts: true,
+  },
+  {
+    kind: 'WorkloadGroup',
+    group: 'networking.istio.io',
+    version: 'v1beta1',
+    plural: 'workloadgroups',
+    short: ['wg'],
+    namespaced: true,
+  },
+  {
+    kind: 'Sidecar',
+    group: 'networking.istio.io',
+    version: 'v1beta1',
+    plural: 'sidecars',
+    short: [],
+    namespaced: true,
+  },
+  {
+    kind: 'EnvoyFilter',
+    group: 'networking.istio.io',
+    version: 'v1alpha3',
+    plural: 'envoyfilters',
+    short: [],
+    namespaced: true,
+  },
+  {
+    kind: 'PeerAuthentication',
+    group: 'security.istio.io',
+    version: 'v1beta1',
+    plural: 'peerauthentications',
+    short: ['pa'],
+    namespaced: true,
+  },
+  {
+    kind: 'AuthorizationPolicy',
+    group: 'security.istio.io',
+    version: 'v1beta1',
+    plural: 'authorizationpolicies',
+    short: ['ap'],
+    namespaced: true,
+  },
+  {
+    kind: 'RequestAuthentication',
+    group: 'security.istio.io',
+    version: 'v1beta1',
+    plural: 'requestauthentications',
+    short: ['ra'],
+    namespaced: true,
+  },
 ];
 
 /** Namespaces every cluster has. */
@@ -87,11 +180,13 @@ export function resolveResource(name: string): KindInfo | undefined {
 /** `service`, `deployment.apps`, `virtualservice.networking.istio.io`: how kubectl names a kind in output. */
 export const kindRef = (k: KindInfo) => (k.group ? `${k.kind.toLowerCase()}.${k.group}` : k.kind.toLowerCase());
 
-export const objKey = (k: KindInfo, namespace: string, name: string) => `${k.group}/${k.kind}/${k.namespaced ? namespace : ''}/${name}`;
+export const objKey = (k: KindInfo, namespace: string, name: string) =>
+  `${k.group}/${k.kind}/${k.namespaced ? namespace : ''}/${name}`;
 
 // ---- JSON helpers ---------------------------------------------------------------------
 
-export const isObj = (v: unknown): v is Record<string, any> => typeof v === 'object' && v !== null && !Array.isArray(v);
+export const isObj = (v: unknown): v is Record<string, Untyped> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 export function deepEqual(a: unknown, b: unknown): boolean {
   if (a === b) return true;
@@ -107,9 +202,9 @@ export function deepEqual(a: unknown, b: unknown): boolean {
 export const clone = <T>(v: T): T => (v === undefined ? v : JSON.parse(JSON.stringify(v)));
 
 /** JSON merge patch (RFC 7386): null removes, objects merge, everything else replaces. */
-export function mergePatch(target: unknown, patch: unknown): any {
+export function mergePatch(target: unknown, patch: unknown): Untyped {
   if (!isObj(patch)) return clone(patch);
-  const out: Record<string, any> = isObj(target) ? clone(target) : {};
+  const out: Record<string, Untyped> = isObj(target) ? clone(target) : {};
   for (const [k, v] of Object.entries(patch)) {
     if (v === null) delete out[k];
     else out[k] = mergePatch(out[k], v);
@@ -122,9 +217,9 @@ export function mergePatch(target: unknown, patch: unknown): any {
  * previous applied configuration had and the new one has not, then merge the new one in
  * (maps merge, lists and scalars replace). Fields only the server set are kept.
  */
-export function threeWayMerge(live: unknown, lastApplied: unknown, applied: unknown): any {
+export function threeWayMerge(live: unknown, lastApplied: unknown, applied: unknown): Untyped {
   if (!isObj(applied) || !isObj(live)) return clone(applied);
-  const out: Record<string, any> = clone(live);
+  const out: Record<string, Untyped> = clone(live);
   const last = isObj(lastApplied) ? lastApplied : {};
   for (const k of Object.keys(last)) if (!(k in applied)) delete out[k];
   for (const [k, v] of Object.entries(applied)) out[k] = threeWayMerge(out[k], last[k], v);
@@ -138,7 +233,10 @@ export const selects = (selector: Record<string, string> | undefined, labels: Re
 /** kubectl's label selector syntax: `a=b,c!=d,e,!f` (also `==`). */
 export function parseSelector(s: string): ((labels: Record<string, string> | undefined) => boolean) | string {
   const tests: Array<(l: Record<string, string>) => boolean> = [];
-  for (const raw of s.split(',').map((x) => x.trim()).filter(Boolean)) {
+  for (const raw of s
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean)) {
     let m: RegExpExecArray | null;
     if ((m = /^([\w./-]+)\s*!=\s*([\w.-]*)$/.exec(raw))) {
       const [k, v] = [m[1], m[2]];

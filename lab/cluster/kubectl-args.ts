@@ -20,12 +20,55 @@ export interface KubectlArgs {
 
 /** Flags that take a value (as the next word when not written --flag=value). */
 const VALUE_FLAGS = new Set([
-  'timeout', 'for', 'type', 'replicas', 'tail', 'field-selector', 'sort-by', 'template', 'since',
-  'grace-period', 'field-manager', 'image', 'port', 'cascade', 'from-literal', 'revision', 'max-log-requests',
+  'timeout',
+  'for',
+  'type',
+  'replicas',
+  'tail',
+  'field-selector',
+  'sort-by',
+  'template',
+  'since',
+  'grace-period',
+  'field-manager',
+  'image',
+  'port',
+  'cascade',
+  'from-literal',
+  'revision',
+  'max-log-requests',
 ]);
-const GLOBAL_VALUE_FLAGS = new Set(['context', 'kubeconfig', 'cluster', 'user', 'request-timeout', 'server', 'token', 'as', 'as-group', 'certificate-authority', 'client-certificate', 'client-key', 'tls-server-name']);
-const SHORT: Record<string, keyof KubectlArgs> = { n: 'namespace', o: 'output', l: 'selector', f: 'files', c: 'container', p: 'patch' };
-const LONG: Record<string, keyof KubectlArgs> = { namespace: 'namespace', output: 'output', selector: 'selector', filename: 'files', container: 'container', patch: 'patch' };
+const GLOBAL_VALUE_FLAGS = new Set([
+  'context',
+  'kubeconfig',
+  'cluster',
+  'user',
+  'request-timeout',
+  'server',
+  'token',
+  'as',
+  'as-group',
+  'certificate-authority',
+  'client-certificate',
+  'client-key',
+  'tls-server-name',
+]);
+const SHORT: Record<string, keyof KubectlArgs> = {
+  n: 'namespace',
+  o: 'output',
+  l: 'selector',
+  f: 'files',
+  c: 'container',
+  p: 'patch',
+};
+const LONG: Record<string, keyof KubectlArgs> = {
+  namespace: 'namespace',
+  output: 'output',
+  selector: 'selector',
+  filename: 'files',
+  container: 'container',
+  patch: 'patch',
+};
 
 export class KubectlArgError extends Error {}
 

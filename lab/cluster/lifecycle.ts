@@ -17,6 +17,7 @@ import {
   withClusterLock,
   type ClusterState,
 } from './state.ts';
+import type { Untyped } from '../../scripts/engine/untyped.ts';
 
 export const NGINX = '/usr/sbin/nginx';
 
@@ -42,19 +43,29 @@ export interface ClusterUpResult {
  * a shrink before the lab did this, or by an `up` that stopped in between. Addresses a
  * current VM holds are never dead.
  */
-export function deadVmAddresses(st: ClusterState, lab: LabState, removedVms: Array<{ name: string; address: string; why?: string }> = []): Map<string, string> {
+export function deadVmAddresses(
+  st: ClusterState,
+  lab: LabState,
+  removedVms: Array<{ name: string; address: string; why?: string }> = [],
+): Map<string, string> {
   const live = new Set(lab.vms.map((v) => v.address));
   const gone = new Map<string, string>();
   for (const r of removedVms) if (!live.has(r.address)) gone.set(r.address, r.why ?? `${r.name} is gone`);
   const subnet = parseSubnet(lab.subnet);
   for (const o of storedObjects(st)) {
-    const named: unknown[] = o.kind === 'WorkloadEntry' ? [o.spec?.address] : o.kind === 'ServiceEntry' && Array.isArray(o.spec?.endpoints) ? o.spec.endpoints.map((e: any) => e?.address) : [];
+    const named: unknown[] =
+      o.kind === 'WorkloadEntry'
+        ? [o.spec?.address]
+        : o.kind === 'ServiceEntry' && Array.isArray(o.spec?.endpoints)
+          ? o.spec.endpoints.map((e: Untyped) => e?.address)
+          : [];
     for (const a of named) {
       if (typeof a !== 'string' || live.has(a) || gone.has(a)) continue;
       const ip = parseIPv4(a);
       if (ip === null || !isHostOf(subnet, ip)) continue;
       const host = ip - subnet.base;
-      if (host < 10 || (host >= HOST.clusterFirst && host <= HOST.clusterLast)) continue; // .1-.9: gateway, workstation, infrastructure
+      // .1-.9: gateway, workstation, infrastructure
+      if (host < 10 || (host >= HOST.clusterFirst && host <= HOST.clusterLast)) continue;
       gone.set(a, 'no lab VM has this address');
     }
   }
@@ -63,8 +74,13 @@ export function deadVmAddresses(st: ClusterState, lab: LabState, removedVms: Arr
 
 /** The tools the cluster needs beyond the VMs': one clear LabError when missing. */
 export function clusterPreflight(): void {
-  if (!existsSync(NGINX)) throw new LabError(`${NGINX} not found: the lab cluster's data plane is NGINX; install the Debian package nginx (apt-get install nginx)`);
-  if (!existsSync(HELLO_APP)) throw new LabError(`${HELLO_APP} not found: the lab's pods run the hello app from the repository`);
+  if (!existsSync(NGINX))
+    throw new LabError(
+      `${NGINX} not found: the lab cluster's data plane is NGINX; ` +
+        `install the Debian package nginx (apt-get install nginx)`,
+    );
+  if (!existsSync(HELLO_APP))
+    throw new LabError(`${HELLO_APP} not found: the lab's pods run the hello app from the repository`);
 }
 
 /** Build or repair the cluster (node, ingress gateway, pods of stored Deployments, sidecars). Idempotent. */
@@ -72,7 +88,11 @@ export async function clusterUp(cfg: LabConfig, lab: LabState, opts: ClusterUpOp
   clusterPreflight();
   return withClusterLock(cfg, async () => {
     const prev = await readClusterState(cfg);
-    const plan = planCluster(parseSubnet(lab.subnet), opts.serviceCidr ?? prev?.plan.serviceCidr, opts.podCidr ?? prev?.plan.podCidr);
+    const plan = planCluster(
+      parseSubnet(lab.subnet),
+      opts.serviceCidr ?? prev?.plan.serviceCidr,
+      opts.podCidr ?? prev?.plan.podCidr,
+    );
     let st: ClusterState;
     if (prev && JSON.stringify(prev.plan) === JSON.stringify(plan)) st = prev;
     else {
@@ -80,7 +100,11 @@ export async function clusterUp(cfg: LabConfig, lab: LabState, opts: ClusterUpOp
         // new addresses: everything running goes; the stored objects stay, their ClusterIPs are reassigned
         await teardownRunning(cfg, prev, lab);
         for (const o of Object.values(prev.objects)) {
-          if (o.live.kind === 'Service' && o.live.spec?.clusterIP !== 'None' && o.lastApplied?.spec?.clusterIP === undefined) {
+          if (
+            o.live.kind === 'Service' &&
+            o.live.spec?.clusterIP !== 'None' &&
+            o.lastApplied?.spec?.clusterIP === undefined
+          ) {
             delete o.live.spec.clusterIP;
             delete o.live.spec.clusterIPs;
           }
@@ -125,7 +149,9 @@ export async function clusterDown(cfg: LabConfig, lab: LabState): Promise<void> 
   await withClusterLock(cfg, async () => {
     const st = await readClusterState(cfg).catch(() => null);
     if (st) await teardownRunning(cfg, st, lab);
-    const stray = (await fsp.readdir('/run/netns').catch(() => [] as string[])).filter((n) => n === nodeNetns(cfg.prefix) || n.startsWith(`${cfg.prefix}-pod-`));
+    const stray = (await fsp.readdir('/run/netns').catch(() => [] as string[])).filter(
+      (n) => n === nodeNetns(cfg.prefix) || n.startsWith(`${cfg.prefix}-pod-`),
+    );
     await destroyNamespaces(cfg, stray, [NODE_PORT]);
   });
   await fsp.rm(clusterPaths(cfg).dir, { recursive: true, force: true });

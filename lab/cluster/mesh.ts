@@ -8,6 +8,7 @@
 // VirtualServices, DestinationRules and Gateways are kept with their hosts resolved.
 // shape: buildMesh is over 80 lines (one pass over the objects, kind by kind); per-kind split deferred (time)
 import { deepEqual, isObj, selects, type KObject } from './kinds.ts';
+import type { Untyped } from '../../scripts/engine/untyped.ts';
 
 export const CLUSTER_DOMAIN = 'svc.cluster.local';
 
@@ -45,7 +46,11 @@ export interface MeshService {
   ports: ServicePort[];
   endpoints: Endpoint[];
   /** a Kubernetes Service (kube-proxy programs its ClusterIP) */
-  kube?: { name: string; clusterIP?: string; ports: Array<{ port: number; name: string; protocol: string; endpoints: string[] }> };
+  kube?: {
+    name: string;
+    clusterIP?: string;
+    ports: Array<{ port: number; name: string; protocol: string; endpoints: string[] }>;
+  };
 }
 
 export interface Mesh {
@@ -68,9 +73,12 @@ export interface MeshInput {
 }
 
 const nsOf = (o: KObject) => o.metadata.namespace ?? 'default';
-const byName = (a: KObject, b: KObject) => `${nsOf(a)}/${a.metadata.name}`.localeCompare(`${nsOf(b)}/${b.metadata.name}`);
+const byName = (a: KObject, b: KObject) =>
+  `${nsOf(a)}/${a.metadata.name}`.localeCompare(`${nsOf(b)}/${b.metadata.name}`);
 const ofKind = (objects: KObject[], kind: string, group: string) =>
-  objects.filter((o) => o.kind === kind && (o.apiVersion.includes('/') ? o.apiVersion.split('/')[0] : '') === group).sort(byName);
+  objects
+    .filter((o) => o.kind === kind && (o.apiVersion.includes('/') ? o.apiVersion.split('/')[0] : '') === group)
+    .sort(byName);
 
 /** Istio's rule: a name without dots is short for <name>.<namespace>.svc.cluster.local. */
 export function resolveHost(host: string, namespace: string): string {
@@ -82,7 +90,8 @@ export function resolveHost(host: string, namespace: string): string {
 /** Does a host pattern (`*`, `*.example.com`, exact) match a host? */
 export function hostMatches(pattern: string, host: string): boolean {
   if (pattern === '*') return true;
-  if (pattern.startsWith('*.')) return host.endsWith(pattern.slice(1)) || (host.startsWith('*.') && host.endsWith(pattern.slice(1)));
+  if (pattern.startsWith('*.'))
+    return host.endsWith(pattern.slice(1)) || (host.startsWith('*.') && host.endsWith(pattern.slice(1)));
   return pattern === host;
 }
 
@@ -107,15 +116,26 @@ export function buildMesh(input: MeshInput): Mesh {
     const ns = nsOf(svc);
     const host = `${svc.metadata.name}.${ns}.${CLUSTER_DOMAIN}`;
     const spec = svc.spec ?? {};
-    const cip = typeof spec.clusterIP === 'string' && spec.clusterIP !== 'None' && spec.clusterIP ? spec.clusterIP : undefined;
-    const ports: ServicePort[] = (spec.ports ?? []).map((p: any) => ({ number: Number(p.port), name: String(p.name ?? `port-${p.port}`), protocol: String(p.protocol ?? 'TCP') }));
-    const selector = isObj(spec.selector) && Object.keys(spec.selector).length ? (spec.selector as Record<string, string>) : undefined;
+    const cip =
+      typeof spec.clusterIP === 'string' && spec.clusterIP !== 'None' && spec.clusterIP ? spec.clusterIP : undefined;
+    const ports: ServicePort[] = (spec.ports ?? []).map((p: Untyped) => ({
+      number: Number(p.port),
+      name: String(p.name ?? `port-${p.port}`),
+      protocol: String(p.protocol ?? 'TCP'),
+    }));
+    const selector =
+      isObj(spec.selector) && Object.keys(spec.selector).length ? (spec.selector as Record<string, string>) : undefined;
     const endpoints: Endpoint[] = [];
-    const kubePorts = (spec.ports ?? []).map((p: any) => ({ port: Number(p.port), name: String(p.name ?? ''), protocol: String(p.protocol ?? 'TCP'), endpoints: [] as string[] }));
+    const kubePorts = (spec.ports ?? []).map((p: Untyped) => ({
+      port: Number(p.port),
+      name: String(p.name ?? ''),
+      protocol: String(p.protocol ?? 'TCP'),
+      endpoints: [] as string[],
+    }));
     if (selector) {
       for (const pod of readyPods.filter((p) => p.namespace === ns && selects(selector, p.labels))) {
         const map: Record<number, number> = {};
-        (spec.ports ?? []).forEach((p: any, i: number) => {
+        (spec.ports ?? []).forEach((p: Untyped, i: number) => {
           const tp = podPort(pod, p.targetPort, Number(p.port));
           if (tp !== undefined) {
             map[Number(p.port)] = tp;
@@ -142,14 +162,21 @@ export function buildMesh(input: MeshInput): Mesh {
   for (const se of serviceEntries) {
     const ns = nsOf(se);
     const spec = se.spec ?? {};
-    const sePorts: Array<{ number: number; name: string; protocol: string; targetPort?: number }> = (spec.ports ?? []).map((p: any) => ({
+    const sePorts: Array<{ number: number; name: string; protocol: string; targetPort?: number }> = (
+      spec.ports ?? []
+    ).map((p: Untyped) => ({
       number: Number(p.number),
       name: String(p.name ?? `port-${p.number}`),
       protocol: String(p.protocol ?? 'TCP'),
       targetPort: p.targetPort === undefined ? undefined : Number(p.targetPort),
     }));
     const eps: Endpoint[] = [];
-    const addEp = (address: string, labels: Record<string, string>, named: Record<string, unknown> | undefined, source: string) => {
+    const addEp = (
+      address: string,
+      labels: Record<string, string>,
+      named: Record<string, unknown> | undefined,
+      source: string,
+    ) => {
       const map: Record<number, number> = {};
       for (const p of sePorts) map[p.number] = Number(named?.[p.name] ?? p.targetPort ?? p.number);
       eps.push({ address, labels, ports: map, source });
@@ -157,28 +184,45 @@ export function buildMesh(input: MeshInput): Mesh {
     const sel = spec.workloadSelector?.labels as Record<string, string> | undefined;
     if (sel) {
       for (const we of workloadEntries.filter((w) => nsOf(w) === ns && selects(sel, w.spec?.labels))) {
-        if (typeof we.spec?.address === 'string') addEp(we.spec.address, we.spec.labels ?? {}, we.spec.ports, `workloadentry/${ns}/${we.metadata.name}`);
+        if (typeof we.spec?.address === 'string')
+          addEp(we.spec.address, we.spec.labels ?? {}, we.spec.ports, `workloadentry/${ns}/${we.metadata.name}`);
       }
-      for (const pod of readyPods.filter((p) => p.namespace === ns && selects(sel, p.labels))) addEp(pod.ip, pod.labels, undefined, `pod/${ns}/${pod.name}`);
-      if (spec.endpoints?.length) warnings.push(`ServiceEntry ${ns}/${se.metadata.name}: endpoints are ignored when workloadSelector is set (as in Istio)`);
+      for (const pod of readyPods.filter((p) => p.namespace === ns && selects(sel, p.labels)))
+        addEp(pod.ip, pod.labels, undefined, `pod/${ns}/${pod.name}`);
+      if (spec.endpoints?.length)
+        warnings.push(
+          `ServiceEntry ${ns}/${se.metadata.name}: endpoints are ignored when workloadSelector is set (as in Istio)`,
+        );
     } else {
-      for (const e of spec.endpoints ?? []) if (typeof e.address === 'string') addEp(e.address, e.labels ?? {}, e.ports, `serviceentry/${ns}/${se.metadata.name}`);
+      for (const e of spec.endpoints ?? [])
+        if (typeof e.address === 'string')
+          addEp(e.address, e.labels ?? {}, e.ports, `serviceentry/${ns}/${se.metadata.name}`);
     }
     if (spec.resolution === 'DNS' && !sel && !(spec.endpoints ?? []).length) {
-      warnings.push(`ServiceEntry ${ns}/${se.metadata.name}: resolution DNS without endpoints needs a DNS server; the lab has none, so it has no endpoints`);
+      warnings.push(
+        `ServiceEntry ${ns}/${se.metadata.name}: resolution DNS without ` +
+          `endpoints needs a DNS server; the lab has none, so it has no endpoints`,
+      );
     }
-    const addresses: string[] = (spec.addresses ?? []).filter((a: unknown) => typeof a === 'string' && !a.includes('/'));
+    const addresses: string[] = (spec.addresses ?? []).filter(
+      (a: unknown) => typeof a === 'string' && !a.includes('/'),
+    );
     for (const rawHost of spec.hosts ?? []) {
       const host = String(rawHost).toLowerCase();
       if (host.startsWith('*')) {
-        warnings.push(`ServiceEntry ${ns}/${se.metadata.name}: wildcard host ${host} is not routed by the lab data plane`);
+        warnings.push(
+          `ServiceEntry ${ns}/${se.metadata.name}: wildcard host ${host} is not routed by the lab data plane`,
+        );
         continue;
       }
       const cur = services.get(host);
       if (cur) {
         // a Service and a ServiceEntry of the same host: one service, endpoints of both
-        for (const p of sePorts) if (!cur.ports.some((x) => x.number === p.number)) cur.ports.push({ number: p.number, name: p.name, protocol: p.protocol });
-        for (const e of eps) if (!cur.endpoints.some((x) => x.address === e.address && deepEqual(x.ports, e.ports))) cur.endpoints.push(e);
+        for (const p of sePorts)
+          if (!cur.ports.some((x) => x.number === p.number))
+            cur.ports.push({ number: p.number, name: p.name, protocol: p.protocol });
+        for (const e of eps)
+          if (!cur.endpoints.some((x) => x.address === e.address && deepEqual(x.ports, e.ports))) cur.endpoints.push(e);
         for (const a of addresses) if (!cur.vips.includes(a)) cur.vips.push(a);
         continue;
       }
@@ -233,13 +277,17 @@ export function aliases(s: MeshService, namespace: string | undefined): string[]
 }
 
 /** The workload labels and ports of a lab VM that a WorkloadEntry points at. */
-export function vmWorkload(mesh: Mesh, address: string): { namespace: string; labels: Record<string, string>; ports: number[] } | undefined {
+export function vmWorkload(
+  mesh: Mesh,
+  address: string,
+): { namespace: string; labels: Record<string, string>; ports: number[] } | undefined {
   const we = mesh.workloadEntries.find((w) => w.spec?.address === address);
   if (!we) return undefined;
   const ns = nsOf(we);
   const ports = new Set<number>();
   for (const s of mesh.services.values()) {
-    for (const e of s.endpoints) if (e.source === `workloadentry/${ns}/${we.metadata.name}`) Object.values(e.ports).forEach((p) => ports.add(p));
+    for (const e of s.endpoints)
+      if (e.source === `workloadentry/${ns}/${we.metadata.name}`) Object.values(e.ports).forEach((p) => ports.add(p));
   }
   return { namespace: ns, labels: we.spec?.labels ?? {}, ports: [...ports].sort((a, b) => a - b) };
 }

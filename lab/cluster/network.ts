@@ -26,14 +26,27 @@ export async function nodeHealthy(cfg: LabConfig, plan: ClusterPlan): Promise<bo
   if (netnsInode(ns) === null || netnsInode(cfg.switchNetns) === null) return false;
   if (!(await linkNames(cfg.switchNetns)).has(NODE_PORT)) return false;
   const out = await run(['ip', '-n', ns, '-o', '-4', 'addr', 'show'], { nothrow: true });
-  return out.stdout.includes(` ${plan.nodeAddress}/${plan.subnetLen} `) && out.stdout.includes(` ${plan.podGateway}/`) && /\bcbr0\b/.test(out.stdout);
+  return (
+    out.stdout.includes(` ${plan.nodeAddress}/${plan.subnetLen} `) &&
+    out.stdout.includes(` ${plan.podGateway}/`) &&
+    /\bcbr0\b/.test(out.stdout)
+  );
 }
 
 /** Build the node namespace (after removing a broken one). Pods do not survive this. */
 export async function createNode(cfg: LabConfig, plan: ClusterPlan): Promise<void> {
   const ns = nodeNetns(cfg.prefix);
   await destroyNamespaces(cfg, [ns], [NODE_PORT]);
-  await attachToSwitch({ prefix: cfg.prefix, dir: cfg.dir, envFile: cfg.envFile, inventoryFile: cfg.inventoryFile, netns: ns, port: NODE_PORT, address: `${plan.nodeAddress}/${plan.subnetLen}`, create: true });
+  await attachToSwitch({
+    prefix: cfg.prefix,
+    dir: cfg.dir,
+    envFile: cfg.envFile,
+    inventoryFile: cfg.inventoryFile,
+    netns: ns,
+    port: NODE_PORT,
+    address: `${plan.nodeAddress}/${plan.subnetLen}`,
+    create: true,
+  });
   const len = plan.podSubnet.split('/')[1];
   await ipBatch(ns, [
     `link add ${POD_BRIDGE} type bridge`,
@@ -78,13 +91,25 @@ export const podHostIf = (pod: string) => `vp${hash(pod, 10)}`;
  * node's neighbour entry (still the old one for up to a minute) stays right and the first
  * requests to the new pod are not sent into the void.
  */
-export const podMac = (ip: string) => ['0a', '58', ...ip.split('.').map((b) => Number(b).toString(16).padStart(2, '0'))].join(':');
+export const podMac = (ip: string) =>
+  ['0a', '58', ...ip.split('.').map((b) => Number(b).toString(16).padStart(2, '0'))].join(':');
 
-export async function createPodNetwork(cfg: LabConfig, plan: ClusterPlan, netns: string, hostIf: string, ip: string, labSubnet: string): Promise<void> {
+export async function createPodNetwork(
+  cfg: LabConfig,
+  plan: ClusterPlan,
+  netns: string,
+  hostIf: string,
+  ip: string,
+  labSubnet: string,
+): Promise<void> {
   const node = nodeNetns(cfg.prefix);
   if (netnsInode(node) === null) throw new LabError(`the lab cluster's node ${node} is missing: run meshbook lab up`);
   await createNetns([netns]);
-  await ipBatch(node, [`link add ${hostIf} type veth peer name eth0 netns ${netns}`, `link set ${hostIf} master ${POD_BRIDGE} addrgenmode none`, `link set ${hostIf} up`]);
+  await ipBatch(node, [
+    `link add ${hostIf} type veth peer name eth0 netns ${netns}`,
+    `link set ${hostIf} master ${POD_BRIDGE} addrgenmode none`,
+    `link set ${hostIf} up`,
+  ]);
   const len = plan.podSubnet.split('/')[1];
   const routes = [labSubnet, plan.serviceCidr, ...(plan.podCidr !== plan.podSubnet ? [plan.podCidr] : [])];
   await ipBatch(netns, [

@@ -22,6 +22,7 @@
 // shape: over 400 lines, renderProxyConfig over 80 (one Mesh walk per proxy); routes/render split deferred (time)
 import { hostMatches, resolveHost, stripNsPrefix, aliases, type Mesh } from './mesh.ts';
 import { isObj, selects, type KObject } from './kinds.ts';
+import type { Untyped } from '../../scripts/engine/untyped.ts';
 
 export const OUTBOUND_PORT = 15001;
 export const INBOUND_PORT = 15006;
@@ -107,7 +108,10 @@ interface Cluster {
 class Builder {
   clusters = new Map<string, Cluster>();
   warnings: string[] = [];
-  constructor(readonly mesh: Mesh, readonly proxy: ProxySpec) {}
+  constructor(
+    readonly mesh: Mesh,
+    readonly proxy: ProxySpec,
+  ) {}
 
   warn(s: string) {
     if (!this.warnings.includes(s)) this.warnings.push(s);
@@ -119,7 +123,10 @@ class Builder {
     const name = `outbound_${port}_${subset ? safeName(subset) : ''}_${safeName(host)}`;
     if (this.clusters.has(name)) return name;
     let servers: string[] = [];
-    if (!svc) this.warn(`${vsWhere}: destination host ${host} is not a service the lab knows (no Service or ServiceEntry): 503`);
+    if (!svc)
+      this.warn(
+        `${vsWhere}: destination host ${host} is not a service the lab knows (no Service or ServiceEntry): 503`,
+      );
     else {
       let eps = svc.endpoints.filter((e) => e.ports[port] !== undefined);
       if (subset) {
@@ -139,14 +146,18 @@ class Builder {
     const svcNs = this.mesh.services.get(host)?.namespace;
     // exact hosts before wildcards; then a rule in the proxy's namespace, the service's, the rest
     const rank = (x: { d: KObject; host: string }) =>
-      (x.host === host ? 0 : 10) + (x.d.metadata.namespace === this.proxy.namespace ? 0 : x.d.metadata.namespace === svcNs ? 1 : 2);
+      (x.host === host ? 0 : 10) +
+      (x.d.metadata.namespace === this.proxy.namespace ? 0 : x.d.metadata.namespace === svcNs ? 1 : 2);
     const drs = this.mesh.destinationRules
       .map((d) => ({ d, host: resolveHost(String(d.spec?.host ?? ''), d.metadata.namespace ?? 'default') }))
       .filter((x) => hostMatches(x.host, host))
       .sort((a, b) => rank(a) - rank(b));
     for (const { d } of drs) {
-      if (d.spec?.trafficPolicy !== undefined) this.warn(`DestinationRule ${d.metadata.namespace}/${d.metadata.name}: trafficPolicy is ignored by the lab data plane`);
-      const s = (d.spec?.subsets ?? []).find((x: any) => x?.name === subset);
+      if (d.spec?.trafficPolicy !== undefined)
+        this.warn(
+          `DestinationRule ${d.metadata.namespace}/${d.metadata.name}: trafficPolicy is ignored by the lab data plane`,
+        );
+      const s = (d.spec?.subsets ?? []).find((x: Untyped) => x?.name === subset);
       if (s) return (s.labels ?? {}) as Record<string, string>;
     }
     return undefined;
@@ -167,8 +178,19 @@ class Builder {
     const ns = vs.metadata.namespace ?? 'default';
     const where = `VirtualService ${ns}/${vs.metadata.name}`;
     const out: Route[] = [];
-    for (const [i, h] of ((vs.spec?.http ?? []) as any[]).entries()) {
-      for (const k of ['rewrite', 'redirect', 'fault', 'mirror', 'retries', 'timeout', 'corsPolicy', 'headers', 'delegate', 'directResponse']) {
+    for (const [i, h] of ((vs.spec?.http ?? []) as Untyped[]).entries()) {
+      for (const k of [
+        'rewrite',
+        'redirect',
+        'fault',
+        'mirror',
+        'retries',
+        'timeout',
+        'corsPolicy',
+        'headers',
+        'delegate',
+        'directResponse',
+      ]) {
         if (h?.[k] !== undefined) this.warn(`${where} http[${i}]: ${k} is ignored by the lab data plane`);
       }
       let matches: MatchBlock[] | null = null;
@@ -176,14 +198,27 @@ class Builder {
         matches = [];
         for (const m of h.match) {
           if (m?.port !== undefined && requestPort !== undefined && Number(m.port) !== requestPort) continue;
-          for (const k of ['queryParams', 'withoutHeaders', 'sourceLabels', 'sourceNamespace', 'scheme', 'authority', 'gateways']) {
+          for (const k of [
+            'queryParams',
+            'withoutHeaders',
+            'sourceLabels',
+            'sourceNamespace',
+            'scheme',
+            'authority',
+            'gateways',
+          ]) {
             if (m?.[k] !== undefined) this.warn(`${where} http[${i}].match: ${k} is ignored by the lab data plane`);
           }
-          matches.push({ uri: m?.uri, ignoreUriCase: !!m?.ignoreUriCase, headers: isObj(m?.headers) ? m.headers : {}, method: m?.method });
+          matches.push({
+            uri: m?.uri,
+            ignoreUriCase: !!m?.ignoreUriCase,
+            headers: isObj(m?.headers) ? m.headers : {},
+            method: m?.method,
+          });
         }
         if (!matches.length) continue; // every match block is for another port
       }
-      const routes = (h?.route ?? []) as any[];
+      const routes = (h?.route ?? []) as Untyped[];
       if (!routes.length) {
         this.warn(`${where} http[${i}]: no route (only route destinations are supported by the lab)`);
         continue;
@@ -209,9 +244,15 @@ class Builder {
     const hits = this.mesh.virtualServices.filter((vs) => {
       const gws: string[] = vs.spec?.gateways ?? ['mesh'];
       if (!gws.includes('mesh')) return false;
-      return (vs.spec?.hosts ?? []).some((h: string) => hostMatches(resolveHost(String(h), vs.metadata.namespace ?? 'default'), host));
+      return (vs.spec?.hosts ?? []).some((h: string) =>
+        hostMatches(resolveHost(String(h), vs.metadata.namespace ?? 'default'), host),
+      );
     });
-    if (hits.length > 1) this.warn(`VirtualServices ${hits.map((v) => `${v.metadata.namespace}/${v.metadata.name}`).join(', ')} all route ${host}: the lab uses the first`);
+    if (hits.length > 1)
+      this.warn(
+        `VirtualServices ${hits.map((v) => `${v.metadata.namespace}/${v.metadata.name}`).join(', ')} ` +
+          `all route ${host}: the lab uses the first`,
+      );
     return hits[0];
   }
 
@@ -239,8 +280,22 @@ class Builder {
         }
         const routes = vs
           ? this.httpRoutes(vs, p.number)
-          : [{ matches: null, dests: [{ cluster: this.cluster(svc.host, p.number, undefined, svc.host), weight: 100 }], what: `${svc.host}:${p.number} (no VirtualService)` }];
-        out.push({ id: `vh${out.length + 1}`, keys, regexKeys: [], routes, label: `${svc.host}:${p.number}${vs ? ` via VirtualService ${vs.metadata.namespace}/${vs.metadata.name}` : ''}` });
+          : [
+              {
+                matches: null,
+                dests: [{ cluster: this.cluster(svc.host, p.number, undefined, svc.host), weight: 100 }],
+                what: `${svc.host}:${p.number} (no VirtualService)`,
+              },
+            ];
+        out.push({
+          id: `vh${out.length + 1}`,
+          keys,
+          regexKeys: [],
+          routes,
+          label:
+            `${svc.host}:${p.number}` +
+            `${vs ? ` via VirtualService ${vs.metadata.namespace}/${vs.metadata.name}` : ''}`,
+        });
       }
     }
     return out;
@@ -254,31 +309,56 @@ class Builder {
       const gns = gw.metadata.namespace ?? 'default';
       const sel = gw.spec?.selector as Record<string, string> | undefined;
       if (sel && !selects(sel, labels)) continue;
-      for (const server of (gw.spec?.servers ?? []) as any[]) {
+      for (const server of (gw.spec?.servers ?? []) as Untyped[]) {
         const port = Number(server?.port?.number);
         const proto = String(server?.port?.protocol ?? 'HTTP').toUpperCase();
         if (!Number.isInteger(port)) continue;
         if (!['HTTP', 'HTTP2', 'GRPC'].includes(proto)) {
-          this.warn(`Gateway ${gns}/${gw.metadata.name} port ${port}: protocol ${proto} is not served by the lab gateway (HTTP only)`);
+          this.warn(
+            `Gateway ${gns}/${gw.metadata.name} port ${port}: ` +
+              `protocol ${proto} is not served by the lab gateway (HTTP only)`,
+          );
           continue;
         }
-        if (server?.tls) this.warn(`Gateway ${gns}/${gw.metadata.name} port ${port}: tls is ignored by the lab gateway`);
+        if (server?.tls)
+          this.warn(`Gateway ${gns}/${gw.metadata.name} port ${port}: tls is ignored by the lab gateway`);
         ports.add(port);
         const gwHosts: string[] = (server?.hosts ?? ['*']).map((h: string) => stripNsPrefix(String(h)).toLowerCase());
         const bound = this.mesh.virtualServices.filter((vs) =>
-          (vs.spec?.gateways ?? []).some((g: string) => g === `${gns}/${gw.metadata.name}` || (g === gw.metadata.name && (vs.metadata.namespace ?? 'default') === gns)),
+          (vs.spec?.gateways ?? []).some(
+            (g: string) =>
+              g === `${gns}/${gw.metadata.name}` ||
+              (g === gw.metadata.name && (vs.metadata.namespace ?? 'default') === gns),
+          ),
         );
         for (const vs of bound) {
           const vsNs = vs.metadata.namespace ?? 'default';
-          const hosts: string[] = (vs.spec?.hosts ?? []).map((h: string) => (String(h) === '*' ? '*' : resolveHost(String(h), vsNs)));
+          const hosts: string[] = (vs.spec?.hosts ?? []).map((h: string) =>
+            String(h) === '*' ? '*' : resolveHost(String(h), vsNs),
+          );
           const served = hosts.filter((h) => gwHosts.some((g) => hostMatches(g, h) || hostMatches(h, g)));
           if (!served.length) {
-            this.warn(`VirtualService ${vsNs}/${vs.metadata.name}: none of its hosts is served by Gateway ${gns}/${gw.metadata.name} port ${port}`);
+            this.warn(
+              `VirtualService ${vsNs}/${vs.metadata.name}: none of its hosts ` +
+                `is served by Gateway ${gns}/${gw.metadata.name} port ${port}`,
+            );
             continue;
           }
           const routes = this.httpRoutes(vs, port);
-          const regexKeys = served.map((h) => `^${port}\\t${h === '*' ? '' : h.startsWith('*.') ? `[^\\t]*${reEscape(h.slice(1))}$` : `${reEscape(h)}$`}`);
-          vhosts.push({ id: `vh${vhosts.length + 1}`, keys: [], regexKeys, routes, label: `${gns}/${gw.metadata.name}:${port} ${served.join(',')} via VirtualService ${vsNs}/${vs.metadata.name}` });
+          const regexKeys = served.map(
+            (h) =>
+              `^${port}\\t` +
+              `${h === '*' ? '' : h.startsWith('*.') ? `[^\\t]*${reEscape(h.slice(1))}$` : `${reEscape(h)}$`}`,
+          );
+          vhosts.push({
+            id: `vh${vhosts.length + 1}`,
+            keys: [],
+            regexKeys,
+            routes,
+            label:
+              `${gns}/${gw.metadata.name}:${port} ${served.join(',')} ` +
+              `via VirtualService ${vsNs}/${vs.metadata.name}`,
+          });
         }
       }
     }
@@ -336,13 +416,26 @@ export function renderProxyConfig(mesh: Mesh, proxy: ProxySpec): ProxyConfig {
     vhosts = b.sidecarVhosts();
     listen = [OUTBOUND_PORT, INBOUND_PORT];
   }
-  const headers = [...new Set(vhosts.flatMap((v) => v.routes.flatMap((r) => (r.matches ?? []).flatMap((m) => Object.keys(m.headers).map((h) => h.toLowerCase())))))].sort();
+  const headers = [
+    ...new Set(
+      vhosts.flatMap((v) =>
+        v.routes.flatMap((r) => (r.matches ?? []).flatMap((m) => Object.keys(m.headers).map((h) => h.toLowerCase()))),
+      ),
+    ),
+  ].sort();
   const useMethod = vhosts.some((v) => v.routes.some((r) => (r.matches ?? []).some((m) => m.method)));
 
   const L: string[] = [];
   L.push(`# generated by meshbook lab (lab/cluster/nginx.ts) for ${proxy.id}: rewritten on every change, do not edit`);
   if (proxy.user) L.push(`user ${proxy.user};`);
-  L.push('worker_processes 1;', `pid ${dir}/nginx.pid;`, `error_log ${dir}/error.log warn;`, 'events { worker_connections 1024; }', '', 'http {');
+  L.push(
+    'worker_processes 1;',
+    `pid ${dir}/nginx.pid;`,
+    `error_log ${dir}/error.log warn;`,
+    'events { worker_connections 1024; }',
+    '',
+    'http {',
+  );
   const I = (s = '') => L.push(s ? `  ${s}` : '');
   I(proxy.accessLog ? `access_log ${dir}/access.log;` : 'access_log off;');
   I('default_type text/plain;');
@@ -369,7 +462,8 @@ export function renderProxyConfig(mesh: Mesh, proxy: ProxySpec): ProxyConfig {
     v.routes.forEach((r, i) => {
       const rid = `${v.id}_r${i}`;
       const dests = r.dests.filter((d) => d.weight > 0);
-      for (const m of r.matches ?? [null]) routeEntries.push(`    ${q(`~${matchRegex(v.id, m, headers, useMethod)}`)} ${rid};  # ${r.what}`);
+      for (const m of r.matches ?? [null])
+        routeEntries.push(`    ${q(`~${matchRegex(v.id, m, headers, useMethod)}`)} ${rid};  # ${r.what}`);
       if (dests.length === 0) upstreamOf.push(`    ${rid} blackhole;`);
       else if (dests.length === 1) upstreamOf.push(`    ${rid} ${dests[0].cluster};`);
       else {
@@ -426,7 +520,8 @@ export function renderProxyConfig(mesh: Mesh, proxy: ProxySpec): ProxyConfig {
   const proxyLocation = (noVhost: string) => [
     '    location / {',
     `      if ($lab_vh = "") { return ${noVhost}; }`,
-    '      if ($lab_upstream = "") { return 404 "lab: no route matched (VirtualService) for $http_host$request_uri\\n"; }',
+    '      if ($lab_upstream = "") { return 404 "lab: no route ' +
+      'matched (VirtualService) for $http_host$request_uri\\n"; }',
     '      proxy_pass http://$lab_upstream;',
     '    }',
   ];
@@ -434,10 +529,14 @@ export function renderProxyConfig(mesh: Mesh, proxy: ProxySpec): ProxyConfig {
     for (const p of gatewayPorts) {
       I(`server {`);
       I(`  listen ${p};`);
-      for (const l of proxyLocation('404 "lab gateway: no VirtualService for host $host on port $server_port\\n"')) L.push(l);
+      for (const l of proxyLocation('404 "lab gateway: no VirtualService for host $host on port $server_port\\n"'))
+        L.push(l);
       I('}');
     }
-    I(`server { listen ${GATEWAY_HEALTH_PORT}; location /healthz/ready { return 200 "ready\\n"; } location / { return 404; } }`);
+    I(
+      `server { listen ${GATEWAY_HEALTH_PORT}; location /healthz/ready ` +
+        `{ return 200 "ready\\n"; } location / { return 404; } }`,
+    );
   } else {
     I('server {');
     I(`  listen ${OUTBOUND_PORT};`);

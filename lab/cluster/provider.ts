@@ -34,7 +34,9 @@ export function labClusterFor(env: Record<string, string>): ClusterProvider | un
 
 /** Commands the lab cannot carry out, with the reason shown as "not in lab". */
 const NOT_IN_LAB: Record<string, string> = {
-  istioctl: 'istioctl is not in the lab: there is no istiod; the lab data plane is NGINX programmed from the applied objects (lab/cluster)',
+  istioctl:
+    'istioctl is not in the lab: there is no istiod; the lab data ' +
+    'plane is NGINX programmed from the applied objects (lab/cluster)',
   aliyun: 'the aliyun CLI (the ASM cloud API) is not in the lab: apply the objects it would create instead',
   helm: 'helm is not in the lab: render the chart and apply the manifests',
   docker: 'docker is not in the lab: it runs no container engine',
@@ -67,9 +69,20 @@ export function labClusterProvider(opts: LabClusterOptions = {}): ClusterProvide
       const why = NOT_IN_LAB[tool];
       if (why) return notInLab(why);
       // the runner's own machine in the lab is the workstation namespace
-      const out = await $({ quiet: true, nothrow: true, input: cmd.stdin ?? '', timeout: timeoutMs, cwd: cmd.cwd })`ip netns exec ${cfg.wsNetns} ${cmd.argv}`;
+      const out = await $({
+        quiet: true,
+        nothrow: true,
+        input: cmd.stdin ?? '',
+        timeout: timeoutMs,
+        cwd: cmd.cwd,
+      })`ip netns exec ${cfg.wsNetns} ${cmd.argv}`;
       const timedOut = out.exitCode === null;
-      return { code: out.exitCode ?? 124, stdout: out.stdout, stderr: timedOut ? `${out.stderr}\ntimed out after ${timeoutMs} ms` : out.stderr, timedOut };
+      return {
+        code: out.exitCode ?? 124,
+        stdout: out.stdout,
+        stderr: timedOut ? `${out.stderr}\ntimed out after ${timeoutMs} ms` : out.stderr,
+        timedOut,
+      };
     },
   };
 }

@@ -12,7 +12,19 @@
 import path from 'node:path';
 import { promises as fsp, readFileSync, readdirSync } from 'node:fs';
 import { LabError, REPO_ROOT } from '../config.ts';
-import { alive, netnsInode, procChildren, procComm, procNetnsInode, procRef, procStat, run, sleep, writeIfChanged, type ProcRef } from '../sys.ts';
+import {
+  alive,
+  netnsInode,
+  procChildren,
+  procComm,
+  procNetnsInode,
+  procRef,
+  procStat,
+  run,
+  sleep,
+  writeIfChanged,
+  type ProcRef,
+} from '../sys.ts';
 import { NETNS_PATH } from './network.ts';
 
 const HERE = path.join(REPO_ROOT, 'lab', 'cluster');
@@ -56,8 +68,7 @@ export function nginxMasters(): Map<number, number> {
 }
 
 export type ProxyTarget =
-  | { kind: 'gateway'; netns: string; dir: string }
-  | { kind: 'sidecar'; pid: number; serviceCidr: string; what: string };
+  { kind: 'gateway'; netns: string; dir: string } | { kind: 'sidecar'; pid: number; serviceCidr: string; what: string };
 
 /** Write the proxy's files, start or reload it, and wait until the configuration is live. */
 export async function applyProxy(target: ProxyTarget, conf: string, listen: number[]): Promise<'started' | 'reloaded'> {
@@ -82,9 +93,14 @@ export async function applyProxy(target: ProxyTarget, conf: string, listen: numb
     what = `the sidecar of ${target.what}`;
   }
   const master = ino === null ? undefined : nginxMasters().get(ino);
-  const oldWorkers = master ? procChildren(master).map(procRef).filter((r): r is ProcRef => r !== null) : [];
+  const oldWorkers = master
+    ? procChildren(master)
+        .map(procRef)
+        .filter((r): r is ProcRef => r !== null)
+    : [];
   const out = await run(argv, { nothrow: true });
-  if (out.exitCode !== 0) throw new LabError(`${what}: ${(out.stderr || out.stdout).trim().split('\n').slice(-3).join(' / ')}`);
+  if (out.exitCode !== 0)
+    throw new LabError(`${what}: ${(out.stderr || out.stdout).trim().split('\n').slice(-3).join(' / ')}`);
   const result = out.stdout.includes('reloaded') ? 'reloaded' : 'started';
   const until = Date.now() + 5000;
   for (;;) {
@@ -94,15 +110,36 @@ export async function applyProxy(target: ProxyTarget, conf: string, listen: numb
         ? !oldWorkers.some(alive) && !!m && procChildren(m).length > 0
         : !!m && listen.every((p) => listeningPorts(m).has(p)) && procChildren(m).length > 0;
     if (done) return result;
-    if (Date.now() > until) throw new LabError(`${what}: nginx did not ${result === 'reloaded' ? 'reload' : 'start listening'} within 5 s`);
+    if (Date.now() > until)
+      throw new LabError(`${what}: nginx did not ${result === 'reloaded' ? 'reload' : 'start listening'} within 5 s`);
     await sleep(10);
   }
 }
 
 /** Stop a VM's sidecar and remove its interception rules. */
 export async function stopSidecar(pid: number): Promise<void> {
-  await run(nsenterPid(pid, ['/bin/sh', '-c', '[ ! -f "$1/sidecar.sh" ] || exec /bin/sh "$1/sidecar.sh" down "$1" sidecar', 'sidecar', SIDECAR_DIR]), { nothrow: true });
+  await run(
+    nsenterPid(pid, [
+      '/bin/sh',
+      '-c',
+      '[ ! -f "$1/sidecar.sh" ] || exec /bin/sh "$1/sidecar.sh" down "$1" sidecar',
+      'sidecar',
+      SIDECAR_DIR,
+    ]),
+    { nothrow: true },
+  );
 }
 
 /** argv to run inside the namespaces of a VM's or pod's PID 1. */
-export const nsenterPid = (pid: number, argv: string[]) => ['nsenter', '-t', String(pid), '-n', '-m', '-u', '-p', '--wd=/', '--', ...argv];
+export const nsenterPid = (pid: number, argv: string[]) => [
+  'nsenter',
+  '-t',
+  String(pid),
+  '-n',
+  '-m',
+  '-u',
+  '-p',
+  '--wd=/',
+  '--',
+  ...argv,
+];

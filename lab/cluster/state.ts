@@ -38,13 +38,22 @@ export interface ClusterPlan {
 }
 
 /** The cluster's addresses for a lab subnet, checked (nothing may overlap). */
-export function planCluster(subnet: Subnet, serviceCidr = DEFAULT_SERVICE_CIDR, podCidr = DEFAULT_POD_CIDR): ClusterPlan {
+export function planCluster(
+  subnet: Subnet,
+  serviceCidr = DEFAULT_SERVICE_CIDR,
+  podCidr = DEFAULT_POD_CIDR,
+): ClusterPlan {
   const svc = parseCidr(serviceCidr, '--service-cidr', 28);
   const pod = parseCidr(podCidr, '--pod-cidr', 28);
   const lab: Cidr = { cidr: subnet.cidr, base: subnet.base, len: subnet.len };
-  if (cidrsOverlap(svc, pod)) throw new LabError(`--service-cidr ${svc.cidr} overlaps --pod-cidr ${pod.cidr}: pick ranges apart`);
-  for (const [c, n] of [[svc, '--service-cidr'], [pod, '--pod-cidr']] as const) {
-    if (cidrsOverlap(c, lab)) throw new LabError(`${n} ${c.cidr} overlaps the lab subnet ${subnet.cidr}: pick another range`);
+  if (cidrsOverlap(svc, pod))
+    throw new LabError(`--service-cidr ${svc.cidr} overlaps --pod-cidr ${pod.cidr}: pick ranges apart`);
+  for (const [c, n] of [
+    [svc, '--service-cidr'],
+    [pod, '--pod-cidr'],
+  ] as const) {
+    if (cidrsOverlap(c, lab))
+      throw new LabError(`${n} ${c.cidr} overlaps the lab subnet ${subnet.cidr}: pick another range`);
   }
   const subLen = Math.max(24, pod.len);
   return {
@@ -141,7 +150,9 @@ export async function readClusterState(cfg: LabConfig): Promise<ClusterState | n
     if (s.version !== 1 || !s.plan || !Array.isArray(s.pods)) throw new Error('unknown format');
     return s;
   } catch (e) {
-    throw new LabError(`lab cluster state ${clusterPaths(cfg).stateFile} is unreadable (${(e as Error).message}): run meshbook lab down`);
+    throw new LabError(
+      `lab cluster state ${clusterPaths(cfg).stateFile} is unreadable (${(e as Error).message}): run meshbook lab down`,
+    );
   }
 }
 

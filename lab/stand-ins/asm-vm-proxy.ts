@@ -18,7 +18,9 @@ export const asmVmProxyRules: Record<string, VmLabRule> = {
     standIn: (ctx) => {
       const cidr = ctx.env.SERVICE_CIDR;
       return {
-        what: `the interception rules the proxy sets (vm/istio-iptables.sh, Service CIDR ${cidr}), so the next step checks real rules`,
+        what:
+          `the interception rules the proxy sets (vm/istio-iptables.sh, ` +
+          `Service CIDR ${cidr}), so the next step checks real rules`,
         check: probe`
           if iptables -t nat -S ISTIO_OUTPUT 2>/dev/null | grep -qF -- ${`-d ${cidr} -j ISTIO_REDIRECT`}; then echo 'interception rules present'; exit 0; fi
           echo 'interception rules absent'

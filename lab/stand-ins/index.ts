@@ -17,5 +17,7 @@ const byRunbook: Record<string, Record<string, VmLabRule | ClusterLabRule>> = {
 };
 
 export const LAB_RULES: LabRules = Object.fromEntries(
-  Object.entries(byRunbook).flatMap(([rb, rules]) => Object.entries(rules).map(([step, rule]) => [`${rb}/${step}`, rule])),
+  Object.entries(byRunbook).flatMap(([rb, rules]) =>
+    Object.entries(rules).map(([step, rule]) => [`${rb}/${step}`, rule]),
+  ),
 );

@@ -43,7 +43,9 @@ export function labVmFiles(env: Record<string, string>, nodeIp = env.NODE_IP): V
     `    SERVICE_ACCOUNT: ${JSON.stringify(env.SERVICE_ACCOUNT)}`,
     '',
   ].join('\n');
-  const body = Buffer.from(`${STAND_IN_MARK}: a placeholder shaped like the mesh root certificate; it is not a certificate`).toString('base64');
+  const body = Buffer.from(
+    `${STAND_IN_MARK}: a placeholder shaped like the mesh root certificate; it is not a certificate`,
+  ).toString('base64');
   const rootCert = [
     `# ${STAND_IN_MARK}: not the mesh root certificate`,
     '-----BEGIN CERTIFICATE-----',

@@ -12,7 +12,9 @@ import { STAND_IN_MARK, labVmFiles } from './istio-vm-files.ts';
 
 /** Why the istiod-side steps never run in the lab, even when the lab has a cluster that
  *  takes kubectl commands: it has no istiod and no Istio release (istioctl, samples/). */
-export const NO_ISTIOD = 'the lab has no istiod and no Istio release (istioctl, samples/): the VM steps use lab stand-ins for what this step produces';
+export const NO_ISTIOD =
+  'the lab has no istiod and no Istio release (istioctl, samples/): ' +
+  'the VM steps use lab stand-ins for what this step produces';
 
 const notRun = (why: string): ClusterLabRule => ({ inLab: () => ({ notInLab: why }) });
 const vm = (rule: VmLabRule) => rule;
@@ -21,8 +23,12 @@ export const istioVmRules: Record<string, VmLabRule | ClusterLabRule> = {
   '04-eastwest-manifest': notRun(NO_ISTIOD),
   '05-eastwest-gateway': notRun(NO_ISTIOD),
   '06-expose-istiod': notRun(NO_ISTIOD),
-  '09-workload-files': notRun(`istioctl is not in the lab (no istiod to issue a token): 14-install-files sends files marked "${STAND_IN_MARK}"`),
-  '11-istiod-address': notRun('the lab has no east-west gateway (no istiod): the VMs route via NODE_IP and get the lab stand-in files'),
+  '09-workload-files': notRun(
+    `istioctl is not in the lab (no istiod to issue a token): 14-install-files sends files marked "${STAND_IN_MARK}"`,
+  ),
+  '11-istiod-address': notRun(
+    'the lab has no east-west gateway (no istiod): the VMs route via NODE_IP and get the lab stand-in files',
+  ),
   '13-reach-node': vm({
     // the node may not exist in the lab, or not listen on that port: a report line
     inLab: (real) => {
@@ -33,7 +39,13 @@ export const istioVmRules: Record<string, VmLabRule | ClusterLabRule> = {
           const r = a.interpret!(out, ctx);
           if (r.ok || out.code !== 0) return r;
           const lines = out.stdout.trim().split('\n').filter(Boolean);
-          return { ok: true, lines: [...lines, 'lab: nothing answers there (no cluster node yet, or not on that port); reported, not a failure'] };
+          return {
+            ok: true,
+            lines: [
+              ...lines,
+              'lab: nothing answers there (no cluster node yet, or not on that port); reported, not a failure',
+            ],
+          };
         },
       };
     },
@@ -42,12 +54,20 @@ export const istioVmRules: Record<string, VmLabRule | ClusterLabRule> = {
     inLab: (real, ctx) => {
       const f = ivFacts(ctx.cluster);
       if (f.vmFiles && f.workDir) return real();
-      if (!ctx.env.LAB_ISTIO_TOKEN) return { skip: 'LAB_ISTIO_TOKEN is not set: run `meshbook lab up` again to refresh the lab env' };
-      return installFiles(labVmFiles(ctx.env, nodeIp(ctx.cluster, ctx.env)), new Secret('istio-token', ctx.env.LAB_ISTIO_TOKEN),
-        'lab stand-ins: these files were made by meshbook for the lab, NOT by istioctl (the lab has no istiod); they cannot join a mesh');
+      if (!ctx.env.LAB_ISTIO_TOKEN)
+        return { skip: 'LAB_ISTIO_TOKEN is not set: run `meshbook lab up` again to refresh the lab env' };
+      return installFiles(
+        labVmFiles(ctx.env, nodeIp(ctx.cluster, ctx.env)),
+        new Secret('istio-token', ctx.env.LAB_ISTIO_TOKEN),
+        'lab stand-ins: these files were made by meshbook for the lab, ' +
+          'NOT by istioctl (the lab has no istiod); they cannot join a mesh',
+      );
     },
   }),
-  '15-sidecar-package': { notInLab: 'the lab has no package mirror and no network: the istio-sidecar package cannot be downloaded or installed' },
+  '15-sidecar-package': {
+    notInLab:
+      'the lab has no package mirror and no network: the istio-sidecar package cannot be downloaded or installed',
+  },
   '16-hosts': vm({
     inLab: (real, ctx) => {
       const f = ivFacts(ctx.cluster);
@@ -58,7 +78,10 @@ export const istioVmRules: Record<string, VmLabRule | ClusterLabRule> = {
       return hostsLine(files.istiodHost, files.hostsLine);
     },
   }),
-  '17-ownership': { notInLab: 'the istio-proxy user comes with the istio-sidecar package, which the lab cannot install (no package mirror)' },
+  '17-ownership': {
+    notInLab:
+      'the istio-proxy user comes with the istio-sidecar package, which the lab cannot install (no package mirror)',
+  },
   '18-start-istio': { notInLab: 'the lab has no systemd (and no istio-sidecar package to start)' },
   '19-check-logs': vm({
     notInLab: 'istio never runs in the lab (no package, no systemd): there is no istio.log to judge',
@@ -67,7 +90,10 @@ export const istioVmRules: Record<string, VmLabRule | ClusterLabRule> = {
       const a = real();
       return {
         ...a,
-        interpret: (out, ctx) => out.stdout.includes('--- istio.log') ? a.interpret!(out, ctx) : { ok: true, lines: out.stdout.trim().split('\n') },
+        interpret: (out, ctx) =>
+          out.stdout.includes('--- istio.log')
+            ? a.interpret!(out, ctx)
+            : { ok: true, lines: out.stdout.trim().split('\n') },
       };
     },
   }),

@@ -16,7 +16,10 @@ export function kubeadmStandIn(what: string): VmAction {
       if command -v kubeadm >/dev/null 2>&1; then echo "kubeadm $(kubeadm version -o short 2>/dev/null) is installed on this VM"
       else echo 'kubeadm is not installed on this VM'; fi
     `,
-    interpret: (out: RemoteResult): Interpretation => ({ ok: out.code === 0, lines: [...out.stdout.trim().split('\n').filter(Boolean), `would run: ${what}`] }),
+    interpret: (out: RemoteResult): Interpretation => ({
+      ok: out.code === 0,
+      lines: [...out.stdout.trim().split('\n').filter(Boolean), `would run: ${what}`],
+    }),
     notInLab: NO_KUBELET,
   };
 }

@@ -10,7 +10,8 @@ export const CASES: Record<string, string> = {
   'ubuntu-20.04': 'ubuntu:20.04',
 };
 
-for (const id of PROFILE_IDS) if (!CASES[id]) throw new Error(`scripts/ansible/distro.ts: no os-release pattern for the distro profile ${id}`);
+for (const id of PROFILE_IDS)
+  if (!CASES[id]) throw new Error(`scripts/ansible/distro.ts: no os-release pattern for the distro profile ${id}`);
 
 export function detectScript(osRelease = '/etc/os-release'): string {
   return [
@@ -18,7 +19,8 @@ export function detectScript(osRelease = '/etc/os-release'): string {
     `. ${osRelease}`,
     'case "${ID:-}:${VERSION_ID:-}" in',
     ...PROFILE_IDS.map((id) => `  ${CASES[id]}) echo ${id} ;;`),
-    `  *) echo "unknown distro ID=\${ID:-} VERSION_ID=\${VERSION_ID:-} in ${osRelease}; meshbook knows ${PROFILE_IDS.join(', ')}" >&2; exit 1 ;;`,
+    `  *) echo "unknown distro ID=\${ID:-} VERSION_ID=\${VERSION_ID:-} ` +
+      `in ${osRelease}; meshbook knows ${PROFILE_IDS.join(', ')}" >&2; exit 1 ;;`,
     'esac',
   ].join('\n');
 }

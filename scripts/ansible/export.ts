@@ -23,7 +23,12 @@ import { detectScript } from './distro.ts';
 import { PRELUDE } from '../engine/sh.ts';
 import { COMMENT, PRELUDE_VAR, stepTasks, type Task } from './tasks.ts';
 
-export const FILES = { cfg: 'ansible.cfg', inventory: 'inventory.yml', playbook: 'playbook.yml', secrets: 'secrets.yml' } as const;
+export const FILES = {
+  cfg: 'ansible.cfg',
+  inventory: 'inventory.yml',
+  playbook: 'playbook.yml',
+  secrets: 'secrets.yml',
+} as const;
 export const GROUP = 'meshbook';
 const NETNS = /^[A-Za-z0-9][-A-Za-z0-9_.]{0,62}$/;
 
@@ -43,7 +48,7 @@ export interface Exported {
 const UNSAFE_MARK = '\0unsafe\0';
 
 function yamlText(data: unknown, header: string[]): string {
-  const doc = new YAML.Document(data, { version: '1.1' });  // PyYAML reads YAML 1.1: yes/on/0600 get quoted
+  const doc = new YAML.Document(data, { version: '1.1' }); // PyYAML reads YAML 1.1: yes/on/0600 get quoted
   YAML.visit(doc, {
     Map(_, node) {
       const i = node.items.findIndex((p) => YAML.isScalar(p.key) && p.key.value === COMMENT);
@@ -55,7 +60,7 @@ function yamlText(data: unknown, header: string[]): string {
     Scalar(_, node) {
       if (typeof node.value === 'string' && node.value.startsWith(UNSAFE_MARK)) {
         node.value = node.value.slice(UNSAFE_MARK.length);
-        node.tag = '!unsafe';    // Ansible never templates it
+        node.tag = '!unsafe'; // Ansible never templates it
       }
       if (typeof node.value === 'string' && node.value.includes('{{')) node.type = 'QUOTE_DOUBLE';
       if (typeof node.value === 'string' && node.value.includes('\n')) node.type = 'BLOCK_LITERAL';
@@ -67,7 +72,7 @@ function yamlText(data: unknown, header: string[]): string {
 
 function unsafe(doc: YAML.Document, value: string): YAML.Scalar {
   const s = doc.createNode(value) as YAML.Scalar;
-  s.tag = '!unsafe';             // Ansible never templates it (a secret may hold `{{`)
+  s.tag = '!unsafe'; // Ansible never templates it (a secret may hold `{{`)
   s.type = 'QUOTE_DOUBLE';
   return s;
 }
@@ -84,8 +89,16 @@ function sshCommonArgs(loaded: Loaded): string {
     args.push('-o', `ProxyCommand="ip netns exec ${netns} nc %h %p"`);
   }
   args.push(
-    '-o', shlexQuote(`UserKnownHostsFile=${known}`), '-o', 'StrictHostKeyChecking=accept-new', '-o', 'GlobalKnownHostsFile=/dev/null',
-    '-o', 'ServerAliveInterval=5', '-o', 'ServerAliveCountMax=3',
+    '-o',
+    shlexQuote(`UserKnownHostsFile=${known}`),
+    '-o',
+    'StrictHostKeyChecking=accept-new',
+    '-o',
+    'GlobalKnownHostsFile=/dev/null',
+    '-o',
+    'ServerAliveInterval=5',
+    '-o',
+    'ServerAliveCountMax=3',
   );
   return args.join(' ');
 }
@@ -97,15 +110,23 @@ function inventoryText(loaded: Loaded): string {
       ansible_host: vm.host,
       ansible_port: vm.port,
       ansible_user: vm.user,
-      ...(vm.identity ? { ansible_ssh_private_key_file: path.resolve(vm.identity), ansible_ssh_extra_args: '-o IdentitiesOnly=yes' } : {}),
+      ...(vm.identity
+        ? { ansible_ssh_private_key_file: path.resolve(vm.identity), ansible_ssh_extra_args: '-o IdentitiesOnly=yes' }
+        : {}),
       ...(vm.user !== 'root' ? { ansible_become: true, ansible_become_method: 'sudo' } : {}),
       ...(vm.distro ? { meshbook_distro: vm.distro } : {}),
     };
   }
   const header = [
-    `meshbook inventory from ${shown(loaded.envFile)} (${loaded.inventory.vms.length} VM(s)${loaded.lab ? ', the local lab' : ''}).`,
+    `meshbook inventory from ${shown(loaded.envFile)} ` +
+      `(${loaded.inventory.vms.length} VM(s)${loaded.lab ? ', the local lab' : ''}).`,
     'meshbook_distro, when set, is the distro the inventory declares; the playbook checks it against /etc/os-release.',
-    ...(loaded.inventory.netns ?? loaded.env.LAB_NETNS ? ['The VMs are reachable only from a network namespace: ssh goes through it with ProxyCommand', "(ip netns exec, then nc from Debian's netcat-openbsd), so ansible-playbook runs as root."] : []),
+    ...((loaded.inventory.netns ?? loaded.env.LAB_NETNS)
+      ? [
+          'The VMs are reachable only from a network namespace: ssh goes through it with ProxyCommand',
+          "(ip netns exec, then nc from Debian's netcat-openbsd), so ansible-playbook runs as root.",
+        ]
+      : []),
   ];
   return yamlText({ [GROUP]: { hosts, vars: { ansible_ssh_common_args: sshCommonArgs(loaded) } } }, header);
 }
@@ -113,7 +134,11 @@ function inventoryText(loaded: Loaded): string {
 function cfgText(outDir: string): string {
   // ssh control sockets per export: two labs may use the same addresses (and so the same %C)
   let cp = path.join(path.resolve(outDir), 'cp');
-  if (cp.length + 42 > 100) cp = path.join(os.tmpdir(), `meshbook-ansible-${crypto.createHash('sha256').update(path.resolve(outDir)).digest('hex').slice(0, 12)}`);
+  if (cp.length + 42 > 100)
+    cp = path.join(
+      os.tmpdir(),
+      `meshbook-ansible-${crypto.createHash('sha256').update(path.resolve(outDir)).digest('hex').slice(0, 12)}`,
+    );
   return [
     '# meshbook: settings for this playbook; use it with ANSIBLE_CONFIG=<this file>.',
     '[defaults]',
@@ -135,7 +160,10 @@ function cfgText(outDir: string): string {
 
 function secretsText(book: SecretBook, loaded: Loaded): string {
   const { secrets, derived } = book.values();
-  const doc = new YAML.Document({ meshbook_secrets: {}, ...(Object.keys(derived).length ? { meshbook_derived: {} } : {}) }, { version: '1.1' });
+  const doc = new YAML.Document(
+    { meshbook_secrets: {}, ...(Object.keys(derived).length ? { meshbook_derived: {} } : {}) },
+    { version: '1.1' },
+  );
   const put = (k: string, values: Record<string, string>) => {
     const map = doc.get(k) as YAML.YAMLMap;
     for (const [name, v] of Object.entries(values)) map.set(name, unsafe(doc, v));
@@ -145,13 +173,20 @@ function secretsText(book: SecretBook, loaded: Loaded): string {
   doc.commentBefore = [
     ` meshbook secrets for playbook.yml, from ${shown(loaded.envFile)}. Mode 0600; do not commit it.`,
     ' `ansible-vault encrypt secrets.yml` encrypts it in place (then run ansible-playbook with --ask-vault-pass).',
-    ...(Object.keys(derived).length ? [' meshbook_derived: values the scripts derive from a secret (e.g. the digest of a file that holds one).'] : []),
+    ...(Object.keys(derived).length
+      ? [' meshbook_derived: values the scripts derive from a secret (e.g. the digest of a file that holds one).']
+      : []),
   ].join('\n');
   return doc.toString({ lineWidth: 0 });
 }
 
 /** The playbook, inventory, config and secrets file, as text (nothing written). */
-export function renderAnsible(runbooks: Runbook[], loaded: Loaded, outDir: string, opts: { labRules?: LabRules } = {}): Exported {
+export function renderAnsible(
+  runbooks: Runbook[],
+  loaded: Loaded,
+  outDir: string,
+  opts: { labRules?: LabRules } = {},
+): Exported {
   needLabRules(loaded.lab, opts.labRules, 'ansible export');
   const secretInputs = inputsOf(runbooks).filter((s) => s.secret);
   const book = new SecretBook(Object.fromEntries(secretInputs.map((s) => [s.name, loaded.env[s.name] ?? ''])));
@@ -172,7 +207,8 @@ export function renderAnsible(runbooks: Runbook[], loaded: Loaded, outDir: strin
   }
   const detect: Task[] = [
     {
-      [COMMENT]: ` == the distro of each VM, from /etc/os-release (the profiles meshbook knows: ${PROFILE_IDS.join(', ')})`,
+      [COMMENT]:
+        ` == the distro of each VM, from /etc/os-release (the ` + `profiles meshbook knows: ${PROFILE_IDS.join(', ')})`,
       name: 'meshbook: detect the distro from /etc/os-release',
       'ansible.builtin.shell': { cmd: template([`\n${detectScript()}\n`], { raw: true }), executable: '/bin/bash' },
       register: 'mb_detected_distro',
@@ -180,7 +216,11 @@ export function renderAnsible(runbooks: Runbook[], loaded: Loaded, outDir: strin
     },
     {
       name: 'meshbook: the distro the inventory declares is the one the VM runs',
-      'ansible.builtin.fail': { msg: "inventory declares distro {{ meshbook_distro }} but /etc/os-release says {{ mb_detected_distro.stdout | trim }}; fix the inventory" },
+      'ansible.builtin.fail': {
+        msg:
+          'inventory declares distro {{ meshbook_distro }} but /etc/os-release ' +
+          'says {{ mb_detected_distro.stdout | trim }}; fix the inventory',
+      },
       when: 'meshbook_distro is defined and meshbook_distro != (mb_detected_distro.stdout | trim)',
     },
     {
@@ -192,7 +232,10 @@ export function renderAnsible(runbooks: Runbook[], loaded: Loaded, outDir: strin
   if (rescue.length) {
     body.rescue = [
       ...rescue,
-      { name: 'meshbook: a step failed on this host', 'ansible.builtin.fail': { msg: '{{ ansible_failed_task.name }} failed on this host (diagnostics above)' } },
+      {
+        name: 'meshbook: a step failed on this host',
+        'ansible.builtin.fail': { msg: '{{ ansible_failed_task.name }} failed on this host (diagnostics above)' },
+      },
     ];
   }
   const names = runbooks.map((r) => r.name).join(' ');
@@ -205,17 +248,30 @@ export function renderAnsible(runbooks: Runbook[], loaded: Loaded, outDir: strin
     tasks: [body],
   };
   const header = [
-    `meshbook plan ${names} --env ${envShown} --format ansible (${loaded.inventory.vms.length} VM(s)${loaded.lab ? ', the local lab' : ''}).`,
+    `meshbook plan ${names} --env ${envShown} --format ansible ` +
+      `(${loaded.inventory.vms.length} VM(s)${loaded.lab ? ', the local lab' : ''}).`,
     'The VM-side steps of a meshbook rebuild, in order, with the same commands and checks:',
     'a check exits 0 when nothing needs to change and 10 when the change must run; the change',
     'runs only after a 10, then its verify. A second run reports changed=0.',
-    `Run (DIR: this directory): ANSIBLE_CONFIG=DIR/${FILES.cfg} ansible-playbook -i DIR/${FILES.inventory} DIR/${FILES.playbook}`,
+    `Run (DIR: this directory): ANSIBLE_CONFIG=DIR/${FILES.cfg} ` +
+      `ansible-playbook -i DIR/${FILES.inventory} DIR/${FILES.playbook}`,
     `Secrets come from ${FILES.secrets} (0600) and are referenced only by no_log tasks; no value is in this file.`,
     ...(consent ? ['A change that needs consent runs only with -e meshbook_yes=true (meshbook: --yes).'] : []),
-    ...(loaded.lab ? ['LAB=1: a step the lab cannot do (no container engine, packages or systemd) keeps its read-only', 'check and, where there is one, its lab stand-in; its real change is not exported as runnable.'] : []),
-    ...(clusterSteps.length ? [`Not exported: the cluster steps (${clusterSteps.join(', ')}): kubectl/istioctl run where meshbook runs.`] : []),
-    ...(interpreted.length ? [`Probes meshbook also interprets (${interpreted.join(', ')}): here only their exit status counts.`] : []),
-    ...(rescue.length ? ['On-failure steps (diagnostics) run in the rescue section, on a host where a step failed.'] : []),
+    ...(loaded.lab
+      ? [
+          'LAB=1: a step the lab cannot do (no container engine, packages or systemd) keeps its read-only',
+          'check and, where there is one, its lab stand-in; its real change is not exported as runnable.',
+        ]
+      : []),
+    ...(clusterSteps.length
+      ? [`Not exported: the cluster steps (${clusterSteps.join(', ')}): kubectl/istioctl run where meshbook runs.`]
+      : []),
+    ...(interpreted.length
+      ? [`Probes meshbook also interprets (${interpreted.join(', ')}): here only their exit status counts.`]
+      : []),
+    ...(rescue.length
+      ? ['On-failure steps (diagnostics) run in the rescue section, on a host where a step failed.']
+      : []),
   ];
   return {
     playbook: yamlText([play], header),
@@ -242,7 +298,12 @@ function writeAtomic(file: string, text: string, mode: number): void {
   fs.renameSync(tmp, file);
 }
 
-export async function exportAnsible(runbooks: Runbook[], loaded: Loaded, outDir: string, opts: { labRules?: LabRules } = {}): Promise<{ files: string[] }> {
+export async function exportAnsible(
+  runbooks: Runbook[],
+  loaded: Loaded,
+  outDir: string,
+  opts: { labRules?: LabRules } = {},
+): Promise<{ files: string[] }> {
   const out = renderAnsible(runbooks, loaded, outDir, opts);
   fs.mkdirSync(outDir, { recursive: true, mode: 0o700 });
   const files: string[] = [];

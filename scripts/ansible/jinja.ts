@@ -21,12 +21,14 @@ export function template(parts: Part[], opts: { raw?: boolean } = {}): string {
     if (typeof p === 'string' && typeof merged[merged.length - 1] === 'string') merged[merged.length - 1] += p;
     else if (p !== '') merged.push(p);
   }
-  return merged.map((p) => {
-    if (typeof p !== 'string') return `{{ ${p.expr} }}`;
-    if (RAW_END.test(p)) throw new Error(`cannot export text holding {% endraw %} to Ansible: ${p.slice(0, 60)}`);
-    // every Jinja tag opens with `{`: a literal without one cannot start a tag
-    return opts.raw || p.includes('{') ? `{% raw %}${p}{% endraw %}` : p;
-  }).join('');
+  return merged
+    .map((p) => {
+      if (typeof p !== 'string') return `{{ ${p.expr} }}`;
+      if (RAW_END.test(p)) throw new Error(`cannot export text holding {% endraw %} to Ansible: ${p.slice(0, 60)}`);
+      // every Jinja tag opens with `{`: a literal without one cannot start a tag
+      return opts.raw || p.includes('{') ? `{% raw %}${p}{% endraw %}` : p;
+    })
+    .join('');
 }
 
 /** Python's shlex.quote: Ansible splits ansible_ssh_common_args with shlex.split. */
@@ -36,7 +38,11 @@ export function shlexQuote(s: string): string {
   return `'${s.replace(/'/g, `'"'"'`)}'`;
 }
 
-const slug = (s: string) => s.toLowerCase().replace(/[^a-z0-9]+/g, '_').replace(/^_+|_+$/g, '');
+const slug = (s: string) =>
+  s
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '_')
+    .replace(/^_+|_+$/g, '');
 
 /** Jinja string literal for text that needs no escapes (else undefined): Ansible doubles
  *  backslashes inside expressions, so escapes cannot be relied on. */
@@ -45,8 +51,8 @@ function plainLiteral(s: string): string | undefined {
 }
 
 export interface SecretRef {
-  pre: string;    // literal text before the secret input (e.g. `ACCESS_KEY_SECRET=`)
-  expr: string;   // a variable reference (never a value)
+  pre: string; // literal text before the secret input (e.g. `ACCESS_KEY_SECRET=`)
+  expr: string; // a variable reference (never a value)
   post: string;
 }
 
@@ -54,8 +60,8 @@ export interface SecretRef {
  *  (`meshbook_secrets.NAME`), or, for a value derived from one (a digest of a file that
  *  holds it), a key of `meshbook_derived`. Both live in secrets.yml, never in the playbook. */
 export class SecretBook {
-  private derived = new Map<string, string>();   // key -> value
-  private byValue = new Map<string, string>();   // owner, name and value -> key
+  private derived = new Map<string, string>(); // key -> value
+  private byValue = new Map<string, string>(); // owner, name and value -> key
 
   /** `inputs`: the secret inputs of the runbooks, name -> value. */
   constructor(readonly inputs: Record<string, string>) {}
@@ -65,7 +71,9 @@ export class SecretBook {
     const exact = named.find(([, v]) => v === s.value);
     if (exact) return { pre: '', expr: `meshbook_secrets.${exact[0]}`, post: '' };
     // a value that embeds one input once, e.g. the env-file line `ACCESS_KEY_SECRET=<secret>`
-    const inside = named.filter(([, v]) => v.length >= 8 && s.value.split(v).length === 2).sort((a, b) => b[1].length - a[1].length)[0];
+    const inside = named
+      .filter(([, v]) => v.length >= 8 && s.value.split(v).length === 2)
+      .sort((a, b) => b[1].length - a[1].length)[0];
     if (inside) {
       const [pre, post] = s.value.split(inside[1]);
       return { pre, expr: `meshbook_secrets.${inside[0]}`, post };
@@ -92,7 +100,8 @@ export class SecretBook {
     if (!r.pre && !r.post) return `${r.expr} | quote`;
     const pre = plainLiteral(r.pre);
     const post = plainLiteral(r.post);
-    if (pre !== undefined && post !== undefined) return `(${[r.pre && pre, r.expr, r.post && post].filter(Boolean).join(' ~ ')}) | quote`;
+    if (pre !== undefined && post !== undefined)
+      return `(${[r.pre && pre, r.expr, r.post && post].filter(Boolean).join(' ~ ')}) | quote`;
     // prefix/suffix that would need escapes: keep the whole derived value in secrets.yml
     return `${this.derivedRef(s, owner).expr} | quote`;
   }

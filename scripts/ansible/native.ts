@@ -11,9 +11,9 @@ import { envLines } from '../asm-vm-proxy/03-env-file.ts';
 export type Task = { [k: string]: unknown };
 
 export interface NativeCtx {
-  id: string;           // runbook/step
-  prefix: string;       // task name prefix (id and variant label)
-  reg: string;          // a register name of this step variant
+  id: string; // runbook/step
+  prefix: string; // task name prefix (id and variant label)
+  reg: string; // a register name of this step variant
   ctx: HostCtx;
   action: VmAction;
   book: SecretBook;
@@ -49,7 +49,12 @@ export function hostsLineTasks(n: NativeCtx, line: string, name: string): Task[]
       'ansible.builtin.lineinfile': { path: '/etc/hosts', line, state: 'present' },
       register: n.reg,
     },
-    { name: `${n.prefix}: verify`, ...n.script(n.action.verify!), when: `${n.reg}_others is changed or ${n.reg}_dups is changed or ${n.reg} is changed`, changed_when: false },
+    {
+      name: `${n.prefix}: verify`,
+      ...n.script(n.action.verify!),
+      when: `${n.reg}_others is changed or ${n.reg}_dups is changed or ${n.reg} is changed`,
+      changed_when: false,
+    },
   ];
 }
 
@@ -65,10 +70,19 @@ export function secretFileTasks(n: NativeCtx, dest: string, dirMode: string, lin
   }
   const dir = dest.replace(/\/[^/]+$/, '');
   return [
-    { name: `${n.prefix}: directory ${dir} (${dirMode})`, 'ansible.builtin.file': { path: dir, state: 'directory', mode: dirMode } },
+    {
+      name: `${n.prefix}: directory ${dir} (${dirMode})`,
+      'ansible.builtin.file': { path: dir, state: 'directory', mode: dirMode },
+    },
     {
       name: `${n.prefix}: ${dest} exists with mode 0600 before anything is written to it`,
-      'ansible.builtin.file': { path: dest, state: 'touch', mode: '0600', modification_time: 'preserve', access_time: 'preserve' },
+      'ansible.builtin.file': {
+        path: dest,
+        state: 'touch',
+        mode: '0600',
+        modification_time: 'preserve',
+        access_time: 'preserve',
+      },
     },
     {
       name: `${n.prefix}: write ${dest} (0600; holds a secret, no_log)`,
@@ -85,13 +99,19 @@ const has = (s: { display: string } | undefined, text: string) => !!s && s.displ
 /** Native mappings by step id. Undefined: not recognized, use the generic tasks. */
 export const NATIVE: Record<string, (n: NativeCtx) => Task[] | undefined> = {
   'asm-vm-proxy/03-env-file': (n) => {
-    if (!has(n.action.apply, `write_file ${ENV_FILE} 0600`) || !has(n.action.apply, 'install -d -m 0755 /opt/asm_vm_proxy') || !n.action.verify) return undefined;
+    if (
+      !has(n.action.apply, `write_file ${ENV_FILE} 0600`) ||
+      !has(n.action.apply, 'install -d -m 0755 /opt/asm_vm_proxy') ||
+      !n.action.verify
+    )
+      return undefined;
     return secretFileTasks(n, ENV_FILE, '0755', envLines(n.ctx.env));
   },
   'asm-vm-proxy/07-tracing': (n) => {
     const name = 'zipkin.istio-system';
     const line = `${n.ctx.env.ZIPKIN_IP} ${name}`;
-    if (!has(n.action.check, line) || !has(n.action.apply, 'write_file /etc/hosts 0644') || !n.action.verify) return undefined;
+    if (!has(n.action.check, line) || !has(n.action.apply, 'write_file /etc/hosts 0644') || !n.action.verify)
+      return undefined;
     return hostsLineTasks(n, line, name);
   },
 };

@@ -28,22 +28,44 @@ export interface Norm {
   check?: Script;
   apply?: Script;
   verify?: Script;
-  notInLab?: string;        // set only in the lab
+  notInLab?: string; // set only in the lab
   standIn?: string;
   consent?: string;
   labAltered: boolean;
 }
 
 export function normalize(a: VmAction, lab: boolean): Norm {
-  const n: Norm = { skip: a.skip, probe: a.probe, interpreted: !!a.interpret, check: a.check, apply: a.apply, verify: a.verify, consent: a.consent, labAltered: false };
+  const n: Norm = {
+    skip: a.skip,
+    probe: a.probe,
+    interpreted: !!a.interpret,
+    check: a.check,
+    apply: a.apply,
+    verify: a.verify,
+    consent: a.consent,
+    labAltered: false,
+  };
   if (lab && a.notInLab && !a.skip) {
     const s = a.labStandIn;
-    return { ...n, check: s?.check ?? a.check, apply: s?.apply, verify: s?.verify, consent: undefined, notInLab: a.notInLab, standIn: s?.what, labAltered: true };
+    return {
+      ...n,
+      check: s?.check ?? a.check,
+      apply: s?.apply,
+      verify: s?.verify,
+      consent: undefined,
+      notInLab: a.notInLab,
+      standIn: s?.what,
+      labAltered: true,
+    };
   }
   return n;
 }
 
-const slug = (s: string) => s.toLowerCase().replace(/[^a-z0-9]+/g, '_').replace(/^_+|_+$/g, '');
+const slug = (s: string) =>
+  s
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '_')
+    .replace(/^_+|_+$/g, '');
 export const regName = (id: string, variant: number) => `mb_${slug(id)}${variant ? `_${variant + 1}` : ''}`;
 
 /** The play variable holding PRELUDE (unsafe: never templated), sent ahead of every script. */
@@ -58,10 +80,17 @@ export function scriptTask(script: Script, book: SecretBook, owner: string): Tas
   const text = renderWith(script, (s) => `\0${found.push(s) - 1}\0`);
   const parts: Part[] = [];
   if (!found.length && text === script.text) {
-    return { 'ansible.builtin.shell': { cmd: `{{ ${PRELUDE_VAR} }}\n${template([`\n${text}\n`], { raw: true })}`, executable: '/bin/bash' } };
+    return {
+      'ansible.builtin.shell': {
+        cmd: `{{ ${PRELUDE_VAR} }}\n${template([`\n${text}\n`], { raw: true })}`,
+        executable: '/bin/bash',
+      },
+    };
   }
   if (found.length) {
-    text.split(/\0(\d+)\0/).forEach((piece, i) => parts.push(i % 2 ? { expr: book.shellWord(found[Number(piece)], owner) } : piece));
+    text
+      .split(/\0(\d+)\0/)
+      .forEach((piece, i) => parts.push(i % 2 ? { expr: book.shellWord(found[Number(piece)], owner) } : piece));
   } else {
     // built by hand from tagged scripts (e.g. joined): it renders as its display, where
     // each secret is masked; the masks show where the quoted secrets sit in its text
@@ -69,13 +98,25 @@ export function scriptTask(script: Script, book: SecretBook, owner: string): Tas
     if (!pieces) {
       // a script shown one way and run another (e.g. a plan-only placeholder that stops
       // with a message): its text is exported when it carries no secret meshbook knows
-      if (redact(script.text) !== script.text) throw new Error(`${owner}: a script holds a secret but was not built with probe\`\`/mutate\`\` and its masks do not line up with its text; it cannot be exported`);
-      return { 'ansible.builtin.shell': { cmd: `{{ ${PRELUDE_VAR} }}\n${template([`\n${script.text}\n`], { raw: true })}`, executable: '/bin/bash' } };
+      if (redact(script.text) !== script.text)
+        throw new Error(
+          `${owner}: a script holds a secret but was not built with probe\`\`/mutate\`\` ` +
+            `and its masks do not line up with its text; it cannot be exported`,
+        );
+      return {
+        'ansible.builtin.shell': {
+          cmd: `{{ ${PRELUDE_VAR} }}\n${template([`\n${script.text}\n`], { raw: true })}`,
+          executable: '/bin/bash',
+        },
+      };
     }
     for (const x of pieces) parts.push(typeof x === 'string' ? x : { expr: book.wordRef(x.name, x.word, owner) });
   }
   return {
-    'ansible.builtin.command': { argv: ['/bin/bash', '-s'], stdin: template([{ expr: PRELUDE_VAR }, '\n', ...parts, '\n'], { raw: true }) },
+    'ansible.builtin.command': {
+      argv: ['/bin/bash', '-s'],
+      stdin: template([{ expr: PRELUDE_VAR }, '\n', ...parts, '\n'], { raw: true }),
+    },
     no_log: true,
   };
 }
@@ -100,12 +141,17 @@ export function fromMasks(script: Script): Array<string | { name: string; word: 
   for (let i = 0; i < names.length; i++) {
     const next = lits[i + 1];
     let end = -1;
-    if (t.startsWith("$'", pos)) {                 // zx's $'...' form: up to the closing quote
+    if (t.startsWith("$'", pos)) {
+      // zx's $'...' form: up to the closing quote
       for (let j = pos + 2; j < t.length; j++) {
         if (t[j] === '\\') j++;
-        else if (t[j] === "'") { end = j + 1; break; }
+        else if (t[j] === "'") {
+          end = j + 1;
+          break;
+        }
       }
-    } else {                                       // a plain word: as long as the next literal follows
+    } else {
+      // a plain word: as long as the next literal follows
       const word = /^[\w/.\-@:=]+/.exec(t.slice(pos))?.[0] ?? '';
       for (let n = word.length; n > 0 && end < 0; n--) if (t.startsWith(next, pos + n)) end = pos + n;
     }
@@ -117,7 +163,10 @@ export function fromMasks(script: Script): Array<string | { name: string; word: 
 }
 
 /** A task that only says something: `${prefix}: ${what}` as its name, `what` as its message. */
-const say = (prefix: string, what: string): Task => ({ name: `${prefix}: ${what}`, 'ansible.builtin.debug': { msg: what } });
+const say = (prefix: string, what: string): Task => ({
+  name: `${prefix}: ${what}`,
+  'ansible.builtin.debug': { msg: what },
+});
 
 interface Build {
   id: string;
@@ -138,30 +187,57 @@ export function actionTasks(b: Build): Task[] {
   if (n.skip) return [say(p, `skipped: ${n.skip}`)];
   const T: Task[] = [];
   if (n.notInLab) {
-    T.push(say(p, `not in lab: ${n.notInLab}${n.standIn ? `; lab stand-in: ${n.standIn}` : '; its change is not exported as runnable'}`));
+    T.push(
+      say(
+        p,
+        `not in ` +
+          (`lab: ${n.notInLab}` +
+            `${n.standIn ? `; lab stand-in: ${n.standIn}` : '; its change is not exported as runnable'}`),
+      ),
+    );
   }
-  const native = !n.labAltered && !n.probe ? NATIVE[b.id]?.({ id: b.id, prefix: p, reg: b.reg, ctx: b.ctx, action: b.action, book: b.book, script: run }) : undefined;
+  const native =
+    !n.labAltered && !n.probe
+      ? NATIVE[b.id]?.({ id: b.id, prefix: p, reg: b.reg, ctx: b.ctx, action: b.action, book: b.book, script: run })
+      : undefined;
   if (native) return native;
   if (n.probe) {
     T.push({
-      ...(n.interpreted ? { [COMMENT]: ' meshbook also reads this output (the step\'s interpret); here only its exit status counts' } : {}),
-      name: `${p}: probe (read-only)`, ...run(n.probe), changed_when: false,
+      ...(n.interpreted
+        ? { [COMMENT]: " meshbook also reads this output (the step's interpret); here only its exit status counts" }
+        : {}),
+      name: `${p}: probe (read-only)`,
+      ...run(n.probe),
+      changed_when: false,
     });
     return T;
   }
   const rc10 = `${b.reg}.rc == 10`;
-  const consentGate = (when?: string): Task[] => n.consent ? [{
-    name: `${p}: needs consent (-e meshbook_yes=true): ${n.consent}`,
-    'ansible.builtin.fail': { msg: `needs consent: ${n.consent}; rerun with -e meshbook_yes=true to allow it` },
-    when: `${when ? `${when} and ` : ''}not (meshbook_yes | default(false) | bool)`,
-  }] : [];
+  const consentGate = (when?: string): Task[] =>
+    n.consent
+      ? [
+          {
+            name: `${p}: needs consent (-e meshbook_yes=true): ${n.consent}`,
+            'ansible.builtin.fail': { msg: `needs consent: ${n.consent}; rerun with -e meshbook_yes=true to allow it` },
+            when: `${when ? `${when} and ` : ''}not (meshbook_yes | default(false) | bool)`,
+          },
+        ]
+      : [];
   if (n.check) {
     T.push({
-      name: `${p}: check${n.standIn ? ' (lab stand-in)' : ''} (0 = as wanted, 10 = change needed)`, ...run(n.check),
-      register: b.reg, changed_when: false, failed_when: `${b.reg}.rc not in [0, 10]`,
+      name: `${p}: check${n.standIn ? ' (lab stand-in)' : ''} (0 = as wanted, 10 = change needed)`,
+      ...run(n.check),
+      register: b.reg,
+      changed_when: false,
+      failed_when: `${b.reg}.rc not in [0, 10]`,
     });
     if (!n.apply) {
-      if (!n.notInLab) T.push({ name: `${p}: not in the desired state and no change is defined`, 'ansible.builtin.fail': { msg: 'not in the desired state and no change is defined' }, when: rc10 });
+      if (!n.notInLab)
+        T.push({
+          name: `${p}: not in the desired state and no change is defined`,
+          'ansible.builtin.fail': { msg: 'not in the desired state and no change is defined' },
+          when: rc10,
+        });
       return T;
     }
     T.push(...consentGate(rc10));
@@ -182,45 +258,85 @@ export function actionTasks(b: Build): Task[] {
 const list = (xs: string[]) => (xs.length === 1 ? ` == '${xs[0]}'` : ` in [${xs.map((x) => `'${x}'`).join(', ')}]`);
 
 /** The `when` (and a label for task names) of a variant covering `pairs` out of `all`. */
-export function variantCondition(pairs: Array<[string, string]>, all: Array<[string, string]>): { when?: string; label: string } {
+export function variantCondition(
+  pairs: Array<[string, string]>,
+  all: Array<[string, string]>,
+): { when?: string; label: string } {
   const key = (x: [string, string]) => x.join('\0');
   const mine = new Set(pairs.map(key));
   if (mine.size === all.length) return { label: '' };
   const same = (sel: Array<[string, string]>) => sel.length === mine.size && sel.every((x) => mine.has(key(x)));
   const hosts = [...new Set(pairs.map((x) => x[0]))];
   const distros = PROFILE_IDS.filter((d) => pairs.some((x) => x[1] === d));
-  if (same(all.filter((x) => distros.includes(x[1])))) return { when: `meshbook_distro${list(distros)}`, label: ` [${distros.join(', ')}]` };
-  if (same(all.filter((x) => hosts.includes(x[0])))) return { when: `inventory_hostname${list(hosts)}`, label: ` [${hosts.join(', ')}]` };
+  if (same(all.filter((x) => distros.includes(x[1]))))
+    return { when: `meshbook_distro${list(distros)}`, label: ` [${distros.join(', ')}]` };
+  if (same(all.filter((x) => hosts.includes(x[0]))))
+    return { when: `inventory_hostname${list(hosts)}`, label: ` [${hosts.join(', ')}]` };
   if (same(all.filter((x) => hosts.includes(x[0]) && distros.includes(x[1])))) {
-    return { when: `inventory_hostname${list(hosts)} and meshbook_distro${list(distros)}`, label: ` [${hosts.join(', ')}: ${distros.join(', ')}]` };
+    return {
+      when: `inventory_hostname${list(hosts)} and meshbook_distro${list(distros)}`,
+      label: ` [${hosts.join(', ')}: ${distros.join(', ')}]`,
+    };
   }
   const per = hosts.map((h) => {
     const ds = pairs.filter((x) => x[0] === h).map((x) => x[1]);
     const full = all.filter((x) => x[0] === h).length === ds.length;
     return full ? `inventory_hostname == '${h}'` : `(inventory_hostname == '${h}' and meshbook_distro${list(ds)})`;
   });
-  return { when: per.join(' or '), label: ` [${hosts.map((h) => `${h}: ${pairs.filter((x) => x[0] === h).map((x) => x[1]).join(', ')}`).join('; ')}]` };
+  return {
+    when: per.join(' or '),
+    label: ` [${hosts
+      .map(
+        (h) =>
+          `${h}: ${pairs
+            .filter((x) => x[0] === h)
+            .map((x) => x[1])
+            .join(', ')}`,
+      )
+      .join('; ')}]`,
+  };
 }
 
 export interface StepOut {
-  tasks: Task[];            // blocks, one per distinct rendering
+  tasks: Task[]; // blocks, one per distinct rendering
   onFailure: boolean;
-  interpreted: boolean;     // a probe whose output meshbook interprets (not exported)
-  consent: boolean;         // a change gated on -e meshbook_yes=true
+  interpreted: boolean; // a probe whose output meshbook interprets (not exported)
+  consent: boolean; // a change gated on -e meshbook_yes=true
 }
 
 /** A VM step as blocks of tasks; a cluster step as a note (meshbook runs it). */
-export function stepTasks(rb: Runbook, step: Step, vms: Vm[], env: Record<string, string>, lab: boolean, book: SecretBook, envShown: string, labRules?: LabRules): StepOut {
+export function stepTasks(
+  rb: Runbook,
+  step: Step,
+  vms: Vm[],
+  env: Record<string, string>,
+  lab: boolean,
+  book: SecretBook,
+  envShown: string,
+  labRules?: LabRules,
+): StepOut {
   const id = `${rb.name}/${step.id}`;
-  const comment = [` == ${id}: ${step.title}  [article ${step.article}]${step.when === 'on-failure' ? '  (runs only where a step failed)' : ''}`, ...(step.notes ?? []).map((x) => ` note: ${x}`)].join('\n');
+  const comment = [
+    ` == ${id}: ${step.title}  ` +
+      `[article ${step.article}]${step.when === 'on-failure' ? '  (runs only where a step failed)' : ''}`,
+    ...(step.notes ?? []).map((x) => ` note: ${x}`),
+  ].join('\n');
   if (step.target === 'cluster') {
     return {
-      onFailure: step.when === 'on-failure', interpreted: false, consent: false,
-      tasks: [{
-        [COMMENT]: comment,
-        ...say(id, `cluster step, not exported: meshbook runs it (meshbook rebuild ${rb.name} --only ${step.id} --env ${envShown})${lab ? '; not in lab' : ''}`),
-        run_once: true,
-      }],
+      onFailure: step.when === 'on-failure',
+      interpreted: false,
+      consent: false,
+      tasks: [
+        {
+          [COMMENT]: comment,
+          ...say(
+            id,
+            `cluster step, not exported: meshbook runs it (meshbook rebuild ${rb.name} ` +
+              `--only ${step.id} --env ${envShown})${lab ? '; not in lab' : ''}`,
+          ),
+          run_once: true,
+        },
+      ],
     };
   }
   const all: Array<[string, string]> = [];
@@ -239,11 +355,26 @@ export function stepTasks(rb: Runbook, step: Step, vms: Vm[], env: Record<string
   const norms = variants.map((v) => normalize(v.action, lab));
   const tasks = variants.map((v, i) => {
     const c = variantCondition(v.pairs, all);
-    const block = actionTasks({ id, prefix: `${id}${c.label}`, reg: regName(id, i), ctx: v.ctx, action: v.action, book, lab });
-    return { ...(i === 0 ? { [COMMENT]: comment } : {}), name: `${id}${c.label}: ${step.title}`, ...(c.when ? { when: c.when } : {}), block };
+    const block = actionTasks({
+      id,
+      prefix: `${id}${c.label}`,
+      reg: regName(id, i),
+      ctx: v.ctx,
+      action: v.action,
+      book,
+      lab,
+    });
+    return {
+      ...(i === 0 ? { [COMMENT]: comment } : {}),
+      name: `${id}${c.label}: ${step.title}`,
+      ...(c.when ? { when: c.when } : {}),
+      block,
+    };
   });
   return {
-    tasks, onFailure: step.when === 'on-failure',
-    interpreted: norms.some((n) => !n.skip && n.probe && n.interpreted), consent: norms.some((n) => !n.skip && !!n.consent && !!n.apply),
+    tasks,
+    onFailure: step.when === 'on-failure',
+    interpreted: norms.some((n) => !n.skip && n.probe && n.interpreted),
+    consent: norms.some((n) => !n.skip && !!n.consent && !!n.apply),
   };
 }

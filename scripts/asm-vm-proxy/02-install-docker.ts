@@ -43,7 +43,8 @@ const step: Step = {
   article: '§2 安装Docker (install Docker)',
   notes: [
     'the article runs `yum update` (upgrades everything, prompts): not done',
-    "the article's CentOS containerd.io rpm is a Fedora 30 build: CentOS 8 is EOL, repos are repointed to vault.centos.org and --allowerasing is used (needs consent)",
+    "the article's CentOS containerd.io rpm is a Fedora 30 build: CentOS 8 is EOL, " +
+      'repos are repointed to vault.centos.org and --allowerasing is used (needs consent)',
     'docker is enabled as well as started, so the --restart=always proxy survives a reboot',
   ],
   target: 'vm',
@@ -55,7 +56,8 @@ const step: Step = {
       check: serverAnswers,
       apply,
       verify: serverAnswers,
-      consent: ctx.distro === 'centos-8' ? 'dnf --allowerasing removes podman and runc from this CentOS 8 VM' : undefined,
+      consent:
+        ctx.distro === 'centos-8' ? 'dnf --allowerasing removes podman and runc from this CentOS 8 VM' : undefined,
     };
   },
 };

@@ -17,7 +17,10 @@ const step: Step = {
   id: '03-env-file',
   title: 'Write the proxy env file (0600)',
   article: '§3 启动参数 (launch parameters)',
-  notes: ['the article saves the file with default permissions; it holds ACCESS_KEY_SECRET, so it is made 0600 before it is written'],
+  notes: [
+    'the article saves the file with default permissions; it holds ' +
+      'ACCESS_KEY_SECRET, so it is made 0600 before it is written',
+  ],
   target: 'vm',
   vm: (ctx) => {
     const lines = envLines(ctx.env);

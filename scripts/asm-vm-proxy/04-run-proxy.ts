@@ -9,7 +9,10 @@ const step: Step = {
   id: '04-run-proxy',
   title: 'Run the asm_vm_proxy container',
   article: '§4 镜像 (image), §5 启动 (start)',
-  notes: ["the article's start script uses the old image path registry.cn-beijing.aliyuncs.com/asm_repo/asm_vm_proxy; §4's regional, versioned path is used"],
+  notes: [
+    "the article's start script uses the old image path " +
+      "registry.cn-beijing.aliyuncs.com/asm_repo/asm_vm_proxy; §4's regional, versioned path is used",
+  ],
   target: 'vm',
   vm: (ctx) => {
     const img = image(ctx.env);

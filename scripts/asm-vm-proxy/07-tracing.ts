@@ -15,7 +15,12 @@ const step: Step = {
   target: 'vm',
   vm: (ctx) => {
     const ip = ctx.env.ZIPKIN_IP;
-    if (!ip) return { skip: "ZIPKIN_IP is not set (tracing is optional); find it with kubectl -n istio-system get svc zipkin-slb -o jsonpath='{.spec.clusterIP}'" };
+    if (!ip)
+      return {
+        skip:
+          'ZIPKIN_IP is not set (tracing is optional); find it with kubectl ' +
+          "-n istio-system get svc zipkin-slb -o jsonpath='{.spec.clusterIP}'",
+      };
     const line = `${ip} ${NAME}`;
     return {
       check: probe`

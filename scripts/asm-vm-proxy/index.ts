@@ -13,19 +13,77 @@ import tracing from './07-tracing.ts';
 const runbook: Runbook = {
   name: 'asm-vm-proxy',
   title: 'Install the ASM VM proxy on VMs',
-  article: '"非容器应用与K8s工作负载的服务网格化实践-1 ASM-VM-PROXY的安装" (service-meshing non-container applications alongside K8s workloads, part 1: installing ASM-VM-PROXY), Alibaba Cloud ASM series',
-  summary: 'Docker per distro, the proxy env file (0600), docker run of asm-vm-proxy, the iptables interception check, diagnostics, the zipkin hosts line.',
+  article:
+    '"非容器应用与K8s工作负载的服务网格化实践-1 ASM-VM-PROXY的安装" (service-meshing non-container applications ' +
+    'alongside K8s workloads, part 1: installing ASM-VM-PROXY), Alibaba Cloud ASM series',
+  summary:
+    'Docker per distro, the proxy env file (0600), docker run of asm-vm-proxy, ' +
+    'the iptables interception check, diagnostics, the zipkin hosts line.',
   inputs: [
-    { name: 'ACCESS_KEY_ID', description: 'the Alibaba Cloud AccessKey ID the proxy uses', required: true, example: 'LTAI5t...', check: v.envFileValue },
-    { name: 'ACCESS_KEY_SECRET', description: 'the AccessKey secret (never shown)', required: true, secret: true, example: '<secret>', check: v.envFileValue },
-    { name: 'REGION', description: 'the region id of the mesh', required: true, example: 'cn-hangzhou', check: v.region },
-    { name: 'MESH_ID', description: 'the ASM service mesh id', required: true, example: 'c0a1b2c3d4e5f', check: v.meshId },
+    {
+      name: 'ACCESS_KEY_ID',
+      description: 'the Alibaba Cloud AccessKey ID the proxy uses',
+      required: true,
+      example: 'LTAI5t...',
+      check: v.envFileValue,
+    },
+    {
+      name: 'ACCESS_KEY_SECRET',
+      description: 'the AccessKey secret (never shown)',
+      required: true,
+      secret: true,
+      example: '<secret>',
+      check: v.envFileValue,
+    },
+    {
+      name: 'REGION',
+      description: 'the region id of the mesh',
+      required: true,
+      example: 'cn-hangzhou',
+      check: v.region,
+    },
+    {
+      name: 'MESH_ID',
+      description: 'the ASM service mesh id',
+      required: true,
+      example: 'c0a1b2c3d4e5f',
+      check: v.meshId,
+    },
     { name: 'NS', description: 'the namespace the VMs join', required: true, example: 'vm-mesh', check: v.dnsLabel },
-    { name: 'SA', description: 'the ServiceAccount the VMs use', required: true, example: 'vm-sa', check: v.dnsSubdomain },
-    { name: 'POD_NAME', description: 'the pod-level name the VMs use', required: true, example: 'vm-pod', check: v.dnsSubdomain },
-    { name: 'ASM_VERSION', description: 'the ASM version shown in the console', required: true, example: 'v1.6.9', check: v.asmVersion },
-    { name: 'SERVICE_CIDR', description: "the cluster's Service CIDR the proxy intercepts", required: true, example: '172.19.0.0/20', check: v.cidr },
-    { name: 'ZIPKIN_IP', description: 'clusterIP of zipkin-slb in istio-system (optional: tracing)', example: '172.19.0.20', check: v.ipv4 },
+    {
+      name: 'SA',
+      description: 'the ServiceAccount the VMs use',
+      required: true,
+      example: 'vm-sa',
+      check: v.dnsSubdomain,
+    },
+    {
+      name: 'POD_NAME',
+      description: 'the pod-level name the VMs use',
+      required: true,
+      example: 'vm-pod',
+      check: v.dnsSubdomain,
+    },
+    {
+      name: 'ASM_VERSION',
+      description: 'the ASM version shown in the console',
+      required: true,
+      example: 'v1.6.9',
+      check: v.asmVersion,
+    },
+    {
+      name: 'SERVICE_CIDR',
+      description: "the cluster's Service CIDR the proxy intercepts",
+      required: true,
+      example: '172.19.0.0/20',
+      check: v.cidr,
+    },
+    {
+      name: 'ZIPKIN_IP',
+      description: 'clusterIP of zipkin-slb in istio-system (optional: tracing)',
+      example: '172.19.0.20',
+      check: v.ipv4,
+    },
   ],
   steps: [preflight, installDocker, envFile, runProxy, checkInterception, diagnostics, tracing],
 };

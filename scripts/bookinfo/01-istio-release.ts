@@ -43,11 +43,18 @@ const step: Step = {
   cluster: (ctx) => ({
     probe: probeCmd(istioctl(ctx.env, 'version', '--remote=false')),
     interpret: (out) => {
-      if (out.code !== 0) return { ok: false, lines: [`error: istioctl did not answer (exit ${out.code}); put ${path.join(ctx.env.ISTIO_DIR, 'bin')} on the PATH`] };
+      if (out.code !== 0)
+        return {
+          ok: false,
+          lines: [
+            `error: istioctl did not answer (exit ${out.code}); put ${path.join(ctx.env.ISTIO_DIR, 'bin')} on the PATH`,
+          ],
+        };
       const client = /(\d+\.\d+\.\d+[^\s]*)/.exec(out.stdout)?.[1] ?? out.stdout.trim();
       const release = releaseVersion(ctx.env.ISTIO_DIR);
       const lines = [`istioctl ${client}; release in ${ctx.env.ISTIO_DIR}: ${release ?? 'unknown (no manifest.yaml)'}`];
-      if (release && client !== release) lines.push(`note: istioctl ${client} and the samples of ${release} differ; use the release's own bin/istioctl`);
+      if (release && client !== release)
+        lines.push(`note: istioctl ${client} and the samples of ${release} differ; use the release's own bin/istioctl`);
       const s = checkSamples(ctx.env);
       return { ok: s.ok, lines: [...lines, ...s.lines] };
     },

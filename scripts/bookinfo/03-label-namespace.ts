@@ -13,11 +13,18 @@ const step: Step = {
   article: '安装 Istio: 给命名空间添加标签 (label the namespace)',
   notes: [
     '--overwrite: the label is set whatever value it had',
-    'injection adds the istio-init container, which needs NET_ADMIN and NET_RAW to set up iptables in the pod, unless the istio-cni plugin is installed (the article checks ASK allows both)',
+    'injection adds the istio-init container, which needs NET_ADMIN and NET_RAW to set up iptables ' +
+      'in the pod, unless the istio-cni plugin is installed (the article checks ASK allows both)',
   ],
   target: 'cluster',
   cluster: (ctx) => {
-    const labelled = kubectl(ctx.env, 'wait', '--for=jsonpath={.metadata.labels.istio-injection}=enabled', `namespace/${NAMESPACE}`, '--timeout=0s');
+    const labelled = kubectl(
+      ctx.env,
+      'wait',
+      '--for=jsonpath={.metadata.labels.istio-injection}=enabled',
+      `namespace/${NAMESPACE}`,
+      '--timeout=0s',
+    );
     return {
       check: probeCmd(labelled, { changeCodes: [1] }),
       apply: [mutateCmd(kubectl(ctx.env, 'label', 'namespace', NAMESPACE, 'istio-injection=enabled', '--overwrite'))],

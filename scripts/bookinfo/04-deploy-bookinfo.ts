@@ -9,7 +9,9 @@ const step: Step = {
   id: '04-deploy-bookinfo',
   title: 'Deploy Bookinfo',
   article: '部署 Bookinfo 示例应用 (deploy Bookinfo)',
-  notes: ['the file is read from ISTIO_DIR and validated (file, object, field) before it is applied; `kubectl diff` first'],
+  notes: [
+    'the file is read from ISTIO_DIR and validated (file, object, field) before it is applied; `kubectl diff` first',
+  ],
   target: 'cluster',
   cluster: (ctx) => sampleAction(ctx.env, SAMPLES.bookinfo, NAMESPACE),
 };

@@ -11,7 +11,9 @@ const step: Step = {
   notes: ['bounded: kubectl wait --timeout=300s rather than watching kubectl get pods'],
   target: 'cluster',
   cluster: (ctx) => ({
-    probe: probeCmd(kubectl(ctx.env, 'wait', '--for=condition=Ready', 'pod', '--all', '-n', NAMESPACE, '--timeout=300s')),
+    probe: probeCmd(
+      kubectl(ctx.env, 'wait', '--for=condition=Ready', 'pod', '--all', '-n', NAMESPACE, '--timeout=300s'),
+    ),
   }),
 };
 export default step;

@@ -21,9 +21,17 @@ const step: Step = {
       const r = podStates(out.stdout, 2);
       if ('error' in r) return { ok: false, lines: [`error: ${r.error}`] };
       if (r.nodeIp) ctx.facts.nodeIp = r.nodeIp;
-      const lines = r.pods.map((p) => `${p.ok ? 'ready' : 'not ready'}: ${p.name} ${p.ready}/${p.total} ${p.phase}${p.why ? `: ${p.why}` : ''}`);
-      if (!r.pods.length) return { ok: false, lines: [`error: no pods in namespace ${NAMESPACE}; deploy Bookinfo (step 04)`] };
-      if (r.notReady.length) lines.push(`error: ${r.notReady.length} of ${r.pods.length} pod(s) not 2/2 Running: ${r.notReady.map((p) => p.name).join(', ')}`);
+      const lines = r.pods.map(
+        (p) =>
+          `${p.ok ? 'ready' : 'not ready'}: ${p.name} ${p.ready}/${p.total} ${p.phase}${p.why ? `: ${p.why}` : ''}`,
+      );
+      if (!r.pods.length)
+        return { ok: false, lines: [`error: no pods in namespace ${NAMESPACE}; deploy Bookinfo (step 04)`] };
+      if (r.notReady.length)
+        lines.push(
+          `error: ${r.notReady.length} of ${r.pods.length} pod(s) not ` +
+            `2/2 Running: ${r.notReady.map((p) => p.name).join(', ')}`,
+        );
       return { ok: !r.notReady.length, lines };
     },
   }),

@@ -15,12 +15,36 @@ const step: Step = {
   notes: ['kubectl exec deploy/ratings-v1 instead of the nested $(kubectl get pod ...) of the article'],
   target: 'cluster',
   cluster: (ctx) => ({
-    probe: probeCmd(kubectl(ctx.env, 'exec', '-n', NAMESPACE, 'deploy/ratings-v1', '-c', 'ratings', '--', 'curl', '-sS', '--max-time', '10', 'productpage:9080/productpage')),
+    probe: probeCmd(
+      kubectl(
+        ctx.env,
+        'exec',
+        '-n',
+        NAMESPACE,
+        'deploy/ratings-v1',
+        '-c',
+        'ratings',
+        '--',
+        'curl',
+        '-sS',
+        '--max-time',
+        '10',
+        'productpage:9080/productpage',
+      ),
+    ),
     interpret: (out) => {
       const title = /<title>\s*([^<]*?)\s*<\/title>/i.exec(out.stdout)?.[1];
-      if (out.code !== 0) return { ok: false, lines: [`error: curl from ratings-v1 to productpage:9080 failed (exit ${out.code})`] };
-      if (title === 'Simple Bookstore App') return { ok: true, lines: [`productpage:9080/productpage answered ${TITLE}`] };
-      return { ok: false, lines: [`error: productpage answered ${title === undefined ? 'without a <title>' : `with <title>${title}</title>`}, expected ${TITLE}`] };
+      if (out.code !== 0)
+        return { ok: false, lines: [`error: curl from ratings-v1 to productpage:9080 failed (exit ${out.code})`] };
+      if (title === 'Simple Bookstore App')
+        return { ok: true, lines: [`productpage:9080/productpage answered ${TITLE}`] };
+      return {
+        ok: false,
+        lines: [
+          `error: productpage ` +
+            `answered ${title === undefined ? 'without a <title>' : `with <title>${title}</title>`}, expected ${TITLE}`,
+        ],
+      };
     },
   }),
 };

@@ -12,10 +12,19 @@ const step: Step = {
   id: '16-verify-jason',
   title: 'Signed in as jason: 100 % reviews v2 (black stars)',
   article: '以 jason 身份登录, 刷新浏览器 (jason sees v2)',
-  notes: ['statistical check instead of refreshing a browser: 73 requests (-n auto for 100/0/0), any page from v1 or v3 fails it'],
+  notes: [
+    'statistical check instead of refreshing a browser: 73 ' +
+      'requests (-n auto for 100/0/0), any page from v1 or v3 fails it',
+  ],
   target: 'cluster',
   cluster: (ctx) => ({
-    probe: probeCmd(verifyArgv(gatewayOf(ctx.facts), JASON_ONLY_V2, (ctx.facts.jasonCookie as string | undefined) ?? 'session=<from step 15-login-jason>')),
+    probe: probeCmd(
+      verifyArgv(
+        gatewayOf(ctx.facts),
+        JASON_ONLY_V2,
+        (ctx.facts.jasonCookie as string | undefined) ?? 'session=<from step 15-login-jason>',
+      ),
+    ),
     interpret: (out) => verdictLines(out.stdout, out.code, 'signed in as jason'),
   }),
 };

@@ -26,15 +26,49 @@ const runbook: Runbook = {
   name: 'bookinfo',
   title: 'Istio (demo profile) and Bookinfo, with user-based routing',
   article: 'trying Istio and Bookinfo on Alibaba Cloud Serverless Kubernetes (ASK)',
-  summary: 'istioctl install, injection label, Bookinfo 2/2, title check, gateway, istioctl analyze, ingress address, addons, destination rules, all-v1 and jason routing verified with and without the session.',
+  summary:
+    'istioctl install, injection label, Bookinfo 2/2, title check, gateway, istioctl analyze, ingress ' +
+    'address, addons, destination rules, all-v1 and jason routing verified with and without the session.',
   inputs: [
     {
-      name: 'ISTIO_DIR', description: 'the unpacked Istio release (has samples/ and bin/istioctl); its samples are validated when used', required: true, example: '/opt/istio-1.22.3',
-      check: (val) => (!path.isAbsolute(val) ? `${JSON.stringify(val)} is not an absolute path; set it to the unpacked release, e.g. /opt/istio-1.22.3`
-        : /[\r\n]/.test(val) ? 'contains a line break; use a plain path' : undefined),
+      name: 'ISTIO_DIR',
+      description: 'the unpacked Istio release (has samples/ and bin/istioctl); its samples are validated when used',
+      required: true,
+      example: '/opt/istio-1.22.3',
+      check: (val) =>
+        !path.isAbsolute(val)
+          ? `${JSON.stringify(val)} is not an absolute path; set it to the unpacked release, e.g. /opt/istio-1.22.3`
+          : /[\r\n]/.test(val)
+            ? 'contains a line break; use a plain path'
+            : undefined,
     },
-    { name: 'INGRESS_NODE_IP', description: "a node IP for the ingress NodePorts when the gateway has no LoadBalancer address (default: a Bookinfo pod's node)", example: '192.168.0.250', check: v.ipv4 },
+    {
+      name: 'INGRESS_NODE_IP',
+      description:
+        'a node IP for the ingress NodePorts when the gateway has ' +
+        "no LoadBalancer address (default: a Bookinfo pod's node)",
+      example: '192.168.0.250',
+      check: v.ipv4,
+    },
   ],
-  steps: [release, install, label, deploy, waitPods, pods, title, gateway, analyze, ingress, addons, destinationRules, allV1, jason, login, verifyJason, verifyOthers],
+  steps: [
+    release,
+    install,
+    label,
+    deploy,
+    waitPods,
+    pods,
+    title,
+    gateway,
+    analyze,
+    ingress,
+    addons,
+    destinationRules,
+    allV1,
+    jason,
+    login,
+    verifyJason,
+    verifyOthers,
+  ],
 };
 export default runbook;

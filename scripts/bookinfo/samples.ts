@@ -10,6 +10,7 @@ import path from 'node:path';
 import type { ClusterAction } from '../engine/types.ts';
 import { kubectl, probeCmd, mutateCmd, applyManifest } from '../engine/local.ts';
 import { renderText, ManifestError, type Rendered } from '../engine/manifests.ts';
+import type { Untyped } from '../engine/untyped.ts';
 
 export const SAMPLES = {
   bookinfo: 'samples/bookinfo/platform/kube/bookinfo.yaml',
@@ -33,16 +34,22 @@ export function validateSampleText(file: string, text: string): Rendered {
 /** A sample file, or a directory's *.yaml|*.yml|*.json files in name order (as `kubectl
  *  apply -f DIR` takes them), validated. Throws ManifestError. */
 export function readSample(abs: string): Rendered {
-  if (!fs.existsSync(abs)) throw new ManifestError(`${abs} does not exist; set ISTIO_DIR to the unpacked Istio release (it has samples/ and bin/istioctl)`);
+  if (!fs.existsSync(abs))
+    throw new ManifestError(
+      `${abs} does not exist; set ISTIO_DIR to the unpacked Istio release (it has samples/ and bin/istioctl)`,
+    );
   if (!fs.statSync(abs).isDirectory()) return validateSampleText(abs, fs.readFileSync(abs, 'utf8'));
-  const files = fs.readdirSync(abs).filter((f) => /\.(ya?ml|json)$/.test(f)).sort();
+  const files = fs
+    .readdirSync(abs)
+    .filter((f) => /\.(ya?ml|json)$/.test(f))
+    .sort();
   if (!files.length) throw new ManifestError(`${abs} has no .yaml/.yml/.json files`);
   const parts = files.map((f) => validateSampleText(path.join(abs, f), fs.readFileSync(path.join(abs, f), 'utf8')));
   return { file: abs, text: parts.map((p) => p.text).join('---\n'), objects: parts.flatMap((p) => p.objects) };
 }
 
 /** "Gateway bookinfo-gateway, VirtualService bookinfo" (or counts per kind when many). */
-export function describe(objects: Array<Record<string, any>>): string {
+export function describe(objects: Array<Record<string, Untyped>>): string {
   if (objects.length <= 4) return objects.map((o) => `${o.kind} ${o.metadata?.name}`).join(', ');
   const n = new Map<string, number>();
   for (const o of objects) n.set(o.kind, (n.get(o.kind) ?? 0) + 1);
@@ -70,7 +77,10 @@ export function sampleAction(env: Record<string, string>, rel: string, ns?: stri
     if (!(e instanceof ManifestError)) throw e;
     return {
       probe: probeCmd(['test', '-r', abs]),
-      interpret: () => ({ ok: false, lines: [`error: ${e.message}`, 'nothing was applied from this file; fix it or unpack the release again'] }),
+      interpret: () => ({
+        ok: false,
+        lines: [`error: ${e.message}`, 'nothing was applied from this file; fix it or unpack the release again'],
+      }),
     };
   }
 }

@@ -17,6 +17,7 @@
 // that mode is for weighted round-robin counts; a header match is all-or-nothing.
 import path from 'node:path';
 import { repoPath } from '../engine/repo.ts';
+import type { Untyped } from '../engine/untyped.ts';
 
 export const BIN = repoPath('bin', 'meshbook.js');
 export const CLASSIFY = 'v2=color="black"|text-black-500,v3=color="red"|gap-x-1 text-red-500,v1=Reviewer1';
@@ -31,17 +32,30 @@ export function meshbookCli(): string[] {
 
 export function verifyArgv(gatewayUrl: string, expect: string, cookie?: string): string[] {
   return [
-    ...meshbookCli(), 'verify', 'traffic',
-    '--url', `http://${gatewayUrl}/productpage`,
+    ...meshbookCli(),
+    'verify',
+    'traffic',
+    '--url',
+    `http://${gatewayUrl}/productpage`,
     ...(cookie ? ['--header', `Cookie: ${cookie}`] : []),
-    '--expect', expect, '--classify', CLASSIFY,
-    '--max-body', '65536', '-n', 'auto', '-c', '2', '--json',
+    '--expect',
+    expect,
+    '--classify',
+    CLASSIFY,
+    '--max-body',
+    '65536',
+    '-n',
+    'auto',
+    '-c',
+    '2',
+    '--json',
   ];
 }
 
 /** The login response's session cookie(s) as a Cookie header value. */
 export function sessionCookie(headers: string): string | undefined {
-  const got = headers.split(/\r?\n/)
+  const got = headers
+    .split(/\r?\n/)
     .map((l) => /^set-cookie:\s*((session|user)=[^;\s]+)/i.exec(l)?.[1])
     .filter((c): c is string => !!c && !/^[^=]+=$/.test(c) && !/^[^=]+=""$/.test(c));
   return got.length ? got.join('; ') : undefined;
@@ -49,15 +63,19 @@ export function sessionCookie(headers: string): string | undefined {
 
 /** The verifier's --json result, as lines; ok on PASS only. */
 export function verdictLines(stdout: string, code: number, what: string): { ok: boolean; lines: string[] } {
-  let r: any;
+  let r: Untyped;
   try {
     r = JSON.parse(stdout);
   } catch {
     return { ok: false, lines: [`error: meshbook verify traffic printed no JSON (exit ${code})`] };
   }
-  if (r.verdict === 'ERROR') return { ok: false, lines: [`error: ${what}: the verifier could not run: ${r.error ?? 'unknown error'}`] };
-  const buckets = (r.buckets ?? []).map((b: any) => `${b.name} ${b.observed} (${Number(b.observedPct).toFixed(1)} %, expected ${Number(b.expectedPct).toFixed(0)} %)`);
-  const other = (r.other ?? []).filter((o: any) => o.count).map((o: any) => `${o.label} ${o.count}`);
+  if (r.verdict === 'ERROR')
+    return { ok: false, lines: [`error: ${what}: the verifier could not run: ${r.error ?? 'unknown error'}`] };
+  const buckets = (r.buckets ?? []).map(
+    (b: Untyped) =>
+      `${b.name} ${b.observed} (${Number(b.observedPct).toFixed(1)} %, expected ${Number(b.expectedPct).toFixed(0)} %)`,
+  );
+  const other = (r.other ?? []).filter((o: Untyped) => o.count).map((o: Untyped) => `${o.label} ${o.count}`);
   const lines = [
     `${what}: ${buckets.join(', ')}${other.length ? `; other: ${other.join(', ')}` : ''}`,
     ...(r.reasons ?? []).map((x: string) => `  ${x}`),

@@ -2,7 +2,18 @@
 // (read, judged on the workstation); or check -> change -> verify. VM and cluster actions
 // are normalized to one shape first, and the lab's rules applied (a change the lab cannot
 // make is "not in lab", or its stand-in runs).
-import type { ClusterAction, ClusterCtx, ClusterProvider, HostCtx, LabRule, LabRules, LocalCmd, RemoteResult, Step, VmAction } from './types.ts';
+import type {
+  ClusterAction,
+  ClusterCtx,
+  ClusterProvider,
+  HostCtx,
+  LabRule,
+  LabRules,
+  LocalCmd,
+  RemoteResult,
+  Step,
+  VmAction,
+} from './types.ts';
 import type { Script } from './sh.ts';
 import type { HostResult, RunOptions } from './run-types.ts';
 import type { Part } from './trip.ts';
@@ -33,15 +44,29 @@ export interface NormalAction {
 
 export function normalizeVm(a: VmAction, ctx: HostCtx): NormalAction {
   return {
-    skip: a.skip, probe: a.probe, interpret: a.interpret && ((o) => a.interpret!(o, ctx)), check: a.check, changeCodes: [10],
-    apply: a.apply ? [a.apply] : [], verify: a.verify, notInLab: a.notInLab, consent: a.consent,
+    skip: a.skip,
+    probe: a.probe,
+    interpret: a.interpret && ((o) => a.interpret!(o, ctx)),
+    check: a.check,
+    changeCodes: [10],
+    apply: a.apply ? [a.apply] : [],
+    verify: a.verify,
+    notInLab: a.notInLab,
+    consent: a.consent,
   };
 }
 
 export function normalizeCluster(a: ClusterAction, ctx: ClusterCtx): NormalAction {
   return {
-    skip: a.skip, probe: a.probe, interpret: a.interpret && ((o) => a.interpret!(o, ctx)), check: a.check, changeCodes: a.check?.changeCodes ?? [10],
-    apply: a.apply ?? [], verify: a.verify, notInLab: a.notInLab, consent: a.consent,
+    skip: a.skip,
+    probe: a.probe,
+    interpret: a.interpret && ((o) => a.interpret!(o, ctx)),
+    check: a.check,
+    changeCodes: a.check?.changeCodes ?? [10],
+    apply: a.apply ?? [],
+    verify: a.verify,
+    notInLab: a.notInLab,
+    consent: a.consent,
   };
 }
 
@@ -56,7 +81,12 @@ export function clusterActionOf(step: Step, id: string, ctx: ClusterCtx, rules?:
   return actionOf(() => step.cluster!(ctx), ctx, rules?.[id] as LabRule<ClusterAction, ClusterCtx> | undefined, false);
 }
 
-function actionOf<A extends VmAction | ClusterAction, C extends HostCtx | ClusterCtx>(real: () => A, ctx: C, rule: LabRule<A, C> | undefined, vm: boolean): A {
+function actionOf<A extends VmAction | ClusterAction, C extends HostCtx | ClusterCtx>(
+  real: () => A,
+  ctx: C,
+  rule: LabRule<A, C> | undefined,
+  vm: boolean,
+): A {
   if (!rule) return real();
   let a = ctx.lab && rule.inLab ? rule.inLab(real, ctx) : real();
   if (a.skip) return a;
@@ -69,14 +99,26 @@ function actionOf<A extends VmAction | ClusterAction, C extends HostCtx | Cluste
 /** A lab env runs only with the lab's rules: without them a step would try its real change
  *  there (a package install, docker) instead of being "not in lab". */
 export function needLabRules(lab: boolean, rules: LabRules | undefined, who: string): void {
-  if (lab && !rules) throw new Error(`${who}: the env is a lab's (LAB=1) but no lab rules were given: pass labRules (LAB_RULES from lab/stand-ins/index.ts)`);
+  if (lab && !rules)
+    throw new Error(
+      `${who}: the env is a lab's (LAB=1) but no lab rules were ` +
+        `given: pass labRules (LAB_RULES from lab/stand-ins/index.ts)`,
+    );
 }
 
 /** In the lab a notInLab change never runs; a lab stand-in may replace check/apply. */
 export function withLabRules(n: NormalAction, a: VmAction | ClusterAction, lab: boolean): NormalAction {
   if (!lab || !n.notInLab) return n;
   const s = 'labStandIn' in a ? a.labStandIn : undefined;
-  return { ...n, check: s?.check ?? n.check, changeCodes: s?.check ? [10] : n.changeCodes, apply: s?.apply ? [s.apply] : [], verify: s?.verify, consent: undefined, labStandIn: s?.what };
+  return {
+    ...n,
+    check: s?.check ?? n.check,
+    changeCodes: s?.check ? [10] : n.changeCodes,
+    apply: s?.apply ? [s.apply] : [],
+    verify: s?.verify,
+    consent: undefined,
+    labStandIn: s?.what,
+  };
 }
 
 export const display = (r: Runnable) => ('display' in r ? r.display : showCmd(r));
@@ -88,8 +130,16 @@ export function fingerprintAction(n: NormalAction): string {
 }
 
 /** Run one step's action on one host (a VM, or "cluster"). */
-export async function runAction(id: string, n: NormalAction, where: string, inLab: boolean, direct: (r: Runnable) => Promise<RemoteResult>, opts: RunOptions, facts?: Record<string, unknown>,
-  chain?: (parts: Part[]) => Promise<RemoteResult[]>): Promise<HostResult> {
+export async function runAction(
+  id: string,
+  n: NormalAction,
+  where: string,
+  inLab: boolean,
+  direct: (r: Runnable) => Promise<RemoteResult>,
+  opts: RunOptions,
+  facts?: Record<string, unknown>,
+  chain?: (parts: Part[]) => Promise<RemoteResult[]>,
+): Promise<HostResult> {
   const timeoutMs = opts.ssh.commandTimeoutMs;
   // check, change and verify in one round trip when nothing has to be asked or shown in
   // between: the same scripts, the same decisions (taken on the VM), one ssh instead of three
@@ -103,18 +153,29 @@ export async function runAction(id: string, n: NormalAction, where: string, inLa
   const fail = (what: string, r: RemoteResult): HostResult => {
     const known = explain(`${r.stderr}\n${r.stdout}`);
     // after a check answered, a 255 means the connection went away mid-command
-    const lost = what === 'change' || what === 'verify' || /Timeout, server .* not responding|closed by remote host|Connection reset|Broken pipe/i.test(r.stderr);
-    const cause = r.timedOut ? `${what} timed out after ${+(timeoutMs / 1000).toFixed(1)} s (host stopped answering?)`
-      : r.code === 255 && where !== 'cluster' ? (lost ? `${what}: ${where} stopped answering mid-command (connection lost)` : `${what}: ssh could not reach ${where}`)
-      : `${what} exited ${r.code}`;
+    const lost =
+      what === 'change' ||
+      what === 'verify' ||
+      /Timeout, server .* not responding|closed by remote host|Connection reset|Broken pipe/i.test(r.stderr);
+    const cause = r.timedOut
+      ? `${what} timed out after ${+(timeoutMs / 1000).toFixed(1)} s (host stopped answering?)`
+      : r.code === 255 && where !== 'cluster'
+        ? lost
+          ? `${what}: ${where} stopped answering mid-command (connection lost)`
+          : `${what}: ssh could not reach ${where}`
+        : `${what} exited ${r.code}`;
     return {
-      status: 'failed', lines: [],
+      status: 'failed',
+      lines: [],
       error: redact(known ? `${cause}: ${known.cause}; fix: ${known.fix}` : cause),
       tail: tail(r.stderr || r.stdout),
     };
   };
   if (n.skip) return { status: 'skipped', lines: [n.skip] };
-  const lab = n.notInLab && inLab ? [`not in lab: ${n.notInLab}`, ...(n.labStandIn ? [`lab stand-in: ${n.labStandIn}`] : [])] : [];
+  const lab =
+    n.notInLab && inLab
+      ? [`not in lab: ${n.notInLab}`, ...(n.labStandIn ? [`lab stand-in: ${n.labStandIn}`] : [])]
+      : [];
   const split = (s: string) => (s.trim() ? s.trim().split('\n').map(redact) : []);
 
   const notHere = (r: RemoteResult): HostResult => ({ status: 'not in lab', lines: [`not in lab: ${r.notInLab}`] });
@@ -126,7 +187,15 @@ export async function runAction(id: string, n: NormalAction, where: string, inLa
     if (it.facts && facts) Object.assign(facts, it.facts);
     if (!it.ok) {
       const known = explain(`${r.stderr}\n${r.stdout}`);
-      return { status: 'failed', lines: it.lines.map(redact), error: redact(it.lines.find((l) => /^(missing|error|unknown)/i.test(l)) ?? (known ? `${known.cause}; fix: ${known.fix}` : `probe exited ${r.code}`)), tail: tail(r.stderr) };
+      return {
+        status: 'failed',
+        lines: it.lines.map(redact),
+        error: redact(
+          it.lines.find((l) => /^(missing|error|unknown)/i.test(l)) ??
+            (known ? `${known.cause}; fix: ${known.fix}` : `probe exited ${r.code}`),
+        ),
+        tail: tail(r.stderr),
+      };
     }
     return { status: lab.length ? 'not in lab' : 'ok', lines: [...it.lines.map(redact), ...lab] };
   }
@@ -141,12 +210,23 @@ export async function runAction(id: string, n: NormalAction, where: string, inLa
   }
   if (!n.apply.length) {
     if (lab.length) return { status: 'not in lab', lines: [...detail, ...lab] };
-    return n.check ? { status: 'failed', lines: detail, error: 'not in the desired state and no change is defined' } : { status: 'skipped', lines: ['nothing to do'] };
+    return n.check
+      ? { status: 'failed', lines: detail, error: 'not in the desired state and no change is defined' }
+      : { status: 'skipped', lines: ['nothing to do'] };
   }
   if (n.consent && !opts.yes && !opts.consented?.has(id)) {
-    return { status: 'failed', lines: detail, error: `needs consent: ${n.consent}; rerun with --yes (or answer yes in the walkthrough) to allow it` };
+    return {
+      status: 'failed',
+      lines: detail,
+      error: `needs consent: ${n.consent}; rerun with --yes (or answer yes in the walkthrough) to allow it`,
+    };
   }
-  if (opts.dryRun) return { status: 'would change', lines: detail, planned: [...n.apply.map(display), ...(n.verify ? [display(n.verify)] : [])] };
+  if (opts.dryRun)
+    return {
+      status: 'would change',
+      lines: detail,
+      planned: [...n.apply.map(display), ...(n.verify ? [display(n.verify)] : [])],
+    };
   const out: string[] = [];
   for (const a of n.apply) {
     const r = await run(a);
@@ -165,25 +245,42 @@ export async function runAction(id: string, n: NormalAction, where: string, inLa
 /** Can this action go to the VM as one chain (check; on exit 10 the change; the verify)? */
 export function canChain(n: NormalAction, id: string, opts: RunOptions): boolean {
   const consentOk = !n.consent || opts.yes || opts.consented?.has(id);
-  return !n.skip && !n.probe && !!n.check && n.apply.length === 1 && !opts.dryRun && !!consentOk && !opts.hooks?.confirm
-    && n.changeCodes.length === 1 && n.changeCodes[0] === 10 && [n.check, ...n.apply, ...(n.verify ? [n.verify] : [])].every((r) => 'text' in r);
+  return (
+    !n.skip &&
+    !n.probe &&
+    !!n.check &&
+    n.apply.length === 1 &&
+    !opts.dryRun &&
+    !!consentOk &&
+    !opts.hooks?.confirm &&
+    n.changeCodes.length === 1 &&
+    n.changeCodes[0] === 10 &&
+    [n.check, ...n.apply, ...(n.verify ? [n.verify] : [])].every((r) => 'text' in r)
+  );
 }
 
 /** The parts of a canChain action, or of a probe-only one. */
 export function chainParts(n: NormalAction): Part[] | undefined {
-  if (n.probe && 'text' in n.probe && !n.check && !n.apply.length && !n.verify) return [{ kind: 'probe', script: n.probe }];
+  if (n.probe && 'text' in n.probe && !n.check && !n.apply.length && !n.verify)
+    return [{ kind: 'probe', script: n.probe }];
   if (!n.check || !('text' in n.check) || n.apply.length !== 1 || !('text' in n.apply[0])) return undefined;
-  return [{ kind: 'check', script: n.check }, { kind: 'change', script: n.apply[0] as Script }, ...(n.verify && 'text' in n.verify ? [{ kind: 'verify' as const, script: n.verify }] : [])];
+  return [
+    { kind: 'check', script: n.check },
+    { kind: 'change', script: n.apply[0] as Script },
+    ...(n.verify && 'text' in n.verify ? [{ kind: 'verify' as const, script: n.verify }] : []),
+  ];
 }
 
 /** Nothing to send: the step is decided on the workstation (skipped, or not in the lab). */
-export const decidedLocally = (n: NormalAction) => !!n.skip || (!!n.notInLab && !n.probe && !n.check && !n.apply.length && !n.verify && !n.consent);
+export const decidedLocally = (n: NormalAction) =>
+  !!n.skip || (!!n.notInLab && !n.probe && !n.check && !n.apply.length && !n.verify && !n.consent);
 
 export const CLUSTER = 'cluster';
 
 /** The lab has no Kubernetes API (yet): a cluster step that changes something is reported
  *  "not in lab", its probes and checks are not run either (kubectl has nothing to talk to). */
-export const NO_LAB_CLUSTER = 'the lab has no Kubernetes cluster: kubectl/istioctl are not run here; VM steps use the lab env values instead';
+export const NO_LAB_CLUSTER =
+  'the lab has no Kubernetes cluster: kubectl/istioctl are not run here; VM steps use the lab env values instead';
 export function labCluster(a: ClusterAction, lab: boolean, provider?: ClusterProvider): ClusterAction {
   if (!lab || a.skip || provider) return a;
   return { notInLab: a.notInLab ?? NO_LAB_CLUSTER };

@@ -3,7 +3,7 @@
 import { dotenv } from './lazy.ts';
 
 export interface Profile {
-  id: string;                  // alinux-2.1903 | centos-8 | ubuntu-20.04
+  id: string; // alinux-2.1903 | centos-8 | ubuntu-20.04
   family: 'redhat' | 'debian';
   matches: (osr: Record<string, string>) => boolean;
 }
@@ -33,8 +33,11 @@ export function detect(osReleaseText: string): { profile?: Profile; id: string; 
   const p = PROFILES.find((x) => x.matches(o));
   if (p) return { profile: p, id, versionId };
   return {
-    id, versionId,
-    error: `unknown distro ID=${JSON.stringify(id)} VERSION_ID=${JSON.stringify(versionId)} in /etc/os-release; ` +
-      `meshbook knows ${PROFILE_IDS.join(', ')}: declare one with \`distro:\` in the inventory only if the VM really is compatible`,
+    id,
+    versionId,
+    error:
+      `unknown distro ID=${JSON.stringify(id)} VERSION_ID=${JSON.stringify(versionId)} in /etc/os-release; ` +
+      (`meshbook knows ${PROFILE_IDS.join(', ')}: declare one with ` +
+        `\`distro:\` in the inventory only if the VM really is compatible`),
   };
 }

@@ -8,7 +8,10 @@ import path from 'node:path';
 
 /** A unique temporary name beside `file` (same directory: the rename stays atomic). */
 export function tempNameFor(file: string): string {
-  return path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`);
+  return path.join(
+    path.dirname(file),
+    `.${path.basename(file)}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`,
+  );
 }
 
 /** Write `content` to `file` atomically with `mode` (default 0600). */

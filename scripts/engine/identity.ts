@@ -36,11 +36,18 @@ export function hostKeyIdentity(knownHostsText: string, host: string, port: numb
 }
 
 export function readKnownHosts(file: string): string {
-  try { return fs.readFileSync(file, 'utf8'); } catch { return ''; }
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch {
+    return '';
+  }
 }
 
 /** The command that reads a real cluster's identity (a read: it runs under --dry-run too). */
-export const CLUSTER_ID_CMD: LocalCmd = { kind: 'probe', argv: ['kubectl', 'get', 'namespace', 'kube-system', '-o', 'jsonpath={.metadata.uid}'] };
+export const CLUSTER_ID_CMD: LocalCmd = {
+  kind: 'probe',
+  argv: ['kubectl', 'get', 'namespace', 'kube-system', '-o', 'jsonpath={.metadata.uid}'],
+};
 
 export function clusterIdentity(env: Record<string, string>, lab: boolean, r?: RemoteResult): string | undefined {
   if (lab) return env.LAB_GENERATION ? `lab:${env.LAB_GENERATION}` : undefined;

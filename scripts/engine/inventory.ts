@@ -20,7 +20,7 @@ export interface Vm {
 
 export interface Inventory {
   vms: Vm[];
-  netns?: string;   // lab only: ssh runs inside this network namespace
+  netns?: string; // lab only: ssh runs inside this network namespace
   file: string;
 }
 
@@ -31,7 +31,11 @@ export function expandHome(p: string): string {
 }
 
 /** Returns the inventory and a list of problems (empty when valid). */
-export function parseInventory(text: string, file: string, opts: { checkFiles?: boolean } = {}): { inventory: Inventory; problems: string[] } {
+export function parseInventory(
+  text: string,
+  file: string,
+  opts: { checkFiles?: boolean } = {},
+): { inventory: Inventory; problems: string[] } {
   const problems: string[] = [];
   const at = (i: number, k: string) => `VM_INVENTORY ${file}: vms[${i}].${k}`;
   let doc: unknown;
@@ -56,7 +60,8 @@ export function parseInventory(text: string, file: string, opts: { checkFiles?: 
   const names = new Set<string>();
   list.forEach((raw, i) => {
     const e = (raw ?? {}) as Record<string, unknown>;
-    for (const k of Object.keys(e)) if (!KEYS.has(k)) problems.push(`${at(i, k)}: unknown key; known keys are ${[...KEYS].join(', ')}`);
+    for (const k of Object.keys(e))
+      if (!KEYS.has(k)) problems.push(`${at(i, k)}: unknown key; known keys are ${[...KEYS].join(', ')}`);
     const str = (k: string) => (e[k] === undefined || e[k] === null ? undefined : String(e[k]));
     const name = str('name') ?? '';
     const p = (k: string, msg: string | undefined) => msg && problems.push(`${at(i, k)}: ${msg}`);
@@ -75,32 +80,55 @@ export function parseInventory(text: string, file: string, opts: { checkFiles?: 
     const privateIp = str('privateIp') ?? (v.ipv4(host) ? '' : host);
     if (str('privateIp') !== undefined) p('privateIp', v.ipv4(privateIp));
     const identity = str('identity') ? expandHome(str('identity')!) : undefined;
-    if (identity && opts.checkFiles && !fs.existsSync(identity)) problems.push(`${at(i, 'identity')}: ${identity} does not exist; point it at the SSH private key`);
+    if (identity && opts.checkFiles && !fs.existsSync(identity))
+      problems.push(`${at(i, 'identity')}: ${identity} does not exist; point it at the SSH private key`);
     const distro = str('distro');
-    if (distro && !PROFILE_IDS.includes(distro)) problems.push(`${at(i, 'distro')}: ${JSON.stringify(distro)} is not a known distro; use ${PROFILE_IDS.join(' | ')} or leave it out to detect it`);
+    if (distro && !PROFILE_IDS.includes(distro))
+      problems.push(
+        `${at(i, 'distro')}: ${JSON.stringify(distro)} is not a known ` +
+          `distro; use ${PROFILE_IDS.join(' | ')} or leave it out to detect it`,
+      );
     const labels: Record<string, string> = {};
     if (e.labels !== undefined) {
-      if (typeof e.labels !== 'object' || e.labels === null || Array.isArray(e.labels)) problems.push(`${at(i, 'labels')}: must be a map such as { version: v1 }`);
-      else for (const [k, val] of Object.entries(e.labels)) {
-        const m = v.labelValue(String(val));
-        if (!/^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/.test(k)) problems.push(`${at(i, 'labels')}: ${JSON.stringify(k)} is not a label key`);
-        else if (m) problems.push(`${at(i, `labels.${k}`)}: ${m}`);
-        else labels[k] = String(val);
-      }
+      if (typeof e.labels !== 'object' || e.labels === null || Array.isArray(e.labels))
+        problems.push(`${at(i, 'labels')}: must be a map such as { version: v1 }`);
+      else
+        for (const [k, val] of Object.entries(e.labels)) {
+          const m = v.labelValue(String(val));
+          if (!/^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/.test(k))
+            problems.push(`${at(i, 'labels')}: ${JSON.stringify(k)} is not a label key`);
+          else if (m) problems.push(`${at(i, `labels.${k}`)}: ${m}`);
+          else labels[k] = String(val);
+        }
     }
     const runtime = str('runtime') ?? 'docker';
-    if (runtime !== 'docker' && runtime !== 'process') problems.push(`${at(i, 'runtime')}: ${JSON.stringify(runtime)} is not docker or process`);
-    vms.push({ name, host, user, port: Number(port), identity, privateIp, distro, labels, runtime: runtime as Vm['runtime'] });
+    if (runtime !== 'docker' && runtime !== 'process')
+      problems.push(`${at(i, 'runtime')}: ${JSON.stringify(runtime)} is not docker or process`);
+    vms.push({
+      name,
+      host,
+      user,
+      port: Number(port),
+      identity,
+      privateIp,
+      distro,
+      labels,
+      runtime: runtime as Vm['runtime'],
+    });
   });
   return { inventory: { vms, netns, file }, problems };
 }
 
 export function loadInventory(file: string, opts: { checkFiles?: boolean } = {}) {
-  const bad = (why: string) => ({ inventory: { vms: [], file } as Inventory, problems: [`VM_INVENTORY: ${file} ${why}`] });
+  const bad = (why: string) => ({
+    inventory: { vms: [], file } as Inventory,
+    problems: [`VM_INVENTORY: ${file} ${why}`],
+  });
   if (!fs.existsSync(file)) return bad('does not exist; point VM_INVENTORY at your inventory YAML');
   // a directory (e.g. an empty answer resolved against the env file's directory) or an
   // unreadable file is one problem line like any other, not an exception
-  if (fs.statSync(file).isDirectory()) return bad('is a directory; point VM_INVENTORY at your inventory YAML file in it');
+  if (fs.statSync(file).isDirectory())
+    return bad('is a directory; point VM_INVENTORY at your inventory YAML file in it');
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');

@@ -5,13 +5,18 @@ export interface Rule {
   chain: string;
   target: string;
   proto?: string;
-  src?: string; negSrc?: boolean;
-  dst?: string; negDst?: boolean;
-  inIf?: string; outIf?: string;
+  src?: string;
+  negSrc?: boolean;
+  dst?: string;
+  negDst?: boolean;
+  inIf?: string;
+  outIf?: string;
   dport?: number;
   toPorts?: string;
-  uidOwner?: string; negUid?: boolean;
-  gidOwner?: string; negGid?: boolean;
+  uidOwner?: string;
+  negUid?: boolean;
+  gidOwner?: string;
+  negGid?: boolean;
 }
 export type Chains = Map<string, Rule[]>;
 
@@ -40,18 +45,45 @@ export function parseSave(text: string): Chains {
       const t = w[i];
       const next = () => w[++i];
       switch (t) {
-        case '!': neg = true; continue;
-        case '-p': r.proto = next(); break;
-        case '-s': r.src = next(); r.negSrc = neg || undefined; break;
-        case '-d': r.dst = next(); r.negDst = neg || undefined; break;
-        case '-i': r.inIf = next(); break;
-        case '-o': r.outIf = next(); break;
-        case '--dport': r.dport = num(next()); break;
-        case '-j': r.target = next(); break;
-        case '--to-ports': r.toPorts = next(); break;
-        case '--uid-owner': r.uidOwner = next(); r.negUid = neg || undefined; break;
-        case '--gid-owner': r.gidOwner = next(); r.negGid = neg || undefined; break;
-        default: break;
+        case '!':
+          neg = true;
+          continue;
+        case '-p':
+          r.proto = next();
+          break;
+        case '-s':
+          r.src = next();
+          r.negSrc = neg || undefined;
+          break;
+        case '-d':
+          r.dst = next();
+          r.negDst = neg || undefined;
+          break;
+        case '-i':
+          r.inIf = next();
+          break;
+        case '-o':
+          r.outIf = next();
+          break;
+        case '--dport':
+          r.dport = num(next());
+          break;
+        case '-j':
+          r.target = next();
+          break;
+        case '--to-ports':
+          r.toPorts = next();
+          break;
+        case '--uid-owner':
+          r.uidOwner = next();
+          r.negUid = neg || undefined;
+          break;
+        case '--gid-owner':
+          r.gidOwner = next();
+          r.negGid = neg || undefined;
+          break;
+        default:
+          break;
       }
       neg = false;
     }
@@ -75,7 +107,11 @@ export function parseList(text: string): Chains {
   let current: string | undefined;
   for (const line of text.split('\n')) {
     const head = line.match(/^Chain (\S+)/);
-    if (head) { current = head[1]; chains.set(current, []); continue; }
+    if (head) {
+      current = head[1];
+      chains.set(current, []);
+      continue;
+    }
     if (!current || /^\s*pkts\s+bytes/.test(line) || !line.trim()) continue;
     const w = line.trim().split(/\s+/);
     if (w.length < 9 || !/^\d+[KMG]?$/.test(w[0])) continue;
@@ -84,19 +120,40 @@ export function parseList(text: string): Chains {
     if (prot !== 'all' && prot !== '0') r.proto = prot;
     if (inIf !== 'any' && inIf !== '*') r.inIf = inIf;
     if (outIf !== 'any' && outIf !== '*') r.outIf = outIf;
-    const s = addr(src); if (s.v) { r.src = s.v; r.negSrc = s.neg; }
-    const d = addr(dst); if (d.v) { r.dst = d.v; r.negDst = d.neg; }
+    const s = addr(src);
+    if (s.v) {
+      r.src = s.v;
+      r.negSrc = s.neg;
+    }
+    const d = addr(dst);
+    if (d.v) {
+      r.dst = d.v;
+      r.negDst = d.neg;
+    }
     const ex = extra.join(' ');
-    const dpt = ex.match(/dpt:(\S+)/); if (dpt) r.dport = num(dpt[1]);
-    const redir = ex.match(/redir ports (\S+)/); if (redir) r.toPorts = redir[1];
-    const uid = ex.match(/(!\s*)?owner UID match (\S+)/); if (uid) { r.uidOwner = uid[2]; r.negUid = uid[1] ? true : undefined; }
-    const gid = ex.match(/(!\s*)?owner GID match (\S+)/); if (gid) { r.gidOwner = gid[2]; r.negGid = gid[1] ? true : undefined; }
+    const dpt = ex.match(/dpt:(\S+)/);
+    if (dpt) r.dport = num(dpt[1]);
+    const redir = ex.match(/redir ports (\S+)/);
+    if (redir) r.toPorts = redir[1];
+    const uid = ex.match(/(!\s*)?owner UID match (\S+)/);
+    if (uid) {
+      r.uidOwner = uid[2];
+      r.negUid = uid[1] ? true : undefined;
+    }
+    const gid = ex.match(/(!\s*)?owner GID match (\S+)/);
+    if (gid) {
+      r.gidOwner = gid[2];
+      r.negGid = gid[1] ? true : undefined;
+    }
     chains.get(current)!.push(r);
   }
   return chains;
 }
 
-export interface Expectation { what: string; ok: boolean }
+export interface Expectation {
+  what: string;
+  ok: boolean;
+}
 
 function find(chains: Chains, chain: string, pred: (r: Rule) => boolean): number {
   return (chains.get(chain) ?? []).findIndex(pred);
@@ -113,8 +170,17 @@ export function expectAsmProxy(chains: Chains, serviceCidr: string): Expectation
     { what: 'ISTIO_INBOUND returns tcp dport 22 (ssh) before redirecting', ok: before(ret22) },
     { what: 'ISTIO_INBOUND returns tcp dport 15020 before redirecting', ok: before(ret15020) },
     { what: 'ISTIO_INBOUND sends the rest to ISTIO_IN_REDIRECT', ok: toRedirect >= 0 },
-    { what: 'ISTIO_IN_REDIRECT redirects to port 15006', ok: find(chains, 'ISTIO_IN_REDIRECT', (r) => r.target === 'REDIRECT' && r.toPorts === '15006') >= 0 },
-    { what: 'ISTIO_OUTPUT returns traffic from 127.0.0.6 on lo', ok: find(chains, 'ISTIO_OUTPUT', (r) => r.target === 'RETURN' && r.src === '127.0.0.6/32') >= 0 },
-    { what: `ISTIO_OUTPUT redirects the Service CIDR ${serviceCidr} to ISTIO_REDIRECT`, ok: find(chains, 'ISTIO_OUTPUT', (r) => r.target === 'ISTIO_REDIRECT' && r.dst === serviceCidr && !r.negDst) >= 0 },
+    {
+      what: 'ISTIO_IN_REDIRECT redirects to port 15006',
+      ok: find(chains, 'ISTIO_IN_REDIRECT', (r) => r.target === 'REDIRECT' && r.toPorts === '15006') >= 0,
+    },
+    {
+      what: 'ISTIO_OUTPUT returns traffic from 127.0.0.6 on lo',
+      ok: find(chains, 'ISTIO_OUTPUT', (r) => r.target === 'RETURN' && r.src === '127.0.0.6/32') >= 0,
+    },
+    {
+      what: `ISTIO_OUTPUT redirects the Service CIDR ${serviceCidr} to ISTIO_REDIRECT`,
+      ok: find(chains, 'ISTIO_OUTPUT', (r) => r.target === 'ISTIO_REDIRECT' && r.dst === serviceCidr && !r.negDst) >= 0,
+    },
   ];
 }

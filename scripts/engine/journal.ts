@@ -13,14 +13,18 @@ import type { Status } from './types.ts';
 import { envKey, stateHome, writeFileAtomic } from './files.ts';
 import { redact } from './redact.ts';
 
-interface Entry { status: Status; fingerprint: string; at: string }
+interface Entry {
+  status: Status;
+  fingerprint: string;
+  at: string;
+}
 interface State {
   version: 2;
   envFile: string;
   runbook: string;
   complete: boolean;
-  identities: Record<string, string>;           // host (or "cluster") -> identity
-  steps: Record<string, Record<string, Entry>>;  // step id -> host -> entry
+  identities: Record<string, string>; // host (or "cluster") -> identity
+  steps: Record<string, Record<string, Entry>>; // step id -> host -> entry
 }
 
 /** Where journals live: <state home>/journal/<runbook>/<env file>-<hash>.json. */
@@ -51,8 +55,16 @@ function fresh(envFile: string, runbook: string): State {
 
 function valid(s: unknown): s is State {
   const o = s as State;
-  return !!o && typeof o === 'object' && o.version === 2 && typeof o.complete === 'boolean'
-    && !!o.steps && typeof o.steps === 'object' && !!o.identities && typeof o.identities === 'object';
+  return (
+    !!o &&
+    typeof o === 'object' &&
+    o.version === 2 &&
+    typeof o.complete === 'boolean' &&
+    !!o.steps &&
+    typeof o.steps === 'object' &&
+    !!o.identities &&
+    typeof o.identities === 'object'
+  );
 }
 
 /** The journals of one env file, one file per runbook, loaded when first needed. */
@@ -78,11 +90,19 @@ export class Journal {
     const file = this.fileFor(runbook);
     let state = fresh(this.envFile, runbook);
     let text: string | undefined;
-    try { text = fs.readFileSync(file, 'utf8'); } catch { /* none yet */ }
+    try {
+      text = fs.readFileSync(file, 'utf8');
+    } catch {
+      /* none yet */
+    }
     if (text !== undefined) {
       let parsed: unknown;
       let why = 'not a meshbook journal';
-      try { parsed = JSON.parse(text); } catch (e) { why = text.trim() ? `not JSON (${(e as Error).message})` : 'empty'; }
+      try {
+        parsed = JSON.parse(text);
+      } catch (e) {
+        why = text.trim() ? `not JSON (${(e as Error).message})` : 'empty';
+      }
       if (valid(parsed)) state = parsed;
       else {
         const aside = `${file}.unreadable-${new Date().toISOString().replace(/[:.]/g, '-')}`;
@@ -122,7 +142,10 @@ export class Journal {
       const has = Object.values(p.state.steps).some((e) => e[host]);
       if (has && known !== identity) {
         for (const e of Object.values(p.state.steps)) delete e[host];
-        this.notices.push(`journal of ${rb}: ${host} is not the ${what} it recorded (${identity ? 'identity changed' : 'identity unknown'}): its entries are void`);
+        this.notices.push(
+          `journal of ${rb}: ${host} is not the ${what} it recorded ` +
+            `(${identity ? 'identity changed' : 'identity unknown'}): its entries are void`,
+        );
       }
       if (identity) p.state.identities[host] = identity;
       else delete p.state.identities[host];

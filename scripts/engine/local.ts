@@ -12,14 +12,25 @@ export function istioctl(env: Record<string, string>, ...args: string[]): string
 }
 
 export const probeCmd = (argv: string[], more: Partial<LocalCmd> = {}): LocalCmd => ({ kind: 'probe', argv, ...more });
-export const mutateCmd = (argv: string[], more: Partial<LocalCmd> = {}): LocalCmd => ({ kind: 'mutate', argv, ...more });
+export const mutateCmd = (argv: string[], more: Partial<LocalCmd> = {}): LocalCmd => ({
+  kind: 'mutate',
+  argv,
+  ...more,
+});
 
 /** `kubectl apply -f -` of a rendered manifest, with `kubectl diff` as its check. */
 export function applyManifest(env: Record<string, string>, m: { file: string; text: string }, ns?: string) {
   const nsArgs = ns ? ['-n', ns] : [];
   return {
-    check: probeCmd(kubectl(env, 'diff', ...nsArgs, '-f', '-'), { stdin: m.text, stdinLabel: `${m.file} (rendered)`, changeCodes: [1] }),
-    apply: mutateCmd(kubectl(env, 'apply', ...nsArgs, '-f', '-'), { stdin: m.text, stdinLabel: `${m.file} (rendered)` }),
+    check: probeCmd(kubectl(env, 'diff', ...nsArgs, '-f', '-'), {
+      stdin: m.text,
+      stdinLabel: `${m.file} (rendered)`,
+      changeCodes: [1],
+    }),
+    apply: mutateCmd(kubectl(env, 'apply', ...nsArgs, '-f', '-'), {
+      stdin: m.text,
+      stdinLabel: `${m.file} (rendered)`,
+    }),
   };
 }
 
@@ -44,7 +55,11 @@ export async function runLocal(c: LocalCmd, timeoutMs: number): Promise<RemoteRe
   return {
     code: out.exitCode ?? 124,
     stdout: out.stdout,
-    stderr: timedOut ? `${out.stderr}\ntimed out after ${timeoutMs} ms` : notFound ? `${out.stderr}\n${c.argv[0]}: command not found on this machine` : out.stderr,
+    stderr: timedOut
+      ? `${out.stderr}\ntimed out after ${timeoutMs} ms`
+      : notFound
+        ? `${out.stderr}\n${c.argv[0]}: command not found on this machine`
+        : out.stderr,
     timedOut,
   };
 }

@@ -9,7 +9,12 @@ import { envKey, stateHome, tempNameFor } from './files.ts';
 import { InputError } from './inputs.ts';
 import { redact } from './redact.ts';
 
-export interface LockHolder { pid: number; start: string; command: string; since: string }
+export interface LockHolder {
+  pid: number;
+  start: string;
+  command: string;
+  since: string;
+}
 
 /** A process's start time (clock ticks since boot, /proc/PID/stat field 22): with the
  *  pid it names one process, even after the pid is reused. */
@@ -34,19 +39,34 @@ function readHolder(file: string): LockHolder | undefined {
 }
 
 export class LockBusy extends InputError {
-  constructor(readonly holder: LockHolder, envFile: string) {
-    super([`${envFile}: another meshbook run is working on this env file: pid ${holder.pid} (${holder.command}), since ${holder.since}; wait for it to finish or stop it`]);
+  constructor(
+    readonly holder: LockHolder,
+    envFile: string,
+  ) {
+    super([
+      `${envFile}: another meshbook run is working on this env file: pid ${holder.pid} ` +
+        `(${holder.command}), since ${holder.since}; wait for it to finish or stop it`,
+    ]);
   }
 }
 
-export interface RunLock { file: string; release(): void; tookOver?: LockHolder }
+export interface RunLock {
+  file: string;
+  release(): void;
+  tookOver?: LockHolder;
+}
 
 /** Take the lock for `envFile`, or throw LockBusy (exit 2). Released on release() or
  *  when the process exits. */
 export function lockEnv(envFile: string, command = commandLine(), dir = path.join(stateHome(), 'locks')): RunLock {
   const file = path.join(dir, `${envKey(envFile)}.lock`);
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const me: LockHolder = { pid: process.pid, start: processStart(process.pid) ?? '', command, since: new Date().toISOString() };
+  const me: LockHolder = {
+    pid: process.pid,
+    start: processStart(process.pid) ?? '',
+    command,
+    since: new Date().toISOString(),
+  };
   // the lock's content is complete before it exists: written to a temp file, then linked
   // to the lock's name (link fails if the name exists: exactly one process wins)
   const tmp = tempNameFor(file);
@@ -65,10 +85,18 @@ export function lockEnv(envFile: string, command = commandLine(), dir = path.joi
       // stale (or unreadable): move it aside under a unique name; if what was moved is not
       // what was judged stale (another run took it over in between), put it back
       const aside = tempNameFor(file);
-      try { fs.renameSync(file, aside); } catch { continue; }
+      try {
+        fs.renameSync(file, aside);
+      } catch {
+        continue;
+      }
       const moved = readHolder(aside);
       if (held && moved && (moved.pid !== held.pid || moved.start !== held.start)) {
-        try { fs.linkSync(aside, file); } catch { /* a third run has it now: the loop asks again */ }
+        try {
+          fs.linkSync(aside, file);
+        } catch {
+          /* a third run has it now: the loop asks again */
+        }
         fs.rmSync(aside, { force: true });
         continue;
       }

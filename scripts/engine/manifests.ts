@@ -10,22 +10,26 @@ import { createRequire } from 'node:module';
 import { YAML, ajvModule } from './lazy.ts';
 import type { ValidateFunction, ErrorObject } from 'ajv';
 import { repoPath } from './repo.ts';
-
+import type { Untyped } from './untyped.ts';
 
 export const MANIFESTS = repoPath('manifests');
 
 export class ManifestError extends Error {}
 
 export interface Rendered {
-  file: string;              // manifests/<runbook>/<name>.yaml
-  text: string;              // the YAML that is applied
-  objects: Array<Record<string, any>>;
+  file: string; // manifests/<runbook>/<name>.yaml
+  text: string; // the YAML that is applied
+  objects: Array<Record<string, Untyped>>;
 }
 
 const VAR = /\$\{([A-Z_][A-Z0-9_]*)\}/g;
 
 /** Fill ${VAR}s from `vars` in a YAML text; `file` names the source in errors. */
-export function renderText(file: string, template: string, vars: Record<string, string | number | undefined>): Rendered {
+export function renderText(
+  file: string,
+  template: string,
+  vars: Record<string, string | number | undefined>,
+): Rendered {
   try {
     return renderUnchecked(file, template, vars);
   } catch (e) {
@@ -45,7 +49,10 @@ function renderUnchecked(file: string, template: string, vars: Record<string, st
         const whole = /^\$\{([A-Z_][A-Z0-9_]*)\}$/.exec(node.value);
         const filled = node.value.replace(VAR, (_m, name: string) => {
           const v = vars[name];
-          if (v === undefined || v === '') { missing.add(name); return ''; }
+          if (v === undefined || v === '') {
+            missing.add(name);
+            return '';
+          }
           return String(v);
         });
         if (whole && node.type === YAML.Scalar.PLAIN) {
@@ -55,9 +62,16 @@ function renderUnchecked(file: string, template: string, vars: Record<string, st
       },
     });
   }
-  if (missing.size) throw new ManifestError(`${file}: ${[...missing].map((m) => `\${${m}}`).join(', ')} not set; set ${[...missing].join(', ')} in the env file`);
+  if (missing.size)
+    throw new ManifestError(
+      `${file}: ${[...missing].map((m) => `\${${m}}`).join(', ')} ` +
+        `not set; set ${[...missing].join(', ')} in the env file`,
+    );
   const objects = docs.map((d) => d.toJS()).filter((o) => o !== null && o !== undefined);
-  const text = docs.filter((d) => d.contents !== null).map((d) => d.toString()).join('---\n');
+  const text = docs
+    .filter((d) => d.contents !== null)
+    .map((d) => d.toString())
+    .join('---\n');
   const rendered = { file, text, objects };
   for (const o of objects) validateObject(file, o);
   return rendered;
@@ -72,7 +86,7 @@ export function render(rel: string, vars: Record<string, string | number | undef
 const require = createRequire(import.meta.url);
 
 /** The model class of an apiVersion/kind, from @kubernetes-models/istio or kubernetes-models. */
-function modelFor(apiVersion: string, kind: string): { Model?: any; source?: string } {
+function modelFor(apiVersion: string, kind: string): { Model?: Untyped; source?: string } {
   const [group, version] = apiVersion.includes('/') ? apiVersion.split('/') : ['', apiVersion];
   const candidates = group.endsWith('istio.io')
     ? [`@kubernetes-models/istio/${group}/${version}/${kind}`]
@@ -81,27 +95,35 @@ function modelFor(apiVersion: string, kind: string): { Model?: any; source?: str
     try {
       const mod = require(c);
       if (mod[kind]) return { Model: mod[kind], source: c };
-    } catch { /* not a known kind */ }
+    } catch {
+      /* not a known kind */
+    }
   }
   return {};
 }
 
 /** Istio's schemas allow any extra key; this adds additionalProperties: false to every
  *  object that lists its properties, to catch unknown (often mis-indented) fields. */
-function strict(schema: any, top = false): any {
+function strict(schema: Untyped, top = false): Untyped {
   if (Array.isArray(schema)) return schema.map((s) => strict(s));
   if (!schema || typeof schema !== 'object') return schema;
-  const out: any = {};
-  for (const [k, v] of Object.entries(schema)) out[k] = k === 'properties' ? Object.fromEntries(Object.entries(v as object).map(([pk, pv]) => [pk, strict(pv)])) : strict(v);
-  if (out.$ref) return {};                     // metadata: validated by the model itself
+  const out: Untyped = {};
+  for (const [k, v] of Object.entries(schema))
+    out[k] =
+      k === 'properties'
+        ? Object.fromEntries(Object.entries(v as object).map(([pk, pv]) => [pk, strict(pv)]))
+        : strict(v);
+  if (out.$ref) return {}; // metadata: validated by the model itself
   // the object itself may carry fields a schema leaves out (IstioOperator's has no spec):
   // only what is inside a described field is held to its properties
-  if (!top && out.properties && out.additionalProperties === undefined && !out['x-kubernetes-preserve-unknown-fields']) out.additionalProperties = false;
+  if (!top && out.properties && out.additionalProperties === undefined && !out['x-kubernetes-preserve-unknown-fields'])
+    out.additionalProperties = false;
   return out;
 }
 
 let ajvInstance: InstanceType<typeof ajvModule.default> | undefined;
-const ajv = () => (ajvInstance ??= new ajvModule.default({ strict: false, allErrors: true, validateFormats: false, logger: false }));
+const ajv = () =>
+  (ajvInstance ??= new ajvModule.default({ strict: false, allErrors: true, validateFormats: false, logger: false }));
 const strictValidators = new Map<string, ValidateFunction | null>();
 
 function strictValidator(source: string) {
@@ -114,14 +136,26 @@ function strictValidator(source: string) {
   return strictValidators.get(source);
 }
 
-const where = (p: string) => p.replace(/^data\/?/, '').replace(/^\//, '').split('/').filter(Boolean).map((x) => (/^\d+$/.test(x) ? `[${x}]` : `.${x}`)).join('').replace(/^\./, '');
+const where = (p: string) =>
+  p
+    .replace(/^data\/?/, '')
+    .replace(/^\//, '')
+    .split('/')
+    .filter(Boolean)
+    .map((x) => (/^\d+$/.test(x) ? `[${x}]` : `.${x}`))
+    .join('')
+    .replace(/^\./, '');
 
-export function validateObject(file: string, o: Record<string, any>): void {
+export function validateObject(file: string, o: Record<string, Untyped>): void {
   const name = `${o?.kind ?? '(no kind)'} ${o?.metadata?.name ?? '(no name)'}`;
-  if (!o || typeof o !== 'object' || !o.apiVersion || !o.kind) throw new ManifestError(`${file}: ${name}: apiVersion and kind are required`);
+  if (!o || typeof o !== 'object' || !o.apiVersion || !o.kind)
+    throw new ManifestError(`${file}: ${name}: apiVersion and kind are required`);
   if (!o.metadata?.name) throw new ManifestError(`${file}: ${name}: metadata.name is required`);
   const { Model, source } = modelFor(o.apiVersion, o.kind);
-  if (!Model) throw new ManifestError(`${file}: ${name}: no schema for ${o.apiVersion} ${o.kind}; meshbook validates Istio and Kubernetes objects only`);
+  if (!Model)
+    throw new ManifestError(
+      `${file}: ${name}: no schema for ${o.apiVersion} ${o.kind}; meshbook validates Istio and Kubernetes objects only`,
+    );
   try {
     new Model(o).validate();
   } catch (e) {
@@ -134,8 +168,14 @@ export function validateObject(file: string, o: Record<string, any>): void {
     const v = strictValidator(source!);
     if (v && !v(o)) {
       const err = v.errors!.find((x: ErrorObject) => x.keyword === 'additionalProperties') ?? v.errors![0];
-      const field = err.keyword === 'additionalProperties' ? `${where(err.instancePath)}${err.instancePath ? '.' : ''}${(err.params as any).additionalProperty}` : where(err.instancePath);
-      throw new ManifestError(`${file}: ${name}: ${field}: ${err.keyword === 'additionalProperties' ? 'unknown field (mis-indented?)' : err.message}`);
+      const field =
+        err.keyword === 'additionalProperties'
+          ? `${where(err.instancePath)}${err.instancePath ? '.' : ''}${(err.params as Untyped).additionalProperty}`
+          : where(err.instancePath);
+      throw new ManifestError(
+        `${file}: ${name}: ${field}: ` +
+          `${err.keyword === 'additionalProperties' ? 'unknown field (mis-indented?)' : err.message}`,
+      );
     }
   }
 }

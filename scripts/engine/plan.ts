@@ -15,15 +15,24 @@ import path from 'node:path';
 const shown = (f: string) => path.relative(process.cwd(), f) || f;
 
 export interface PlannedAction {
-  distro?: string;          // set when the branch is for one distro
+  distro?: string; // set when the branch is for one distro
   skip?: string;
   notInLab?: string;
   labStandIn?: string;
   consent?: string;
-  scripts: Array<{ role: 'probe' | 'check' | 'change' | 'verify'; kind: Script['kind']; script: string; changeCodes?: number[] }>;
+  scripts: Array<{
+    role: 'probe' | 'check' | 'change' | 'verify';
+    kind: Script['kind'];
+    script: string;
+    changeCodes?: number[];
+  }>;
 }
 export interface PlannedStep {
-  id: string; title: string; article: string; notes: string[]; when: string;
+  id: string;
+  title: string;
+  article: string;
+  notes: string[];
+  when: string;
   hosts: Array<{ host: string; branches: PlannedAction[] }>;
 }
 
@@ -32,7 +41,10 @@ const shown1 = (r: Runnable) => ('display' in r ? r.display : showCmd(r));
 
 export function planned(a: VmAction | ClusterAction, distro: string | undefined, lab: boolean): PlannedAction {
   const p: PlannedAction = { distro, scripts: [] };
-  if (a.skip) { p.skip = a.skip; return p; }
+  if (a.skip) {
+    p.skip = a.skip;
+    return p;
+  }
   let check: Runnable | undefined = a.check;
   let apply: Runnable[] = Array.isArray(a.apply) ? a.apply : a.apply ? [a.apply] : [];
   let verify: Runnable | undefined = a.verify;
@@ -45,8 +57,18 @@ export function planned(a: VmAction | ClusterAction, distro: string | undefined,
     verify = s?.verify;
   }
   if (a.consent) p.consent = a.consent;
-  const add = (role: PlannedAction['scripts'][0]['role'], s?: Runnable) => s && p.scripts.push({ role, kind: s.kind, script: shown1(s), ...('argv' in s && s.changeCodes ? { changeCodes: s.changeCodes } : {}) });
-  add('probe', a.probe); add('check', check); for (const x of apply) add('change', x); add('verify', verify);
+  const add = (role: PlannedAction['scripts'][0]['role'], s?: Runnable) =>
+    s &&
+    p.scripts.push({
+      role,
+      kind: s.kind,
+      script: shown1(s),
+      ...('argv' in s && s.changeCodes ? { changeCodes: s.changeCodes } : {}),
+    });
+  add('probe', a.probe);
+  add('check', check);
+  for (const x of apply) add('change', x);
+  add('verify', verify);
   return p;
 }
 
@@ -55,34 +77,81 @@ export function planned(a: VmAction | ClusterAction, distro: string | undefined,
 export function plan(runbooks: Runbook[], loaded: Loaded, opts: { labRules?: LabRules } = {}): PlannedStep[] {
   needLabRules(loaded.lab, opts.labRules, 'plan');
   const out: PlannedStep[] = [];
-  for (const rb of runbooks) for (const step of rb.steps) {
-    const id = `${rb.name}/${step.id}`;
-    const ps: PlannedStep = { id, title: step.title, article: step.article, notes: step.notes ?? [], when: step.when ?? 'always', hosts: [] };
-    if (step.target === 'cluster') {
-      const cctx: ClusterCtx = { env: loaded.env, facts: {}, lab: loaded.lab, vms: loaded.inventory.vms, workDir: workDirFor(loaded.envFile), envFile: loaded.envFile };
-      ps.hosts.push({ host: 'cluster', branches: [planned(labCluster(clusterActionOf(step, id, cctx, opts.labRules), loaded.lab && loaded.env.LAB_CLUSTER !== '1'), undefined, loaded.lab)] });
+  for (const rb of runbooks)
+    for (const step of rb.steps) {
+      const id = `${rb.name}/${step.id}`;
+      const ps: PlannedStep = {
+        id,
+        title: step.title,
+        article: step.article,
+        notes: step.notes ?? [],
+        when: step.when ?? 'always',
+        hosts: [],
+      };
+      if (step.target === 'cluster') {
+        const cctx: ClusterCtx = {
+          env: loaded.env,
+          facts: {},
+          lab: loaded.lab,
+          vms: loaded.inventory.vms,
+          workDir: workDirFor(loaded.envFile),
+          envFile: loaded.envFile,
+        };
+        ps.hosts.push({
+          host: 'cluster',
+          branches: [
+            planned(
+              labCluster(clusterActionOf(step, id, cctx, opts.labRules), loaded.lab && loaded.env.LAB_CLUSTER !== '1'),
+              undefined,
+              loaded.lab,
+            ),
+          ],
+        });
+        out.push(ps);
+        continue;
+      }
+      for (const vm of loaded.inventory.vms) {
+        const distros = vm.distro ? [vm.distro] : step.perDistro ? PROFILE_IDS : [undefined];
+        const branches = distros.map((d) => {
+          const ctx: HostCtx = {
+            vm,
+            env: loaded.env,
+            lab: loaded.lab,
+            distro: d,
+            cluster: {},
+            vms: loaded.inventory.vms,
+            facts: d ? { distro: d, family: profile(d).family } : {},
+          };
+          return planned(
+            vmActionOf(step, id, ctx, opts.labRules),
+            step.perDistro && !vm.distro ? d : undefined,
+            loaded.lab,
+          );
+        });
+        ps.hosts.push({ host: vm.name, branches });
+      }
       out.push(ps);
-      continue;
     }
-    for (const vm of loaded.inventory.vms) {
-      const distros = vm.distro ? [vm.distro] : step.perDistro ? PROFILE_IDS : [undefined];
-      const branches = distros.map((d) => {
-        const ctx: HostCtx = { vm, env: loaded.env, lab: loaded.lab, distro: d, cluster: {}, vms: loaded.inventory.vms, facts: d ? { distro: d, family: profile(d).family } : {} };
-        return planned(vmActionOf(step, id, ctx, opts.labRules), step.perDistro && !vm.distro ? d : undefined, loaded.lab);
-      });
-      ps.hosts.push({ host: vm.name, branches });
-    }
-    out.push(ps);
-  }
   return out;
 }
 
-const indent = (s: string, n: number) => s.split('\n').map((l) => ' '.repeat(n) + l).join('\n');
+const indent = (s: string, n: number) =>
+  s
+    .split('\n')
+    .map((l) => ' '.repeat(n) + l)
+    .join('\n');
 
 export function planText(steps: PlannedStep[], loaded: Loaded): string {
-  const lines: string[] = [`meshbook plan for ${shown(loaded.envFile)} (${loaded.inventory.vms.length} VM(s)${loaded.lab ? ', the local lab' : ''}); nothing was run, secrets are shown as ***NAME***`];
+  const lines: string[] = [
+    `meshbook plan for ${shown(loaded.envFile)} (${loaded.inventory.vms.length} ` +
+      `VM(s)${loaded.lab ? ', the local lab' : ''}); nothing was run, secrets are shown as ***NAME***`,
+  ];
   for (const s of steps) {
-    lines.push('', `== ${s.id}: ${s.title}  [article ${s.article}]${s.when === 'on-failure' ? '  (runs only where a step failed)' : ''}`);
+    lines.push(
+      '',
+      `== ${s.id}: ${s.title}  ` +
+        `[article ${s.article}]${s.when === 'on-failure' ? '  (runs only where a step failed)' : ''}`,
+    );
     for (const n of s.notes) lines.push(`   note: ${n}`);
     // hosts whose branches are identical are shown once
     const groups = new Map<string, string[]>();
@@ -94,7 +163,10 @@ export function planText(steps: PlannedStep[], loaded: Loaded): string {
       const branches: PlannedAction[] = JSON.parse(key);
       for (const b of branches) {
         lines.push(`   on ${names.join(', ')}${b.distro ? ` when distro is ${b.distro}` : ''}:`);
-        if (b.skip) { lines.push(`     skipped: ${b.skip}`); continue; }
+        if (b.skip) {
+          lines.push(`     skipped: ${b.skip}`);
+          continue;
+        }
         if (b.notInLab && loaded.lab) lines.push(`     not in lab: ${b.notInLab}`);
         if (b.labStandIn) lines.push(`     lab stand-in: ${b.labStandIn}`);
         if (b.consent) lines.push(`     needs consent (--yes): ${b.consent}`);
@@ -126,18 +198,35 @@ export function planSh(steps: PlannedStep[], loaded: Loaded): string {
     `MESHBOOK_PRELUDE=${quote(PRELUDE)}`,
   ];
   for (const vm of loaded.inventory.vms) {
-    const argv = sshArgv(vm, { knownHosts: loaded.env.SSH_KNOWN_HOSTS || '.meshbook/known_hosts', netns: loaded.inventory.netns, connectTimeoutS: 10, commandTimeoutMs: 0 }, remoteShell(vm));
+    const argv = sshArgv(
+      vm,
+      {
+        knownHosts: loaded.env.SSH_KNOWN_HOSTS || '.meshbook/known_hosts',
+        netns: loaded.inventory.netns,
+        connectTimeoutS: 10,
+        commandTimeoutMs: 0,
+      },
+      remoteShell(vm),
+    );
     out.push(`${fn(vm.name)}() { ${argv.map(quote).join(' ')} < <(printf '%s\\n' "$MESHBOOK_PRELUDE"; cat); }`);
   }
   for (const vm of loaded.inventory.vms) {
-    if (!vm.distro) out.push(`DISTRO_${vm.name.replace(/-/g, '_')}=$(${fn(vm.name)} <<'MESHBOOK_EOF'\n${DETECT}\nMESHBOOK_EOF\n)`);
+    if (!vm.distro)
+      out.push(`DISTRO_${vm.name.replace(/-/g, '_')}=$(${fn(vm.name)} <<'MESHBOOK_EOF'\n${DETECT}\nMESHBOOK_EOF\n)`);
   }
-  const heredoc = (h: string, s: string, suffix = '') => h !== 'cluster' ? `${fn(h)} <<'MESHBOOK_EOF'${suffix}\n${s}\nMESHBOOK_EOF`
-    : s.includes("<<'MESHBOOK_STDIN'") ? s.replace("<<'MESHBOOK_STDIN'", `<<'MESHBOOK_STDIN'${suffix}`) : `${s}${suffix}`;
+  const heredoc = (h: string, s: string, suffix = '') =>
+    h !== 'cluster'
+      ? `${fn(h)} <<'MESHBOOK_EOF'${suffix}\n${s}\nMESHBOOK_EOF`
+      : s.includes("<<'MESHBOOK_STDIN'")
+        ? s.replace("<<'MESHBOOK_STDIN'", `<<'MESHBOOK_STDIN'${suffix}`)
+        : `${s}${suffix}`;
   for (const s of steps) {
     out.push('', `# == ${s.id}: ${s.title} [article ${s.article}]`);
     for (const n of s.notes) out.push(`# note: ${n}`);
-    if (s.when === 'on-failure') { out.push('# runs only on a VM where an earlier step failed: see meshbook rebuild'); continue; }
+    if (s.when === 'on-failure') {
+      out.push('# runs only on a VM where an earlier step failed: see meshbook rebuild');
+      continue;
+    }
     for (const h of s.hosts) {
       const body = (b: PlannedAction): string[] => {
         if (b.skip) return [`echo ${quote(`${h.host}: skipped: ${b.skip}`)}`];

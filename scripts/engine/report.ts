@@ -8,8 +8,13 @@ import type { Status } from './types.ts';
 import { redact } from './redact.ts';
 
 const COLOR: Record<Status, (s: string) => string> = {
-  ok: chalk.green, changed: chalk.yellow, unchanged: chalk.green, skipped: chalk.gray,
-  'not in lab': chalk.cyan, failed: chalk.red, 'would change': chalk.magenta,
+  ok: chalk.green,
+  changed: chalk.yellow,
+  unchanged: chalk.green,
+  skipped: chalk.gray,
+  'not in lab': chalk.cyan,
+  failed: chalk.red,
+  'would change': chalk.magenta,
 };
 
 export function paint(s: Status): string {
@@ -20,7 +25,8 @@ export function hostLines(host: string, r: HostResult, verbose = true): string[]
   const out = [`  ${host.padEnd(10)} ${paint(r.status)}${r.error ? `  ${r.error}` : ''}`];
   if (verbose) for (const l of r.lines) out.push(`    ${l}`);
   for (const p of r.planned ?? []) out.push(chalk.magenta('    would run:'), ...p.split('\n').map((l) => `      ${l}`));
-  if (r.tail) out.push(chalk.gray('    stderr (last lines):'), ...r.tail.split('\n').map((l) => chalk.gray(`      ${l}`)));
+  if (r.tail)
+    out.push(chalk.gray('    stderr (last lines):'), ...r.tail.split('\n').map((l) => chalk.gray(`      ${l}`)));
   return out;
 }
 
@@ -31,9 +37,15 @@ export const STREAM_ABOVE = 5;
 /** Hooks that print progress as a run goes. On a terminal: a spinner whose text says how
  *  far the step is (`4/30 hosts done, 1 failed, running: vm5 vm6 ...`). Otherwise, for a
  *  fleet: `[vm3] changed` lines as results arrive (details of failures under them). */
-export function textHooks(print: (s: string) => void = (s) => console.log(redact(s)), tty = !!process.stderr.isTTY): Hooks {
+export function textHooks(
+  print: (s: string) => void = (s) => console.log(redact(s)),
+  tty = !!process.stderr.isTTY,
+): Hooks {
   let spinner: Ora | undefined;
-  let total = 0, done = 0, failed = 0, stream = false;
+  let total = 0,
+    done = 0,
+    failed = 0,
+    stream = false;
   const running = new Set<string>();
   const status = () => {
     const r = [...running];
@@ -46,7 +58,10 @@ export function textHooks(print: (s: string) => void = (s) => console.log(redact
       print(chalk.bold(`\n▶ ${id}: ${step.title}`) + chalk.gray(`  [article ${step.article}]`));
     },
     running(_id, hosts) {
-      total = hosts.length; done = 0; failed = 0; running.clear();
+      total = hosts.length;
+      done = 0;
+      failed = 0;
+      running.clear();
       stream = !tty && hosts.length > STREAM_ABOVE;
       if (tty && hosts.length) spinner = ora({ text: status(), stream: process.stderr }).start();
     },
@@ -61,7 +76,12 @@ export function textHooks(print: (s: string) => void = (s) => console.log(redact
       if (spinner) spinner.text = status();
       if (stream) {
         const [head, ...rest] = hostLines(host, r, false);
-        print([`[${host}] ${head.trimStart().slice(host.length).trimStart()}`, ...(r.status === 'failed' ? rest.map((l) => `[${host}] ${l}`) : [])].join('\n'));
+        print(
+          [
+            `[${host}] ${head.trimStart().slice(host.length).trimStart()}`,
+            ...(r.status === 'failed' ? rest.map((l) => `[${host}] ${l}`) : []),
+          ].join('\n'),
+        );
       }
     },
     stepEnd(rec) {
@@ -70,7 +90,13 @@ export function textHooks(print: (s: string) => void = (s) => console.log(redact
       if (stream) {
         const c: Record<string, number> = {};
         for (const r of Object.values(rec.hosts)) c[r.status] = (c[r.status] ?? 0) + 1;
-        print(chalk.gray(`  ${Object.entries(c).map(([k, v]) => `${v} ${k}`).join(', ')}`));
+        print(
+          chalk.gray(
+            `  ${Object.entries(c)
+              .map(([k, v]) => `${v} ${k}`)
+              .join(', ')}`,
+          ),
+        );
         return;
       }
       const lines = Object.entries(rec.hosts).flatMap(([h, r]) => hostLines(h, r));
@@ -79,6 +105,7 @@ export function textHooks(print: (s: string) => void = (s) => console.log(redact
   };
 }
 
+// eslint-disable-next-line no-control-regex -- ESC starts an ANSI colour sequence
 const ANSI = /\u001b\[[0-9;]*m/g;
 const visible = (s: string) => s.replace(ANSI, '').length;
 /** Statuses that need no one's attention in a summary. */
@@ -93,13 +120,26 @@ export function summaryTable(rep: RunReport, width = process.stdout.columns || 1
   const full = t.toString();
   if (Math.max(...full.split('\n').map(visible)) <= width) return full;
   const idWidth = Math.min(40, Math.max(...rep.records.map((r) => r.id.length)));
-  const lines = [`${rep.hosts.length} hosts; per step: hosts per status, and the hosts that need a look (all of it: --json)`];
+  const lines = [
+    `${rep.hosts.length} hosts; per step: hosts per status, and the hosts that need a look (all of it: --json)`,
+  ];
   for (const r of rep.records) {
     const counts = new Map<Status, number>();
     for (const res of Object.values(r.hosts)) counts.set(res.status, (counts.get(res.status) ?? 0) + 1);
     const head = `${r.id.padEnd(idWidth)}  ${[...counts].map(([st, n]) => `${n} ${paint(st)}`).join(', ')}`;
-    const bad = Object.entries(r.hosts).filter(([, res]) => !FINE.has(res.status) && !(res.status === 'skipped' && /nothing failed here|resumed|confirms it/.test(res.lines[0] ?? '')));
-    lines.push(bad.length ? `${head}: ${fitNames(bad.map(([h]) => h), width - visible(head) - 2)}` : head);
+    const bad = Object.entries(r.hosts).filter(
+      ([, res]) =>
+        !FINE.has(res.status) &&
+        !(res.status === 'skipped' && /nothing failed here|resumed|confirms it/.test(res.lines[0] ?? '')),
+    );
+    lines.push(
+      bad.length
+        ? `${head}: ${fitNames(
+            bad.map(([h]) => h),
+            width - visible(head) - 2,
+          )}`
+        : head,
+    );
   }
   return lines.join('\n');
 }
@@ -128,12 +168,16 @@ export function rerunCommand(rep: RunReport): string {
 export function failuresSummary(rep: RunReport): string[] {
   const out: string[] = [];
   const rerun = rerunCommand(rep);
-  for (const r of rep.records) for (const [h, res] of Object.entries(r.hosts)) {
-    if (res.status !== 'failed') continue;
-    const error = res.error ?? 'failed';
-    const next = /rerun with|to resume/.test(error) ? '' : `; next: ${/; fix: /.test(error) ? 'apply the fix, then ' : 'see the stderr above, fix it, then '}rerun \`${rerun}\` to resume (finished steps are checked, not redone)`;
-    out.push(`${h}: ${r.id}: ${error}${next}`);
-  }
+  for (const r of rep.records)
+    for (const [h, res] of Object.entries(r.hosts)) {
+      if (res.status !== 'failed') continue;
+      const error = res.error ?? 'failed';
+      const next = /rerun with|to resume/.test(error)
+        ? ''
+        : `; next: ${/; fix: /.test(error) ? 'apply the fix, then ' : 'see the stderr above, fix it, then '}rerun ` +
+          `\`${rerun}\` to resume (finished steps are checked, not redone)`;
+      out.push(`${h}: ${r.id}: ${error}${next}`);
+    }
   return out.map(redact);
 }
 

@@ -6,29 +6,29 @@ import type { Journal } from './journal.ts';
 
 export interface HostResult {
   status: Status;
-  lines: string[];          // what the step found or did, shown under the host
-  error?: string;           // one line: cause (and fix when known)
-  tail?: string;            // last lines of stderr on failure (redacted)
-  planned?: string[];       // --dry-run: the mutations that would run
-  ms?: number;              // wall time on this host (ms)
+  lines: string[]; // what the step found or did, shown under the host
+  error?: string; // one line: cause (and fix when known)
+  tail?: string; // last lines of stderr on failure (redacted)
+  planned?: string[]; // --dry-run: the mutations that would run
+  ms?: number; // wall time on this host (ms)
 }
 
 export interface StepRecord {
-  id: string;               // runbook/step
+  id: string; // runbook/step
   title: string;
   article: string;
   hosts: Record<string, HostResult>;
-  ms?: number;              // wall time of the step across its hosts (ms)
+  ms?: number; // wall time of the step across its hosts (ms)
 }
 
 export interface RunReport {
   records: StepRecord[];
   hosts: string[];
   failed: boolean;
-  stopped?: string;         // the walkthrough was quit
-  runbooks?: string[];      // what ran, for the "next action" in the summary
+  stopped?: string; // the walkthrough was quit
+  runbooks?: string[]; // what ran, for the "next action" in the summary
   envFile?: string;
-  notices?: string[];       // what the journal had to say (moved aside, entries voided)
+  notices?: string[]; // what the journal had to say (moved aside, entries voided)
 }
 
 export type Decision = 'yes' | 'skip' | 'quit';
@@ -48,13 +48,13 @@ export interface RunOptions {
   ssh: SshConfig;
   dryRun?: boolean;
   yes?: boolean;
-  consented?: Set<string>;  // walkthrough: step ids the person allowed a destructive change for
-  from?: string;            // step id (with or without runbook/)
+  consented?: Set<string>; // walkthrough: step ids the person allowed a destructive change for
+  from?: string; // step id (with or without runbook/)
   only?: string;
   forks?: number;
   hooks?: Hooks;
   journal?: Journal;
-  cluster?: ClusterProvider;  // lab: carries out kubectl commands against the lab cluster
-  labRules?: LabRules;        // lab: what the lab does with each step (lab/stand-ins); required with a lab env
-  signal?: AbortSignal;       // Ctrl-C: stop sending, stop what runs on the VMs, keep the journal consistent
+  cluster?: ClusterProvider; // lab: carries out kubectl commands against the lab cluster
+  labRules?: LabRules; // lab: what the lab does with each step (lab/stand-ins); required with a lab env
+  signal?: AbortSignal; // Ctrl-C: stop sending, stop what runs on the VMs, keep the journal consistent
 }

@@ -18,15 +18,32 @@ import { CLUSTER_ID_CMD, clusterIdentity, hostKeyIdentity, readKnownHosts } from
 import { StepSelection, matches } from './select.ts';
 import { chainScript, decidedSteps, splitChain, type Part } from './trip.ts';
 import {
-  CLUSTER, canChain, chainParts, clusterActionOf, decidedLocally, fingerprintAction, labCluster, needLabRules, normalizeCluster, normalizeVm, runAction, vmActionOf, withLabRules,
-  type NormalAction, type Runnable,
+  CLUSTER,
+  canChain,
+  chainParts,
+  clusterActionOf,
+  decidedLocally,
+  fingerprintAction,
+  labCluster,
+  needLabRules,
+  normalizeCluster,
+  normalizeVm,
+  runAction,
+  vmActionOf,
+  withLabRules,
+  type NormalAction,
+  type Runnable,
 } from './action.ts';
 
 export type { Decision, Hooks, HostResult, RunOptions, RunReport, StepRecord } from './run-types.ts';
 export { matches } from './select.ts';
 
 /** Steps that went along in an earlier trip: what to send, and the step's fingerprint. */
-interface Carried { id: string; fp: string; parts: Part[] }
+interface Carried {
+  id: string;
+  fp: string;
+  parts: Part[];
+}
 
 export async function runRunbooks(runbooks: Runbook[], loaded: Loaded, opts: RunOptions): Promise<RunReport> {
   const run = new Run(runbooks, loaded, opts);
@@ -55,15 +72,45 @@ class Run {
   private readonly clusterNoop = new Map<string, boolean>();
   private readonly probes = new Map<string, boolean>();
 
-  constructor(private readonly runbooks: Runbook[], private readonly loaded: Loaded, private readonly opts: RunOptions) {
+  constructor(
+    private readonly runbooks: Runbook[],
+    private readonly loaded: Loaded,
+    private readonly opts: RunOptions,
+  ) {
     needLabRules(loaded.lab, opts.labRules, 'run');
     this.hosts = loaded.inventory.vms;
-    this.cctx = { env: loaded.env, facts: this.clusterFacts, lab: loaded.lab, vms: this.hosts, workDir: workDirFor(loaded.envFile), envFile: loaded.envFile, dryRun: opts.dryRun };
-    this.ctxs = new Map(this.hosts.map((vm) => [vm.name, {
-      vm, env: loaded.env, facts: {}, cluster: this.clusterFacts, vms: this.hosts, lab: loaded.lab, distro: vm.distro, dryRun: opts.dryRun,
-    }]));
+    this.cctx = {
+      env: loaded.env,
+      facts: this.clusterFacts,
+      lab: loaded.lab,
+      vms: this.hosts,
+      workDir: workDirFor(loaded.envFile),
+      envFile: loaded.envFile,
+      dryRun: opts.dryRun,
+    };
+    this.ctxs = new Map(
+      this.hosts.map((vm) => [
+        vm.name,
+        {
+          vm,
+          env: loaded.env,
+          facts: {},
+          cluster: this.clusterFacts,
+          vms: this.hosts,
+          lab: loaded.lab,
+          distro: vm.distro,
+          dryRun: opts.dryRun,
+        },
+      ]),
+    );
     const hosts = [...(this.hasCluster() ? [CLUSTER] : []), ...this.hosts.map((h) => h.name)];
-    this.report = { records: [], hosts, failed: false, runbooks: runbooks.map((rb) => rb.name), envFile: loaded.envFile };
+    this.report = {
+      records: [],
+      hosts,
+      failed: false,
+      runbooks: runbooks.map((rb) => rb.name),
+      envFile: loaded.envFile,
+    };
     this.names = runbooks.map((rb) => rb.name);
     this.journal = opts.journal;
     this.select = new StepSelection(opts);
@@ -84,7 +131,9 @@ class Run {
       await identifyHosts(journal, this.names, this.loaded, this.hasCluster(), opts);
       journal.start(this.names);
     }
-    const onAbort = () => { for (const vm of [...this.busy]) void stopRemote(vm, opts.ssh, this.runId); };
+    const onAbort = () => {
+      for (const vm of [...this.busy]) void stopRemote(vm, opts.ssh, this.runId);
+    };
     // one abort listener per running command (up to --forks of them) besides this one
     if (opts.signal) setMaxListeners(0, opts.signal);
     opts.signal?.addEventListener('abort', onAbort, { once: true });
@@ -122,13 +171,20 @@ class Run {
       // (their trips have ended: the step before waited for them)
       const ran: string[] = [];
       for (const h of targets) if ((await this.carried.get(`${id}\0${h}`)?.results)?.length) ran.push(h);
-      if (!ran.length) { report.stopped = id; return false; }
+      if (!ran.length) {
+        report.stopped = id;
+        return false;
+      }
       targets.splice(0, targets.length, ...ran);
     }
     await opts.hooks?.stepStart?.(step, id, targets);
     if (targets.length && opts.hooks?.confirm) {
       const d = await opts.hooks.confirm(step, id, new Map([...actions].map(([h, v]) => [h, v.raw])));
-      if (d === 'quit') { report.stopped = id; report.records.push(rec); return false; }
+      if (d === 'quit') {
+        report.stopped = id;
+        report.records.push(rec);
+        return false;
+      }
       if (d === 'skip') {
         for (const h of targets) rec.hosts[h] = { status: 'skipped', lines: ['skipped by you'] };
         targets.length = 0;
@@ -136,7 +192,9 @@ class Run {
     }
     opts.hooks?.running?.(id, targets);
     const stepT0 = performance.now();
-    await pMap(targets, (h) => this.stepOnHost(rb, index, step, h, actions.get(h)!.n, rec), { concurrency: Math.max(1, opts.forks ?? 10) });
+    await pMap(targets, (h) => this.stepOnHost(rb, index, step, h, actions.get(h)!.n, rec), {
+      concurrency: Math.max(1, opts.forks ?? 10),
+    });
     rec.hosts = Object.fromEntries(report.hosts.filter((h) => rec.hosts[h]).map((h) => [h, rec.hosts[h]]));
     if (targets.length) rec.ms = Math.round(performance.now() - stepT0);
     if (this.journal && !opts.dryRun) {
@@ -155,7 +213,8 @@ class Run {
     const onFailure = step.when === 'on-failure';
     const clusterDown = this.failedHosts.has(CLUSTER);
     if (step.target === 'cluster') {
-      if (clusterDown && !onFailure) rec.hosts[CLUSTER] = { status: 'skipped', lines: ['an earlier cluster step failed'] };
+      if (clusterDown && !onFailure)
+        rec.hosts[CLUSTER] = { status: 'skipped', lines: ['an earlier cluster step failed'] };
       else {
         const a = this.clusterAction(step, id);
         actions.set(CLUSTER, { n: withLabRules(normalizeCluster(a, this.cctx), a, this.loaded.lab), raw: a });
@@ -166,7 +225,16 @@ class Run {
     for (const h of this.hosts) {
       const runs = onFailure ? this.failedHosts.has(h.name) : !this.failedHosts.has(h.name) && !clusterDown;
       if (!runs) {
-        rec.hosts[h.name] = { status: 'skipped', lines: [onFailure ? 'nothing failed here' : clusterDown ? 'an earlier cluster step failed' : 'an earlier step failed on this host'] };
+        rec.hosts[h.name] = {
+          status: 'skipped',
+          lines: [
+            onFailure
+              ? 'nothing failed here'
+              : clusterDown
+                ? 'an earlier cluster step failed'
+                : 'an earlier step failed on this host',
+          ],
+        };
         continue;
       }
       actions.set(h.name, this.vmAction(step, id, this.ctxs.get(h.name)!));
@@ -176,7 +244,14 @@ class Run {
   }
 
   /** A step on one host (its --forks slot held until a trip it opened has ended). */
-  private async stepOnHost(rb: Runbook, index: number, step: Step, h: string, n: NormalAction, rec: StepRecord): Promise<void> {
+  private async stepOnHost(
+    rb: Runbook,
+    index: number,
+    step: Step,
+    h: string,
+    n: NormalAction,
+    rec: StepRecord,
+  ): Promise<void> {
     const { opts, journal } = this;
     const id = `${rb.name}/${step.id}`;
     const onFailure = step.when === 'on-failure';
@@ -186,22 +261,28 @@ class Run {
     const doneEarlier = this.resumed.has(rb.name) && !onFailure && !!journal?.doneBefore(id, h, fp);
     let r: HostResult;
     try {
-      r = h === CLUSTER
-        ? await runAction(id, n, CLUSTER, this.loaded.lab, (x) => this.runOnCluster(x), opts, this.clusterFacts)
-        : await this.runOnVm(id, h, n, fp, rb, index);
+      r =
+        h === CLUSTER
+          ? await runAction(id, n, CLUSTER, this.loaded.lab, (x) => this.runOnCluster(x), opts, this.clusterFacts)
+          : await this.runOnVm(id, h, n, fp, rb, index);
     } catch (e) {
       r = { status: 'failed', lines: [], error: redact((e as Error).message) };
     }
     if (!opts.dryRun) journal?.record(id, h, r.status, fp);
-    if (doneEarlier && r.status === 'unchanged') r = { ...r, status: 'skipped', lines: ['done in the interrupted run; its check confirms it now', ...r.lines] };
-    if (opts.signal?.aborted && r.status === 'failed') r = { ...r, error: 'interrupted (Ctrl-C): stopped on this host; rerun to resume here' };
+    if (doneEarlier && r.status === 'unchanged')
+      r = { ...r, status: 'skipped', lines: ['done in the interrupted run; its check confirms it now', ...r.lines] };
+    if (opts.signal?.aborted && r.status === 'failed')
+      r = { ...r, error: 'interrupted (Ctrl-C): stopped on this host; rerun to resume here' };
     if (r.status === 'failed' && !onFailure) this.failedHosts.add(h);
     r.ms = Math.round(performance.now() - hostT0);
     rec.hosts[h] = r;
     opts.hooks?.hostDone?.(id, h, r);
     // the steps that went along are still running there: the slot stays taken
     const open = this.openTrips.get(h);
-    if (open) { this.openTrips.delete(h); await open; }
+    if (open) {
+      this.openTrips.delete(h);
+      await open;
+    }
   }
 
   private runOnCluster(r: Runnable): Promise<RemoteResult> {
@@ -221,7 +302,10 @@ class Run {
     if (!('text' in r)) return runLocal(r, this.opts.ssh.commandTimeoutMs);
     this.busy.add(vm);
     try {
-      return await this.stopIfTimedOut(vm, await runScript(vm, r, this.opts.ssh, { id: this.runId, signal: this.opts.signal }));
+      return await this.stopIfTimedOut(
+        vm,
+        await runScript(vm, r, this.opts.ssh, { id: this.runId, signal: this.opts.signal }),
+      );
     } finally {
       this.busy.delete(vm);
     }
@@ -242,12 +326,17 @@ class Run {
     };
     this.busy.add(vm);
     const done = runScript(vm, chainScript(steps, nonce), this.opts.ssh, {
-      id: this.runId, signal: this.opts.signal, marker: `\n__MESHBOOK_${nonce} `,
+      id: this.runId,
+      signal: this.opts.signal,
+      marker: `\n__MESHBOOK_${nonce} `,
       onOutput: (stdout, stderr) => settle({ code: 0, stdout, stderr }, false),
     })
       .then((r) => this.stopIfTimedOut(vm, r))
       .catch((e: Error) => ({ code: 255, stdout: '', stderr: e.message }))
-      .then((r) => { this.busy.delete(vm); settle(r, true); });
+      .then((r) => {
+        this.busy.delete(vm);
+        settle(r, true);
+      });
     return { steps: promises, done };
   }
 
@@ -272,7 +361,12 @@ class Run {
   /** Does step t run a probe on some live host (its interpretation may pass facts on)? */
   private probesSomewhere(t: Step, tid: string): boolean {
     if (!this.probes.has(tid)) {
-      this.probes.set(tid, this.hosts.some((x) => !this.failedHosts.has(x.name) && !!this.vmAction(t, tid, this.ctxs.get(x.name)!).n.probe));
+      this.probes.set(
+        tid,
+        this.hosts.some(
+          (x) => !this.failedHosts.has(x.name) && !!this.vmAction(t, tid, this.ctxs.get(x.name)!).n.probe,
+        ),
+      );
     }
     return this.probes.get(tid)!;
   }
@@ -281,7 +375,11 @@ class Run {
   private clusterSendsNothing(t: Step, tid: string): boolean {
     if (!this.clusterNoop.has(tid)) {
       const a = this.clusterAction(t, tid);
-      this.clusterNoop.set(tid, !this.failedHosts.has(CLUSTER) && decidedLocally(withLabRules(normalizeCluster(a, this.cctx), a, this.loaded.lab)));
+      this.clusterNoop.set(
+        tid,
+        !this.failedHosts.has(CLUSTER) &&
+          decidedLocally(withLabRules(normalizeCluster(a, this.cctx), a, this.loaded.lab)),
+      );
     }
     return this.clusterNoop.get(tid)!;
   }
@@ -293,7 +391,7 @@ class Run {
   private stepsToCarry(rb: Runbook, from: number, h: string): Carried[] {
     const out: Carried[] = [];
     const ctx = this.ctxs.get(h)!;
-    let selected = this.select.pastStart;   // --from: a step before the starting point never goes along
+    let selected = this.select.pastStart; // --from: a step before the starting point never goes along
     for (let j = from + 1; j < rb.steps.length; j++) {
       const t = rb.steps[j];
       const tid = `${rb.name}/${t.id}`;
@@ -323,7 +421,11 @@ class Run {
       if (done.length) return done;
       let more: Carried[] = [];
       // a step that cannot even be built yet (it throws) is left to its own turn
-      try { more = this.carryOn ? this.stepsToCarry(rb, index, vm.name) : []; } catch { more = []; }
+      try {
+        more = this.carryOn ? this.stepsToCarry(rb, index, vm.name) : [];
+      } catch {
+        more = [];
+      }
       const t = this.sendTrip(vm, [parts, ...more.map((m) => m.parts)]);
       const [mine, ...later] = t.steps;
       more.forEach((m, i) => this.carried.set(`${m.id}\0${vm.name}`, { fp: m.fp, results: later[i] }));
@@ -333,18 +435,44 @@ class Run {
   }
 
   /** A step on one VM: its probe may have gone along in an earlier trip. */
-  private async runOnVm(id: string, h: string, n: NormalAction, fp: string, rb: Runbook, index: number): Promise<HostResult> {
+  private async runOnVm(
+    id: string,
+    h: string,
+    n: NormalAction,
+    fp: string,
+    rb: Runbook,
+    index: number,
+  ): Promise<HostResult> {
     const { vm, facts } = this.ctxs.get(h)!;
     const early = n.probe ? await this.takeCarried(id, h, fp) : [];
-    const direct = early.length === 1 ? async (r: Runnable) => (r === n.probe ? early[0] : this.sendOne(vm, r)) : (r: Runnable) => this.sendOne(vm, r);
-    return runAction(id, n, `${vm.user}@${vm.host}:${vm.port}`, this.loaded.lab, direct, this.opts, facts, this.chainOnVm(vm, id, rb, index, fp));
+    const direct =
+      early.length === 1
+        ? async (r: Runnable) => (r === n.probe ? early[0] : this.sendOne(vm, r))
+        : (r: Runnable) => this.sendOne(vm, r);
+    return runAction(
+      id,
+      n,
+      `${vm.user}@${vm.host}:${vm.port}`,
+      this.loaded.lab,
+      direct,
+      this.opts,
+      facts,
+      this.chainOnVm(vm, id, rb, index, fp),
+    );
   }
 }
 /** Tell the journal who the hosts are now: each VM by its host key in meshbook's
  *  known_hosts, the cluster by the lab's generation or kube-system's UID. */
-async function identifyHosts(journal: Journal, names: string[], loaded: Loaded, hasCluster: boolean, opts: RunOptions): Promise<void> {
+async function identifyHosts(
+  journal: Journal,
+  names: string[],
+  loaded: Loaded,
+  hasCluster: boolean,
+  opts: RunOptions,
+): Promise<void> {
   const known = readKnownHosts(opts.ssh.knownHosts);
-  for (const vm of loaded.inventory.vms) journal.identify(names, vm.name, hostKeyIdentity(known, vm.host, vm.port), 'host');
+  for (const vm of loaded.inventory.vms)
+    journal.identify(names, vm.name, hostKeyIdentity(known, vm.host, vm.port), 'host');
   if (!hasCluster) return;
   const r = loaded.lab ? undefined : await runLocal(CLUSTER_ID_CMD, 15_000).catch(() => undefined);
   journal.identify(names, CLUSTER, clusterIdentity(loaded.env, loaded.lab, r), 'cluster');

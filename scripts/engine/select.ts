@@ -4,7 +4,12 @@
 import type { Runbook, Step } from './types.ts';
 
 export function matches(step: Step, rb: Runbook, sel: string): boolean {
-  return sel === step.id || sel === `${rb.name}/${step.id}` || step.id.startsWith(`${sel}-`) || `${rb.name}/${step.id}`.startsWith(`${sel}-`);
+  return (
+    sel === step.id ||
+    sel === `${rb.name}/${step.id}` ||
+    step.id.startsWith(`${sel}-`) ||
+    `${rb.name}/${step.id}`.startsWith(`${sel}-`)
+  );
 }
 
 /** Walks the runbooks' steps in order and says, per step, whether the run takes it. */

@@ -5,21 +5,31 @@
 import { quote } from './lazy.ts';
 
 export class Secret {
-  constructor(readonly name: string, readonly value: string) {}
-  toString(): string { return `***${this.name}***`; }
-  toJSON(): string { return this.toString(); }
+  constructor(
+    readonly name: string,
+    readonly value: string,
+  ) {}
+  toString(): string {
+    return `***${this.name}***`;
+  }
+  toJSON(): string {
+    return this.toString();
+  }
 }
 
 /** A fragment that is inserted as is (already-built shell, e.g. another script). */
 export class Raw {
-  constructor(readonly text: string, readonly display: string = text) {}
+  constructor(
+    readonly text: string,
+    readonly display: string = text,
+  ) {}
 }
 
 export type Kind = 'probe' | 'mutate';
 export interface Script {
   kind: Kind;
-  text: string;     // what runs (may contain secrets; never printed)
-  display: string;  // what is shown (secrets masked)
+  text: string; // what runs (may contain secrets; never printed)
+  display: string; // what is shown (secrets masked)
 }
 
 type Value = string | number | Secret | Raw | Script | ReadonlyArray<string | number | Secret>;
@@ -62,12 +72,18 @@ export function renderWith(script: Script, secret: SecretFn): string {
 /** The secrets a script carries, by name (none of their values). */
 export function secretsOf(script: Script): Secret[] {
   const found: Secret[] = [];
-  renderWith(script, (s) => { found.push(s); return ''; });
+  renderWith(script, (s) => {
+    found.push(s);
+    return '';
+  });
   return found;
 }
 
 function dedent(s: string): string {
-  const lines = s.replace(/^\n/, '').replace(/\n\s*$/, '').split('\n');
+  const lines = s
+    .replace(/^\n/, '')
+    .replace(/\n\s*$/, '')
+    .split('\n');
   const indent = Math.min(...lines.filter((l) => l.trim()).map((l) => l.match(/^ */)![0].length));
   return lines.map((l) => l.slice(Number.isFinite(indent) ? indent : 0)).join('\n');
 }
@@ -83,8 +99,12 @@ function tag(kind: Kind) {
     let display: string | undefined;
     const sc: Script = {
       kind,
-      get text() { return (text ??= render(strings, values, REVEAL)); },
-      get display() { return (display ??= render(strings, values, MASK)); },
+      get text() {
+        return (text ??= render(strings, values, REVEAL));
+      },
+      get display() {
+        return (display ??= render(strings, values, MASK));
+      },
     };
     sources.set(sc, { strings, values });
     return sc;

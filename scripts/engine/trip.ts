@@ -4,7 +4,10 @@ import type { RemoteResult } from './types.ts';
 import type { Script } from './sh.ts';
 
 /** One part of a round trip: a step's check, change or verify, or a probe. */
-export interface Part { kind: 'check' | 'change' | 'verify' | 'probe'; script: Script }
+export interface Part {
+  kind: 'check' | 'change' | 'verify' | 'probe';
+  script: Script;
+}
 
 /** One or more steps in one round trip. Per step: the check; on exit 10 the change and
  *  then the verify; on 0 the next step; anything else (or a failed change or verify) ends
@@ -13,7 +16,8 @@ export interface Part { kind: 'check' | 'change' | 'verify' | 'probe'; script: S
  *  code after each on stdout and stderr. The whole text is one compound command, read
  *  before any of it runs, with stdin from /dev/null: no part can swallow the ones after. */
 export function chainScript(steps: Part[][], nonce: string): Script {
-  const mark = (k: string) => `rc=$?; printf '\\n__MESHBOOK_${nonce} ${k} %d\\n' "$rc"; printf '\\n__MESHBOOK_${nonce} ${k} %d\\n' "$rc" >&2`;
+  const mark = (k: string) =>
+    `rc=$?; printf '\\n__MESHBOOK_${nonce} ${k} %d\\n' "$rc"; printf '\\n__MESHBOOK_${nonce} ${k} %d\\n' "$rc" >&2`;
   const body = (f: 'text' | 'display') => {
     const run = (p: Part) => ['( set -e', p.script[f], ')', mark(p.kind)];
     const out = ['{', 'set +e'];
@@ -35,16 +39,23 @@ export function chainScript(steps: Part[][], nonce: string): Script {
  *  steps after it get nothing (they did not run). */
 export function splitChain(r: RemoteResult, nonce: string, steps: Part[][]): RemoteResult[][] {
   const re = new RegExp(`\\n__MESHBOOK_${nonce} \\w+ (\\d+)\\n`);
-  let out = r.stdout, err = r.stderr;
+  let out = r.stdout,
+    err = r.stderr;
   const all: RemoteResult[][] = [];
   outer: for (const parts of steps) {
     const mine: RemoteResult[] = [];
     all.push(mine);
     for (let i = 0; i < parts.length; i++) {
-      const mo = re.exec(out), me = re.exec(err);
+      const mo = re.exec(out),
+        me = re.exec(err);
       if (!mo) {
         const code = r.code === 0 ? 255 : r.code;
-        mine.push({ ...r, code, stdout: out, stderr: r.code === 0 ? `${err}\nthe remote script ended before this part finished` : err });
+        mine.push({
+          ...r,
+          code,
+          stdout: out,
+          stderr: r.code === 0 ? `${err}\nthe remote script ended before this part finished` : err,
+        });
         break outer;
       }
       const code = Number(mo[1]);

@@ -8,7 +8,7 @@ import type { Vm } from './inventory.ts';
 export type Status = 'ok' | 'changed' | 'unchanged' | 'skipped' | 'not in lab' | 'failed' | 'would change';
 
 export interface Facts {
-  distro?: string;          // a profile id from vm/profiles
+  distro?: string; // a profile id from vm/profiles
   family?: 'redhat' | 'debian';
   kernel?: string;
   [k: string]: unknown;
@@ -18,10 +18,10 @@ export interface HostCtx {
   vm: Vm;
   env: Record<string, string>;
   facts: Facts;
-  cluster: Facts;           // facts the cluster steps found (e.g. a NodePort, a clusterIP)
-  vms?: Vm[];               // every VM of the run (roles, peers)
-  dryRun?: boolean;         // --dry-run: a probe with a side effect (a token) must not run
-  lab: boolean;             // running against the embedded lab
+  cluster: Facts; // facts the cluster steps found (e.g. a NodePort, a clusterIP)
+  vms?: Vm[]; // every VM of the run (roles, peers)
+  dryRun?: boolean; // --dry-run: a probe with a side effect (a token) must not run
+  lab: boolean; // running against the embedded lab
   distro: string | undefined; // declared or detected distro
 }
 
@@ -51,7 +51,12 @@ export interface VmAction {
 
 /** The lab's own check/apply/verify for a change it cannot make; `what` is shown as
  *  "lab stand-in: ...". */
-export interface LabStandIn { check?: Script; apply?: Script; verify?: Script; what: string }
+export interface LabStandIn {
+  check?: Script;
+  apply?: Script;
+  verify?: Script;
+  what: string;
+}
 
 export interface Interpretation {
   ok: boolean;
@@ -64,7 +69,7 @@ export interface RemoteResult {
   stdout: string;
   stderr: string;
   timedOut?: boolean;
-  notInLab?: string;         // a lab cluster provider could not do this command: why
+  notInLab?: string; // a lab cluster provider could not do this command: why
 }
 
 /** Who runs the cluster-side commands: the real kubectl/istioctl on this machine, or
@@ -79,9 +84,9 @@ export interface ClusterProvider {
 export interface LocalCmd {
   kind: 'probe' | 'mutate';
   argv: string[];
-  stdin?: string;            // e.g. the rendered manifest for `kubectl apply -f -`
-  stdinLabel?: string;       // what to show instead of stdin (e.g. 'manifests/x/y.yaml (rendered)')
-  changeCodes?: number[];    // for a check: exit codes that mean "change needed" (default [10])
+  stdin?: string; // e.g. the rendered manifest for `kubectl apply -f -`
+  stdinLabel?: string; // what to show instead of stdin (e.g. 'manifests/x/y.yaml (rendered)')
+  changeCodes?: number[]; // for a check: exit codes that mean "change needed" (default [10])
   cwd?: string;
 }
 
@@ -100,22 +105,22 @@ export interface ClusterAction {
 
 export interface ClusterCtx {
   env: Record<string, string>;
-  facts: Facts;              // shared by every cluster step of the run (and readable by VM steps)
+  facts: Facts; // shared by every cluster step of the run (and readable by VM steps)
   lab: boolean;
   vms: Vm[];
-  workDir: string;           // a per-env directory for generated files (e.g. istioctl's output)
-  envFile: string;           // the env file of this run (absolute), e.g. for the verifier
+  workDir: string; // a per-env directory for generated files (e.g. istioctl's output)
+  envFile: string; // the env file of this run (absolute), e.g. for the verifier
   dryRun?: boolean;
 }
 
 export interface Step {
-  id: string;                  // e.g. '03-env-file'; with the runbook: 'asm-vm-proxy/03-env-file'
+  id: string; // e.g. '03-env-file'; with the runbook: 'asm-vm-proxy/03-env-file'
   title: string;
-  article: string;             // the article section this step mirrors
-  notes?: string[];            // where the article is wrong or dated, and what we do instead
+  article: string; // the article section this step mirrors
+  notes?: string[]; // where the article is wrong or dated, and what we do instead
   target: 'vm' | 'cluster';
-  perDistro?: boolean;         // the commands differ per distro (plan shows each branch)
-  gathersFacts?: boolean;      // always runs, even when resuming (later steps need its facts)
+  perDistro?: boolean; // the commands differ per distro (plan shows each branch)
+  gathersFacts?: boolean; // always runs, even when resuming (later steps need its facts)
   when?: 'always' | 'on-failure';
   vm?: (ctx: HostCtx) => VmAction;
   cluster?: (ctx: ClusterCtx) => ClusterAction;
@@ -135,7 +140,7 @@ export interface InputSpec {
 export interface Runbook {
   name: string;
   title: string;
-  article: string;             // the article it mirrors: title (original and English), author, publication
+  article: string; // the article it mirrors: title (original and English), author, publication
   summary: string;
   inputs: InputSpec[];
   steps: Step[];

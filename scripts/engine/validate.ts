@@ -4,10 +4,26 @@ import type ipaddrTypes from 'ipaddr.js';
 import { ipaddr } from './lazy.ts';
 
 export const ASM_REGIONS = [
-  'cn-hangzhou', 'cn-shanghai', 'cn-qingdao', 'cn-beijing', 'cn-zhangjiakou', 'cn-huhehaote',
-  'cn-shenzhen', 'cn-chengdu', 'cn-hongkong', 'ap-southeast-1', 'ap-southeast-2', 'ap-southeast-3',
-  'ap-southeast-5', 'ap-northeast-1', 'eu-central-1', 'eu-west-1', 'us-west-1', 'us-east-1',
-  'ap-south-1', 'me-east-1',
+  'cn-hangzhou',
+  'cn-shanghai',
+  'cn-qingdao',
+  'cn-beijing',
+  'cn-zhangjiakou',
+  'cn-huhehaote',
+  'cn-shenzhen',
+  'cn-chengdu',
+  'cn-hongkong',
+  'ap-southeast-1',
+  'ap-southeast-2',
+  'ap-southeast-3',
+  'ap-southeast-5',
+  'ap-northeast-1',
+  'eu-central-1',
+  'eu-west-1',
+  'us-west-1',
+  'us-east-1',
+  'ap-south-1',
+  'me-east-1',
 ] as const;
 
 const show = (v: string) => JSON.stringify(v);
@@ -20,14 +36,20 @@ export function region(v: string): string | undefined {
 /** RFC 1123 label: Kubernetes namespaces and Service names. */
 export function dnsLabel(v: string): string | undefined {
   if (v.length <= 63 && /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(v)) return undefined;
-  return `${show(v)} is not a DNS-1123 label; use at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit`;
+  return (
+    `${show(v)} is not a DNS-1123 label; use at most 63 lowercase ` +
+    `letters, digits and '-', starting and ending with a letter or digit`
+  );
 }
 
 /** RFC 1123 subdomain: ServiceAccount and Pod names. */
 export function dnsSubdomain(v: string): string | undefined {
   const ok = v.length <= 253 && v.split('.').every((p) => /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(p));
   if (ok) return undefined;
-  return `${show(v)} is not a DNS-1123 subdomain; use lowercase letters, digits, '-' and '.', each part starting and ending with a letter or digit`;
+  return (
+    `${show(v)} is not a DNS-1123 subdomain; use lowercase letters, digits, ` +
+    `'-' and '.', each part starting and ending with a letter or digit`
+  );
 }
 
 export function ipv4(v: string): string | undefined {
@@ -71,7 +93,8 @@ export function port(v: string | number): string | undefined {
 export function host(v: string): string | undefined {
   if (ipaddr.IPv4.isValidFourPartDecimal(v)) return undefined;
   if (/^\d+(\.\d+)*$/.test(v)) return ipv4(v);
-  if (v.length <= 253 && /^[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?(\.[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?)*$/.test(v)) return undefined;
+  if (v.length <= 253 && /^[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?(\.[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?)*$/.test(v))
+    return undefined;
   return `${show(v)} is not a hostname or IPv4 address`;
 }
 

@@ -24,27 +24,48 @@ function showActions(actions: Map<string, VmAction | ClusterAction>, lab: boolea
     const p = planned(a, undefined, lab);
     if (p.skip) return `skipped: ${p.skip}`;
     const parts: string[] = [];
-    if (lab && p.notInLab) parts.push(chalk.cyan(`not in lab: ${p.notInLab}`) + (p.labStandIn ? `\nlab stand-in: ${p.labStandIn}` : ''));
+    if (lab && p.notInLab)
+      parts.push(chalk.cyan(`not in lab: ${p.notInLab}`) + (p.labStandIn ? `\nlab stand-in: ${p.labStandIn}` : ''));
     if (p.consent) parts.push(chalk.red(`destructive: ${p.consent}`));
-    for (const s of p.scripts) parts.push(`${chalk.bold(s.role)} (${s.kind}):\n${s.script.split('\n').map((l) => `  ${l}`).join('\n')}`);
+    for (const s of p.scripts)
+      parts.push(
+        `${chalk.bold(s.role)} (${s.kind}):\n${s.script
+          .split('\n')
+          .map((l) => `  ${l}`)
+          .join('\n')}`,
+      );
     return parts.join('\n');
   };
   for (const [host, a] of actions) {
     const t = text(a);
     groups.set(t, [...(groups.get(t) ?? []), host]);
   }
-  return [...groups].map(([t, hosts]) => `on ${hosts.join(', ')}:\n${t.split('\n').map((l) => `  ${l}`).join('\n')}`);
+  return [...groups].map(
+    ([t, hosts]) =>
+      `on ${hosts.join(', ')}:\n${t
+        .split('\n')
+        .map((l) => `  ${l}`)
+        .join('\n')}`,
+  );
 }
 
 /** The walkthrough asks questions: without a terminal on both ends it cannot. */
 export function needsTerminal(runbook: string | undefined, envFile: string | undefined): string | undefined {
   if (process.stdin.isTTY && process.stdout.isTTY) return undefined;
-  const which = !process.stdin.isTTY && !process.stdout.isTTY ? 'stdin and stdout are not terminals' : `${process.stdin.isTTY ? 'stdout' : 'stdin'} is not a terminal`;
-  return `walkthrough: needs a terminal to ask its questions (${which}); without one, run \`meshbook rebuild ${runbook ?? '<runbook>'} --env ${envFile ?? 'FILE'}\` (an env file with every input, see envs/${runbook ?? '<runbook>'}.env.example)`;
+  const which =
+    !process.stdin.isTTY && !process.stdout.isTTY
+      ? 'stdin and stdout are not terminals'
+      : `${process.stdin.isTTY ? 'stdout' : 'stdin'} is not a terminal`;
+  return (
+    `walkthrough: needs a terminal to ask its questions (${which}); without one, ` +
+    `run \`meshbook rebuild ${runbook ?? '<runbook>'} --env ${envFile ?? 'FILE'}\` ` +
+    `(an env file with every input, see envs/${runbook ?? '<runbook>'}.env.example)`
+  );
 }
 
 /** A problem line without its `NAME: ` (the prompt already names the variable). */
-const bare = (p: string, name: string) => p.startsWith(`${name}: `) ? p.slice(name.length + 2) : p.startsWith(`${name} `) ? p.slice(name.length + 1) : p;
+const bare = (p: string, name: string) =>
+  p.startsWith(`${name}: `) ? p.slice(name.length + 2) : p.startsWith(`${name} `) ? p.slice(name.length + 1) : p;
 
 /** A secret's value never appears in a message about it. */
 function hideValue(msg: string, value: string): string {
@@ -59,7 +80,8 @@ function hideValue(msg: string, value: string): string {
 function stepProgress(rb: Runbook) {
   const skipped: Array<{ id: string; index: number }> = [];
   const indexOf = (id: string) => rb.steps.findIndex((s) => `${rb.name}/${s.id}` === id);
-  const skippedBefore = (id: string) => skipped.filter((s) => s.index < indexOf(id)).map((s) => s.id.slice(rb.name.length + 1));
+  const skippedBefore = (id: string) =>
+    skipped.filter((s) => s.index < indexOf(id)).map((s) => s.id.slice(rb.name.length + 1));
   const note = (id: string) => {
     const before = skippedBefore(id);
     if (!before.length) return undefined;
@@ -75,12 +97,27 @@ function stepProgress(rb: Runbook) {
 
 const failedIn = (rec: StepRecord) => Object.values(rec.hosts).some((h) => h.status === 'failed');
 
-export async function walkthrough(runbooks: Runbook[], opts: { runbook?: string; envFile?: string; ssh: (env: Record<string, string>, netns?: string) => RunOptions['ssh']; cluster?: (env: Record<string, string>) => RunOptions['cluster']; labRules?: RunOptions['labRules'] }): Promise<RunReport | undefined> {
+export async function walkthrough(
+  runbooks: Runbook[],
+  opts: {
+    runbook?: string;
+    envFile?: string;
+    ssh: (env: Record<string, string>, netns?: string) => RunOptions['ssh'];
+    cluster?: (env: Record<string, string>) => RunOptions['cluster'];
+    labRules?: RunOptions['labRules'];
+  },
+): Promise<RunReport | undefined> {
   const known = opts.runbook ? runbooks.find((r) => r.name === opts.runbook) : undefined;
   const noTty = needsTerminal(known?.name, opts.envFile);
   if (noTty) throw new InputError([noTty]);
-  if (opts.runbook && !known) throw new InputError([`runbook: ${JSON.stringify(opts.runbook)} is not known; see meshbook list`]);
-  const rb = known ?? await select({ message: 'Which runbook?', choices: runbooks.map((r) => ({ name: `${r.name}: ${r.title}`, value: r, description: r.summary })) });
+  if (opts.runbook && !known)
+    throw new InputError([`runbook: ${JSON.stringify(opts.runbook)} is not known; see meshbook list`]);
+  const rb =
+    known ??
+    (await select({
+      message: 'Which runbook?',
+      choices: runbooks.map((r) => ({ name: `${r.name}: ${r.title}`, value: r, description: r.summary })),
+    }));
   console.log(chalk.bold(`\n${rb.title}`) + chalk.gray(` (mirrors ${rb.article})`) + `\n${rb.summary}\n`);
 
   const fromFile: Record<string, string> = opts.envFile ? readEnvFile(opts.envFile) : {};
@@ -101,9 +138,15 @@ export async function walkthrough(runbooks: Runbook[], opts: { runbook?: string;
     try {
       if (spec.name === 'VM_INVENTORY') {
         const v = value.trim();
-        if (!v) return spec.required ? `enter the path of your VM inventory YAML (${relTo}), e.g. inventory.yaml; envs/inventory.example.yaml shows the format` : undefined;
+        if (!v)
+          return spec.required
+            ? `enter the path of your VM inventory YAML (${relTo}), e.g. ` +
+                `inventory.yaml; envs/inventory.example.yaml shows the format`
+            : undefined;
         const r = loadInventory(path.resolve(path.dirname(base), expandHome(v)), { checkFiles: true });
-        return r.problems.length ? bare(r.problems[0], 'VM_INVENTORY') + (r.problems.length > 1 ? ` (and ${r.problems.length - 1} more)` : '') : undefined;
+        return r.problems.length
+          ? bare(r.problems[0], 'VM_INVENTORY') + (r.problems.length > 1 ? ` (and ${r.problems.length - 1} more)` : '')
+          : undefined;
       }
       const p = checkInputs([spec], { ...env, [spec.name]: value });
       return p.length ? bare(p[0], spec.name) : undefined;
@@ -142,7 +185,10 @@ export async function walkthrough(runbooks: Runbook[], opts: { runbook?: string;
       break;
     } catch (e) {
       if (!(e instanceof InputError)) throw e;
-      const named = e.problems.map((p) => ({ p, spec: specs.find((s) => p.startsWith(`${s.name}:`) || p.startsWith(`${s.name} `)) }));
+      const named = e.problems.map((p) => ({
+        p,
+        spec: specs.find((s) => p.startsWith(`${s.name}:`) || p.startsWith(`${s.name} `)),
+      }));
       if (named.some((n) => !n.spec)) throw e;
       for (const n of named) console.log(chalk.yellow(redact(n.p)));
       for (const spec of new Set(named.map((n) => n.spec!))) await ask(spec);
@@ -155,7 +201,9 @@ export async function walkthrough(runbooks: Runbook[], opts: { runbook?: string;
   const hooks: Hooks = {
     ...text,
     stepStart(step: Step, id: string) {
-      console.log(chalk.bold(`\n▶ ${progress.label(id)} · ${id}: ${step.title}`) + chalk.gray(`  [article ${step.article}]`));
+      console.log(
+        chalk.bold(`\n▶ ${progress.label(id)} · ${id}: ${step.title}`) + chalk.gray(`  [article ${step.article}]`),
+      );
     },
     stepEnd(rec) {
       text.stepEnd?.(rec);
@@ -165,15 +213,26 @@ export async function walkthrough(runbooks: Runbook[], opts: { runbook?: string;
     async confirm(step, id, actions) {
       console.log(chalk.gray(`  mirrors article ${step.article}`));
       for (const n of step.notes ?? []) console.log(chalk.yellow(`  note: ${n}`));
-      for (const block of showActions(actions, loaded.lab)) console.log(redact(block).split('\n').map((l) => `  ${l}`).join('\n'));
+      for (const block of showActions(actions, loaded.lab))
+        console.log(
+          redact(block)
+            .split('\n')
+            .map((l) => `  ${l}`)
+            .join('\n'),
+        );
       const d = await select({
         message: `Run ${id}? (${progress.label(id)})`,
-        choices: [{ name: 'yes', value: 'yes' as const }, { name: 'skip this step', value: 'skip' as const }, { name: 'quit', value: 'quit' as const }],
+        choices: [
+          { name: 'yes', value: 'yes' as const },
+          { name: 'skip this step', value: 'skip' as const },
+          { name: 'quit', value: 'quit' as const },
+        ],
       });
       if (d === 'skip') progress.skip(id);
       const consent = [...actions.values()].find((a) => a.consent && !(loaded.lab && a.notInLab))?.consent;
       if (d === 'yes' && consent) {
-        if (await confirm({ message: `This step is destructive: ${consent}. Allow it?`, default: false })) consented.add(id);
+        if (await confirm({ message: `This step is destructive: ${consent}. Allow it?`, default: false }))
+          consented.add(id);
       }
       return d;
     },
@@ -190,12 +249,15 @@ export async function walkthrough(runbooks: Runbook[], opts: { runbook?: string;
 
   if (!report.failed && !report.stopped) return report;
   // a rebuild is suggested: name an env file that exists and holds these answers
-  const saved = opts.envFile && !asked.size
-    ? { file: opts.envFile, blank: [] as string[] }
-    : await offerToSave(rb, env, base, [...asked], opts.envFile);
+  const saved =
+    opts.envFile && !asked.size
+      ? { file: opts.envFile, blank: [] as string[] }
+      : await offerToSave(rb, env, base, [...asked], opts.envFile);
   report.envFile = saved?.file;
   const fill = saved?.blank.length ? `fill in ${saved.blank.join(', ')} in ${saved.file}, then ` : '';
-  const failures = saved ? failuresSummary(report).map((l) => fill ? l.replace(/(rerun `meshbook rebuild)/, `${fill}$1`) : l) : failuresWithoutFile(report);
+  const failures = saved
+    ? failuresSummary(report).map((l) => (fill ? l.replace(/(rerun `meshbook rebuild)/, `${fill}$1`) : l))
+    : failuresWithoutFile(report);
   for (const f of failures) console.log(chalk.red(f));
   for (const rec of report.records) {
     const note = failedIn(rec) ? progress.note(rec.id) : undefined;
@@ -203,8 +265,13 @@ export async function walkthrough(runbooks: Runbook[], opts: { runbook?: string;
   }
   if (report.stopped) {
     const first = report.stopped === `${rb.name}/${rb.steps[0].id}`;
-    const cmd = saved ? `meshbook rebuild ${rb.name} --env ${saved.file}${first ? '' : ` --from ${report.stopped}`}` : undefined;
-    console.log(`stopped at ${report.stopped}` + (cmd ? `; ${first ? 'to run it without questions' : 'resume with'}: ${fill}${cmd}` : `; ${notSavedHint(rb)}`));
+    const cmd = saved
+      ? `meshbook rebuild ${rb.name} --env ${saved.file}${first ? '' : ` --from ${report.stopped}`}`
+      : undefined;
+    console.log(
+      `stopped at ${report.stopped}` +
+        (cmd ? `; ${first ? 'to run it without questions' : 'resume with'}: ${fill}${cmd}` : `; ${notSavedHint(rb)}`),
+    );
   }
   return report;
 }
@@ -217,47 +284,78 @@ function exampleOf(rb: Runbook): string | undefined {
 
 function notSavedHint(rb: Runbook): string {
   const ex = exampleOf(rb);
-  return `the answers were not saved: run \`meshbook walkthrough ${rb.name}\` again, or write an env file${ex ? ` (${ex} shows every key)` : ''} for \`meshbook rebuild ${rb.name} --env <it>\``;
+  return (
+    `the answers were not saved: run \`meshbook walkthrough ${rb.name}\` again, or write an env ` +
+    `file${ex ? ` (${ex} shows every key)` : ''} for \`meshbook rebuild ${rb.name} --env <it>\``
+  );
 }
 
 /** Failure lines when no env file holds the answers: no rerun command to name. */
 function failuresWithoutFile(report: RunReport): string[] {
   const out: string[] = [];
-  for (const r of report.records) for (const [h, res] of Object.entries(r.hosts)) {
-    if (res.status === 'failed') out.push(redact(`${h}: ${r.id}: ${res.error ?? 'failed'}`));
-  }
+  for (const r of report.records)
+    for (const [h, res] of Object.entries(r.hosts)) {
+      if (res.status === 'failed') out.push(redact(`${h}: ${r.id}: ${res.error ?? 'failed'}`));
+    }
   const rb = report.runbooks?.[0];
-  if (out.length && rb) out.push(`next: fix the cause above, then run \`meshbook walkthrough ${rb}\` again (steps already done report unchanged)`);
+  if (out.length && rb)
+    out.push(
+      `next: fix the cause above, then run \`meshbook walkthrough ${rb}\` again (steps already done report unchanged)`,
+    );
   return out;
 }
 
 /** Offer to write the answers to an env file; returns where (and which secrets were left
  *  blank), or undefined when the person declined. */
-async function offerToSave(rb: Runbook, env: Record<string, string>, base: string, asked: string[], envFile: string | undefined): Promise<{ file: string; blank: string[] } | undefined> {
-  console.log(envFile
-    ? `\n${envFile} does not hold the answers you gave here (${asked.join(', ')}).`
-    : '\n`meshbook rebuild` reads its inputs from an env file.');
-  if (!await confirm({ message: 'Save your answers to an env file?', default: true })) {
+async function offerToSave(
+  rb: Runbook,
+  env: Record<string, string>,
+  base: string,
+  asked: string[],
+  envFile: string | undefined,
+): Promise<{ file: string; blank: string[] } | undefined> {
+  console.log(
+    envFile
+      ? `\n${envFile} does not hold the answers you gave here (${asked.join(', ')}).`
+      : '\n`meshbook rebuild` reads its inputs from an env file.',
+  );
+  if (!(await confirm({ message: 'Save your answers to an env file?', default: true }))) {
     console.log(notSavedHint(rb));
     return undefined;
   }
   let file: string;
   for (;;) {
-    const answer = await input({ message: 'env file to write', default: `${rb.name}.env`, validate: (v) => envPathProblem(v) ?? true });
+    const answer = await input({
+      message: 'env file to write',
+      default: `${rb.name}.env`,
+      validate: (v) => envPathProblem(v) ?? true,
+    });
     file = path.resolve(expandHome(answer.trim()));
     if (!fs.existsSync(file)) break;
     if (await confirm({ message: `${file} exists; overwrite it?`, default: false })) break;
   }
   const specs = inputsOf([rb]);
   const secrets = specs.filter((s) => s.secret && env[s.name]).map((s) => s.name);
-  const withSecrets = secrets.length > 0 && await confirm({
-    message: `Write the secret${secrets.length > 1 ? 's' : ''} ${secrets.join(', ')} into it too (the file is 0600)? Otherwise ${secrets.length > 1 ? 'they are' : 'it is'} left blank`,
-    default: false,
-  });
+  const withSecrets =
+    secrets.length > 0 &&
+    (await confirm({
+      message:
+        `Write the secret${secrets.length > 1 ? 's' : ''} ${secrets.join(', ')} into it too ` +
+        `(the file is 0600)? Otherwise ${secrets.length > 1 ? 'they are' : 'it is'} left blank`,
+      default: false,
+    }));
   const shown = path.relative(process.cwd(), file).startsWith('..') ? file : path.relative(process.cwd(), file) || file;
   const c = envContent({ runbook: rb.name, specs, env, withSecrets, fromEnvFile: base, file: shown });
   writePrivateFile(file, c.text);
-  console.log(`saved ${shown} (mode 0600)` + (c.blank.length ? `; ${c.blank.join(', ')} left blank: fill ${c.blank.length > 1 ? 'them' : 'it'} in before meshbook rebuild` : '')
-    + (c.unwritable.length ? `; ${c.unwritable.join(', ')} could not be written as KEY=value: fill ${c.unwritable.length > 1 ? 'them' : 'it'} in by hand` : ''));
+  console.log(
+    `saved ${shown} (mode 0600)` +
+      (c.blank.length
+        ? `; ${c.blank.join(', ')} left blank: fill ${c.blank.length > 1 ? 'them' : 'it'} in before meshbook rebuild`
+        : '') +
+      (c.unwritable.length
+        ? `; ${c.unwritable.join(', ')} could not be written as KEY=value: ` +
+          `fill ${c.unwritable.length > 1 ? 'them' : 'it'} in by hand`
+        : ''),
+  );
   return { file: shown, blank: [...c.blank, ...c.unwritable] };
 }

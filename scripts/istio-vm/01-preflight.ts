@@ -8,6 +8,8 @@ import preflight from '../shared/preflight.ts';
 const step: Step = {
   ...preflight,
   article: '接入准备 (preparation)',
-  notes: ['the article downloads istioctl 1.11.3 but installs the 1.11.4 sidecar package: one ISTIO_VERSION is used for both'],
+  notes: [
+    'the article downloads istioctl 1.11.3 but installs the 1.11.4 sidecar package: one ISTIO_VERSION is used for both',
+  ],
 };
 export default step;

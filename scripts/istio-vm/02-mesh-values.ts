@@ -14,25 +14,45 @@ const step: Step = {
   id: '02-mesh-values',
   title: 'Read the mesh values Istio runs with',
   article: 'istio 控制面配置 (control plane)',
-  notes: ['the article patches or installs without looking; the current values are read first, so a re-run changes nothing'],
+  notes: [
+    'the article patches or installs without looking; the current values are read first, so a re-run changes nothing',
+  ],
   target: 'cluster',
   gathersFacts: true,
   cluster: (ctx) => {
     const patch = ctx.env.ISTIO_CONFIG_MODE === 'patch';
     return {
-      probe: probeCmd(patch
-        ? kubectl(ctx.env, '-n', ISTIO_NS, 'get', 'istiooperators.install.istio.io', 'istio', '-o', 'json')
-        : kubectl(ctx.env, '-n', ISTIO_NS, 'get', 'configmap', 'istio-sidecar-injector', '-o', 'json')),
+      probe: probeCmd(
+        patch
+          ? kubectl(ctx.env, '-n', ISTIO_NS, 'get', 'istiooperators.install.istio.io', 'istio', '-o', 'json')
+          : kubectl(ctx.env, '-n', ISTIO_NS, 'get', 'configmap', 'istio-sidecar-injector', '-o', 'json'),
+      ),
       interpret: (out) => {
         const want = `wanted: ${showValues(wantedValues(ctx.env))}`;
         if (out.code !== 0) {
-          if (!notFound(out.stderr)) return { ok: false, lines: [`error: kubectl exited ${out.code}: ${out.stderr.trim().split('\n').pop()}`] };
-          if (patch) return { ok: false, lines: [`error: there is no IstioOperator istio in ${ISTIO_NS} (no in-cluster operator); set ISTIO_CONFIG_MODE=install`] };
-          return { ok: true, lines: ['Istio is not installed here yet (no istio-sidecar-injector ConfigMap): 03 installs it', want], facts: withFacts(ctx.facts, { meshValues: null }) };
+          if (!notFound(out.stderr))
+            return { ok: false, lines: [`error: kubectl exited ${out.code}: ${out.stderr.trim().split('\n').pop()}`] };
+          if (patch)
+            return {
+              ok: false,
+              lines: [
+                `error: there is no IstioOperator istio in ${ISTIO_NS} ` +
+                  `(no in-cluster operator); set ISTIO_CONFIG_MODE=install`,
+              ],
+            };
+          return {
+            ok: true,
+            lines: ['Istio is not installed here yet (no istio-sidecar-injector ConfigMap): 03 installs it', want],
+            facts: withFacts(ctx.facts, { meshValues: null }),
+          };
         }
         const v = parseMeshValues(out.stdout, patch ? 'patch' : 'install');
         if ('error' in v) return { ok: false, lines: [`error: ${v.error}`] };
-        return { ok: true, lines: [`Istio runs with ${showValues(v)}`, want], facts: withFacts(ctx.facts, { meshValues: v }) };
+        return {
+          ok: true,
+          lines: [`Istio runs with ${showValues(v)}`, want],
+          facts: withFacts(ctx.facts, { meshValues: v }),
+        };
       },
     };
   },

@@ -9,7 +9,10 @@ const step: Step = {
   id: '05-eastwest-gateway',
   title: 'Install the east-west gateway',
   article: '部署东西向开关 (east-west gateway)',
-  notes: ['the article pipes the generator into istioctl; here 04 ran the generator and its checked output goes to istioctl on stdin'],
+  notes: [
+    'the article pipes the generator into istioctl; here 04 ran ' +
+      'the generator and its checked output goes to istioctl on stdin',
+  ],
   target: 'cluster',
   cluster: (ctx) => {
     const iop = ivFacts(ctx.facts).eastwestIop;
@@ -18,12 +21,19 @@ const step: Step = {
     return {
       // exit 1 = not found: install; kubectl errors other than NotFound also exit 1, and
       // then the install shows the same error
-      check: probeCmd(kubectl(ctx.env, '-n', ISTIO_NS, 'get', 'service', EASTWEST_SVC, '-o', 'name'), { changeCodes: [1] }),
-      apply: [mutateCmd(istioctl(ctx.env, 'install', '-y', '-f', '-'), {
-        stdin: iop ?? '# (plan) the IstioOperator gen-eastwest-gateway.sh --single-cluster prints in 04, at run time\n',
-        stdinLabel: 'the IstioOperator gen-eastwest-gateway.sh --single-cluster printed (04)',
-      })],
-      verify: probeCmd(kubectl(ctx.env, '-n', ISTIO_NS, 'rollout', 'status', `deployment/${EASTWEST_SVC}`, '--timeout=180s')),
+      check: probeCmd(kubectl(ctx.env, '-n', ISTIO_NS, 'get', 'service', EASTWEST_SVC, '-o', 'name'), {
+        changeCodes: [1],
+      }),
+      apply: [
+        mutateCmd(istioctl(ctx.env, 'install', '-y', '-f', '-'), {
+          stdin:
+            iop ?? '# (plan) the IstioOperator gen-eastwest-gateway.sh --single-cluster prints in 04, at run time\n',
+          stdinLabel: 'the IstioOperator gen-eastwest-gateway.sh --single-cluster printed (04)',
+        }),
+      ],
+      verify: probeCmd(
+        kubectl(ctx.env, '-n', ISTIO_NS, 'rollout', 'status', `deployment/${EASTWEST_SVC}`, '--timeout=180s'),
+      ),
     };
   },
 };

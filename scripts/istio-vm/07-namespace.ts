@@ -12,7 +12,10 @@ const step: Step = {
   id: '07-namespace',
   title: 'Namespace and ServiceAccount for the VMs',
   article: '配置虚机命名空间及帐户 (namespace and service account)',
-  notes: ['`kubectl create` fails when the object exists: applied with a kubectl diff check instead, so a re-run changes nothing'],
+  notes: [
+    '`kubectl create` fails when the object exists: applied with ' +
+      'a kubectl diff check instead, so a re-run changes nothing',
+  ],
   target: 'cluster',
   cluster: (ctx) => {
     const { check, apply } = applyManifest(ctx.env, renderNamespace(ctx.env));

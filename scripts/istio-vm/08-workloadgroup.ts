@@ -9,7 +9,14 @@ import { applyManifest } from '../engine/local.ts';
 import { render } from '../engine/manifests.ts';
 
 export function renderWorkloadGroup(env: Record<string, string>) {
-  const vars = { VM_APP: env.VM_APP, VM_NAMESPACE: env.VM_NAMESPACE, SERVICE_ACCOUNT: env.SERVICE_ACCOUNT, NETWORK: env.NETWORK, PROBE_PORT: env.PROBE_PORT, PROBE_PATH: env.PROBE_PATH || '/ready' };
+  const vars = {
+    VM_APP: env.VM_APP,
+    VM_NAMESPACE: env.VM_NAMESPACE,
+    SERVICE_ACCOUNT: env.SERVICE_ACCOUNT,
+    NETWORK: env.NETWORK,
+    PROBE_PORT: env.PROBE_PORT,
+    PROBE_PATH: env.PROBE_PATH || '/ready',
+  };
   return render(env.PROBE_PORT ? 'istio-vm/workloadgroup-probe.yaml' : 'istio-vm/workloadgroup.yaml', vars);
 }
 
@@ -18,7 +25,8 @@ const step: Step = {
   title: 'Apply the WorkloadGroup',
   article: '创建workloadGroup模版 / 配置探针 (WorkloadGroup, probe)',
   notes: [
-    "the article's WorkloadGroup YAML is mis-indented (template:/probe: one column off): ours is validated against the schema before it is applied",
+    "the article's WorkloadGroup YAML is mis-indented (template:/probe: one " +
+      'column off): ours is validated against the schema before it is applied',
     'the probe variant used ${NETWORK}, which the article never set: NETWORK is used for the cluster and the VM alike',
   ],
   target: 'cluster',

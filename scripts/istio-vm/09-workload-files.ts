@@ -17,7 +17,13 @@ export const MIN_TOKEN_LEFT_S = 300;
 
 /** A one-way digest of everything the generated files depend on. */
 export function inputsDigest(env: Record<string, string>, workloadGroupText: string): string {
-  const inputs = { wg: workloadGroupText, clusterID: env.CLUSTER_NAME, ingressIP: env.INGRESS_IP ?? '', tokenDuration: env.TOKEN_DURATION, context: env.KUBE_CONTEXT ?? '' };
+  const inputs = {
+    wg: workloadGroupText,
+    clusterID: env.CLUSTER_NAME,
+    ingressIP: env.INGRESS_IP ?? '',
+    tokenDuration: env.TOKEN_DURATION,
+    context: env.KUBE_CONTEXT ?? '',
+  };
   return crypto.createHash('sha256').update(JSON.stringify(inputs)).digest('hex');
 }
 
@@ -32,8 +38,13 @@ export function currentFiles(dir: string, digest: string, nowS = Date.now() / 10
   const exp = tokenExpiry(token);
   if (exp === undefined) return { ok: false, reason: 'istio-token is not a readable token' };
   const left = Math.floor(exp - nowS);
-  if (left < MIN_TOKEN_LEFT_S) return { ok: false, reason: left <= 0 ? 'istio-token has expired' : `istio-token expires in ${left} s` };
-  return { ok: true, reason: `the files in ${dir} are current (same inputs; istio-token valid for ${Math.floor(left / 60)} more minutes)` };
+  if (left < MIN_TOKEN_LEFT_S)
+    return { ok: false, reason: left <= 0 ? 'istio-token has expired' : `istio-token expires in ${left} s` };
+  return {
+    ok: true,
+    reason:
+      `the files in ${dir} are current (same inputs; istio-token ` + `valid for ${Math.floor(left / 60)} more minutes)`,
+  };
 }
 
 const step: Step = {
@@ -41,9 +52,12 @@ const step: Step = {
   title: 'Generate the VM files with istioctl',
   article: '生成配置文件 (generate the files)',
   notes: [
-    'the files go to meshbook\'s work dir (mode 0700; istio-token made 0600) instead of $HOME/vm; the WorkloadGroup from 08 is read from stdin',
-    '--clusterID is CLUSTER_NAME, the IstioOperator clusterName: a different value makes istiod reject the VM (client claims to be in cluster ...)',
-    'the token expires (TOKEN_DURATION, default 1 h): a re-run regenerates the files once it has less than 5 minutes left',
+    "the files go to meshbook's work dir (mode 0700; istio-token made " +
+      '0600) instead of $HOME/vm; the WorkloadGroup from 08 is read from stdin',
+    '--clusterID is CLUSTER_NAME, the IstioOperator clusterName: a different ' +
+      'value makes istiod reject the VM (client claims to be in cluster ...)',
+    'the token expires (TOKEN_DURATION, default 1 h): a re-run ' +
+      'regenerates the files once it has less than 5 minutes left',
   ],
   target: 'cluster',
   cluster: (ctx) => {
@@ -56,11 +70,31 @@ const step: Step = {
     return {
       apply: [
         mutateCmd(['install', '-d', '-m', '0700', dir]),
-        mutateCmd(istioctl(ctx.env, 'x', 'workload', 'entry', 'configure', '-f', '/dev/stdin', '-o', dir,
-          '--clusterID', ctx.env.CLUSTER_NAME, '--autoregister', '--tokenDuration', ctx.env.TOKEN_DURATION, ...ingress),
-        { stdin: wg.text, stdinLabel: `${wg.file} (rendered)` }),
+        mutateCmd(
+          istioctl(
+            ctx.env,
+            'x',
+            'workload',
+            'entry',
+            'configure',
+            '-f',
+            '/dev/stdin',
+            '-o',
+            dir,
+            '--clusterID',
+            ctx.env.CLUSTER_NAME,
+            '--autoregister',
+            '--tokenDuration',
+            ctx.env.TOKEN_DURATION,
+            ...ingress,
+          ),
+          { stdin: wg.text, stdinLabel: `${wg.file} (rendered)` },
+        ),
         mutateCmd(['chmod', '0600', path.join(dir, 'istio-token')]),
-        mutateCmd(['cp', '/dev/stdin', path.join(dir, STAMP)], { stdin: `${digest}\n`, stdinLabel: 'a digest of the inputs above' }),
+        mutateCmd(['cp', '/dev/stdin', path.join(dir, STAMP)], {
+          stdin: `${digest}\n`,
+          stdinLabel: 'a digest of the inputs above',
+        }),
       ],
     };
   },

@@ -18,27 +18,55 @@ const step: Step = {
   title: 'Point the VM files at istiod (LoadBalancer or NodePort)',
   article: '在实际环境中,需要先把eastwest改成NodePort (NodePort fix), 注意:hosts检查下 (empty hosts)',
   notes: [
-    'the article finds the NodePort with jq and edits mesh.yaml in vi; it also edits CA_ADDR by hand only after the connection fails: both are rewritten here',
-    'istioctl writes an empty hosts file when it finds no gateway address: the node IP (or INGRESS_IP) is used and the run says so',
+    'the article finds the NodePort with jq and edits mesh.yaml in vi; it also ' +
+      'edits CA_ADDR by hand only after the connection fails: both are rewritten here',
+    'istioctl writes an empty hosts file when it finds no gateway ' +
+      'address: the node IP (or INGRESS_IP) is used and the run says so',
   ],
   target: 'cluster',
   gathersFacts: true,
   cluster: (ctx) => ({
     probe: probeCmd(kubectl(ctx.env, '-n', ISTIO_NS, 'get', 'service', EASTWEST_SVC, '-o', 'json')),
     interpret: (out) => {
-      if (out.code !== 0) return { ok: false, lines: [`error: kubectl exited ${out.code}: ${out.stderr.trim().split('\n').pop()}; is the east-west gateway (05) installed?`] };
+      if (out.code !== 0)
+        return {
+          ok: false,
+          lines: [
+            `error: kubectl exited ${out.code}: ${out.stderr.trim().split('\n').pop()}; ` +
+              `is the east-west gateway (05) installed?`,
+          ],
+        };
       const svc = parseEastWestService(out.stdout);
       if (svc.error) return { ok: false, lines: [`error: ${svc.error}`] };
-      const lines = [`${EASTWEST_SVC}: type ${svc.type}, ${svc.lbIp ?? svc.lbHostname ? `LoadBalancer ${svc.lbIp ?? svc.lbHostname}` : 'no LoadBalancer address'}${svc.nodePort ? `, nodePort ${svc.nodePort} for 15012` : ''}`];
+      const lb = svc.lbIp ?? svc.lbHostname;
+      const lines = [
+        `${EASTWEST_SVC}: type ${svc.type}, ${lb ? `LoadBalancer ${lb}` : 'no LoadBalancer address'}` +
+          (svc.nodePort ? `, nodePort ${svc.nodePort} for 15012` : ''),
+      ];
       const dir = ctx.workDir;
       const read = (f: string) => fs.readFileSync(path.join(dir, f), 'utf8');
       if (!['cluster.env', 'mesh.yaml', 'hosts', 'root-cert.pem'].every((f) => fs.existsSync(path.join(dir, f)))) {
-        return { ok: true, lines: [...lines, `no istioctl output in ${dir} yet (09 writes it; not under --dry-run)`], facts: withFacts(ctx.facts, { istiod: svc, workDir: dir }) };
+        return {
+          ok: true,
+          lines: [...lines, `no istioctl output in ${dir} yet (09 writes it; not under --dry-run)`],
+          facts: withFacts(ctx.facts, { istiod: svc, workDir: dir }),
+        };
       }
-      const p = prepareVmFiles({ clusterEnv: read('cluster.env'), meshYaml: read('mesh.yaml'), hosts: read('hosts'), rootCert: read('root-cert.pem') },
-        { istiod: svc, nodeIp: nodeIp(ctx.facts, ctx.env), ingressIp: ctx.env.INGRESS_IP || undefined });
+      const p = prepareVmFiles(
+        {
+          clusterEnv: read('cluster.env'),
+          meshYaml: read('mesh.yaml'),
+          hosts: read('hosts'),
+          rootCert: read('root-cert.pem'),
+        },
+        { istiod: svc, nodeIp: nodeIp(ctx.facts, ctx.env), ingressIp: ctx.env.INGRESS_IP || undefined },
+      );
       if (p.error) return { ok: false, lines: [...lines, ...p.lines, `error: ${p.error}`] };
-      return { ok: true, lines: [...lines, ...p.lines], facts: withFacts(ctx.facts, { istiod: svc, workDir: dir, vmFiles: p.files }) };
+      return {
+        ok: true,
+        lines: [...lines, ...p.lines],
+        facts: withFacts(ctx.facts, { istiod: svc, workDir: dir, vmFiles: p.files }),
+      };
     },
   }),
 };

@@ -10,7 +10,10 @@ const step: Step = {
   id: '13-reach-node',
   title: 'Check the VM reaches the node',
   article: '配置虚机加入k8s网络 (VM joins the cluster network)',
-  notes: ['the article assumes VM and nodes reach each other; this checks it (TCP to the istiod NodePort or REACH_PORT, else ping) and reports it'],
+  notes: [
+    'the article assumes VM and nodes reach each other; this checks it ' +
+      '(TCP to the istiod NodePort or REACH_PORT, else ping) and reports it',
+  ],
   target: 'vm',
   vm: (ctx) => {
     const node = nodeIp(ctx.cluster, ctx.env) ?? NODE_IP_PLACEHOLDER;
@@ -32,9 +35,17 @@ const step: Step = {
       `,
       interpret: (out) => {
         const lines = out.stdout.trim().split('\n').filter(Boolean);
-        if (out.code !== 0) return { ok: false, lines: [...lines, `error: the check exited ${out.code}: ${out.stderr.trim()}`] };
+        if (out.code !== 0)
+          return { ok: false, lines: [...lines, `error: the check exited ${out.code}: ${out.stderr.trim()}`] };
         if (!lines.some((l) => l.startsWith('not reachable'))) return { ok: true, lines };
-        return { ok: false, lines: [...lines, `error: node ${node} is not reachable from this VM; the VM must share a network with the nodes (article premise): check NODE_IP, security groups and firewalls`] };
+        return {
+          ok: false,
+          lines: [
+            ...lines,
+            `error: node ${node} is not reachable from this VM; the VM must share a network ` +
+              `with the nodes (article premise): check NODE_IP, security groups and firewalls`,
+          ],
+        };
       },
     };
   },

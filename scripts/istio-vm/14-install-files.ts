@@ -22,7 +22,12 @@ export function planOnly(s: Script, why: string): Script {
   return { kind: s.kind, text: probe`echo ${`error: ${why}`} >&2; exit 1`.text, display: s.display };
 }
 
-interface Entry { dest: string; mode: string; content: string | Secret; digest: string | Secret }
+interface Entry {
+  dest: string;
+  mode: string;
+  content: string | Secret;
+  digest: string | Secret;
+}
 
 const SAME = probe`same() { [ -f "$1" ] && [ "$(stat -c %a "$1")" = "$2" ] && [ "$(sha256sum < "$1" | cut -d' ' -f1)" = "$3" ]; }`;
 
@@ -31,7 +36,10 @@ export function fileScripts(entries: Entry[], banner: string) {
     SAME,
     probe`echo ${banner}`,
     probe`rc=0`,
-    ...entries.map((e) => probe`if same ${e.dest} ${e.mode} ${e.digest}; then echo ${`${e.dest}: up to date (mode ${e.mode})`}; else echo ${`${e.dest}: absent or different, wants mode ${e.mode}`}; rc=10; fi`),
+    ...entries.map(
+      (e) =>
+        probe`if same ${e.dest} ${e.mode} ${e.digest}; then echo ${`${e.dest}: up to date (mode ${e.mode})`}; else echo ${`${e.dest}: absent or different, wants mode ${e.mode}`}; rc=10; fi`,
+    ),
     probe`exit "$rc"`,
   ]);
   const dirs = [...new Set(entries.map((e) => path.dirname(e.dest)))];
@@ -39,9 +47,16 @@ export function fileScripts(entries: Entry[], banner: string) {
     SAME,
     mutate`echo ${banner}`,
     mutate`mkdir -p ${dirs}`,
-    ...entries.map((e) => mutate`if ! same ${e.dest} ${e.mode} ${e.digest}; then printf '%s' ${e.content} | write_file ${e.dest} ${'0' + e.mode}; echo ${`${e.dest}: written (mode ${e.mode})`}; fi`),
+    ...entries.map(
+      (e) =>
+        mutate`if ! same ${e.dest} ${e.mode} ${e.digest}; then printf '%s' ${e.content} | write_file ${e.dest} ${'0' + e.mode}; echo ${`${e.dest}: written (mode ${e.mode})`}; fi`,
+    ),
   ]);
-  return { check, apply, verify: join('probe', [SAME, ...entries.map((e) => probe`same ${e.dest} ${e.mode} ${e.digest}`)]) };
+  return {
+    check,
+    apply,
+    verify: join('probe', [SAME, ...entries.map((e) => probe`same ${e.dest} ${e.mode} ${e.digest}`)]),
+  };
 }
 
 /** The four files' check, install and verify, with `banner` saying where they came from. */
@@ -53,7 +68,12 @@ function entries(files: VmFiles, token: Secret, placeholder = false): Entry[] {
   const plain = (c: string) => ({ content: c, digest: placeholder ? '<sha256 of the file>' : sha(c) });
   return [
     { dest: VM_FILES.rootCert.dest, mode: VM_FILES.rootCert.mode, ...plain(files.rootCert) },
-    { dest: VM_FILES.token.dest, mode: VM_FILES.token.mode, content: token, digest: new Secret('sha256 of istio-token', sha(token.value)) },
+    {
+      dest: VM_FILES.token.dest,
+      mode: VM_FILES.token.mode,
+      content: token,
+      digest: new Secret('sha256 of istio-token', sha(token.value)),
+    },
     { dest: VM_FILES.clusterEnv.dest, mode: VM_FILES.clusterEnv.mode, ...plain(files.clusterEnv) },
     { dest: VM_FILES.mesh.dest, mode: VM_FILES.mesh.mode, ...plain(files.meshYaml) },
   ];
@@ -73,10 +93,12 @@ const step: Step = {
   title: 'Install root-cert.pem, istio-token, cluster.env and mesh config',
   article: '将文件上传到虚拟机 / 将根证书安装 / 将令牌安装 / cluster.env / mesh (copy and install the files)',
   notes: [
-    "the article's `scp-r ${WORK_DIR}node3:/root/vm` is missing its spaces and leaves the token in /root/vm: the files travel inside the script over the VM's SSH connection instead",
+    "the article's `scp-r ${WORK_DIR}node3:/root/vm` is missing its spaces and leaves the " +
+      "token in /root/vm: the files travel inside the script over the VM's SSH connection instead",
     'istio-token is a secret: mode 0600 before a byte is written, masked in every plan and log',
     'files are rewritten only when they differ, so istio is restarted (18) only when something changed',
-    '/var/run is a tmpfs on most distros (as the article\'s path assumes): the token does not survive a reboot; re-run the runbook after one',
+    "/var/run is a tmpfs on most distros (as the article's path assumes): " +
+      'the token does not survive a reboot; re-run the runbook after one',
   ],
   target: 'vm',
   vm: (ctx) => {
@@ -84,12 +106,22 @@ const step: Step = {
     if (f.vmFiles && f.workDir) {
       const t = fs.readFileSync(path.join(f.workDir, 'istio-token'), 'utf8');
       registerSecret(t.trim());
-      return installFiles(f.vmFiles, new Secret('istio-token', t), `files: istioctl's output from ${f.workDir}, prepared by 11-istiod-address`);
+      return installFiles(
+        f.vmFiles,
+        new Secret('istio-token', t),
+        `files: istioctl's output from ${f.workDir}, prepared by 11-istiod-address`,
+      );
     }
-    if (f.workDir) return { skip: `no istioctl output in ${f.workDir} yet: 09-workload-files generates it (not under --dry-run)` };
+    if (f.workDir)
+      return { skip: `no istioctl output in ${f.workDir} yet: 09-workload-files generates it (not under --dry-run)` };
     // a plan (no cluster facts yet): the same scripts with placeholders, which never run
-    const s = fileScripts(entries(PLACEHOLDER, new Secret('istio-token', '<istio-token from istioctl (09)>'), true), "files: istioctl's output, prepared by 11-istiod-address");
-    const why = 'the generated files are not known: 09-workload-files and 11-istiod-address must run first (a full rebuild, not --only/--from)';
+    const s = fileScripts(
+      entries(PLACEHOLDER, new Secret('istio-token', '<istio-token from istioctl (09)>'), true),
+      "files: istioctl's output, prepared by 11-istiod-address",
+    );
+    const why =
+      'the generated files are not known: 09-workload-files and ' +
+      '11-istiod-address must run first (a full rebuild, not --only/--from)';
     return { check: planOnly(s.check, why), apply: planOnly(s.apply, why), verify: planOnly(s.verify, why) };
   },
 };

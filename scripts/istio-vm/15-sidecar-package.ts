@@ -6,12 +6,14 @@ import type { Step } from '../engine/types.ts';
 import { mutate, probe } from '../engine/sh.ts';
 import { profile } from '../engine/distro.ts';
 
-export const packageUrl = (version: string, kind: 'rpm' | 'deb') => `https://storage.googleapis.com/istio-release/releases/${version}/${kind}/istio-sidecar.${kind}`;
+export const packageUrl = (version: string, kind: 'rpm' | 'deb') =>
+  `https://storage.googleapis.com/istio-release/releases/${version}/${kind}/istio-sidecar.${kind}`;
 
 function installed(kind: 'rpm' | 'deb', version: string) {
-  const query = kind === 'rpm'
-    ? probe`v=$(rpm -q --qf '%{VERSION}' istio-sidecar 2>/dev/null) || v=''`
-    : probe`v=$(dpkg-query -W -f='\${db:Status-Abbrev}\${Version}' istio-sidecar 2>/dev/null | sed -n 's/^ii *//p') || v=''`;
+  const query =
+    kind === 'rpm'
+      ? probe`v=$(rpm -q --qf '%{VERSION}' istio-sidecar 2>/dev/null) || v=''`
+      : probe`v=$(dpkg-query -W -f='\${db:Status-Abbrev}\${Version}' istio-sidecar 2>/dev/null | sed -n 's/^ii *//p') || v=''`;
   return probe`
     want=${version}
     ${query}
@@ -24,9 +26,10 @@ function installed(kind: 'rpm' | 'deb', version: string) {
 function install(kind: 'rpm' | 'deb', version: string) {
   const url = packageUrl(version, kind);
   const file = `istio-sidecar.${kind}`;
-  const tool = kind === 'rpm'
-    ? mutate`yum install -y "$tmp/"${file}`
-    : mutate`DEBIAN_FRONTEND=noninteractive apt-get install -y --allow-downgrades "$tmp/"${file}`;
+  const tool =
+    kind === 'rpm'
+      ? mutate`yum install -y "$tmp/"${file}`
+      : mutate`DEBIAN_FRONTEND=noninteractive apt-get install -y --allow-downgrades "$tmp/"${file}`;
   return mutate`
     arch=$(uname -m)
     if [ "$arch" != x86_64 ]; then echo "error: the istio-sidecar packages are x86_64 builds; this VM is $arch" >&2; exit 1; fi
@@ -49,7 +52,8 @@ const step: Step = {
   notes: [
     'the article shows only the rpm: the deb is used on the Debian family',
     'the article installs the 1.11.4 package next to istioctl 1.11.3: ISTIO_VERSION for both',
-    'the published .sha256 is checked before installing; `rpm -i` fails on a re-run: the installed version is checked first',
+    'the published .sha256 is checked before installing; `rpm ' +
+      '-i` fails on a re-run: the installed version is checked first',
   ],
   target: 'vm',
   perDistro: true,

@@ -30,11 +30,15 @@ const step: Step = {
   id: '16-hosts',
   title: 'Add the istiod host line to /etc/hosts (once)',
   article: '将 istiod 主机添加到 /etc/hosts (istiod in /etc/hosts)',
-  notes: ["the article's `cat hosts >> /etc/hosts` duplicates the line on every run (and adds nothing when hosts is empty): one atomic rewrite keeps exactly one line"],
+  notes: [
+    "the article's `cat hosts >> /etc/hosts` duplicates the line on every run (and " +
+      'adds nothing when hosts is empty): one atomic rewrite keeps exactly one line',
+  ],
   target: 'vm',
   vm: (ctx) => {
     const f = ivFacts(ctx.cluster);
-    if (f.workDir && !f.vmFiles) return { skip: `no istioctl output in ${f.workDir} yet: 09-workload-files generates it (not under --dry-run)` };
+    if (f.workDir && !f.vmFiles)
+      return { skip: `no istioctl output in ${f.workDir} yet: 09-workload-files generates it (not under --dry-run)` };
     if (f.vmFiles) return hostsLine(f.vmFiles.istiodHost, f.vmFiles.hostsLine);
     // a plan (no cluster facts yet): shown with NODE_IP, never run without 11's hosts line
     const host = 'istiod.istio-system.svc';

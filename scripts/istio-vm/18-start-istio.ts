@@ -26,7 +26,8 @@ const step: Step = {
   article: 'Istio 虚拟机启动 (start istio)',
   notes: [
     '`systemctl start` alone does not survive a reboot: enable as well',
-    "the article restarts by hand (stop, killall envoy istio, start) after editing the files: restarted here when a file changed after the service started",
+    'the article restarts by hand (stop, killall envoy istio, start) after editing ' +
+      'the files: restarted here when a file changed after the service started',
   ],
   target: 'vm',
   vm: () => ({

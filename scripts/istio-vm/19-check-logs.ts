@@ -13,9 +13,9 @@ export const WAIT_S = 60;
 
 const step: Step = {
   id: '19-check-logs',
-  title: "Check istio.log: SDS push and the connection to istiod",
+  title: 'Check istio.log: SDS push and the connection to istiod',
   article: '验证 Istio 是否成功工作 (verify: istio.log)',
-  notes: ['the article reads `tail -f` by eye; the log is judged here, with the known failures\' cause and fix'],
+  notes: ["the article reads `tail -f` by eye; the log is judged here, with the known failures' cause and fix"],
   target: 'vm',
   vm: () => ({
     probe: probe`
@@ -43,7 +43,11 @@ const step: Step = {
         const example = v.failures.find((m) => m.failure === f)!.line;
         lines.push(`${f.fatal ? 'known failure' : 'warning'}: ${example}`, `  cause: ${f.cause}; fix: ${f.fix}`);
       }
-      if (!v.connected) lines.push(`error: istio.log shows no 'SDS: PUSH' or 'connected to upstream XDS server' after its last failure (waited ${WAIT_S} s)`);
+      if (!v.connected)
+        lines.push(
+          `error: istio.log shows no 'SDS: PUSH' or 'connected to ` +
+            `upstream XDS server' after its last failure (waited ${WAIT_S} s)`,
+        );
       return { ok: v.connected, lines };
     },
   }),

@@ -13,21 +13,38 @@ const step: Step = {
   id: '20-workloadentry',
   title: 'Check each VM has an auto-registered WorkloadEntry',
   article: '验证: workloadEntry (verify: WorkloadEntry)',
-  notes: ['the article reads `kubectl get we` by eye; each inventory VM\'s privateIp is matched here'],
+  notes: ["the article reads `kubectl get we` by eye; each inventory VM's privateIp is matched here"],
   target: 'cluster',
   cluster: (ctx) => ({
-    probe: probeCmd(kubectl(ctx.env, '-n', ctx.env.VM_NAMESPACE, 'get', 'workloadentries.networking.istio.io', '-o', 'json')),
+    probe: probeCmd(
+      kubectl(ctx.env, '-n', ctx.env.VM_NAMESPACE, 'get', 'workloadentries.networking.istio.io', '-o', 'json'),
+    ),
     interpret: (out) => {
-      if (out.code !== 0) return { ok: false, lines: [`error: kubectl exited ${out.code}: ${out.stderr.trim().split('\n').pop()}`] };
+      if (out.code !== 0)
+        return { ok: false, lines: [`error: kubectl exited ${out.code}: ${out.stderr.trim().split('\n').pop()}`] };
       const wes = parseWorkloadEntries(out.stdout);
       if ('error' in wes) return { ok: false, lines: [`error: ${wes.error}`] };
       const lines: string[] = [];
       let ok = true;
       for (const vm of ctx.vms) {
-        if (!vm.privateIp) { ok = false; lines.push(`error: ${vm.name} has no privateIp in the inventory: cannot match its WorkloadEntry`); continue; }
+        if (!vm.privateIp) {
+          ok = false;
+          lines.push(`error: ${vm.name} has no privateIp in the inventory: cannot match its WorkloadEntry`);
+          continue;
+        }
         const we = wes.find((w) => w.address === vm.privateIp);
-        if (!we) { ok = false; lines.push(`error: no WorkloadEntry with address ${vm.privateIp} (${vm.name}): ${missing.cause}; fix: ${missing.fix}`); continue; }
-        lines.push(`${vm.name} ${vm.privateIp}: WorkloadEntry ${we.name}${we.autoRegistered ? ' (auto-registered)' : ''}${we.healthy === undefined ? '' : we.healthy ? ', Healthy' : ', NOT healthy (probe failing)'}`);
+        if (!we) {
+          ok = false;
+          lines.push(
+            `error: no WorkloadEntry with address ${vm.privateIp} (${vm.name}): ${missing.cause}; fix: ${missing.fix}`,
+          );
+          continue;
+        }
+        lines.push(
+          `${vm.name} ${vm.privateIp}: ` +
+            (`WorkloadEntry ${we.name}${we.autoRegistered ? ' (auto-registered)' : ''}` +
+              `${we.healthy === undefined ? '' : we.healthy ? ', Healthy' : ', NOT healthy (probe failing)'}`),
+        );
       }
       return { ok, lines };
     },

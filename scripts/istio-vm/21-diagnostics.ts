@@ -10,7 +10,10 @@ const step: Step = {
   id: '21-diagnostics',
   title: 'Diagnostics (only where a step failed)',
   article: '相关故障处理 (troubleshooting)',
-  notes: ['the article greps err.log by hand; here the logs are matched against the known failures and each gets its cause and fix'],
+  notes: [
+    'the article greps err.log by hand; here the logs are matched ' +
+      'against the known failures and each gets its cause and fix',
+  ],
   target: 'vm',
   when: 'on-failure',
   vm: () => ({

@@ -19,7 +19,13 @@ export const GENERATED = ['cluster.env', 'hosts', 'istio-token', 'mesh.yaml', 'r
 export const STAMP = '.meshbook-inputs';
 
 /** The article's `chown -R istio-proxy ...` list (its extra /etc/certs/root-cert.pem is inside /etc/certs). */
-export const OWNED_BY_PROXY = ['/var/lib/istio', '/etc/certs', '/etc/istio/proxy', '/etc/istio/config', '/var/run/secrets'];
+export const OWNED_BY_PROXY = [
+  '/var/lib/istio',
+  '/etc/certs',
+  '/etc/istio/proxy',
+  '/etc/istio/config',
+  '/var/run/secrets',
+];
 
 export const LOG = '/var/log/istio/istio.log';
 export const ERR_LOG = '/var/log/istio/istio.err.log';
@@ -30,24 +36,28 @@ export interface VmFiles {
   clusterEnv: string;
   meshYaml: string;
   rootCert: string;
-  hostsLine: string;        // "<ip> istiod.istio-system.svc"
-  istiodHost: string;       // istiod.istio-system.svc (istiod-<rev>... with a revision)
+  hostsLine: string; // "<ip> istiod.istio-system.svc"
+  istiodHost: string; // istiod.istio-system.svc (istiod-<rev>... with a revision)
   source: 'istioctl' | 'lab stand-in';
 }
 
-export interface MeshValues { meshID: string; clusterName: string; network: string }
+export interface MeshValues {
+  meshID: string;
+  clusterName: string;
+  network: string;
+}
 
 export interface IstiodAddress {
   lbIp?: string;
   lbHostname?: string;
-  nodePort?: number;        // port 15012's nodePort when there is no LoadBalancer address
+  nodePort?: number; // port 15012's nodePort when there is no LoadBalancer address
 }
 
 /** Facts the cluster steps of this runbook leave for later steps (kept under one key so
  *  other runbooks' facts in the same run cannot collide with them). */
 export interface IstioVmFacts {
-  meshValues?: MeshValues | null;   // null: Istio not installed (no values found)
-  eastwestIop?: string;             // the YAML gen-eastwest-gateway.sh printed
+  meshValues?: MeshValues | null; // null: Istio not installed (no values found)
+  eastwestIop?: string; // the YAML gen-eastwest-gateway.sh printed
   node?: { ip: string; name: string };
   istiod?: IstiodAddress;
   workDir?: string;
@@ -71,9 +81,19 @@ export function nodeIp(cluster: Facts, env: Record<string, string>): string | un
 }
 export const NODE_IP_PLACEHOLDER = '<NODE_IP: a node InternalIP, found by 10-node-ip at run time>';
 
-export const routes = (env: Record<string, string>) => (env.VM_ROUTES ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+export const routes = (env: Record<string, string>) =>
+  (env.VM_ROUTES ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 
 /** Wanted IstioOperator values. */
-export const wantedValues = (env: Record<string, string>): MeshValues => ({ meshID: env.MESH_ID, clusterName: env.CLUSTER_NAME, network: env.NETWORK });
+export const wantedValues = (env: Record<string, string>): MeshValues => ({
+  meshID: env.MESH_ID,
+  clusterName: env.CLUSTER_NAME,
+  network: env.NETWORK,
+});
 
-export const showValues = (v: MeshValues) => `meshID=${JSON.stringify(v.meshID)}, clusterName=${JSON.stringify(v.clusterName)}, network=${JSON.stringify(v.network)}`;
+export const showValues = (v: MeshValues) =>
+  `meshID=${JSON.stringify(v.meshID)}, ` +
+  `clusterName=${JSON.stringify(v.clusterName)}, network=${JSON.stringify(v.network)}`;

@@ -19,20 +19,27 @@ export const ISTIO_VM_FAILURES: IstioFailure[] = [
   },
   {
     symptom: /dial tcp [^ ]*:15012: connect: connection refused/,
-    cause: 'the VM reaches no istiod on port 15012: without a LoadBalancer the east-west gateway only listens on a NodePort',
-    fix: 'put the NodePort of 15012 (kubectl -n istio-system get svc istio-eastwestgateway) in mesh.yaml discoveryAddress and CA_ADDR (11-istiod-address does this), or pass --ingressIP; then restart istio',
+    cause:
+      'the VM reaches no istiod on port 15012: without a LoadBalancer the east-west gateway only listens on a NodePort',
+    fix:
+      'put the NodePort of 15012 (kubectl -n istio-system get svc istio-eastwestgateway) in mesh.yaml ' +
+      'discoveryAddress and CA_ADDR (11-istiod-address does this), or pass --ingressIP; then restart istio',
     fatal: true,
   },
   {
     symptom: /dial tcp [^ ]*:\d+: connect: connection refused/,
     cause: 'nothing listens at the istiod address the VM uses (a stale NodePort or the wrong node IP)',
-    fix: 'compare discoveryAddress in /etc/istio/config/mesh and CA_ADDR in /var/lib/istio/envoy/cluster.env with the east-west gateway Service, rerun the runbook',
+    fix:
+      'compare discoveryAddress in /etc/istio/config/mesh and CA_ADDR in ' +
+      '/var/lib/istio/envoy/cluster.env with the east-west gateway Service, rerun the runbook',
     fatal: true,
   },
   {
     symptom: /Could not auto-detect IP for istiod/,
     cause: 'istioctl found no address for the east-west gateway (its hosts file is empty)',
-    fix: 'pass --ingressIP (INGRESS_IP) to `istioctl x workload entry configure`, or let 11-istiod-address write the node IP',
+    fix:
+      'pass --ingressIP (INGRESS_IP) to `istioctl x workload ' +
+      'entry configure`, or let 11-istiod-address write the node IP',
     fatal: true,
   },
   {
@@ -42,20 +49,27 @@ export const ISTIO_VM_FAILURES: IstioFailure[] = [
     fatal: true,
   },
   {
-    symptom: /Token has expired|token is expired|istio-token: no such file|failed to read token|token file .*no such file/i,
+    symptom:
+      /Token has expired|token is expired|istio-token: no such file|failed to read token|token file .*no such file/i,
     cause: "the VM's istio-token is missing or expired (istioctl's default lifetime is 1 h)",
-    fix: 'rerun the runbook: 09-workload-files regenerates the files (TOKEN_DURATION sets the lifetime) and 14-install-files copies the token again',
+    fix:
+      'rerun the runbook: 09-workload-files regenerates the files (TOKEN_DURATION ' +
+      'sets the lifetime) and 14-install-files copies the token again',
     fatal: true,
   },
   {
     symptom: /No resources found|no WorkloadEntry/i,
     cause: 'no WorkloadEntry was registered for the VM',
-    fix: 'apply the WorkloadGroup (08) and generate the files with --autoregister (09); check istiod logs for auto-registered WorkloadEntry',
+    fix:
+      'apply the WorkloadGroup (08) and generate the files with ' +
+      '--autoregister (09); check istiod logs for auto-registered WorkloadEntry',
     fatal: true,
   },
   {
     symptom: /i\/o timeout|context deadline exceeded/,
-    cause: 'the VM resolves the Service but its packets do not reach the pod/Service network: a route to the pod and Service CIDRs is missing',
+    cause:
+      'the VM resolves the Service but its packets do not reach the ' +
+      'pod/Service network: a route to the pod and Service CIDRs is missing',
     fix: 'route both CIDRs via a node (VM_ROUTES; the article needed one /16 where two /18s left the pod network out)',
     fatal: true,
   },
@@ -67,7 +81,10 @@ export const ISTIO_VM_FAILURES: IstioFailure[] = [
   },
 ];
 
-export interface Match { line: string; failure: IstioFailure }
+export interface Match {
+  line: string;
+  failure: IstioFailure;
+}
 
 /** At most `width` characters of a long log line, around what matched. */
 export function excerpt(line: string, re: RegExp, width = 200): string {
@@ -95,9 +112,9 @@ export function explainText(text: string): IstioFailure[] {
 const GOOD = /SDS\s*:\s*PUSH|connected to (delta )?upstream XDS server/;
 
 export interface LogVerdict {
-  connected: boolean;       // a good line after the last fatal failure
-  good?: string;            // the last good line
-  failures: Match[];        // every known failure line
+  connected: boolean; // a good line after the last fatal failure
+  good?: string; // the last good line
+  failures: Match[]; // every known failure line
   ok: boolean;
 }
 
@@ -117,5 +134,10 @@ export function judgeLog(text: string): LogVerdict {
     }
   });
   const connected = lastGood > lastFatal;
-  return { connected, good: lastGood >= 0 ? excerpt(lines[lastGood].trim(), GOOD) : undefined, failures, ok: connected };
+  return {
+    connected,
+    good: lastGood >= 0 ? excerpt(lines[lastGood].trim(), GOOD) : undefined,
+    failures,
+    ok: connected,
+  };
 }

@@ -3,10 +3,15 @@
 import { YAML } from '../engine/lazy.ts';
 import { ISTIOD_PORT, type IstiodAddress, type MeshValues, type VmFiles } from './common.ts';
 import { validateIstioOperator } from './istio-operator.ts';
+import type { Untyped } from '../engine/untyped.ts';
 
-type Json = Record<string, any>;
+type Json = Record<string, Untyped>;
 const parseJson = (text: string): Json | undefined => {
-  try { return JSON.parse(text); } catch { return undefined; }
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
 };
 
 // ---- IstioOperator values -----------------------------------------------------------
@@ -23,10 +28,15 @@ export function parseMeshValues(stdout: string, mode: 'install' | 'patch'): Mesh
     if (!values) return { error: 'ConfigMap istio-sidecar-injector has no JSON `values`' };
     global = values.global;
   } else global = doc.spec?.values?.global;
-  return { meshID: String(global?.meshID ?? ''), clusterName: String(global?.multiCluster?.clusterName ?? ''), network: String(global?.network ?? '') };
+  return {
+    meshID: String(global?.meshID ?? ''),
+    clusterName: String(global?.multiCluster?.clusterName ?? ''),
+    network: String(global?.network ?? ''),
+  };
 }
 
-export const sameValues = (a: MeshValues, b: MeshValues) => a.meshID === b.meshID && a.clusterName === b.clusterName && a.network === b.network;
+export const sameValues = (a: MeshValues, b: MeshValues) =>
+  a.meshID === b.meshID && a.clusterName === b.clusterName && a.network === b.network;
 
 // ---- the east-west gateway ----------------------------------------------------------
 
@@ -34,11 +44,17 @@ export const sameValues = (a: MeshValues, b: MeshValues) => a.meshID === b.meshI
 export function checkEastWestIop(text: string): { lines: string[]; error?: string } {
   let docs: Json[];
   try {
-    docs = YAML.parseAllDocuments(text).map((d) => d.toJS()).filter(Boolean);
+    docs = YAML.parseAllDocuments(text)
+      .map((d) => d.toJS())
+      .filter(Boolean);
   } catch (e) {
-    return { lines: [], error: `gen-eastwest-gateway.sh printed no valid YAML (${(e as Error).message.split('\n')[0]})` };
+    return {
+      lines: [],
+      error: `gen-eastwest-gateway.sh printed no valid YAML (${(e as Error).message.split('\n')[0]})`,
+    };
   }
-  if (docs.length !== 1) return { lines: [], error: `gen-eastwest-gateway.sh printed ${docs.length} documents, expected one IstioOperator` };
+  if (docs.length !== 1)
+    return { lines: [], error: `gen-eastwest-gateway.sh printed ${docs.length} documents, expected one IstioOperator` };
   try {
     validateIstioOperator('gen-eastwest-gateway.sh output', docs[0]);
   } catch (e) {
@@ -47,8 +63,17 @@ export function checkEastWestIop(text: string): { lines: string[]; error?: strin
   const gw = (docs[0].spec?.components?.ingressGateways ?? []).find((g: Json) => g?.name === 'istio-eastwestgateway');
   const ports: number[] = (gw?.k8s?.service?.ports ?? []).map((p: Json) => Number(p.port));
   if (!gw) return { lines: [], error: 'the generated IstioOperator has no istio-eastwestgateway component' };
-  if (!ports.includes(ISTIOD_PORT)) return { lines: [], error: `the generated east-west gateway does not expose ${ISTIOD_PORT} (ports ${ports.join(', ')})` };
-  return { lines: [`generated IstioOperator ${docs[0].metadata?.name} (profile ${docs[0].spec?.profile ?? 'default'}): istio-eastwestgateway with ports ${ports.join(', ')}`] };
+  if (!ports.includes(ISTIOD_PORT))
+    return {
+      lines: [],
+      error: `the generated east-west gateway does not expose ${ISTIOD_PORT} (ports ${ports.join(', ')})`,
+    };
+  return {
+    lines: [
+      `generated IstioOperator ${docs[0].metadata?.name} (profile ${docs[0].spec?.profile ?? 'default'}): ` +
+        `istio-eastwestgateway with ports ${ports.join(', ')}`,
+    ],
+  };
 }
 
 /** `kubectl -n istio-system get svc istio-eastwestgateway -o json`: the LoadBalancer
@@ -71,10 +96,16 @@ export function parseNodes(stdout: string): { ip: string; name: string } | { err
   const items: Json[] = doc.items ?? [];
   for (const n of items) {
     const ready = (n.status?.conditions ?? []).some((c: Json) => c.type === 'Ready' && c.status === 'True');
-    const ip = (n.status?.addresses ?? []).find((a: Json) => a.type === 'InternalIP' && /^\d+\.\d+\.\d+\.\d+$/.test(a.address))?.address;
+    const ip = (n.status?.addresses ?? []).find(
+      (a: Json) => a.type === 'InternalIP' && /^\d+\.\d+\.\d+\.\d+$/.test(a.address),
+    )?.address;
     if (ready && ip) return { ip, name: n.metadata?.name ?? '?' };
   }
-  return { error: `none of the ${items.length} node(s) is Ready with an IPv4 InternalIP; set NODE_IP to a node address the VMs can reach` };
+  return {
+    error:
+      `none of the ${items.length} node(s) is Ready with an IPv4 ` +
+      `InternalIP; set NODE_IP to a node address the VMs can reach`,
+  };
 }
 
 // ---- istioctl's generated files -----------------------------------------------------
@@ -95,10 +126,20 @@ export function parseClusterEnv(text: string): Record<string, string> {
         i = end < 0 ? s.length : end + 1;
       } else if (s[i] === '"') {
         let j = i + 1;
-        while (j < s.length && s[j] !== '"') { if (s[j] === '\\' && j + 1 < s.length) j++; v += s[j]; j++; }
+        while (j < s.length && s[j] !== '"') {
+          if (s[j] === '\\' && j + 1 < s.length) j++;
+          v += s[j];
+          j++;
+        }
         i = j + 1;
-      } else if (s[i] === '\\' && i + 1 < s.length) { v += s[i + 1]; i += 2; } else if (/\s/.test(s[i]) || s[i] === '#') break;
-      else { v += s[i]; i++; }
+      } else if (s[i] === '\\' && i + 1 < s.length) {
+        v += s[i + 1];
+        i += 2;
+      } else if (/\s/.test(s[i]) || s[i] === '#') break;
+      else {
+        v += s[i];
+        i++;
+      }
     }
     out[m[1]] = v;
   }
@@ -140,36 +181,71 @@ export function tokenExpiry(token: string): number | undefined {
   }
 }
 
-export interface Generated { clusterEnv: string; meshYaml: string; hosts: string; rootCert: string }
+export interface Generated {
+  clusterEnv: string;
+  meshYaml: string;
+  hosts: string;
+  rootCert: string;
+}
 
 /** The files as the VM must get them. Without a LoadBalancer address the east-west gateway
  *  is reached at NODE_IP:<nodePort of 15012>: port 15012 becomes that NodePort in
  *  mesh.yaml's discoveryAddress and in cluster.env's CA_ADDR, and the hosts line names the
  *  node (istioctl leaves `hosts` empty when it finds no gateway address). */
-export function prepareVmFiles(g: Generated, o: { istiod: IstiodAddress; nodeIp?: string; ingressIp?: string }): { files?: VmFiles; lines: string[]; error?: string } {
+export function prepareVmFiles(
+  g: Generated,
+  o: { istiod: IstiodAddress; nodeIp?: string; ingressIp?: string },
+): { files?: VmFiles; lines: string[]; error?: string } {
   const lines: string[] = [];
   const found = meshDiscovery(g.meshYaml);
   const disc = found ?? { host: 'istiod.istio-system.svc', port: ISTIOD_PORT };
-  if (!found) lines.push(`mesh.yaml has no defaultConfig.discoveryAddress: istio-agent would use ${disc.host}:${disc.port}`);
+  if (!found)
+    lines.push(`mesh.yaml has no defaultConfig.discoveryAddress: istio-agent would use ${disc.host}:${disc.port}`);
   const hosts = g.hosts.trim();
-  if (!hosts) lines.push('istioctl wrote an EMPTY hosts file: it found no address for the east-west gateway (no LoadBalancer IP, no --ingressIP)');
+  if (!hosts)
+    lines.push(
+      'istioctl wrote an EMPTY hosts file: it found no address for ' +
+        'the east-west gateway (no LoadBalancer IP, no --ingressIP)',
+    );
 
   let ip: string | undefined;
   let why: string;
   let port = disc.port;
   if (o.istiod.lbIp || o.istiod.lbHostname) {
-    if (o.ingressIp) { ip = o.ingressIp; why = 'INGRESS_IP'; } else if (o.istiod.lbIp) { ip = o.istiod.lbIp; why = 'the east-west gateway LoadBalancer IP'; } else {
-      return { lines, error: `the east-west gateway's LoadBalancer has a hostname (${o.istiod.lbHostname}), not an IP, and /etc/hosts needs an IP: set INGRESS_IP to an address it resolves to` };
+    if (o.ingressIp) {
+      ip = o.ingressIp;
+      why = 'INGRESS_IP';
+    } else if (o.istiod.lbIp) {
+      ip = o.istiod.lbIp;
+      why = 'the east-west gateway LoadBalancer IP';
+    } else {
+      return {
+        lines,
+        error:
+          `the east-west gateway's LoadBalancer has a hostname (${o.istiod.lbHostname}), ` +
+          `not an IP, and /etc/hosts needs an IP: set INGRESS_IP to an address it resolves to`,
+      };
     }
   } else {
     if (o.istiod.nodePort === undefined) {
-      return { lines, error: `istio-eastwestgateway has no LoadBalancer address and no nodePort for port ${ISTIOD_PORT}: make it type LoadBalancer or NodePort` };
+      return {
+        lines,
+        error:
+          `istio-eastwestgateway has no LoadBalancer address and no nodePort ` +
+          `for port ${ISTIOD_PORT}: make it type LoadBalancer or NodePort`,
+      };
     }
     port = o.istiod.nodePort;
     ip = o.ingressIp ?? o.nodeIp;
     why = o.ingressIp ? 'INGRESS_IP' : 'the node IP (no LoadBalancer: NodePort)';
-    if (!ip) return { lines, error: 'no LoadBalancer address and no node IP: set NODE_IP (or INGRESS_IP) to a node address the VMs reach' };
-    lines.push(`east-west gateway has no LoadBalancer address: istiod is reached at ${ip}:${port} (nodePort of ${ISTIOD_PORT})`);
+    if (!ip)
+      return {
+        lines,
+        error: 'no LoadBalancer address and no node IP: set NODE_IP (or INGRESS_IP) to a node address the VMs reach',
+      };
+    lines.push(
+      `east-west gateway has no LoadBalancer address: istiod is reached at ${ip}:${port} (nodePort of ${ISTIOD_PORT})`,
+    );
   }
   const hostsLine = `${ip} ${disc.host}`;
   if (hosts && hosts !== hostsLine) lines.push(`hosts: istioctl wrote "${hosts}"; using "${hostsLine}" (${why})`);
@@ -186,14 +262,26 @@ export function prepareVmFiles(g: Generated, o: { istiod: IstiodAddress; nodeIp?
   const ca = parseClusterEnv(clusterEnv).CA_ADDR;
   if (port !== disc.port && ca !== addr) {
     clusterEnv = setClusterEnv(clusterEnv, 'CA_ADDR', addr);
-    lines.push(ca === undefined ? `cluster.env: CA_ADDR=${addr} added (the CA is reached through the same NodePort)` : `cluster.env: CA_ADDR ${ca} -> ${addr}`);
+    lines.push(
+      ca === undefined
+        ? `cluster.env: CA_ADDR=${addr} added (the CA is reached through the same NodePort)`
+        : `cluster.env: CA_ADDR ${ca} -> ${addr}`,
+    );
   }
-  return { files: { clusterEnv, meshYaml, rootCert: g.rootCert, hostsLine, istiodHost: disc.host, source: 'istioctl' }, lines };
+  return {
+    files: { clusterEnv, meshYaml, rootCert: g.rootCert, hostsLine, istiodHost: disc.host, source: 'istioctl' },
+    lines,
+  };
 }
 
 // ---- WorkloadEntries ----------------------------------------------------------------
 
-export interface WorkloadEntryInfo { name: string; address: string; healthy?: boolean; autoRegistered: boolean }
+export interface WorkloadEntryInfo {
+  name: string;
+  address: string;
+  healthy?: boolean;
+  autoRegistered: boolean;
+}
 
 export function parseWorkloadEntries(stdout: string): WorkloadEntryInfo[] | { error: string } {
   const doc = parseJson(stdout);

@@ -17,7 +17,8 @@ const step: Step = {
   title: 'Preflight: SSH, root, kernel and distro of every cluster machine',
   article: '安装Kubernetes Cluster (install a Kubernetes cluster)',
   notes: [
-    "the article installs kubelet/kubeadm/kubectl from apt.kubernetes.io, which was shut down in 2024: install them from pkgs.k8s.io (one repository per minor version) before this runbook",
+    'the article installs kubelet/kubeadm/kubectl from apt.kubernetes.io, which was shut down in ' +
+      '2024: install them from pkgs.k8s.io (one repository per minor version) before this runbook',
     'docker is not a Kubernetes container runtime any more (dockershim was removed in 1.24): use containerd or CRI-O',
     'roles: the VM labelled role: control-plane (else the first VM) runs kubeadm init; the others join as workers',
   ],

@@ -18,19 +18,31 @@ const step: Step = {
   title: `Write the kubeadm config (${CONFIG_FILE}) on the control plane`,
   article: '使用kubeadmin安装kubernetes cluster (kubeadm-conf)',
   notes: [
-    "the article's kubeadm.k8s.io/v1alpha1 MasterConfiguration is gone: kubeadm.k8s.io/v1beta4 (kubeadm >= 1.31), apiServer.extraArgs as a list of {name, value}",
-    'the Initializers admission plugin the article enables was removed in Kubernetes 1.14: sidecar injection is a MutatingAdmissionWebhook today (enabled by default); the deprecated PersistentVolumeLabel is left out and --admission-control is --enable-admission-plugins',
+    "the article's kubeadm.k8s.io/v1alpha1 MasterConfiguration is gone: " +
+      'kubeadm.k8s.io/v1beta4 (kubeadm >= 1.31), apiServer.extraArgs as a list of {name, value}',
+    'the Initializers admission plugin the article enables was removed in Kubernetes 1.14: ' +
+      'sidecar injection is a MutatingAdmissionWebhook today (enabled by default); the deprecated ' +
+      'PersistentVolumeLabel is left out and --admission-control is --enable-admission-plugins',
     'the config is validated (apiVersion/kind, CIDRs, extraArgs shape, version) before it is written',
   ],
   target: 'vm',
   vm: (ctx) => {
     const roles = rolesFor(ctx);
     if (!isRoles(roles)) return failWith(roles.problem);
-    if (roles.controlPlane !== ctx.vm) return { skip: `a worker: the kubeadm config lives on the control plane ${roles.controlPlane.name}` };
-    if (!ctx.vm.privateIp) return failWith(`${ctx.vm.name} has no privateIp in the inventory; kubeadm advertises the API server on it: set privateIp`);
+    if (roles.controlPlane !== ctx.vm)
+      return { skip: `a worker: the kubeadm config lives on the control plane ${roles.controlPlane.name}` };
+    if (!ctx.vm.privateIp)
+      return failWith(
+        `${ctx.vm.name} has no privateIp in the inventory; kubeadm advertises the API server on it: set privateIp`,
+      );
     let rendered;
     try {
-      rendered = renderInitConfig({ advertiseAddress: ctx.vm.privateIp, kubernetesVersion: ctx.env.KUBERNETES_VERSION, podCidr: ctx.env.POD_CIDR, serviceCidr: ctx.env.SERVICE_CIDR });
+      rendered = renderInitConfig({
+        advertiseAddress: ctx.vm.privateIp,
+        kubernetesVersion: ctx.env.KUBERNETES_VERSION,
+        podCidr: ctx.env.POD_CIDR,
+        serviceCidr: ctx.env.SERVICE_CIDR,
+      });
     } catch (e) {
       if (e instanceof KubeadmConfigError) return failWith(e.message);
       throw e;

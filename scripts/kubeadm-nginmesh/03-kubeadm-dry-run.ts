@@ -13,14 +13,16 @@ const step: Step = {
   title: 'kubeadm init --dry-run on the control plane',
   article: '使用kubeadmin安装kubernetes cluster (kubeadm init --dry-run)',
   notes: [
-    "the article's text spells the flag with an en dash (U+2013) instead of --: pasted, kubeadm would not see it; the command is --dry-run",
+    "the article's text spells the flag with an en dash (U+2013) instead " +
+      'of --: pasted, kubeadm would not see it; the command is --dry-run',
     'skipped once /etc/kubernetes/admin.conf exists (the control plane is already initialized)',
   ],
   target: 'vm',
   vm: (ctx) => {
     const roles = rolesFor(ctx);
     if (!isRoles(roles)) return failWith(roles.problem);
-    if (roles.controlPlane !== ctx.vm) return { skip: `a worker: kubeadm init runs on the control plane ${roles.controlPlane.name}` };
+    if (roles.controlPlane !== ctx.vm)
+      return { skip: `a worker: kubeadm init runs on the control plane ${roles.controlPlane.name}` };
     return {
       probe: probe`
         if [ -f ${ADMIN_CONF} ]; then echo ${`already initialized (${ADMIN_CONF} exists): no dry run needed`}; exit 0; fi

@@ -12,14 +12,17 @@ const step: Step = {
   title: 'kubeadm init on the control plane',
   article: '使用kubeadmin安装kubernetes cluster (kubeadm init)',
   notes: [
-    'the output goes to a 0600 log on the VM and --skip-token-print keeps the bootstrap token out of it; the workers get a fresh token in step 07',
-    "the article's note that kubeadm makes a single control plane is dated (kubeadm join --control-plane adds more today); this runbook makes one, as the article does",
+    'the output goes to a 0600 log on the VM and --skip-token-print keeps ' +
+      'the bootstrap token out of it; the workers get a fresh token in step 07',
+    "the article's note that kubeadm makes a single control plane is dated (kubeadm " +
+      'join --control-plane adds more today); this runbook makes one, as the article does',
   ],
   target: 'vm',
   vm: (ctx) => {
     const roles = rolesFor(ctx);
     if (!isRoles(roles)) return failWith(roles.problem);
-    if (roles.controlPlane !== ctx.vm) return { skip: `a worker: kubeadm init runs on the control plane ${roles.controlPlane.name}` };
+    if (roles.controlPlane !== ctx.vm)
+      return { skip: `a worker: kubeadm init runs on the control plane ${roles.controlPlane.name}` };
     return {
       check: probe`
         if [ -f ${ADMIN_CONF} ]; then echo ${`the control plane is initialized (${ADMIN_CONF} exists)`}; exit 0; fi

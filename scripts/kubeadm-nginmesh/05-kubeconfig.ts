@@ -11,13 +11,19 @@ import type { Interpretation, Step } from '../engine/types.ts';
 import { probe } from '../engine/sh.ts';
 import { registerSecret } from '../engine/redact.ts';
 import { ADMIN_CONF, failWith, isRoles, rolesFor } from './common.ts';
+import type { Untyped } from '../engine/untyped.ts';
 
 /** Save an admin kubeconfig (text) at `file` with mode 0600; never echoes its content. */
 export function saveKubeconfig(text: string, file: string): Interpretation {
-  let doc: any;
-  try { doc = YAML.parse(text); } catch { doc = undefined; }
+  let doc: Untyped;
+  try {
+    doc = YAML.parse(text);
+  } catch {
+    doc = undefined;
+  }
   const server = doc?.clusters?.[0]?.cluster?.server;
-  if (typeof server !== 'string') return { ok: false, lines: [`error: ${ADMIN_CONF} is not a kubeconfig (no clusters[0].cluster.server)`] };
+  if (typeof server !== 'string')
+    return { ok: false, lines: [`error: ${ADMIN_CONF} is not a kubeconfig (no clusters[0].cluster.server)`] };
   for (const u of Array.isArray(doc.users) ? doc.users : []) {
     for (const k of ['client-key-data', 'client-certificate-data', 'token', 'password']) registerSecret(u?.user?.[k]);
   }
@@ -44,20 +50,27 @@ const step: Step = {
   title: "Save the control plane's admin kubeconfig for the cluster steps",
   article: '使用kubectl 命令检查master节点安装结果 (kubectl on the master)',
   notes: [
-    'the article runs kubectl on the master; meshbook runs it here, with the admin kubeconfig saved 0600 as KUBECONFIG_FILE (or your KUBE_CONTEXT)',
+    'the article runs kubectl on the master; meshbook runs it here, with the ' +
+      'admin kubeconfig saved 0600 as KUBECONFIG_FILE (or your KUBE_CONTEXT)',
   ],
   target: 'vm',
   gathersFacts: true,
   vm: (ctx) => {
     const roles = rolesFor(ctx);
     if (!isRoles(roles)) return failWith(roles.problem);
-    if (roles.controlPlane !== ctx.vm) return { skip: `a worker: the admin kubeconfig is on the control plane ${roles.controlPlane.name}` };
-    if (ctx.env.KUBE_CONTEXT) return { skip: `KUBE_CONTEXT is set: the cluster steps use context ${ctx.env.KUBE_CONTEXT} of your kubeconfig` };
+    if (roles.controlPlane !== ctx.vm)
+      return { skip: `a worker: the admin kubeconfig is on the control plane ${roles.controlPlane.name}` };
+    if (ctx.env.KUBE_CONTEXT)
+      return { skip: `KUBE_CONTEXT is set: the cluster steps use context ${ctx.env.KUBE_CONTEXT} of your kubeconfig` };
     return {
       probe: probe`cat ${ADMIN_CONF}`,
-      interpret: (out) => (out.code !== 0
-        ? { ok: false, lines: [`error: cannot read ${ADMIN_CONF} on ${ctx.vm.name} (is the control plane initialized? step 04)`] }
-        : saveKubeconfig(out.stdout, ctx.env.KUBECONFIG_FILE)),
+      interpret: (out) =>
+        out.code !== 0
+          ? {
+              ok: false,
+              lines: [`error: cannot read ${ADMIN_CONF} on ${ctx.vm.name} (is the control plane initialized? step 04)`],
+            }
+          : saveKubeconfig(out.stdout, ctx.env.KUBECONFIG_FILE),
     };
   },
 };

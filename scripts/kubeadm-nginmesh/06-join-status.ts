@@ -25,7 +25,10 @@ const step: Step = {
         const joined = out.stdout.trim() === 'joined';
         if (out.code !== 0) return { ok: false, lines: [`error: could not read ${KUBELET_CONF}`] };
         recordJoinStatus(ctx.cluster, ctx.vm.name, joined);
-        return { ok: true, lines: [joined ? `${ctx.vm.name} has joined (${KUBELET_CONF} exists)` : `${ctx.vm.name} has not joined yet`] };
+        return {
+          ok: true,
+          lines: [joined ? `${ctx.vm.name} has joined (${KUBELET_CONF} exists)` : `${ctx.vm.name} has not joined yet`],
+        };
       },
     };
   },

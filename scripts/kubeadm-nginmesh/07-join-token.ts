@@ -19,7 +19,8 @@ const step: Step = {
   title: 'A bootstrap token for the workers (kept secret, in memory)',
   article: '在每台工作节点上执行kubeadm join (the join command)',
   notes: [
-    'the article copies the join line (with its token) by hand; here it is made on demand (TTL 15 min), kept in memory as a secret, and sent to the workers only on ssh stdin',
+    'the article copies the join line (with its token) by hand; here it is made on demand ' +
+      '(TTL 15 min), kept in memory as a secret, and sent to the workers only on ssh stdin',
     'under --dry-run no token is made (making one is a change); step 08 then shows what it would send',
   ],
   target: 'vm',
@@ -27,22 +28,33 @@ const step: Step = {
   vm: (ctx) => {
     const roles = rolesFor(ctx);
     if (!isRoles(roles)) return failWith(roles.problem);
-    if (roles.controlPlane !== ctx.vm) return { skip: `a worker: the token is made on the control plane ${roles.controlPlane.name}` };
+    if (roles.controlPlane !== ctx.vm)
+      return { skip: `a worker: the token is made on the control plane ${roles.controlPlane.name}` };
     if (!roles.workers.length) return { skip: 'no workers in the inventory: nothing joins' };
     const status = joinStatus(ctx.cluster);
-    if (status && status.checked.length && !status.pending.length) return { skip: `every worker has joined (${status.checked.join(', ')}): no token needed` };
+    if (status && status.checked.length && !status.pending.length)
+      return { skip: `every worker has joined (${status.checked.join(', ')}): no token needed` };
     if (ctx.dryRun) return { skip: 'dry run: no bootstrap token is made (that would be a change)' };
     return {
       probe: probe`kubeadm token create --print-join-command --ttl ${TOKEN_TTL} --description ${'meshbook kubeadm-nginmesh: workers join'}`,
       interpret: (out) => {
         registerSecret(out.stdout.trim());
         for (const l of out.stdout.split('\n')) registerSecret(l.trim());
-        if (out.code !== 0) return { ok: false, lines: [`error: kubeadm token create failed (exit ${out.code}) on ${ctx.vm.name}`] };
+        if (out.code !== 0)
+          return { ok: false, lines: [`error: kubeadm token create failed (exit ${out.code}) on ${ctx.vm.name}`] };
         const info = parseJoinCommand(out.stdout);
         if ('error' in info) return { ok: false, lines: [`error: ${info.error}`] };
         ctx.cluster[JOIN_FACT] = info;
-        const pending = status?.pending.length ? status.pending.join(', ') : roles.workers.map((w) => w.name).join(', ');
-        return { ok: true, lines: [`made a bootstrap token (TTL ${TOKEN_TTL}) for ${pending}; API server ${info.endpoint}; the join command stays in memory and is never shown`] };
+        const pending = status?.pending.length
+          ? status.pending.join(', ')
+          : roles.workers.map((w) => w.name).join(', ');
+        return {
+          ok: true,
+          lines: [
+            `made a bootstrap token (TTL ${TOKEN_TTL}) for ${pending}; API ` +
+              `server ${info.endpoint}; the join command stays in memory and is never shown`,
+          ],
+        };
       },
     };
   },

@@ -14,15 +14,26 @@ import { joinInfo } from './join.ts';
 /** The join config as printf arguments: the token's line is a Secret (masked when shown).
  *  Without a join command (a plan, or step 07 did not run) the file is shown with
  *  placeholders and the token line is empty, which the script refuses to use. */
-export function joinConfigLines(endpoint: string | undefined, info: ReturnType<typeof joinInfo>): Array<string | Secret> {
+export function joinConfigLines(
+  endpoint: string | undefined,
+  info: ReturnType<typeof joinInfo>,
+): Array<string | Secret> {
   const t = template('kubeadm-join.yaml');
-  const r = info && endpoint
-    ? renderJoinConfig({ endpoint: info.endpoint, token: info.token.value, caCertHash: info.caCertHashes[0] }, t)
-    : fill(t.file, t.text, { API_SERVER_ENDPOINT: endpoint ?? '<control plane>:6443', JOIN_TOKEN: 'JOIN-TOKEN-PLACEHOLDER', CA_CERT_HASH: 'sha256:<from the control plane, step 07>' });
-  return r.text.replace(/\n$/, '').split('\n').map((l) => {
-    if (!/^\s*token: /.test(l)) return l;
-    return new Secret('JOIN_TOKEN', info && endpoint ? l : '');
-  });
+  const r =
+    info && endpoint
+      ? renderJoinConfig({ endpoint: info.endpoint, token: info.token.value, caCertHash: info.caCertHashes[0] }, t)
+      : fill(t.file, t.text, {
+          API_SERVER_ENDPOINT: endpoint ?? '<control plane>:6443',
+          JOIN_TOKEN: 'JOIN-TOKEN-PLACEHOLDER',
+          CA_CERT_HASH: 'sha256:<from the control plane, step 07>',
+        });
+  return r.text
+    .replace(/\n$/, '')
+    .split('\n')
+    .map((l) => {
+      if (!/^\s*token: /.test(l)) return l;
+      return new Secret('JOIN_TOKEN', info && endpoint ? l : '');
+    });
 }
 
 const step: Step = {
@@ -30,7 +41,8 @@ const step: Step = {
   title: 'kubeadm join on every worker (token via a 0600 file, never argv)',
   article: '在每台工作节点上执行kubeadm join (join the workers)',
   notes: [
-    "the article pastes the token on kubeadm's command line (process list, shell history): here it goes into a 0600 JoinConfiguration file written from ssh stdin and removed after the join",
+    "the article pastes the token on kubeadm's command line (process list, shell history): here " +
+      'it goes into a 0600 JoinConfiguration file written from ssh stdin and removed after the join',
   ],
   target: 'vm',
   vm: (ctx) => {

@@ -8,14 +8,16 @@ import type { Step } from '../engine/types.ts';
 import { probeCmd, mutateCmd } from '../engine/local.ts';
 import { kube, noteVms } from './common.ts';
 
-export const calicoUrl = (version: string) => `https://raw.githubusercontent.com/projectcalico/calico/v${version}/manifests/calico.yaml`;
+export const calicoUrl = (version: string) =>
+  `https://raw.githubusercontent.com/projectcalico/calico/v${version}/manifests/calico.yaml`;
 
 const step: Step = {
   id: '09-pod-network',
   title: 'Pod network: Calico',
   article: '安装Pod网络 Calico (pod network)',
   notes: [
-    "the article's docs.projectcalico.org v2.6 manifest URL is gone: the versioned manifest from Calico's repository is applied (CALICO_VERSION)",
+    "the article's docs.projectcalico.org v2.6 manifest URL is gone: the " +
+      "versioned manifest from Calico's repository is applied (CALICO_VERSION)",
     'Calico reads the pod CIDR from the kubeadm configuration (POD_CIDR): CALICO_IPV4POOL_CIDR needs no edit',
   ],
   target: 'cluster',

@@ -14,8 +14,9 @@ const step: Step = {
   title: 'Reach the ingress at NODE_IP:NodePort when there is no LoadBalancer',
   article: '访问Bookinfo: 节点IP:Nodeport (NodePort access)',
   notes: [
-    "the article's istio-ingress Service is istio-ingressgateway today; nginmesh is archived (0.3, Istio 0.2/0.3): install the mesh with Istio itself (bookinfo runbook)",
-    'the node IP is INGRESS_NODE_IP when set, else the control plane\'s private IP (every node answers on a NodePort)',
+    "the article's istio-ingress Service is istio-ingressgateway today; nginmesh is " +
+      'archived (0.3, Istio 0.2/0.3): install the mesh with Istio itself (bookinfo runbook)',
+    "the node IP is INGRESS_NODE_IP when set, else the control plane's private IP (every node answers on a NodePort)",
   ],
   target: 'cluster',
   gathersFacts: true,
@@ -24,9 +25,18 @@ const step: Step = {
     const roles = rolesOf(ctx.vms);
     const nodeIp = ctx.env.INGRESS_NODE_IP || (isRoles(roles) ? roles.controlPlane.privateIp : '') || undefined;
     return {
-      probe: probeCmd(kube(ctx, '-n', ctx.env.INGRESS_NAMESPACE, 'get', 'service', ctx.env.INGRESS_SERVICE, '-o', 'json')),
+      probe: probeCmd(
+        kube(ctx, '-n', ctx.env.INGRESS_NAMESPACE, 'get', 'service', ctx.env.INGRESS_SERVICE, '-o', 'json'),
+      ),
       interpret: (out) => {
-        if (out.code !== 0) return { ok: false, lines: [`error: kubectl could not read Service ${ctx.env.INGRESS_NAMESPACE}/${ctx.env.INGRESS_SERVICE} (exit ${out.code}); install the mesh's ingress gateway first`] };
+        if (out.code !== 0)
+          return {
+            ok: false,
+            lines: [
+              `error: kubectl could not read Service ${ctx.env.INGRESS_NAMESPACE}/${ctx.env.INGRESS_SERVICE} ` +
+                `(exit ${out.code}); install the mesh's ingress gateway first`,
+            ],
+          };
         const r = ingressAddress(out.stdout, { nodeIp });
         if ('error' in r) return { ok: false, lines: [`error: ${r.error}`] };
         ctx.facts.ingressHost = r.host;

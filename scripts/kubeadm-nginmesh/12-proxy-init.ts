@@ -25,9 +25,12 @@ const step: Step = {
   title: "proxy_init's interception rules (prepare_proxy.sh) in a pod network namespace",
   article: '查看自动注入的sidecar: proxy_init / prepare_proxy.sh',
   notes: [
-    "prepare_proxy.sh runs in a pod's network namespace: on the VM's own namespace its PREROUTING redirect would capture SSH too, so the rules go into the namespace PROXY_NETNS",
-    'rerunnable: the ISTIO_REDIRECT and ISTIO_OUTPUT chains are rewritten whole, the jumps from PREROUTING and OUTPUT are added only when missing (prepare_proxy.sh appends duplicates on a rerun)',
-    'sidecar injection itself is a MutatingAdmissionWebhook today (the Initializers the article relies on were removed in Kubernetes 1.14)',
+    "prepare_proxy.sh runs in a pod's network namespace: on the VM's own namespace its " +
+      'PREROUTING redirect would capture SSH too, so the rules go into the namespace PROXY_NETNS',
+    'rerunnable: the ISTIO_REDIRECT and ISTIO_OUTPUT chains are rewritten whole, the jumps from ' +
+      'PREROUTING and OUTPUT are added only when missing (prepare_proxy.sh appends duplicates on a rerun)',
+    'sidecar injection itself is a MutatingAdmissionWebhook today (the ' +
+      'Initializers the article relies on were removed in Kubernetes 1.14)',
   ],
   target: 'vm',
   vm: (ctx) => {
@@ -50,7 +53,10 @@ const step: Step = {
         ${ipt} -N ISTIO_REDIRECT 2>/dev/null || ${ipt} -F ISTIO_REDIRECT
         ${ipt} -N ISTIO_OUTPUT 2>/dev/null || ${ipt} -F ISTIO_OUTPUT
         ${ipt} -A ${redirect[0].chain} ${redirect[0].args}
-        ${commandLines(output.map((r) => mutate`${ipt} -A ${r.chain} ${r.args}`), 8)}
+        ${commandLines(
+          output.map((r) => mutate`${ipt} -A ${r.chain} ${r.args}`),
+          8,
+        )}
         ${ipt} -C ${jumps[0].chain} ${jumps[0].args} 2>/dev/null || ${ipt} -A ${jumps[0].chain} ${jumps[0].args}
         ${ipt} -C ${jumps[1].chain} ${jumps[1].args} 2>/dev/null || ${ipt} -A ${jumps[1].chain} ${jumps[1].args}
         echo ${`installed prepare_proxy.sh -p ${ctx.env.PROXY_PORT} -u ${ctx.env.PROXY_UID}${ctx.env.PROXY_CIDRS ? ` -i ${ctx.env.PROXY_CIDRS}` : ''} rules in network namespace ${ns}`}

@@ -13,7 +13,10 @@ const step: Step = {
   id: '13-check-interception',
   title: 'Check the interception rules, one by one and in order',
   article: '查看自动注入的sidecar: proxy_init / prepare_proxy.sh',
-  notes: ['parses `iptables-save -t nat` of the pod network namespace and reports every rule prepare_proxy.sh installs, in its order'],
+  notes: [
+    'parses `iptables-save -t nat` of the pod network namespace ' +
+      'and reports every rule prepare_proxy.sh installs, in its order',
+  ],
   target: 'vm',
   vm: (ctx) => {
     const ns = ctx.env.PROXY_NETNS;
@@ -26,11 +29,19 @@ const step: Step = {
         printf '%s\n' "$out"
       `,
       interpret: (out) => {
-        if (out.code !== 0) return { ok: false, lines: [`error: ${out.stderr.trim() || `could not read the NAT table of ${ns}`}`] };
+        if (out.code !== 0)
+          return { ok: false, lines: [`error: ${out.stderr.trim() || `could not read the NAT table of ${ns}`}`] };
         const exp = expectProxyInit(parseSave(out.stdout), spec.port, spec.uid, spec.cidrs);
-        const lines = exp.map((e) => `${e.ok ? 'present' : /out of order|not the last/.test(e.what) ? 'wrong order' : 'missing'}: ${e.what}`);
+        const lines = exp.map(
+          (e) =>
+            `${e.ok ? 'present' : /out of order|not the last/.test(e.what) ? 'wrong order' : 'missing'}: ${e.what}`,
+        );
         const bad = exp.filter((e) => !e.ok).length;
-        if (bad) lines.push(`error: ${bad} of ${exp.length} expected rule(s) missing or out of order in network namespace ${ns}; rerun 12-proxy-init`);
+        if (bad)
+          lines.push(
+            `error: ${bad} of ${exp.length} expected rule(s) missing or ` +
+              `out of order in network namespace ${ns}; rerun 12-proxy-init`,
+          );
         return { ok: bad === 0, lines };
       },
     };

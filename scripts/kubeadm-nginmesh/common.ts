@@ -37,17 +37,32 @@ export function noteVms(ctx: ClusterCtx): void {
   seen.set(ctx.env, ctx.vms);
 }
 
-export interface Roles { controlPlane: Vm; workers: Vm[] }
+export interface Roles {
+  controlPlane: Vm;
+  workers: Vm[];
+}
 
 /** Roles of an inventory, or the problem that prevents telling them. */
 export function rolesOf(vms: Vm[]): Roles | { problem: string } {
   if (!vms.length) return { problem: 'the inventory has no VMs' };
-  const bad = vms.find((v) => v.labels.role !== undefined && v.labels.role !== 'control-plane' && v.labels.role !== 'worker');
+  const bad = vms.find(
+    (v) => v.labels.role !== undefined && v.labels.role !== 'control-plane' && v.labels.role !== 'worker',
+  );
   if (bad) return { problem: `VM ${bad.name} has role: ${bad.labels.role}; use role: control-plane or role: worker` };
   const cps = vms.filter((v) => v.labels.role === 'control-plane');
-  if (cps.length > 1) return { problem: `VMs ${cps.map((v) => v.name).join(', ')} are all labelled role: control-plane; kubeadm init makes one control plane: label only one` };
+  if (cps.length > 1)
+    return {
+      problem:
+        `VMs ${cps.map((v) => v.name).join(', ')} are all labelled role: ` +
+        `control-plane; kubeadm init makes one control plane: label only one`,
+    };
   const cp = cps[0] ?? vms[0];
-  if (cp.labels.role === 'worker') return { problem: `no VM is labelled role: control-plane and the first VM (${cp.name}) is labelled role: worker; label the control plane` };
+  if (cp.labels.role === 'worker')
+    return {
+      problem:
+        `no VM is labelled role: control-plane and the first VM ` +
+        `(${cp.name}) is labelled role: worker; label the control plane`,
+    };
   return { controlPlane: cp, workers: vms.filter((v) => v !== cp) };
 }
 
@@ -77,7 +92,9 @@ export function apiEndpoint(cp: Vm): string | undefined {
  *  in the lab, whose cluster is its own). */
 export function kube(ctx: ClusterCtx, ...args: string[]): string[] {
   const { env } = ctx;
-  return env.KUBE_CONTEXT || ctx.lab ? kubectl(env, ...args) : ['kubectl', '--kubeconfig', env.KUBECONFIG_FILE, ...args];
+  return env.KUBE_CONTEXT || ctx.lab
+    ? kubectl(env, ...args)
+    : ['kubectl', '--kubeconfig', env.KUBECONFIG_FILE, ...args];
 }
 
 // ---- scripts ---------------------------------------------------------------------------

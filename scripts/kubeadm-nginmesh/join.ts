@@ -6,19 +6,26 @@ import { registerSecret } from '../engine/redact.ts';
 import type { Facts } from '../engine/types.ts';
 
 export interface JoinInfo {
-  endpoint: string;          // HOST:PORT of the API server
-  token: Secret;             // the bootstrap token
-  caCertHashes: string[];    // sha256:<hex>
+  endpoint: string; // HOST:PORT of the API server
+  token: Secret; // the bootstrap token
+  caCertHashes: string[]; // sha256:<hex>
 }
 
 export const JOIN_FACT = 'kubeadmJoin';
 export const JOIN_STATUS_FACT = 'kubeadmJoinStatus';
 
-export interface JoinStatus { checked: string[]; pending: string[] }
+export interface JoinStatus {
+  checked: string[];
+  pending: string[];
+}
 
 /** `kubeadm join 10.0.0.1:6443 --token abcdef.0123456789abcdef --discovery-token-ca-cert-hash sha256:...` */
 export function parseJoinCommand(text: string): JoinInfo | { error: string } {
-  const line = text.split('\n').map((l) => l.trim().replace(/\s*\\$/, '')).filter(Boolean).join(' ');
+  const line = text
+    .split('\n')
+    .map((l) => l.trim().replace(/\s*\\$/, ''))
+    .filter(Boolean)
+    .join(' ');
   const words = line.split(/\s+/);
   const start = words.indexOf('join');
   const shape = 'kubeadm join HOST:PORT --token TOKEN --discovery-token-ca-cert-hash sha256:HEX';
@@ -35,9 +42,12 @@ export function parseJoinCommand(text: string): JoinInfo | { error: string } {
     else if (!w.startsWith('-') && endpoint === undefined) endpoint = w;
   }
   if (token) registerSecret(token);
-  if (!endpoint || !/^[^\s:]+:\d+$/.test(endpoint)) return { error: `the join command has no API server HOST:PORT (${shape})` };
-  if (!token || !/^[a-z0-9]{6}\.[a-z0-9]{16}$/.test(token)) return { error: `the join command has no well-formed --token (${shape})` };
-  if (!hashes.length || hashes.some((h) => !/^sha256:[0-9a-f]{64}$/.test(h))) return { error: `the join command has no well-formed --discovery-token-ca-cert-hash (${shape})` };
+  if (!endpoint || !/^[^\s:]+:\d+$/.test(endpoint))
+    return { error: `the join command has no API server HOST:PORT (${shape})` };
+  if (!token || !/^[a-z0-9]{6}\.[a-z0-9]{16}$/.test(token))
+    return { error: `the join command has no well-formed --token (${shape})` };
+  if (!hashes.length || hashes.some((h) => !/^sha256:[0-9a-f]{64}$/.test(h)))
+    return { error: `the join command has no well-formed --discovery-token-ca-cert-hash (${shape})` };
   return { endpoint, token: new Secret('JOIN_TOKEN', token), caCertHashes: hashes };
 }
 

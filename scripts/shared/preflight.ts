@@ -21,14 +21,30 @@ const preflight: Step = {
     `,
     interpret: (out, ctx) => {
       const [head, osr = ''] = out.stdout.split('--- /etc/os-release\n');
-      const kv = Object.fromEntries(head.trim().split('\n').map((l) => l.split(/=(.*)/s).slice(0, 2)));
+      const kv = Object.fromEntries(
+        head
+          .trim()
+          .split('\n')
+          .map((l) => l.split(/=(.*)/s).slice(0, 2)),
+      );
       const lines = [`ssh ok: ${ctx.vm.user}@${ctx.vm.host}:${ctx.vm.port} (hostname ${kv.hostname})`];
-      if (kv.uid !== '0') return { ok: false, lines: [...lines, `error: commands run as uid ${kv.uid}, not root; use user: root or passwordless sudo`] };
+      if (kv.uid !== '0')
+        return {
+          ok: false,
+          lines: [...lines, `error: commands run as uid ${kv.uid}, not root; use user: root or passwordless sudo`],
+        };
       lines.push(`root: yes; kernel ${kv.kernel}`);
       const d = detect(osr);
       if (!d.profile) return { ok: false, lines: [...lines, `error: ${d.error}`] };
       if (ctx.vm.distro && ctx.vm.distro !== d.profile.id) {
-        return { ok: false, lines: [...lines, `error: inventory declares distro ${ctx.vm.distro} but /etc/os-release says ${d.profile.id} (ID=${d.id} VERSION_ID=${d.versionId}); fix the inventory`] };
+        return {
+          ok: false,
+          lines: [
+            ...lines,
+            `error: inventory declares distro ${ctx.vm.distro} but /etc/os-release ` +
+              `says ${d.profile.id} (ID=${d.id} VERSION_ID=${d.versionId}); fix the inventory`,
+          ],
+        };
       }
       lines.push(`distro ${d.profile.id} (ID=${d.id} VERSION_ID=${d.versionId}, ${d.profile.family} family)`);
       return { ok: true, lines, facts: { distro: d.profile.id, family: d.profile.family, kernel: kv.kernel } };

@@ -13,8 +13,9 @@ export { nodeIp, NODE_IP_PLACEHOLDER, routes } from '../istio-vm/common.ts';
 
 export const ROUTE_NOTES = [
   '`ip r add` fails with "File exists" on a re-run: `ip route replace` after a check',
-  'the article\'s two /18s left the pod network unreachable and one /16 worked: VM_ROUTES lists the CIDRs (e.g. 10.233.0.0/16)',
-  'like the article\'s, the route is not persistent across a reboot; re-run the runbook after one',
+  "the article's two /18s left the pod network unreachable and " +
+    'one /16 worked: VM_ROUTES lists the CIDRs (e.g. 10.233.0.0/16)',
+  "like the article's, the route is not persistent across a reboot; re-run the runbook after one",
 ];
 
 // one `ip route show` for every CIDR (ip prints a /32 without its length, and a prefix may

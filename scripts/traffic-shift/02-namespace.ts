@@ -10,7 +10,9 @@ const step: Step = {
   id: '02-namespace',
   title: 'Namespace with istio-injection=enabled',
   article: '§1 啟動hello1/hello3 POD (ack.deploy.sh)',
-  notes: ['the demo scripts delete and recreate the namespace on every run; here it is applied (a re-run changes nothing)'],
+  notes: [
+    'the demo scripts delete and recreate the namespace on every run; here it is applied (a re-run changes nothing)',
+  ],
   target: 'cluster',
   cluster: ({ env }) => {
     const m = render('traffic-shift/namespace.yaml', { HELLO_NS: ns(env) });

@@ -16,14 +16,17 @@ const step: Step = {
   title: 'hello1 and hello3: Deployments and Services',
   article: '§1 啟動hello1/hello3 POD (start the hello1/hello3 pods)',
   notes: [
-    "the demo's pods pull :1.0.0 (imagePullPolicy Always) while the VMs run :1.0.1; every hello image uses IMAGE_TAG here",
-    "the demo waits with an unbounded `kubectl wait`; here `kubectl rollout status --timeout=120s` per Deployment after a change",
+    "the demo's pods pull :1.0.0 (imagePullPolicy Always) while " +
+      'the VMs run :1.0.1; every hello image uses IMAGE_TAG here',
+    'the demo waits with an unbounded `kubectl wait`; here `kubectl ' +
+      'rollout status --timeout=120s` per Deployment after a change',
   ],
   target: 'cluster',
   cluster: ({ env }) => {
     const m = render('traffic-shift/hello1-hello3.yaml', { HELLO_NS: ns(env), IMAGE_TAG: env.IMAGE_TAG || '1.0.1' });
     const { check, apply } = applyRendered(env, m);
-    const wait = (d: string) => mutateCmd(kubectl(env, '-n', ns(env), 'rollout', 'status', `deploy/${d}`, ROLLOUT_TIMEOUT));
+    const wait = (d: string) =>
+      mutateCmd(kubectl(env, '-n', ns(env), 'rollout', 'status', `deploy/${d}`, ROLLOUT_TIMEOUT));
     return { check, apply: [apply, wait('hello1-deploy'), wait('hello3-deploy')] };
   },
 };

@@ -19,9 +19,22 @@ const step: Step = {
     probe: probeCmd(kubectl(env, '-n', ns(env), 'get', 'svc', 'hello3-svc', '-o', 'jsonpath={.spec.clusterIP}')),
     interpret: (out) => {
       const ip = out.stdout.trim();
-      if (out.code !== 0) return { ok: false, lines: [`error: hello3-svc not found in ${ns(env)}: ${out.stderr.trim().split('\n')[0] ?? ''}`] };
-      if (v.ipv4(ip)) return { ok: false, lines: [`error: hello3-svc has no IPv4 clusterIP (${JSON.stringify(ip)}); it must be a ClusterIP Service`] };
-      if (env.HELLO3_IP && env.HELLO3_IP !== ip) return { ok: true, lines: [`hello3-svc clusterIP ${ip} (HELLO3_IP=${env.HELLO3_IP} is ignored)`], facts: { hello3Ip: ip } };
+      if (out.code !== 0)
+        return {
+          ok: false,
+          lines: [`error: hello3-svc not found in ${ns(env)}: ${out.stderr.trim().split('\n')[0] ?? ''}`],
+        };
+      if (v.ipv4(ip))
+        return {
+          ok: false,
+          lines: [`error: hello3-svc has no IPv4 clusterIP (${JSON.stringify(ip)}); it must be a ClusterIP Service`],
+        };
+      if (env.HELLO3_IP && env.HELLO3_IP !== ip)
+        return {
+          ok: true,
+          lines: [`hello3-svc clusterIP ${ip} (HELLO3_IP=${env.HELLO3_IP} is ignored)`],
+          facts: { hello3Ip: ip },
+        };
       return { ok: true, lines: [`hello3-svc clusterIP ${ip}`], facts: { hello3Ip: ip } };
     },
   }),

@@ -40,8 +40,10 @@ const step: Step = {
   title: "Run hello2 on each VM (the VM's version)",
   article: '§1 啟動hello2應用 (start the hello2 app)',
   notes: [
-    'the article runs `docker run --rm` in the foreground of an ssh session (dated: the app dies with the session and nothing restarts it); here `docker run -d --restart=always`, checked first',
-    'runtime: process runs vm/hello/hello.mjs (the same app in plain Node) with the VM\'s node, detached, with /opt/meshbook/hello/hello.env and /run/meshbook-hello.pid',
+    'the article runs `docker run --rm` in the foreground of an ssh session (dated: the app dies ' +
+      'with the session and nothing restarts it); here `docker run -d --restart=always`, checked first',
+    'runtime: process runs vm/hello/hello.mjs (the same app in plain Node) with the ' +
+      "VM's node, detached, with /opt/meshbook/hello/hello.env and /run/meshbook-hello.pid",
     "each VM's version comes from its inventory label version: v1|v2|v3 (the article's ssh1.sh..ssh3.sh)",
   ],
   target: 'vm',

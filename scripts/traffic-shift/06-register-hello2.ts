@@ -16,15 +16,26 @@
 import type { Step } from '../engine/types.ts';
 import { kubectl, mutateCmd, probeCmd } from '../engine/local.ts';
 import { render } from '../engine/manifests.ts';
-import { applyRendered, HELLO_PORT, SERVICE_ENTRY, WORKLOAD_LABEL, clusterProblem, inventoryProblems, ns, registration } from './common.ts';
+import {
+  applyRendered,
+  HELLO_PORT,
+  SERVICE_ENTRY,
+  WORKLOAD_LABEL,
+  clusterProblem,
+  inventoryProblems,
+  ns,
+  registration,
+} from './common.ts';
 
 const step: Step = {
   id: '06-register-hello2',
   title: 'Register the VMs as hello2-svc (ServiceEntry, Service)',
   article: '§1 配置WorkloadEntry等設施 (WorkloadEntry and friends)',
   notes: [
-    "the article's AddVmAppToMesh uses namespace external-hello while everything else is in http-reciprocal-hello; HELLO_NS is used",
-    'VM_REGISTRATION=asm calls AddVmAppToMesh when the ServiceEntry is absent (the aliyun CLI reads its own credentials); istio applies the same ServiceEntry and selector-less Service',
+    "the article's AddVmAppToMesh uses namespace external-hello while " +
+      'everything else is in http-reciprocal-hello; HELLO_NS is used',
+    'VM_REGISTRATION=asm calls AddVmAppToMesh when the ServiceEntry is absent (the aliyun CLI ' +
+      'reads its own credentials); istio applies the same ServiceEntry and selector-less Service',
     'a VM added to the inventory later gets its WorkloadEntry in 08; AddVmAppToMesh is not called again',
   ],
   target: 'cluster',
@@ -32,21 +43,34 @@ const step: Step = {
     const problems = inventoryProblems(vms);
     if (problems.length) return clusterProblem(problems[0]);
     if (registration(env) === 'istio') {
-      const { check, apply } = applyRendered(env, render('traffic-shift/hello2-registration.yaml', { HELLO_NS: ns(env) }));
+      const { check, apply } = applyRendered(
+        env,
+        render('traffic-shift/hello2-registration.yaml', { HELLO_NS: ns(env) }),
+      );
       return { check, apply: [apply] };
     }
     const exists = kubectl(env, '-n', ns(env), 'get', 'serviceentry', SERVICE_ENTRY, '-o', 'name');
     return {
       check: probeCmd(exists, { changeCodes: [1] }),
-      apply: [mutateCmd([
-        'aliyun', 'servicemesh', 'AddVmAppToMesh',
-        '--ServiceMeshId', env.MESH_ID,
-        '--Namespace', ns(env),
-        '--ServiceName', 'hello2-svc',
-        '--Ips', vms.map((vm) => vm.privateIp).join(','),
-        '--Ports', `http:${HELLO_PORT}`,
-        '--Labels', `app=${WORKLOAD_LABEL}`,
-      ])],
+      apply: [
+        mutateCmd([
+          'aliyun',
+          'servicemesh',
+          'AddVmAppToMesh',
+          '--ServiceMeshId',
+          env.MESH_ID,
+          '--Namespace',
+          ns(env),
+          '--ServiceName',
+          'hello2-svc',
+          '--Ips',
+          vms.map((vm) => vm.privateIp).join(','),
+          '--Ports',
+          `http:${HELLO_PORT}`,
+          '--Labels',
+          `app=${WORKLOAD_LABEL}`,
+        ]),
+      ],
       verify: probeCmd(exists),
     };
   },

@@ -20,8 +20,11 @@ const step: Step = {
   title: 'WorkloadEntries with the version labels',
   article: '§1 為WorkloadEntry新增version標籤 (version labels)',
   notes: [
-    'the article labels the three WorkloadEntries by hand; here one entry per inventory VM is rendered from a template with its version and applied',
-    'a VM removed from the inventory keeps its WorkloadEntry (apply does not delete): `kubectl -n <HELLO_NS> delete workloadentry mesh-expansion-hello2-svc-<n>`; in the lab `meshbook lab kubectl -n <HELLO_NS> delete workloadentry mesh-expansion-hello2-svc-<n>` (`lab up --vms N` removes the entries of the VMs it removes)',
+    'the article labels the three WorkloadEntries by hand; here one entry ' +
+      'per inventory VM is rendered from a template with its version and applied',
+    'a VM removed from the inventory keeps its WorkloadEntry (apply does not delete): `kubectl -n <HELLO_NS> ' +
+      'delete workloadentry mesh-expansion-hello2-svc-<n>`; in the lab `meshbook lab kubectl -n <HELLO_NS> delete ' +
+      'workloadentry mesh-expansion-hello2-svc-<n>` (`lab up --vms N` removes the entries of the VMs it removes)',
   ],
   target: 'cluster',
   cluster: ({ env, vms }) => {
@@ -29,9 +32,17 @@ const step: Step = {
     if (problems.length) return clusterProblem(problems[0]);
     const docs = vms.map((vm, i) => {
       const v = vmVersion(vm);
-      return render(WE_TEMPLATE, { HELLO_NS: ns(env), WE_NAME: workloadEntryName(i), VM_IP: vm.privateIp, VERSION: 'version' in v ? v.version : '' });
+      return render(WE_TEMPLATE, {
+        HELLO_NS: ns(env),
+        WE_NAME: workloadEntryName(i),
+        VM_IP: vm.privateIp,
+        VERSION: 'version' in v ? v.version : '',
+      });
     });
-    const { check, apply } = applyRendered(env, { file: `manifests/${WE_TEMPLATE} x${docs.length}`, text: docs.map((d) => d.text).join('---\n') });
+    const { check, apply } = applyRendered(env, {
+      file: `manifests/${WE_TEMPLATE} x${docs.length}`,
+      text: docs.map((d) => d.text).join('---\n'),
+    });
     return { check, apply: [apply] };
   },
 };

@@ -12,8 +12,13 @@ const step: Step = {
   article: '前提: 虚机已加入k8s网络 (article 2: the VM joins the cluster network)',
   notes: ROUTE_NOTES,
   target: 'vm',
-  vm: (ctx) => (ctx.env.VM_ROUTES
-    ? routesVia(routes(ctx.env), nodeIp(ctx.cluster, ctx.env) ?? NODE_IP_PLACEHOLDER)
-    : { skip: 'VM_ROUTES is not set: the VMs are taken to be onboarded (article 2, meshbook rebuild istio-vm sets these routes)' }),
+  vm: (ctx) =>
+    ctx.env.VM_ROUTES
+      ? routesVia(routes(ctx.env), nodeIp(ctx.cluster, ctx.env) ?? NODE_IP_PLACEHOLDER)
+      : {
+          skip:
+            'VM_ROUTES is not set: the VMs are taken to be onboarded ' +
+            '(article 2, meshbook rebuild istio-vm sets these routes)',
+        },
 };
 export default step;

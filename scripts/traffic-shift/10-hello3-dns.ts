@@ -13,7 +13,10 @@ const step: Step = {
   id: '10-hello3-dns',
   title: 'hello3-svc in /etc/hosts on every VM (once)',
   article: '§1 為VM新增hello3 DNS (hello3 DNS for the VMs)',
-  notes: ["the article's `cat >> /etc/hosts` adds a duplicate line on every run; here the line is replaced atomically, exactly once"],
+  notes: [
+    "the article's `cat >> /etc/hosts` adds a duplicate line on " +
+      'every run; here the line is replaced atomically, exactly once',
+  ],
   target: 'vm',
   vm: (ctx) => {
     const name = svcHost(ctx.env, 'hello3-svc');

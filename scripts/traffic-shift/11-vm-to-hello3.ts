@@ -12,21 +12,32 @@ export const TARGET = `hello3-svc:${HELLO_PORT}`;
 
 /** The probe's output (status=/body= or rc=/error= lines) as a matrix row. */
 export function interpretHello3(stdout: string, source: string): { ok: boolean; lines: string[] } {
-  const kv = Object.fromEntries(stdout.trim().split('\n').map((l) => l.split(/=(.*)/s).slice(0, 2)));
+  const kv = Object.fromEntries(
+    stdout
+      .trim()
+      .split('\n')
+      .map((l) => l.split(/=(.*)/s).slice(0, 2)),
+  );
   let ok = false;
   let detail: string;
   if (kv.status !== undefined) {
     ok = /^HTTP\/1\.[01] 200\b/.test(kv.status) && /^Hello /.test(kv.body ?? '');
     detail = ok ? kv.body : `${kv.status || 'no status line'}: ${kv.body ?? ''}`;
   } else detail = kv.error || `no answer (exit ${kv.rc ?? '?'})`;
-  return { ok, lines: [...renderMatrix([{ source, target: TARGET, ok, detail }], 'VM -> hello3'), ...(ok ? [] : hints([detail]))] };
+  return {
+    ok,
+    lines: [...renderMatrix([{ source, target: TARGET, ok, detail }], 'VM -> hello3'), ...(ok ? [] : hints([detail]))],
+  };
 }
 
 const step: Step = {
   id: '11-vm-to-hello3',
   title: 'Check that every VM reaches hello3-svc',
   article: '§1 驗證虛擬機器對hello3 POD和hello3 service的訪問 (VMs reach hello3)',
-  notes: ["the article checks hello3-svc in namespace trace-hello (another demo's); HELLO_NS is used", "the pod-IP check is left out: the Service is what hello2 calls"],
+  notes: [
+    "the article checks hello3-svc in namespace trace-hello (another demo's); HELLO_NS is used",
+    'the pod-IP check is left out: the Service is what hello2 calls',
+  ],
   target: 'vm',
   vm: (ctx) => ({
     // one bounded subprocess (timeout bash, for the connect); the answer is taken apart

@@ -38,43 +38,108 @@ export function verifyArgv(env: Record<string, string>, envFile: string): { argv
   const rel = path.relative(process.cwd(), REPO);
   return {
     argv: [
-      'node', path.relative(REPO, CLI), 'verify', 'traffic', '--env', path.relative(REPO, envFile),
-      '--url', verifyUrl(env), '--expect', expectArg(weightsOf(env)), '--classify', HELLO2_CLASSIFY, '--max-time', '300', '--extend-once', '--exit-with-parent', '--json',
+      'node',
+      path.relative(REPO, CLI),
+      'verify',
+      'traffic',
+      '--env',
+      path.relative(REPO, envFile),
+      '--url',
+      verifyUrl(env),
+      '--expect',
+      expectArg(weightsOf(env)),
+      '--classify',
+      HELLO2_CLASSIFY,
+      '--max-time',
+      '300',
+      '--extend-once',
+      '--exit-with-parent',
+      '--json',
     ],
     ...(rel ? { cwd: rel } : {}),
   };
 }
 
-interface Bucket { name: string; weight: number; expectedPct: number; observed: number; observedPct: number; ci95Pct?: [number, number] | number[]; ok?: boolean }
-interface Other { label?: string; name?: string; count: number; pctOfCounted?: number }
+interface Bucket {
+  name: string;
+  weight: number;
+  expectedPct: number;
+  observed: number;
+  observedPct: number;
+  ci95Pct?: [number, number] | number[];
+  ok?: boolean;
+}
+interface Other {
+  label?: string;
+  name?: string;
+  count: number;
+  pctOfCounted?: number;
+}
 
 /** The verifier's JSON -> PASS: ok with the histogram; FAIL/INCONCLUSIVE/ERROR: failed with the verdict. */
 export function interpretVerdict(stdout: string, stderr = ''): Interpretation {
   let r: {
-    verdict?: string; reasons?: string[]; error?: string | null; buckets?: Bucket[]; other?: Other[]; totals?: { counted?: number }; target?: { url?: string }; chiSquare?: { p: number } | null;
+    verdict?: string;
+    reasons?: string[];
+    error?: string | null;
+    buckets?: Bucket[];
+    other?: Other[];
+    totals?: { counted?: number };
+    target?: { url?: string };
+    chiSquare?: { p: number } | null;
     sequential?: { extended?: boolean; stages?: { counted: number; verdict: string }[] } | null;
   };
   try {
-    r = JSON.parse(stdout.trim().split('\n').filter((l) => l.startsWith('{')).pop() ?? '');
+    r = JSON.parse(
+      stdout
+        .trim()
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .pop() ?? '',
+    );
   } catch {
-    return { ok: false, lines: [`error: the verifier gave no verdict: ${(stderr.trim().split('\n').pop() || stdout.trim().split('\n').pop() || 'no output').slice(0, 200)}`] };
+    return {
+      ok: false,
+      lines: [
+        `error: the verifier gave no ` +
+          (`verdict: ` +
+            `${(stderr.trim().split('\n').pop() || stdout.trim().split('\n').pop() || 'no output').slice(0, 200)}`),
+      ],
+    };
   }
   const total = r.totals?.counted ?? 0;
   const hist = (r.buckets ?? []).map((b) => {
     const bar = '#'.repeat(Math.round((b.observedPct ?? 0) / 2));
-    const ci = Array.isArray(b.ci95Pct) && b.ci95Pct.length === 2 ? `, 95 % ${b.ci95Pct[0].toFixed(1)}-${b.ci95Pct[1].toFixed(1)} %` : '';
-    return `${b.name.padEnd(3)} ${String(b.observed).padStart(6)}  ${(b.observedPct ?? 0).toFixed(1).padStart(5)} % (expected ${b.expectedPct.toFixed(1)} %${ci}) ${bar}`;
+    const ci =
+      Array.isArray(b.ci95Pct) && b.ci95Pct.length === 2
+        ? `, 95 % ${b.ci95Pct[0].toFixed(1)}-${b.ci95Pct[1].toFixed(1)} %`
+        : '';
+    return (
+      `${b.name.padEnd(3)} ${String(b.observed).padStart(6)}  ${(b.observedPct ?? 0).toFixed(1).padStart(5)} ` +
+      `% (expected ${b.expectedPct.toFixed(1)} %${ci}) ${bar}`
+    );
   });
-  const other = (r.other ?? []).map((o) => `${(o.label ?? o.name ?? 'other').padEnd(3)} ${String(o.count).padStart(6)}  (not classified)`);
-  const head = `verdict ${r.verdict}: ${total} requests to ${r.target?.url ?? '?'}${r.chiSquare ? `, chi-square p ${r.chiSquare.p.toFixed(4)}` : ''}`;
+  const other = (r.other ?? []).map(
+    (o) => `${(o.label ?? o.name ?? 'other').padEnd(3)} ${String(o.count).padStart(6)}  (not classified)`,
+  );
+  const head =
+    `verdict ${r.verdict}: ${total} requests ` +
+    `to ${r.target?.url ?? '?'}${r.chiSquare ? `, chi-square p ${r.chiSquare.p.toFixed(4)}` : ''}`;
   const reasons = (r.reasons ?? []).map((x) => `  - ${x}`);
   const s = r.sequential;
-  const stages = s?.extended && s.stages?.length === 2
-    ? [`extended once: stage 1 (${s.stages[0].counted} requests) ${s.stages[0].verdict}, stage 2 (a fresh ${s.stages[1].counted}) ${s.stages[1].verdict} decides`]
-    : [];
+  const stages =
+    s?.extended && s.stages?.length === 2
+      ? [
+          `extended once: stage 1 (${s.stages[0].counted} requests) ${s.stages[0].verdict}, ` +
+            `stage 2 (a fresh ${s.stages[1].counted}) ${s.stages[1].verdict} decides`,
+        ]
+      : [];
   if (r.verdict === 'PASS') return { ok: true, lines: [head, ...stages, ...hist, ...other, ...reasons] };
   const why = r.error ?? (s?.extended ? r.reasons?.[1] : undefined) ?? r.reasons?.[0] ?? 'no reason given';
-  return { ok: false, lines: [`error: traffic split ${r.verdict ?? 'unknown'}: ${why}`, head, ...stages, ...hist, ...other, ...reasons] };
+  return {
+    ok: false,
+    lines: [`error: traffic split ${r.verdict ?? 'unknown'}: ${why}`, head, ...stages, ...hist, ...other, ...reasons],
+  };
 }
 
 const step: Step = {
@@ -82,8 +147,10 @@ const step: Step = {
   title: 'Prove the split through the ingress (meshbook verify traffic)',
   article: '§3 MESH驗證-全鏈路流量轉移 (traffic shift through the ingress)',
   notes: [
-    "the article's 100 x curl | sort | uniq -c cannot tell 30/60/10 from 35/55/10; `meshbook verify traffic` sends enough requests and gives a verdict",
-    "answers are bucketed by hello2's greeting (after hello1's `Hello eric(...)<-`); a subset with weight 0 must get no traffic",
+    "the article's 100 x curl | sort | uniq -c cannot tell 30/60/10 from " +
+      '35/55/10; `meshbook verify traffic` sends enough requests and gives a verdict',
+    "answers are bucketed by hello2's greeting (after hello1's " +
+      '`Hello eric(...)<-`); a subset with weight 0 must get no traffic',
   ],
   target: 'cluster',
   cluster: ({ env, envFile }) => {

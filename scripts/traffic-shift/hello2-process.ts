@@ -21,7 +21,7 @@ export const APP_ENV = `${APP_DIR}/hello.env`;
 export const PID_FILE = '/run/meshbook-hello.pid';
 export const LOG = '/var/log/hello.log';
 export const CONTAINERS = ['http_v1', 'http_v2', 'http_v3'];
-const PORT_HEX = HELLO_PORT.toString(16).toUpperCase().padStart(4, '0');   // as /proc/net/tcp shows it
+const PORT_HEX = HELLO_PORT.toString(16).toUpperCase().padStart(4, '0'); // as /proc/net/tcp shows it
 
 /** The env the process runs with (and the content of hello.env), one KEY=value per line. */
 export function processEnv(ctx: HostCtx, version: Version): string[] {
@@ -54,7 +54,8 @@ const ANSWER = [
   '  pid=""; local a found=""',
   `  [ -r ${PID_FILE} ] && IFS= read -r pid < ${PID_FILE} || true`,
   '  [[ $pid =~ ^[0-9]+$ ]] || { pid=""; return 1; }',
-  `  while IFS= read -r -d '' a; do if [ "$a" = ${APP} ]; then found=1; fi; done 2>/dev/null < "/proc/$pid/cmdline" || true`,
+  `  while IFS= read -r -d '' a; do if [ "$a" = ${APP} ]; then ` +
+    `found=1; fi; done 2>/dev/null < "/proc/$pid/cmdline" || true`,
   '  [ -n "$found" ] || { pid=""; return 1; }',
   '}',
   // the pids of the processes listening on TCP port 8001, whatever started them (a hello2
@@ -65,11 +66,13 @@ const ANSWER = [
   '  holders=(); local f l st ino inos=() expr=()',
   '  for f in /proc/net/tcp /proc/net/tcp6; do',
   '    [ -r "$f" ] || continue',
-  `    while read -r _ l _ st _ _ _ _ _ ino _; do if [ "$st" = 0A ] && [[ $l == *:${PORT_HEX} ]]; then inos+=("$ino"); fi; done < "$f"`,
+  `    while read -r _ l _ st _ _ _ _ _ ino _; do if [ "$st" = 0A ] ` +
+    `&& [[ $l == *:${PORT_HEX} ]]; then inos+=("$ino"); fi; done < "$f"`,
   '  done',
   '  for ino in ${inos[@]+"${inos[@]}"}; do expr+=(${expr[0]+-o} -lname "socket:\\[$ino\\]"); done',
   '  [ ${#expr[@]} -gt 0 ] || return 0',
-  "  while IFS=/ read -r _ _ f _; do holders+=(\"$f\"); done < <(find /proc/[0-9]*/fd -maxdepth 1 \\( \"${expr[@]}\" \\) 2>/dev/null || true)",
+  '  while IFS=/ read -r _ _ f _; do holders+=("$f"); done < <(find ' +
+    '/proc/[0-9]*/fd -maxdepth 1 \\( "${expr[@]}" \\) 2>/dev/null || true)',
   '}',
 ].join('\n');
 
@@ -80,7 +83,10 @@ function appSource(): Raw {
   if (!appRaw) {
     const code = fs.readFileSync(APP_SOURCE, 'utf8');
     const sum = crypto.createHash('sha256').update(code).digest('hex');
-    appRaw = new Raw(quote(code), quote(`<contents of vm/hello/hello.mjs, ${Buffer.byteLength(code)} bytes, sha256 ${sum.slice(0, 12)}...>`));
+    appRaw = new Raw(
+      quote(code),
+      quote(`<contents of vm/hello/hello.mjs, ${Buffer.byteLength(code)} bytes, sha256 ${sum.slice(0, 12)}...>`),
+    );
   }
   return appRaw;
 }
@@ -165,4 +171,3 @@ export function processAction(ctx: HostCtx, version: Version): VmAction {
     `,
   };
 }
-

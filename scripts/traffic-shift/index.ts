@@ -31,31 +31,132 @@ const inServiceCidr = (val: string, all: Record<string, string>) => {
   const bad = v.ipv4(val);
   if (bad || !all.SERVICE_CIDR || v.cidr(all.SERVICE_CIDR)) return bad;
   if (!ipaddr.IPv4.parse(val).match(ipaddr.IPv4.parseCIDR(all.SERVICE_CIDR))) {
-    return `${JSON.stringify(val)} is outside SERVICE_CIDR ${all.SERVICE_CIDR}; a clusterIP comes from the Service CIDR (kubectl -n <HELLO_NS> get svc hello3-svc)`;
+    return (
+      `${JSON.stringify(val)} is outside SERVICE_CIDR ${all.SERVICE_CIDR}; a ` +
+      `clusterIP comes from the Service CIDR (kubectl -n <HELLO_NS> get svc hello3-svc)`
+    );
   }
   return undefined;
 };
 
 export const INPUTS: InputSpec[] = [
-  { name: 'HELLO_NS', description: "the demo's namespace (pods, Services, Istio objects)", default: DEFAULT_NS, example: DEFAULT_NS, check: v.dnsLabel },
-  { name: 'WEIGHTS', description: "hello2's split over the VM versions, whole numbers summing to 100", required: true, example: 'v1=30,v2=60,v3=10', check: weights },
-  { name: 'INGRESS_HOST', description: "the ingress gateway's address the split is verified through (kubectl -n istio-system get svc istio-ingressgateway -o jsonpath='{.status.loadBalancer.ingress[0].ip}')", required: true, example: '192.168.0.100', check: v.host },
-  { name: 'INGRESS_PORT', description: 'the port hello-gateway is reached at (8004, or its NodePort)', default: '8004', example: '8004', check: v.port },
-  { name: 'VERIFY_PATH', description: 'the path the verification requests', default: '/hello/eric', example: '/hello/eric', check: (val) => (/^\/[^\s]*$/.test(val) ? undefined : `${JSON.stringify(val)} is not a path; start it with / and leave out spaces (e.g. /hello/eric)`) },
-  { name: 'IMAGE_TAG', description: 'tag of the http_springboot_v1..v3 images', default: '1.0.1', example: '1.0.1', check: (val) => (/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/.test(val) ? undefined : `${JSON.stringify(val)} is not an image tag; use letters, digits, '_', '.' and '-' (e.g. 1.0.1)`) },
-  { name: 'VM_REGISTRATION', description: 'asm (aliyun servicemesh AddVmAppToMesh, needs MESH_ID) or istio (apply the ServiceEntry/WorkloadEntries/Service it creates); default asm when MESH_ID is set, else istio', example: 'istio', check: (val, all) => (val !== 'asm' && val !== 'istio' ? `${JSON.stringify(val)} is not asm or istio` : val === 'asm' && !all.MESH_ID ? 'is asm but MESH_ID is not set; set MESH_ID or use istio' : undefined) },
-  { name: 'MESH_ID', description: 'the ASM service mesh id (registration through ASM; the aliyun CLI uses its own credentials)', example: 'c0a1b2c3d4e5f', check: v.meshId },
-  { name: 'VM_ROUTES', description: 'pod and Service CIDRs to route via NODE_IP on each VM, when the VMs are not onboarded with istio-vm already (the lab sets it)', example: '172.18.0.0/16,172.19.0.0/20', check: v.cidrList },
-  { name: 'NODE_IP', description: 'the node the VMs route the cluster CIDRs through (with VM_ROUTES)', example: '192.168.0.100', check: (val) => v.ipv4(val) },
-  { name: 'HELLO3_IP', description: "hello3-svc's clusterIP, used only when the cluster step cannot read it (the lab)", example: '172.19.3.17', check: inServiceCidr },
+  {
+    name: 'HELLO_NS',
+    description: "the demo's namespace (pods, Services, Istio objects)",
+    default: DEFAULT_NS,
+    example: DEFAULT_NS,
+    check: v.dnsLabel,
+  },
+  {
+    name: 'WEIGHTS',
+    description: "hello2's split over the VM versions, whole numbers summing to 100",
+    required: true,
+    example: 'v1=30,v2=60,v3=10',
+    check: weights,
+  },
+  {
+    name: 'INGRESS_HOST',
+    description:
+      "the ingress gateway's address the split is verified through (kubectl -n istio-system " +
+      "get svc istio-ingressgateway -o jsonpath='{.status.loadBalancer.ingress[0].ip}')",
+    required: true,
+    example: '192.168.0.100',
+    check: v.host,
+  },
+  {
+    name: 'INGRESS_PORT',
+    description: 'the port hello-gateway is reached at (8004, or its NodePort)',
+    default: '8004',
+    example: '8004',
+    check: v.port,
+  },
+  {
+    name: 'VERIFY_PATH',
+    description: 'the path the verification requests',
+    default: '/hello/eric',
+    example: '/hello/eric',
+    check: (val) =>
+      /^\/[^\s]*$/.test(val)
+        ? undefined
+        : `${JSON.stringify(val)} is not a path; start it with / and leave out spaces (e.g. /hello/eric)`,
+  },
+  {
+    name: 'IMAGE_TAG',
+    description: 'tag of the http_springboot_v1..v3 images',
+    default: '1.0.1',
+    example: '1.0.1',
+    check: (val) =>
+      /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/.test(val)
+        ? undefined
+        : `${JSON.stringify(val)} is not an image tag; use letters, digits, '_', '.' and '-' (e.g. 1.0.1)`,
+  },
+  {
+    name: 'VM_REGISTRATION',
+    description:
+      'asm (aliyun servicemesh AddVmAppToMesh, needs MESH_ID) or istio (apply the ' +
+      'ServiceEntry/WorkloadEntries/Service it creates); default asm when MESH_ID is set, else istio',
+    example: 'istio',
+    check: (val, all) =>
+      val !== 'asm' && val !== 'istio'
+        ? `${JSON.stringify(val)} is not asm or istio`
+        : val === 'asm' && !all.MESH_ID
+          ? 'is asm but MESH_ID is not set; set MESH_ID or use istio'
+          : undefined,
+  },
+  {
+    name: 'MESH_ID',
+    description: 'the ASM service mesh id (registration through ASM; the aliyun CLI uses its own credentials)',
+    example: 'c0a1b2c3d4e5f',
+    check: v.meshId,
+  },
+  {
+    name: 'VM_ROUTES',
+    description:
+      'pod and Service CIDRs to route via NODE_IP on each VM, when the ' +
+      'VMs are not onboarded with istio-vm already (the lab sets it)',
+    example: '172.18.0.0/16,172.19.0.0/20',
+    check: v.cidrList,
+  },
+  {
+    name: 'NODE_IP',
+    description: 'the node the VMs route the cluster CIDRs through (with VM_ROUTES)',
+    example: '192.168.0.100',
+    check: (val) => v.ipv4(val),
+  },
+  {
+    name: 'HELLO3_IP',
+    description: "hello3-svc's clusterIP, used only when the cluster step cannot read it (the lab)",
+    example: '172.19.3.17',
+    check: inServiceCidr,
+  },
 ];
 
 const runbook: Runbook = {
   name: 'traffic-shift',
   title: 'Shift traffic over three VM versions of hello2 (30/60/10) and prove the split',
-  article: 'the VM traffic-shift part of the Alibaba Cloud ASM series "非容器应用与K8s工作负载的服务网格化实践" (demo: http_reciprocal_demo of feuyeux/asm-best-practises)',
-  summary: 'hello1/hello3 pods, hello2 on each VM (docker or a Node process), ServiceEntry/WorkloadEntries with version labels, the hello3 hosts line, Gateway/VirtualServices/DestinationRule with WEIGHTS, the pod<->VM reachability matrix and a statistical verdict on the split from the ingress.',
+  article:
+    'the VM traffic-shift part of the Alibaba Cloud ASM series ' +
+    '"非容器应用与K8s工作负载的服务网格化实践" (demo: http_reciprocal_demo of feuyeux/asm-best-practises)',
+  summary:
+    'hello1/hello3 pods, hello2 on each VM (docker or a Node process), ServiceEntry/WorkloadEntries ' +
+    'with version labels, the hello3 hosts line, Gateway/VirtualServices/DestinationRule with ' +
+    'WEIGHTS, the pod<->VM reachability matrix and a statistical verdict on the split from the ingress.',
   inputs: INPUTS,
-  steps: [preflight, namespace, hello1Hello3, hello3Ip, hello2OnVms, registerHello2, routing, versionLabels, vmRoutes, hello3Dns, vmToHello3, podVmChecks, ingressPort, verifyTraffic],
+  steps: [
+    preflight,
+    namespace,
+    hello1Hello3,
+    hello3Ip,
+    hello2OnVms,
+    registerHello2,
+    routing,
+    versionLabels,
+    vmRoutes,
+    hello3Dns,
+    vmToHello3,
+    podVmChecks,
+    ingressPort,
+    verifyTraffic,
+  ],
 };
 export default runbook;

@@ -4,10 +4,10 @@
 // the VM step one probe per VM, and the lab will feed them its own results the same way.
 
 export interface Probe {
-  source: string;          // e.g. 'hello1 pod', 'vm2'
-  target: string;          // e.g. 'vm1 192.168.0.170:8001', 'hello2-svc:8001'
+  source: string; // e.g. 'hello1 pod', 'vm2'
+  target: string; // e.g. 'vm1 192.168.0.170:8001', 'hello2-svc:8001'
   ok: boolean;
-  detail: string;          // first line of the answer, or the error
+  detail: string; // first line of the answer, or the error
 }
 
 const MAX_DETAIL = 160;
@@ -23,19 +23,28 @@ export function renderMatrix(results: Probe[], title = 'reachability'): string[]
   const cells = new Map<string, string>();
   for (const r of results) {
     const key = `${r.source}\0${r.target}`;
-    if (cells.has(key)) continue;   // the first result of a pair counts
-    notes.push(`[${notes.length + 1}] ${r.source} -> ${r.target}: ${r.ok ? 'ok' : 'FAILED'}: ${clip(oneLine(r.detail) || '(empty answer)')}`);
+    if (cells.has(key)) continue; // the first result of a pair counts
+    notes.push(
+      `[${notes.length + 1}] ${r.source} ` +
+        `-> ${r.target}: ${r.ok ? 'ok' : 'FAILED'}: ${clip(oneLine(r.detail) || '(empty answer)')}`,
+    );
     cells.set(key, `${r.ok ? 'ok' : 'FAILED'} [${notes.length}]`);
   }
   const corner = 'source \\ target';
   const col0 = Math.max(corner.length, ...sources.map((s) => s.length));
   const widths = targets.map((t) => Math.max(t.length, ...sources.map((s) => (cells.get(`${s}\0${t}`) ?? '-').length)));
-  const row = (first: string, rest: string[]) => [first.padEnd(col0), ...rest.map((c, i) => c.padEnd(widths[i]))].join('  ').trimEnd();
+  const row = (first: string, rest: string[]) =>
+    [first.padEnd(col0), ...rest.map((c, i) => c.padEnd(widths[i]))].join('  ').trimEnd();
   const ok = results.filter((r) => r.ok).length;
   return [
     `${title}: ${ok} of ${cells.size} ok (rows: source, columns: target)`,
     row(corner, targets),
-    ...sources.map((s) => row(s, targets.map((t) => cells.get(`${s}\0${t}`) ?? '-'))),
+    ...sources.map((s) =>
+      row(
+        s,
+        targets.map((t) => cells.get(`${s}\0${t}`) ?? '-'),
+      ),
+    ),
     ...notes,
   ];
 }
@@ -45,16 +54,16 @@ export function renderMatrix(results: Probe[], title = 'reachability'): string[]
 export const CURL_LOOP = [
   'for u in "$@"; do',
   '  echo "@@meshbook target $u"',
-  "  curl -sS -m 5 -w '\\n@@meshbook http %{http_code}\\n' \"$u\" 2>&1",
+  '  curl -sS -m 5 -w \'\\n@@meshbook http %{http_code}\\n\' "$u" 2>&1',
   '  echo "@@meshbook exit $?"',
   'done',
 ].join('\n');
 
 export interface Target {
-  label: string;           // column name
+  label: string; // column name
   url: string;
-  expect: RegExp;          // an answer that proves the hop works
-  expectText: string;      // said when the answer does not match
+  expect: RegExp; // an answer that proves the hop works
+  expectText: string; // said when the answer does not match
 }
 
 /** Turn CURL_LOOP's output into probes; targets it never reached are failed with `missing`. */
@@ -63,7 +72,11 @@ export function parseCurlLoop(stdout: string, source: string, targets: Target[],
   let cur: { body: string[]; http?: string; exit?: string } | undefined;
   for (const line of stdout.split('\n')) {
     const m = /^@@meshbook (target|http|exit) (.*)$/.exec(line.replace(/\r$/, ''));
-    if (m?.[1] === 'target') { cur = { body: [] }; blocks.set(m[2], cur); continue; }
+    if (m?.[1] === 'target') {
+      cur = { body: [] };
+      blocks.set(m[2], cur);
+      continue;
+    }
     if (!cur) continue;
     if (m?.[1] === 'http') cur.http = m[2].trim();
     else if (m?.[1] === 'exit') cur.exit = m[2].trim();
@@ -75,7 +88,8 @@ export function parseCurlLoop(stdout: string, source: string, targets: Target[],
     const first = b.body.map(oneLine).find((l) => l) ?? '';
     if (b.exit !== '0') return { source, target: t.label, ok: false, detail: first || `curl exited ${b.exit ?? '?'}` };
     if (b.http !== '200') return { source, target: t.label, ok: false, detail: `HTTP ${b.http ?? '?'}: ${first}` };
-    if (!t.expect.test(first)) return { source, target: t.label, ok: false, detail: `${first} (expected ${t.expectText})` };
+    if (!t.expect.test(first))
+      return { source, target: t.label, ok: false, detail: `${first} (expected ${t.expectText})` };
     return { source, target: t.label, ok: true, detail: first };
   });
 }

@@ -160,10 +160,7 @@ export function parsePattern(arg: string, name: string, src: string | RegExp): R
  * Parse `v1=^Hello,v2=^Bonjour` (repeatable; a comma only separates items when followed by
  * NAME=, so patterns such as `a{1,3}` survive) into ordered [name, RegExp] pairs.
  */
-export function parseClassify(
-  arg: string,
-  v: string | string[] | Record<string, string | RegExp>,
-): [string, RegExp][] {
+export function parseClassify(arg: string, v: string | string[] | Record<string, string | RegExp>): [string, RegExp][] {
   let pairs: [string, string | RegExp][];
   if (typeof v === 'string' || Array.isArray(v)) {
     const items = (Array.isArray(v) ? v : [v]).flatMap((s) => s.split(/,(?=\s*[A-Za-z0-9_.-]+=)/));
@@ -195,7 +192,8 @@ export function parseHeaders(arg: string, v: string | string[] | Record<string, 
     typeof v === 'string' || Array.isArray(v)
       ? (Array.isArray(v) ? v : [v]).map((h) => {
           const colon = h.indexOf(':');
-          if (colon <= 0) throw new VerifyArgError(arg, `"${h}" is not 'Name: value' (e.g. --header 'end-user: jason')`);
+          if (colon <= 0)
+            throw new VerifyArgError(arg, `"${h}" is not 'Name: value' (e.g. --header 'end-user: jason')`);
           return [h.slice(0, colon).trim(), h.slice(colon + 1).trim()];
         })
       : Object.entries(v);
@@ -246,18 +244,27 @@ export function resolveConfig(raw: RawVerifyOptions): VerifyConfig {
   const weights = parseWeights(raw.expect !== undefined ? '--expect' : `--env ${raw.env}: WEIGHTS`, expectRaw);
   const classifyRaw = raw.classify ?? envClassify;
   if (classifyRaw === undefined) {
-    throw new VerifyArgError('--classify', "missing: map each bucket to a pattern, e.g. --classify 'v1=^Hello,v2=^Bonjour,v3=^Hola'");
+    throw new VerifyArgError(
+      '--classify',
+      "missing: map each bucket to a pattern, e.g. --classify 'v1=^Hello,v2=^Bonjour,v3=^Hola'",
+    );
   }
   const patterns = new Map(parseClassify('--classify', classifyRaw));
   for (const [name] of weights) {
     if (!patterns.has(name)) {
-      throw new VerifyArgError('--classify', `no pattern for bucket ${name} (every --expect bucket needs one, e.g. ${name}=^Hello)`);
+      throw new VerifyArgError(
+        '--classify',
+        `no pattern for bucket ${name} (every --expect bucket needs one, e.g. ${name}=^Hello)`,
+      );
     }
   }
   const weightNames = new Set(weights.map(([n]) => n));
   for (const name of patterns.keys()) {
     if (!weightNames.has(name)) {
-      throw new VerifyArgError('--classify', `bucket ${name} has no weight in --expect (add ${name}=0 to require that it gets no traffic)`);
+      throw new VerifyArgError(
+        '--classify',
+        `bucket ${name} has no weight in --expect (add ${name}=0 to require that it gets no traffic)`,
+      );
     }
   }
   const total = weights.reduce((a, [, w]) => a + w, 0);
@@ -271,7 +278,8 @@ export function resolveConfig(raw: RawVerifyOptions): VerifyConfig {
   const headers = raw.header !== undefined ? parseHeaders('--header', raw.header) : [];
   let byHeader: string | null = null;
   if (raw.byHeader !== undefined) {
-    if (!TOKEN_RE.test(raw.byHeader)) throw new VerifyArgError('--by-header', `"${raw.byHeader}" is not a valid header name`);
+    if (!TOKEN_RE.test(raw.byHeader))
+      throw new VerifyArgError('--by-header', `"${raw.byHeader}" is not a valid header name`);
     byHeader = raw.byHeader.toLowerCase();
   }
 
@@ -280,28 +288,44 @@ export function resolveConfig(raw: RawVerifyOptions): VerifyConfig {
     n = int('-n', raw.n, 1, 100_000_000, "'auto' or a whole number of requests from 1 to 100000000");
   }
   const connections =
-    raw.connections !== undefined ? int('-c', raw.connections, 1, 4096, 'connections from 1 to 4096') : DEFAULTS.connections;
+    raw.connections !== undefined
+      ? int('-c', raw.connections, 1, 4096, 'connections from 1 to 4096')
+      : DEFAULTS.connections;
   let qps: number | null = null;
   if (raw.qps !== undefined) {
     qps = num('--qps', raw.qps, 'requests per second > 0');
-    if (!(qps > 0)) throw new VerifyArgError('--qps', `"${raw.qps}" must be > 0 (requests per second, all connections together)`);
+    if (!(qps > 0))
+      throw new VerifyArgError('--qps', `"${raw.qps}" must be > 0 (requests per second, all connections together)`);
   }
-  const warmup = raw.warmup !== undefined ? int('--warmup', raw.warmup, 0, 100_000, 'a whole number >= 0') : DEFAULTS.warmup;
-  const alpha = raw.alpha !== undefined ? num('--alpha', raw.alpha, 'a significance level such as 0.05') : DEFAULTS.alpha;
-  if (!(alpha > 0 && alpha < 0.5)) throw new VerifyArgError('--alpha', `"${raw.alpha}" must be between 0 and 0.5 (e.g. 0.05)`);
+  const warmup =
+    raw.warmup !== undefined ? int('--warmup', raw.warmup, 0, 100_000, 'a whole number >= 0') : DEFAULTS.warmup;
+  const alpha =
+    raw.alpha !== undefined ? num('--alpha', raw.alpha, 'a significance level such as 0.05') : DEFAULTS.alpha;
+  if (!(alpha > 0 && alpha < 0.5))
+    throw new VerifyArgError('--alpha', `"${raw.alpha}" must be between 0 and 0.5 (e.g. 0.05)`);
   const minEffectPts =
-    raw.minEffect !== undefined ? num('--min-effect', raw.minEffect, 'percentage points such as 5') : DEFAULTS.minEffect;
+    raw.minEffect !== undefined
+      ? num('--min-effect', raw.minEffect, 'percentage points such as 5')
+      : DEFAULTS.minEffect;
   if (!(minEffectPts >= 0.5 && minEffectPts <= 50)) {
-    throw new VerifyArgError('--min-effect', `"${raw.minEffect}" must be between 0.5 and 50 percentage points (e.g. 5)`);
+    throw new VerifyArgError(
+      '--min-effect',
+      `"${raw.minEffect}" must be between 0.5 and 50 percentage points (e.g. 5)`,
+    );
   }
-  const slack = raw.slack !== undefined ? int('--slack', raw.slack, 0, 1_000_000, 'a whole number of requests >= 0') : null;
+  const slack =
+    raw.slack !== undefined ? int('--slack', raw.slack, 0, 1_000_000, 'a whole number of requests >= 0') : null;
   if (slack !== null && !raw.deterministic) {
     throw new VerifyArgError('--slack', 'only applies with --deterministic');
   }
   const timeoutMs =
-    raw.timeout !== undefined ? int('--timeout', raw.timeout, 1, 3_600_000, 'milliseconds from 1 to 3600000') : DEFAULTS.timeoutMs;
+    raw.timeout !== undefined
+      ? int('--timeout', raw.timeout, 1, 3_600_000, 'milliseconds from 1 to 3600000')
+      : DEFAULTS.timeoutMs;
   const maxBodyBytes =
-    raw.maxBody !== undefined ? int('--max-body', raw.maxBody, 1, 16 * 1024 * 1024, 'bytes from 1 to 16777216') : DEFAULTS.maxBodyBytes;
+    raw.maxBody !== undefined
+      ? int('--max-body', raw.maxBody, 1, 16 * 1024 * 1024, 'bytes from 1 to 16777216')
+      : DEFAULTS.maxBodyBytes;
   let maxTimeMs: number | null = null;
   if (raw.maxTime !== undefined) {
     const s = num('--max-time', raw.maxTime, 'seconds > 0');

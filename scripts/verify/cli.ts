@@ -95,9 +95,17 @@ export function registerVerify(program: Command): void {
       'send N requests, sort the answers into buckets and decide whether the split matches the expected weights',
     )
     .option('--url <url>', 'target URL, e.g. http://INGRESS_HOST:8004/hello/eric')
-    .option('--env <file>', 'take URL, weights and classes from a traffic-shift env file (WEIGHTS, INGRESS_HOST, INGRESS_PORT, VERIFY_PATH)')
+    .option(
+      '--env <file>',
+      'take URL, weights and classes from a traffic-shift env file (WEIGHTS, INGRESS_HOST, INGRESS_PORT, VERIFY_PATH)',
+    )
     .option('--expect <weights>', 'expected weights, e.g. v1=30,v2=60,v3=10 (a 0 weight must get no traffic)')
-    .option('--classify <patterns>', "bucket=regex per bucket, e.g. 'v1=^Hello,v2=^Bonjour,v3=^Hola' (repeatable)", collect, [])
+    .option(
+      '--classify <patterns>',
+      "bucket=regex per bucket, e.g. 'v1=^Hello,v2=^Bonjour,v3=^Hola' (repeatable)",
+      collect,
+      [],
+    )
     .option('--header <header>', "request header 'Name: value' (repeatable)", collect, [])
     .option('--by-header <name>', 'classify on this response header instead of the body')
     .option('-n, --requests <n>', "counted requests, or 'auto'", 'auto')
@@ -107,14 +115,20 @@ export function registerVerify(program: Command): void {
     .option('--alpha <a>', 'chi-square significance level', '0.05')
     .option('--min-effect <points>', 'smallest deviation that matters, in percentage points', '5')
     .option('--deterministic', 'weighted round-robin target: check counts exactly within --slack')
-    .option('--slack <count>', 'with --deterministic: allowed deviation per bucket in requests (default: max(4, 0.5 % of N))')
+    .option(
+      '--slack <count>',
+      'with --deterministic: allowed deviation per bucket in requests (default: max(4, 0.5 % of N))',
+    )
     .option('--new-connection-per-request', 'open a new TCP connection for every request')
     .option('--timeout <ms>', 'per-request timeout (connect, headers, body)', '10000')
     .option('--max-body <bytes>', 'bytes of each body read and classified', '4096')
     .option('--max-time <seconds>', 'stop sending after this long; the verdict covers what was counted')
     .option('--json', 'print one JSON object instead of the report')
     .option('--extend-once', 'an INCONCLUSIVE run is followed by one fresh run of 2 N that decides (see below)')
-    .option('--exit-with-parent', `stop sending and exit when the process that started this one is gone (also: ${PARENT_WATCH_ENV}=1)`)
+    .option(
+      '--exit-with-parent',
+      `stop sending and exit when the process that started this one is gone (also: ${PARENT_WATCH_ENV}=1)`,
+    )
     .option('--no-progress', 'no progress bar (drawn only when stderr is a terminal)')
     .addHelpText('after', HELP_AFTER)
     .showHelpAfterError(false)

@@ -49,7 +49,6 @@ export interface LoadPlan {
 
 type Abort = (err?: Error) => void;
 
-
 /** One request slot = one request in flight at a time; reused as undici's handler. */
 class Slot {
   start = 0;
@@ -375,11 +374,7 @@ export const WARMUP_ATTEMPTS = 20;
 /** ...for at most this long (plus one request's timeout), and never past --max-time. */
 export const WARMUP_WAIT_MS = 10_000;
 
-async function warmUp(
-  plan: LoadPlan,
-  pool: Pool,
-  deadline: number,
-): Promise<{ sent: number; failure: string | null }> {
+async function warmUp(plan: LoadPlan, pool: Pool, deadline: number): Promise<{ sent: number; failure: string | null }> {
   const opts = requestOptions(plan);
   const signal = plan.signal;
   let sent = 0;

@@ -31,7 +31,8 @@ export interface TrafficEnv {
   classify: string;
 }
 
-const HOSTNAME_RE = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
+const HOSTNAME_RE =
+  /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
 
 export function readTrafficEnv(file: string): TrafficEnv {
   let text: string;
@@ -64,7 +65,10 @@ export function readTrafficEnv(file: string): TrafficEnv {
 
   const host = (env.INGRESS_HOST ?? '').trim();
   if (host === '') {
-    throw new VerifyArgError(where('INGRESS_HOST'), "missing (the ingress gateway's address, e.g. INGRESS_HOST=192.168.0.10)");
+    throw new VerifyArgError(
+      where('INGRESS_HOST'),
+      "missing (the ingress gateway's address, e.g. INGRESS_HOST=192.168.0.10)",
+    );
   }
   const bare = host.replace(/^\[(.*)\]$/, '$1');
   if (!isIP(bare) && !HOSTNAME_RE.test(bare)) {

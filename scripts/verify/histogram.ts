@@ -37,7 +37,8 @@ export class LogHistogram {
   /** Record one value in milliseconds. */
   record(ms: number): void {
     let i: number;
-    if (!(ms > MIN_MS)) i = 0; // also catches NaN and negatives
+    if (!(ms > MIN_MS))
+      i = 0; // also catches NaN and negatives
     else {
       i = 1 + Math.floor(Math.log(ms / MIN_MS) * INV_LN_GROWTH);
       if (i >= BUCKETS) i = BUCKETS - 1;

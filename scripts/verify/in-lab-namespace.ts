@@ -56,7 +56,8 @@ export async function inLabNamespace(argv: string[]): Promise<number | undefined
     return undefined;
   }
   if (!ns || process.env.MESHBOOK_NETNS === ns || inNamespace(ns)) return undefined;
-  if (process.getuid?.() !== 0) throw new InputError([`LAB_NETNS: the lab (namespace ${ns}) is reached only as root; run as root`]);
+  if (process.getuid?.() !== 0)
+    throw new InputError([`LAB_NETNS: the lab (namespace ${ns}) is reached only as root; run as root`]);
   const child = spawn('ip', ['netns', 'exec', ns, process.execPath, ...process.execArgv, ...argv.slice(1)], {
     stdio: 'inherit',
     env: { ...process.env, MESHBOOK_NETNS: ns, [PARENT_WATCH_ENV]: String(process.pid) },

@@ -40,7 +40,8 @@ export function renderText(r: VerifyResult, opts: TextOptions = {}): string {
     .map(([k, v]) => `  ${k}: ${v}`)
     .join('');
   out.push(
-    `meshbook verify traffic: GET ${r.target.url}${headers ? ' with' + headers : ''}  (buckets by ${by}; ${r.mode} split)`,
+    `meshbook verify traffic: GET ${r.target.url}${headers ? ' with' + headers : ''}  ` +
+      `(buckets by ${by}; ${r.mode} split)`,
   );
 
   if (r.verdict !== 'ERROR' || r.totals.counted > 0) {
@@ -50,7 +51,16 @@ export function renderText(r: VerifyResult, opts: TextOptions = {}): string {
     for (const o of r.other) top = Math.max(top, o.pctOfCounted);
     const scale = top > 0 ? 100 / top : 1;
     const table = new Table({
-      head: ['bucket', 'weight', 'expected', 'observed', 'observed %', '95 % interval', 'deviation', 'expected ░ / observed █'],
+      head: [
+        'bucket',
+        'weight',
+        'expected',
+        'observed',
+        'observed %',
+        '95 % interval',
+        'deviation',
+        'expected ░ / observed █',
+      ],
       style: PLAIN_STYLE,
       colAligns: ['left', 'right', 'right', 'right', 'right', 'right', 'right', 'left'],
     });
@@ -84,7 +94,11 @@ export function renderText(r: VerifyResult, opts: TextOptions = {}): string {
 
     const t = r.totals;
     const parts = [`${int(t.classified)} classified`];
-    parts.push(`${int(t.unclassified)} unclassified`, `${int(t.non2xx)} non-2xx`, `${int(t.transportErrors)} transport errors`);
+    parts.push(
+      `${int(t.unclassified)} unclassified`,
+      `${int(t.non2xx)} non-2xx`,
+      `${int(t.transportErrors)} transport errors`,
+    );
     out.push(
       `denominator  shares, intervals and chi-square are over the ${int(t.classified)} classified answers; ` +
         `${int(t.counted)} requests counted = ${parts.join(' + ')}` +
@@ -94,18 +108,23 @@ export function renderText(r: VerifyResult, opts: TextOptions = {}): string {
     if (r.mode === 'random') {
       out.push(
         r.chiSquare
-          ? `chi-square   ${r.chiSquare.statistic.toFixed(3)}  df ${r.chiSquare.df}  p ${fmtP(r.chiSquare.p)}  (alpha ${r.settings.alpha}, min-effect ${r.settings.minEffectPts} points)`
-          : `chi-square   n/a (fewer than two weighted buckets, or nothing classified)  (min-effect ${r.settings.minEffectPts} points)`,
+          ? `chi-square   ${r.chiSquare.statistic.toFixed(3)}  df ${r.chiSquare.df}  p ${fmtP(r.chiSquare.p)}  ` +
+              `(alpha ${r.settings.alpha}, min-effect ${r.settings.minEffectPts} points)`
+          : `chi-square   n/a (fewer than two weighted buckets, or nothing ` +
+              `classified)  (min-effect ${r.settings.minEffectPts} points)`,
       );
     } else {
       out.push(
         `counts       weighted round-robin: every bucket within +- ${r.settings.slack} requests of its exact share` +
-          (r.chiSquare ? `  (chi-square ${r.chiSquare.statistic.toFixed(3)}, df ${r.chiSquare.df}, p ${fmtP(r.chiSquare.p)})` : ''),
+          (r.chiSquare
+            ? `  (chi-square ${r.chiSquare.statistic.toFixed(3)}, df ${r.chiSquare.df}, p ${fmtP(r.chiSquare.p)})`
+            : ''),
       );
     }
     out.push(
       `run          N ${int(t.counted)}${r.settings.nAuto ? ' (auto)' : ''}  ${r.run.durationS.toFixed(2)} s  ` +
-        `${int(r.run.reqPerSec)} req/s  ${int(r.run.connectionsUsed)} connection${r.run.connectionsUsed === 1 ? '' : 's'} used` +
+        (`${int(r.run.reqPerSec)} req/s  ${int(r.run.connectionsUsed)} ` +
+          `connection${r.run.connectionsUsed === 1 ? '' : 's'} used`) +
         ` (-c ${r.settings.connections}${r.settings.newConnectionPerRequest ? ', new connection per request' : ''}` +
         `${r.settings.qps ? `, --qps ${r.settings.qps}` : ''})` +
         (r.run.interrupted ? `  stopped early (${r.run.interrupted === 'signal' ? 'Ctrl-C' : '--max-time'})` : ''),
@@ -133,10 +152,15 @@ function sizingLine(r: VerifyResult): string {
   const m = r.settings.minEffectPts;
   const at = (n: number, pass: number | null, off: { split: string; passPct: number } | null, exact: boolean) =>
     `at N = ${int(n)} a correct ${split} split PASSes ${exact ? '' : '>= '}${pass === null ? '-' : pass.toFixed(1)} %` +
-    (off ? `; a split off by ${m} points (worst: ${off.split}) PASSes ${exact ? '' : '<= '}${off.passPct.toFixed(1)} %` : '');
+    (off
+      ? `; a split off by ${m} points (worst: ${off.split}) PASSes ${exact ? '' : '<= '}${off.passPct.toFixed(1)} %`
+      : '');
   let line = `sizing       ${at(r.settings.n, s.passIfCorrectPct, s.offByMinEffect, s.exact)}`;
   if (!r.settings.nAuto && s.atAutoN) {
-    line += `\n             -n auto would be ${int(s.autoN)}: ${at(s.autoN, s.atAutoN.passIfCorrectPct, s.atAutoN.offByMinEffect, true).replace(/^at N = [\d,]+ /, '')}`;
+    line +=
+      `\n             -n auto would ` +
+      (`be ${int(s.autoN)}: ` +
+        `${at(s.autoN, s.atAutoN.passIfCorrectPct, s.atAutoN.offByMinEffect, true).replace(/^at N = [\d,]+ /, '')}`);
   } else {
     line += ` (-n auto: >= 99 % for a correct split)`;
   }
@@ -151,23 +175,32 @@ export function sequentialLines(r: VerifyResult): string | null {
   let what: string;
   if (q.extended) {
     const s2 = q.stages[1];
-    what = `stage 1 N ${int(s1.counted)} INCONCLUSIVE -> stage 2: a fresh N ${int(s2.counted)} decided ${s2.verdict} (${int(q.totalCounted)} requests in all)`;
+    what =
+      `stage 1 N ${int(s1.counted)} INCONCLUSIVE -> stage 2: a fresh ` +
+      `N ${int(s2.counted)} decided ${s2.verdict} (${int(q.totalCounted)} requests in all)`;
   } else if (s1.verdict === 'ERROR') {
     what = `stage 1 ERROR: nothing to extend`;
   } else if (q.notExtended) {
     what = `stage 1 N ${int(s1.counted)} ${s1.verdict}; not extended: ${q.notExtended}`;
   } else {
-    what = `stage 1 N ${int(s1.counted)} decided ${s1.verdict}` + (q.design ? ` (an INCONCLUSIVE would have sent a fresh ${int(q.design.n2)})` : '');
+    what =
+      `stage 1 N ${int(s1.counted)} decided ${s1.verdict}` +
+      (q.design ? ` (an INCONCLUSIVE would have sent a fresh ${int(q.design.n2)})` : '');
   }
   const lines = [`sequential   --extend-once: ${what}`];
   const d = q.design;
   if (d) {
     const split = r.buckets.map((b) => Math.round(b.expectedPct * 10) / 10).join('/');
     const le = d.exact ? '<=' : '<~';
-    let line = `             design at N ${int(d.n1)} + ${int(d.n2)}: a correct ${split} split fails to PASS ${le} ${prob(d.correctNotPassProb)} (one stage: ${prob(d.singleStageCorrectNotPassProb)})`;
+    let line =
+      `             design at N ${int(d.n1)} + ${int(d.n2)}: a correct ${split} split fails to ` +
+      `PASS ${le} ${prob(d.correctNotPassProb)} (one stage: ${prob(d.singleStageCorrectNotPassProb)})`;
     if (d.offByMinEffect) {
       const o = d.offByMinEffect;
-      line += `;\n             a split off by ${r.settings.minEffectPts} points (worst: ${o.split}) PASSes ${le} ${prob(o.passProb)} (one stage: ${prob(o.singleStagePassProb)}) and FAILs ${prob(o.failProb)} (one stage: ${prob(o.singleStageFailProb)}; simulated, ${int(d.simulatedRuns)} runs)`;
+      line +=
+        `;\n             a split off by ${r.settings.minEffectPts} points (worst: ${o.split}) ` +
+        `PASSes ${le} ${prob(o.passProb)} (one stage: ${prob(o.singleStagePassProb)}) and FAILs ${prob(o.failProb)} ` +
+        `(one stage: ${prob(o.singleStageFailProb)}; simulated, ${int(d.simulatedRuns)} runs)`;
     }
     lines.push(line);
   }

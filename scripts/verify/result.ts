@@ -238,15 +238,18 @@ export function buildResult(cfg: VerifyConfig, plan: Plan, load: LoadResult, sta
     const kinds = [...t.errors.entries()].map(([k, c]) => `${c} ${k}`).join(', ');
     error =
       load.warmupSent > 0
-        ? `target stopped answering: it answered the warm-up, then all ${fmtInt(t.completed)} counted requests failed (${kinds})`
+        ? `target stopped answering: it answered the warm-up, then ` +
+          `all ${fmtInt(t.completed)} counted requests failed (${kinds})`
         : `target never answered: all ${fmtInt(t.completed)} requests failed (${kinds})`;
     reasons = [error];
   }
   if (load.stoppedBy && verdict !== 'ERROR') {
     reasons = [
       load.stoppedBy === 'signal'
-        ? `interrupted: stopped after ${fmtInt(t.completed)} of ${fmtInt(plan.n)} requests; the verdict covers what was counted`
-        : `--max-time reached after ${fmtInt(t.completed)} of ${fmtInt(plan.n)} requests; the verdict covers what was counted`,
+        ? `interrupted: stopped after ${fmtInt(t.completed)} ` +
+          `of ${fmtInt(plan.n)} requests; the verdict covers what was counted`
+        : `--max-time reached after ${fmtInt(t.completed)} ` +
+          `of ${fmtInt(plan.n)} requests; the verdict covers what was counted`,
       ...reasons,
     ];
   }

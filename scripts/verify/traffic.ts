@@ -2,12 +2,28 @@
 // result. No printing to stdout and no process.exit here: the CLI (or a runbook) decides.
 
 import cliProgress from 'cli-progress';
-import { buildResult, fmtInt, pctOf, r1, stageJson, type Plan, type SequentialJson, type VerifyResult, type VerifyTrafficOptions } from './result.ts';
+import {
+  buildResult,
+  fmtInt,
+  pctOf,
+  r1,
+  stageJson,
+  type Plan,
+  type SequentialJson,
+  type VerifyResult,
+  type VerifyTrafficOptions,
+} from './result.ts';
 import { resolveConfig, type VerifyConfig } from './args.ts';
 import { runLoad, type LoadResult, type Tally } from './client.ts';
-import { autoN, autoNDeterministic, detection, passProbabilityInfo, sequentialDesign, shiftedSplits, splitLabel } from './stats.ts';
-
-
+import {
+  autoN,
+  autoNDeterministic,
+  detection,
+  passProbabilityInfo,
+  sequentialDesign,
+  shiftedSplits,
+  splitLabel,
+} from './stats.ts';
 
 /** Size the run and, for an explicit N below auto, say what it can and cannot detect. */
 export function planRun(cfg: VerifyConfig): Plan {
@@ -20,7 +36,8 @@ export function planRun(cfg: VerifyConfig): Plan {
     const n = cfg.n === 'auto' ? auto : cfg.n;
     const warning =
       n < auto
-        ? `warning: -n ${n} is below the ${fmtInt(auto)} requests -n auto sends for a ${weightsLabel} weighted round-robin ` +
+        ? `warning: -n ${n} is below the ${fmtInt(auto)} requests ` +
+          `-n auto sends for a ${weightsLabel} weighted round-robin ` +
           '(whole cycles): counts of a few requests per bucket can only catch gross errors'
         : null;
     return { n, autoN: auto, passIfCorrect: null, off: null, atAuto: null, warning, exact: true };
@@ -64,11 +81,13 @@ export function planRun(cfg: VerifyConfig): Plan {
     ];
     if (d) {
       parts.push(
-        `a split off by ${pts} (${d.atMinEffect}) is caught (FAIL) only ${Math.round(d.failAtMinEffect * 100)} % of the time`,
+        `a split off by ${pts} (${d.atMinEffect}) is caught (FAIL) ` +
+          `only ${Math.round(d.failAtMinEffect * 100)} % of the time`,
       );
       parts.push(
         d.shift80 !== null
-          ? `it catches (80 %) shifts of about ${r1(d.shift80 * 100)} points or more (${d.direction}) and cannot reliably detect smaller ones`
+          ? `it catches (80 %) shifts of about ${r1(d.shift80 * 100)} points ` +
+              `or more (${d.direction}) and cannot reliably detect smaller ones`
           : `it cannot reliably detect any shift (${d.direction})`,
       );
     }
@@ -122,14 +141,23 @@ export async function verifyTraffic(opts: VerifyTrafficOptions = {}): Promise<Ve
   const plan = planRun(cfg);
   if (plan.warning) warn(plan.warning);
 
-  const { load, startedAt, shown } = await runStage(cfg, plan.n, { warmup: cfg.warmup, maxTimeMs: cfg.maxTimeMs, signal: opts.signal, progress: !!opts.progress });
+  const { load, startedAt, shown } = await runStage(cfg, plan.n, {
+    warmup: cfg.warmup,
+    maxTimeMs: cfg.maxTimeMs,
+    signal: opts.signal,
+    progress: !!opts.progress,
+  });
   const result = buildResult(cfg, plan, load, startedAt);
   if (!cfg.extendOnce) return result;
   return extendOnce(cfg, plan, load, result, opts, shown);
 }
 
 /** One sample of n requests (with a progress bar when asked): the load and when it began. */
-async function runStage(cfg: VerifyConfig, n: number, o: { warmup: number; maxTimeMs: number | null; signal?: AbortSignal; progress: boolean }) {
+async function runStage(
+  cfg: VerifyConfig,
+  n: number,
+  o: { warmup: number; maxTimeMs: number | null; signal?: AbortSignal; progress: boolean },
+) {
   const bar = o.progress ? progressBar(cfg, n) : null;
   const startedAt = new Date();
   try {
@@ -170,7 +198,14 @@ async function extendOnce(
   opts: VerifyTrafficOptions,
   progress: boolean,
 ): Promise<VerifyResult> {
-  const design = cfg.deterministic ? null : sequentialDesign(cfg.buckets.map((b) => b.share), cfg.minEffect, cfg.alpha, plan.n);
+  const design = cfg.deterministic
+    ? null
+    : sequentialDesign(
+        cfg.buckets.map((b) => b.share),
+        cfg.minEffect,
+        cfg.alpha,
+        plan.n,
+      );
   const seq: SequentialJson = {
     extendOnce: true,
     extended: false,
@@ -206,7 +241,8 @@ async function extendOnce(
       : load1.stoppedBy === 'max-time' || (leftMs !== null && leftMs <= 0)
         ? '--max-time reached in stage 1: not extended'
         : t.completed > 0 && unaccounted / t.completed > cfg.minEffect
-          ? 'too many requests outside the buckets (unclassified, non-2xx, transport errors): more requests would not help'
+          ? 'too many requests outside the buckets (unclassified, ' +
+            'non-2xx, transport errors): more requests would not help'
           : r1.totals.classified === 0
             ? 'nothing was classified: more requests would not help'
             : null;
@@ -214,7 +250,12 @@ async function extendOnce(
 
   const n2 = design!.n2;
   const plan2: Plan = { ...planRun({ ...cfg, n: n2 }), warning: null };
-  const { load: load2, startedAt } = await runStage(cfg, n2, { warmup: 0, maxTimeMs: leftMs, signal: opts.signal, progress });
+  const { load: load2, startedAt } = await runStage(cfg, n2, {
+    warmup: 0,
+    maxTimeMs: leftMs,
+    signal: opts.signal,
+    progress,
+  });
   const r2 = buildResult({ ...cfg, n: n2, warmup: 0 }, plan2, load2, startedAt);
   seq.extended = true;
   seq.decidedBy = 2;
@@ -234,4 +275,12 @@ async function extendOnce(
 }
 
 export { buildResult } from './result.ts';
-export type { BucketResult, LatencyJson, OtherRow, SequentialJson, StageJson, VerifyResult, VerifyTrafficOptions } from './result.ts';
+export type {
+  BucketResult,
+  LatencyJson,
+  OtherRow,
+  SequentialJson,
+  StageJson,
+  VerifyResult,
+  VerifyTrafficOptions,
+} from './result.ts';

@@ -22,7 +22,9 @@ export function processesContaining(needle: string): string[] {
     for (const f of ['cmdline', 'environ']) {
       try {
         if (fs.readFileSync(`/proc/${pid}/${f}`).includes(needle)) hits.push(`${pid}:${f}`);
-      } catch { /* gone */ }
+      } catch {
+        /* gone */
+      }
     }
   }
   return hits;
@@ -38,12 +40,22 @@ export function watchProcesses(needle: string, everyMs = 5) {
       if (Number(h.split(':')[0]) !== process.pid) seen.add(h);
     }
   }, everyMs);
-  return { stop: () => { clearInterval(timer); return { seen: [...seen], samples }; } };
+  return {
+    stop: () => {
+      clearInterval(timer);
+      return { seen: [...seen], samples };
+    },
+  };
 }
 
 /** Where a canary secret showed up after a run: processes seen by the watcher, captured
  *  outputs, files of a state directory (journal). Empty when it stayed secret. */
-export function canaryLeaks(watcher: ReturnType<typeof watchProcesses>, canary: string, outputs: string[], stateDir: string) {
+export function canaryLeaks(
+  watcher: ReturnType<typeof watchProcesses>,
+  canary: string,
+  outputs: string[],
+  stateDir: string,
+) {
   const { seen, samples } = watcher.stop();
   const leaks = [...seen.map((p) => `process ${p}`)];
   outputs.forEach((o, i) => o.includes(canary) && leaks.push(`output #${i}`));
@@ -56,5 +68,7 @@ export function canaryLeaks(watcher: ReturnType<typeof watchProcesses>, canary: 
 /** Every file under a state directory (journals per runbook, locks), relative paths. */
 export function stateFiles(stateDir: string): string[] {
   if (!fs.existsSync(stateDir)) return [];
-  return (fs.readdirSync(stateDir, { recursive: true }) as string[]).filter((f) => fs.statSync(`${stateDir}/${f}`).isFile());
+  return (fs.readdirSync(stateDir, { recursive: true }) as string[]).filter((f) =>
+    fs.statSync(`${stateDir}/${f}`).isFile(),
+  );
 }

@@ -4,7 +4,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { $, type ProcessOutput } from 'zx';
 
-export interface TestLab { prefix: string; dir: string; inventoryFile: string }
+export interface TestLab {
+  prefix: string;
+  dir: string;
+  inventoryFile: string;
+}
 
 export function vmHost(lab: TestLab, name: string): string {
   const inv = fs.readFileSync(lab.inventoryFile, 'utf8');
@@ -12,7 +16,11 @@ export function vmHost(lab: TestLab, name: string): string {
 }
 
 export function sshVm(lab: TestLab, knownHosts: string, name: string, script: string): Promise<ProcessOutput> {
-  return $({ input: script, nothrow: true, quiet: true })`ip netns exec ${`${lab.prefix}-ws`} ssh -T -o BatchMode=yes -o StrictHostKeyChecking=accept-new -o ${`UserKnownHostsFile=${knownHosts}`} -i ${path.join(lab.dir, 'id_ed25519')} ${`root@${vmHost(lab, name)}`} bash -s`;
+  return $({
+    input: script,
+    nothrow: true,
+    quiet: true,
+  })`ip netns exec ${`${lab.prefix}-ws`} ssh -T -o BatchMode=yes -o StrictHostKeyChecking=accept-new -o ${`UserKnownHostsFile=${knownHosts}`} -i ${path.join(lab.dir, 'id_ed25519')} ${`root@${vmHost(lab, name)}`} bash -s`;
 }
 
 /** SSH_KNOWN_HOSTS from a lab env file. */

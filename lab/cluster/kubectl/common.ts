@@ -14,11 +14,18 @@ export interface Outcome {
 
 export const line = (s: string) => (s === '' || s.endsWith('\n') ? s : `${s}\n`);
 export const ok = (stdout = '', stderr = ''): Outcome => ({ code: 0, stdout: line(stdout), stderr: line(stderr) });
-export const fail = (stderr: string, code = 1, stdout = ''): Outcome => ({ code, stdout: line(stdout), stderr: line(stderr) });
+export const fail = (stderr: string, code = 1, stdout = ''): Outcome => ({
+  code,
+  stdout: line(stdout),
+  stderr: line(stderr),
+});
 export const notInLab = (why: string): Outcome => ({ code: 0, stdout: '', stderr: '', notInLab: why });
 
 export class KubectlError extends Error {
-  constructor(message: string, readonly code = 1) {
+  constructor(
+    message: string,
+    readonly code = 1,
+  ) {
     super(message);
   }
 }

@@ -11,7 +11,11 @@ export async function deleteVerb(ctx: Ctx): Promise<Outcome> {
     for (const o of await readManifests(ctx)) {
       const r = resolveObject(ctx, o);
       if (ctx.st.objects[r.key]) picked.push({ info: r.info, key: r.key, name: r.obj.metadata.name });
-      else missing.push(`Error from server (NotFound): error when deleting "STDIN": ${r.info.plural} "${r.obj.metadata.name}" not found`);
+      else
+        missing.push(
+          `Error from server (NotFound): error when deleting ` +
+            `"STDIN": ${r.info.plural} "${r.obj.metadata.name}" not found`,
+        );
     }
   } else ({ picked, missing } = pickStored(ctx, ctx.a.args));
   if (ctx.a.flags['ignore-not-found']) missing = [];
@@ -22,7 +26,8 @@ export async function deleteVerb(ctx: Ctx): Promise<Outcome> {
       ctx.deletePods.push(`${pod.namespace}/${pod.name}`);
     } else {
       if (p.info.kind === 'Namespace') {
-        for (const [k, o] of Object.entries(ctx.st.objects)) if (o.live.metadata.namespace === p.name) delete ctx.st.objects[k];
+        for (const [k, o] of Object.entries(ctx.st.objects))
+          if (o.live.metadata.namespace === p.name) delete ctx.st.objects[k];
       }
       delete ctx.st.objects[p.key];
     }

@@ -18,15 +18,21 @@ function podArg(ctx: Ctx): PodRecord {
   const [t, n] = w.includes('/') ? [w.slice(0, w.indexOf('/')), w.slice(w.indexOf('/') + 1)] : ['pod', w];
   const info = resolveResource(t);
   if (info?.kind === 'Deployment') {
-    const d = storedObjects(ctx.st).find((o) => o.kind === 'Deployment' && o.metadata.name === n && (o.metadata.namespace ?? 'default') === ns);
+    const d = storedObjects(ctx.st).find(
+      (o) => o.kind === 'Deployment' && o.metadata.name === n && (o.metadata.namespace ?? 'default') === ns,
+    );
     if (!d) throw new KubectlError(`Error from server (NotFound): deployments.apps "${n}" not found`);
     cannotRun(d);
     const p = deploymentPods(ctx.st, d).ready[0];
     if (!p) throw new KubectlError(`error: deployment ${n} has no running pod`);
     return p;
   }
-  if (info?.kind !== 'Pod') throw new NotInLab(`kubectl ${ctx.a.verb} ${w}: the lab supports pods and deployments here`);
-  if (n === INGRESS.pod && ns === INGRESS.namespace) throw new NotInLab('the lab ingress gateway is NGINX in the node namespace, not a pod to exec into or read logs from');
+  if (info?.kind !== 'Pod')
+    throw new NotInLab(`kubectl ${ctx.a.verb} ${w}: the lab supports pods and deployments here`);
+  if (n === INGRESS.pod && ns === INGRESS.namespace)
+    throw new NotInLab(
+      'the lab ingress gateway is NGINX in the node namespace, not a pod to exec into or read logs from',
+    );
   const p = ctx.st.pods.find((x) => x.name === n && x.namespace === ns);
   if (!p) throw new KubectlError(`Error from server (NotFound): pods "${n}" not found`);
   return p;
@@ -34,7 +40,10 @@ function podArg(ctx: Ctx): PodRecord {
 
 function checkContainer(ctx: Ctx, p: PodRecord): void {
   const c = ctx.a.container;
-  if (c === 'istio-proxy' && p.injected) throw new NotInLab('the istio-proxy container is NGINX in the lab: there is no pilot-agent or Envoy admin to exec into');
+  if (c === 'istio-proxy' && p.injected)
+    throw new NotInLab(
+      'the istio-proxy container is NGINX in the lab: there is no pilot-agent or Envoy admin to exec into',
+    );
   if (c && !p.containers.includes(c)) throw new KubectlError(`error: container ${c} is not valid for pod ${p.name}`);
 }
 
@@ -51,7 +60,13 @@ export async function execVerb(ctx: Ctx): Promise<Outcome> {
   const shim = process.env.MESHBOOK_LAB_CURL_LITE === '1' || !machineHas('curl');
   const env = { ...CLEAN_ENV, ...(shim ? { PATH: `/run/meshlab/bin:${CLEAN_ENV.PATH}` } : {}) };
   if (shim) await installCurlLite(p);
-  const out = await $({ quiet: true, nothrow: true, input: ctx.a.flags.i ? ctx.call.stdin ?? '' : '', timeout: ctx.call.timeoutMs, env })`${nsenterPid(p.pid1!.pid, cmd)}`;
+  const out = await $({
+    quiet: true,
+    nothrow: true,
+    input: ctx.a.flags.i ? (ctx.call.stdin ?? '') : '',
+    timeout: ctx.call.timeoutMs,
+    env,
+  })`${nsenterPid(p.pid1!.pid, cmd)}`;
   return { code: out.exitCode ?? 124, stdout: out.stdout, stderr: out.stderr, timedOut: out.exitCode === null };
 }
 
@@ -59,7 +74,11 @@ async function installCurlLite(p: PodRecord): Promise<void> {
   const dir = `/proc/${p.pid1!.pid}/root/run/meshlab/bin`;
   await fsp.mkdir(dir, { recursive: true, mode: 0o755 });
   const src = path.join(REPO_ROOT, 'lab', 'cluster', 'curl-lite.mjs');
-  await writeIfChanged(path.join(dir, 'curl'), `#!${process.execPath}\n${(await fsp.readFile(src, 'utf8')).replace(/^#!.*\n/, '')}`, 0o755);
+  await writeIfChanged(
+    path.join(dir, 'curl'),
+    `#!${process.execPath}\n${(await fsp.readFile(src, 'utf8')).replace(/^#!.*\n/, '')}`,
+    0o755,
+  );
 }
 
 export async function logsVerb(ctx: Ctx): Promise<Outcome> {
@@ -67,6 +86,12 @@ export async function logsVerb(ctx: Ctx): Promise<Outcome> {
   checkContainer(ctx, p);
   let text = await fsp.readFile(podConsole(ctx.cfg, p.name), 'utf8').catch(() => '');
   const n = ctx.a.flags.tail === undefined ? -1 : Number(ctx.a.flags.tail);
-  if (n >= 0) text = text.split('\n').filter((l, i, all) => i < all.length - 1 || l).slice(-n).join('\n') + (n ? '\n' : '');
+  if (n >= 0)
+    text =
+      text
+        .split('\n')
+        .filter((l, i, all) => i < all.length - 1 || l)
+        .slice(-n)
+        .join('\n') + (n ? '\n' : '');
   return { code: 0, stdout: text, stderr: '' };
 }

@@ -6,11 +6,13 @@ import { pickStored } from './select.ts';
 export function metaVerb(ctx: Ctx, field: 'labels' | 'annotations'): Outcome {
   const ops = ctx.a.args.filter((w) => /^[\w./-]+=/.test(w) || /^[\w./-]+-$/.test(w));
   const words = ctx.a.args.filter((w) => !ops.includes(w));
-  if (!ops.length) throw new KubectlError(`error: at least one ${field === 'labels' ? 'label' : 'annotation'} update is required`);
+  if (!ops.length)
+    throw new KubectlError(`error: at least one ${field === 'labels' ? 'label' : 'annotation'} update is required`);
   const { picked, missing } = pickStored(ctx, words);
   const out: string[] = [];
   for (const p of picked) {
-    if (p.info.kind === 'Pod') throw new NotInLab('changing labels of a running pod is not in the lab: change the Deployment');
+    if (p.info.kind === 'Pod')
+      throw new NotInLab('changing labels of a running pod is not in the lab: change the Deployment');
     const o = ctx.st.objects[p.key].live;
     const meta = (o.metadata[field] ?? {}) as Record<string, string>;
     const before = clone(meta);

@@ -7,7 +7,8 @@ import { pickStored } from './select.ts';
 export function patchVerb(ctx: Ctx): Outcome {
   const type = String(ctx.a.flags.type ?? 'strategic');
   if (type === 'json') throw new NotInLab('kubectl patch --type json is not in the lab: use --type merge');
-  if (!['merge', 'strategic'].includes(type)) throw new KubectlError(`error: --type must be one of [json merge strategic], not "${type}"`);
+  if (!['merge', 'strategic'].includes(type))
+    throw new KubectlError(`error: --type must be one of [json merge strategic], not "${type}"`);
   if (!ctx.a.patch) throw new KubectlError('error: must specify -p to patch');
   let patch: unknown;
   try {

@@ -8,8 +8,14 @@ import { KubectlError, NotInLab, fail, ok, type Ctx, type Outcome } from './comm
 export function deploymentArg(ctx: Ctx, words: string[]): KObject {
   const w = words[0]?.includes('/') ? words[0] : words.length >= 2 ? `${words[0]}/${words[1]}` : '';
   const [t, n] = [w.slice(0, w.indexOf('/')), w.slice(w.indexOf('/') + 1)];
-  if (!w || resolveResource(t)?.kind !== 'Deployment') throw new NotInLab(`kubectl ${ctx.a.verb} ${words.join(' ')}: the lab supports Deployments here (deploy/NAME)`);
-  const o = storedObjects(ctx.st).find((x) => x.kind === 'Deployment' && x.metadata.name === n && (x.metadata.namespace ?? 'default') === (ctx.a.namespace ?? 'default'));
+  if (!w || resolveResource(t)?.kind !== 'Deployment')
+    throw new NotInLab(`kubectl ${ctx.a.verb} ${words.join(' ')}: the lab supports Deployments here (deploy/NAME)`);
+  const o = storedObjects(ctx.st).find(
+    (x) =>
+      x.kind === 'Deployment' &&
+      x.metadata.name === n &&
+      (x.metadata.namespace ?? 'default') === (ctx.a.namespace ?? 'default'),
+  );
   if (!o) throw new KubectlError(`Error from server (NotFound): deployments.apps "${n}" not found`);
   return o;
 }
@@ -47,7 +53,10 @@ export async function rolloutVerb(ctx: Ctx): Promise<Outcome> {
   if (sub === 'restart') {
     const tpl = (d.spec.template ??= {});
     tpl.metadata = tpl.metadata ?? {};
-    tpl.metadata.annotations = { ...(tpl.metadata.annotations ?? {}), 'kubectl.kubernetes.io/restartedAt': new Date().toISOString() };
+    tpl.metadata.annotations = {
+      ...(tpl.metadata.annotations ?? {}),
+      'kubectl.kubernetes.io/restartedAt': new Date().toISOString(),
+    };
     d.metadata.generation = Number(d.metadata.generation ?? 1) + 1;
     ctx.dirty = true;
     return ok(`deployment.apps/${d.metadata.name} restarted`);
@@ -58,7 +67,8 @@ export async function rolloutVerb(ctx: Ctx): Promise<Outcome> {
 export function scaleVerb(ctx: Ctx): Outcome {
   const d = deploymentArg(ctx, ctx.a.args);
   const n = Number(ctx.a.flags.replicas);
-  if (!Number.isInteger(n) || n < 0) throw new KubectlError('error: --replicas=COUNT is required, and COUNT must be greater than or equal to 0');
+  if (!Number.isInteger(n) || n < 0)
+    throw new KubectlError('error: --replicas=COUNT is required, and COUNT must be greater than or equal to 0');
   if (n > 20) throw new NotInLab(`kubectl scale --replicas=${n}: the lab runs at most 20 pods per Deployment`);
   d.spec.replicas = n;
   ctx.dirty = true;

@@ -12,13 +12,25 @@ import {
   type KObject,
   type KindInfo,
 } from '../kinds.ts';
-import { INGRESS, currentMesh, deploymentStatus, gatewayPodObject, ingressService, podObject, storedObjects } from '../controller.ts';
+import {
+  INGRESS,
+  currentMesh,
+  deploymentStatus,
+  gatewayPodObject,
+  ingressService,
+  podObject,
+  storedObjects,
+} from '../controller.ts';
 import { KubectlError, NotInLab, type Ctx } from './common.ts';
 
 export function resourceOf(name: string): KindInfo {
   const info = resolveResource(name);
   if (!info) {
-    throw new NotInLab(`resource type "${name}" is not in the lab: its cluster knows ${KINDS.filter((k) => !k.notInLab).map((k) => k.plural).join(', ')}`);
+    throw new NotInLab(
+      `resource type "${name}" is not in the lab: its cluster knows ${KINDS.filter((k) => !k.notInLab)
+        .map((k) => k.plural)
+        .join(', ')}`,
+    );
   }
   if (info.notInLab) throw new NotInLab(`${info.plural}: ${info.notInLab}`);
   return info;
@@ -32,7 +44,9 @@ export function listKind(ctx: Ctx, info: KindInfo, ns: string | undefined): KObj
   switch (info.kind) {
     case 'Namespace': {
       const stored = storedObjects(st).filter((o) => o.kind === 'Namespace');
-      const builtins = BUILTIN_NAMESPACES.filter((n) => !stored.some((o) => o.metadata.name === n)).map((n) => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: n } }) as KObject);
+      const builtins = BUILTIN_NAMESPACES.filter((n) => !stored.some((o) => o.metadata.name === n)).map(
+        (n) => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: n } }) as KObject,
+      );
       list = [...stored, ...builtins].map((o) => ({ ...clone(o), status: { phase: 'Active' } }));
       break;
     }
@@ -41,38 +55,76 @@ export function listKind(ctx: Ctx, info: KindInfo, ns: string | undefined): KObj
       break;
     case 'Service': {
       const stored = storedObjects(st).filter((o) => o.kind === 'Service');
-      const withIngress = stored.some((o) => o.metadata.name === INGRESS.name && o.metadata.namespace === INGRESS.namespace) ? stored : [...stored, ingressService(st, storedObjects(st))];
+      const withIngress = stored.some(
+        (o) => o.metadata.name === INGRESS.name && o.metadata.namespace === INGRESS.namespace,
+      )
+        ? stored
+        : [...stored, ingressService(st, storedObjects(st))];
       list = withIngress.map((o) => ({ ...clone(o), status: o.status ?? { loadBalancer: {} } }));
       break;
     }
     case 'Deployment':
-      list = storedObjects(st).filter((o) => o.kind === 'Deployment').map((o) => ({ ...clone(o), status: deploymentStatus(st, o) }));
+      list = storedObjects(st)
+        .filter((o) => o.kind === 'Deployment')
+        .map((o) => ({ ...clone(o), status: deploymentStatus(st, o) }));
       break;
     case 'Endpoints': {
       const mesh = currentMesh(st);
-      list = [...mesh.services.values()].filter((s) => s.kube).map((s) => ({
-        apiVersion: 'v1',
-        kind: 'Endpoints',
-        metadata: { name: s.kube!.name, namespace: s.namespace },
-        subsets: s.kube!.ports.some((p) => p.endpoints.length)
-          ? [{ addresses: [...new Set(s.kube!.ports.flatMap((p) => p.endpoints.map((e) => e.split(':')[0])))].map((ip) => ({ ip })), ports: s.kube!.ports.map((p) => ({ name: p.name, port: Number(p.endpoints[0]?.split(':')[1] ?? p.port), protocol: p.protocol })) }]
-          : [],
-      }) as KObject);
+      list = [...mesh.services.values()]
+        .filter((s) => s.kube)
+        .map(
+          (s) =>
+            ({
+              apiVersion: 'v1',
+              kind: 'Endpoints',
+              metadata: { name: s.kube!.name, namespace: s.namespace },
+              subsets: s.kube!.ports.some((p) => p.endpoints.length)
+                ? [
+                    {
+                      addresses: [
+                        ...new Set(s.kube!.ports.flatMap((p) => p.endpoints.map((e) => e.split(':')[0]))),
+                      ].map((ip) => ({ ip })),
+                      ports: s.kube!.ports.map((p) => ({
+                        name: p.name,
+                        port: Number(p.endpoints[0]?.split(':')[1] ?? p.port),
+                        protocol: p.protocol,
+                      })),
+                    },
+                  ]
+                : [],
+            }) as KObject,
+        );
       break;
     }
     case 'Node':
-      list = [{
-        apiVersion: 'v1',
-        kind: 'Node',
-        metadata: { name: st.node.netns, labels: { 'kubernetes.io/hostname': st.node.netns, 'node-role.kubernetes.io/control-plane': '' } },
-        spec: { podCIDR: st.plan.podSubnet },
-        status: { addresses: [{ type: 'InternalIP', address: st.plan.nodeAddress }], conditions: [{ type: 'Ready', status: 'True' }] },
-      }];
+      list = [
+        {
+          apiVersion: 'v1',
+          kind: 'Node',
+          metadata: {
+            name: st.node.netns,
+            labels: { 'kubernetes.io/hostname': st.node.netns, 'node-role.kubernetes.io/control-plane': '' },
+          },
+          spec: { podCIDR: st.plan.podSubnet },
+          status: {
+            addresses: [{ type: 'InternalIP', address: st.plan.nodeAddress }],
+            conditions: [{ type: 'Ready', status: 'True' }],
+          },
+        },
+      ];
       break;
     default:
-      list = storedObjects(st).filter((o) => kindOf(o.apiVersion, o.kind) === info).map((o) => clone(o));
+      list = storedObjects(st)
+        .filter((o) => kindOf(o.apiVersion, o.kind) === info)
+        .map((o) => clone(o));
   }
-  return list.filter(inNs).sort((a, b) => `${a.metadata.namespace ?? ''}/${a.metadata.name}`.localeCompare(`${b.metadata.namespace ?? ''}/${b.metadata.name}`));
+  return list
+    .filter(inNs)
+    .sort((a, b) =>
+      `${a.metadata.namespace ?? ''}/${a.metadata.name}`.localeCompare(
+        `${b.metadata.namespace ?? ''}/${b.metadata.name}`,
+      ),
+    );
 }
 
 /** KIND[,KIND] NAME... or KIND/NAME ...: [kind, names[]] pairs (names empty: all). */
@@ -101,22 +153,44 @@ export function selectorOf(ctx: Ctx) {
 }
 
 /** Stored objects named by KIND NAME... / KIND/NAME / -l / --all (built-in namespaces are stored on first change). */
-export function pickStored(ctx: Ctx, words: string[]): { picked: Array<{ info: KindInfo; key: string; name: string }>; missing: string[] } {
+export function pickStored(
+  ctx: Ctx,
+  words: string[],
+): { picked: Array<{ info: KindInfo; key: string; name: string }>; missing: string[] } {
   const groups = targets(words);
   const ns = ctx.a.namespace ?? 'default';
   const sel = selectorOf(ctx);
   const picked: Array<{ info: KindInfo; key: string; name: string }> = [];
   const missing: string[] = [];
   for (const g of groups) {
-    if (g.info.virtual && g.info.kind !== 'Pod') throw new NotInLab(`${g.info.plural} are made by the lab cluster and cannot be changed`);
-    const names = g.names.length ? g.names : ctx.a.selector || ctx.a.flags.all ? listKind(ctx, g.info, g.info.namespaced ? ns : undefined).filter(sel).map((o) => o.metadata.name) : [];
-    if (!names.length && !g.names.length) throw new KubectlError('error: resource(s) were provided, but no name was specified');
+    if (g.info.virtual && g.info.kind !== 'Pod')
+      throw new NotInLab(`${g.info.plural} are made by the lab cluster and cannot be changed`);
+    const names = g.names.length
+      ? g.names
+      : ctx.a.selector || ctx.a.flags.all
+        ? listKind(ctx, g.info, g.info.namespaced ? ns : undefined)
+            .filter(sel)
+            .map((o) => o.metadata.name)
+        : [];
+    if (!names.length && !g.names.length)
+      throw new KubectlError('error: resource(s) were provided, but no name was specified');
     for (const n of names) {
       const key = objKey(g.info, ns, n);
       if (!ctx.st.objects[key] && g.info.kind === 'Namespace' && BUILTIN_NAMESPACES.includes(n)) {
-        ctx.st.objects[key] = { live: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: n, uid: randomUUID(), creationTimestamp: new Date().toISOString().replace(/\.\d+Z$/, 'Z') } } };
+        ctx.st.objects[key] = {
+          live: {
+            apiVersion: 'v1',
+            kind: 'Namespace',
+            metadata: {
+              name: n,
+              uid: randomUUID(),
+              creationTimestamp: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+            },
+          },
+        };
       }
-      if (g.info.kind === 'Pod' ? ctx.st.pods.some((p) => p.name === n && p.namespace === ns) : !!ctx.st.objects[key]) picked.push({ info: g.info, key, name: n });
+      if (g.info.kind === 'Pod' ? ctx.st.pods.some((p) => p.name === n && p.namespace === ns) : !!ctx.st.objects[key])
+        picked.push({ info: g.info, key, name: n });
       else missing.push(`Error from server (NotFound): ${g.info.plural} "${n}" not found`);
     }
   }

@@ -13,20 +13,34 @@ export async function waitVerb(ctx: Ctx): Promise<Outcome> {
     const { picked } = pickStored(ctx, ctx.a.args);
     return picked.length ? fail('error: timed out waiting for the condition') : ok();
   }
-  if (!m) throw new NotInLab(`kubectl wait --for=${f}: the lab supports --for=condition=Ready (pods), --for=condition=Available (deployments) and --for=delete`);
+  if (!m)
+    throw new NotInLab(
+      `kubectl wait --for=${f}: the lab supports --for=condition=Ready ` +
+        `(pods), --for=condition=Available (deployments) and --for=delete`,
+    );
   const cond = m[1].toLowerCase();
   const ns = ctx.a.namespace ?? 'default';
   const groups = targets(ctx.a.args);
   const sel = selectorOf(ctx);
   const lines: string[] = [];
   for (const g of groups) {
-    const names = () => (g.names.length ? g.names : listKind(ctx, g.info, ns).filter(sel).map((o) => o.metadata.name));
+    const names = () =>
+      g.names.length
+        ? g.names
+        : listKind(ctx, g.info, ns)
+            .filter(sel)
+            .map((o) => o.metadata.name);
     if (!names().length) return fail('error: no matching resources found');
     let test: (n: string) => boolean;
-    if (g.info.kind === 'Pod' && cond === 'ready') test = (n) => ctx.st.pods.some((p) => p.name === n && p.namespace === ns && p.ready && alive(p.pid1)) || (n === INGRESS.pod && ns === INGRESS.namespace);
+    if (g.info.kind === 'Pod' && cond === 'ready')
+      test = (n) =>
+        ctx.st.pods.some((p) => p.name === n && p.namespace === ns && p.ready && alive(p.pid1)) ||
+        (n === INGRESS.pod && ns === INGRESS.namespace);
     else if (g.info.kind === 'Deployment' && (cond === 'available' || cond === 'ready')) {
       test = (n) => {
-        const d = storedObjects(ctx.st).find((o) => o.kind === 'Deployment' && o.metadata.name === n && o.metadata.namespace === ns);
+        const d = storedObjects(ctx.st).find(
+          (o) => o.kind === 'Deployment' && o.metadata.name === n && o.metadata.namespace === ns,
+        );
         if (!d) return false;
         cannotRun(d);
         return deploymentPods(ctx.st, d).ready.length >= (d.spec?.replicas ?? 1);

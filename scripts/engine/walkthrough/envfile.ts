@@ -31,8 +31,8 @@ export function rebaseInventory(value: string, fromEnvFile: string, toEnvFile: s
 
 export interface EnvContent {
   text: string;
-  blank: string[];           // secrets left blank (no consent)
-  unwritable: string[];      // values no dotenv line can carry
+  blank: string[]; // secrets left blank (no consent)
+  unwritable: string[]; // values no dotenv line can carry
 }
 
 /** The env file's text: the runbook's inputs in their order, then every other key the
@@ -42,14 +42,17 @@ export function envContent(opts: {
   specs: InputSpec[];
   env: Record<string, string>;
   withSecrets: boolean;
-  fromEnvFile: string;       // what VM_INVENTORY was relative to
-  file: string;              // where it is written
+  fromEnvFile: string; // what VM_INVENTORY was relative to
+  file: string; // where it is written
 }): EnvContent {
   const { specs, env } = opts;
   const secret = new Set(specs.filter((s) => s.secret).map((s) => s.name));
-  const names = [...new Set([...specs.map((s) => s.name), ...Object.keys(env)])].filter((k) => env[k] !== undefined && env[k] !== '');
+  const names = [...new Set([...specs.map((s) => s.name), ...Object.keys(env)])].filter(
+    (k) => env[k] !== undefined && env[k] !== '',
+  );
   const lines = [
-    `# inputs of the ${opts.runbook} runbook, saved by meshbook walkthrough (plain KEY=value, see envs/${opts.runbook}.env.example)`,
+    `# inputs of the ${opts.runbook} runbook, saved by meshbook ` +
+      `walkthrough (plain KEY=value, see envs/${opts.runbook}.env.example)`,
     `# run it again without questions: meshbook rebuild ${opts.runbook} --env ${opts.file}`,
   ];
   const blank: string[] = [];
@@ -57,7 +60,10 @@ export function envContent(opts: {
   for (const k of names) {
     if (secret.has(k) && !opts.withSecrets) {
       blank.push(k);
-      lines.push(`# ${k} is a secret and was not written (you did not allow it): fill it in before meshbook rebuild`, `${k}=`);
+      lines.push(
+        `# ${k} is a secret and was not written (you did not allow it): fill it in before meshbook rebuild`,
+        `${k}=`,
+      );
       continue;
     }
     const value = k === 'VM_INVENTORY' ? rebaseInventory(env[k], opts.fromEnvFile, opts.file) : env[k];
@@ -85,7 +91,11 @@ export function writePrivateFile(file: string, text: string): void {
     fs.closeSync(fd);
     fs.renameSync(tmp, file);
   } catch (e) {
-    try { fs.closeSync(fd); } catch { /* already closed */ }
+    try {
+      fs.closeSync(fd);
+    } catch {
+      /* already closed */
+    }
     fs.rmSync(tmp, { force: true });
     throw e;
   }

@@ -109,7 +109,11 @@ export function simulateTwoStage(
     }
     o[key[v]]++;
   }
-  const rate = (x: StageOutcome): StageOutcome => ({ pass: x.pass / sims, fail: x.fail / sims, inconclusive: x.inconclusive / sims });
+  const rate = (x: StageOutcome): StageOutcome => ({
+    pass: x.pass / sims,
+    fail: x.fail / sims,
+    inconclusive: x.inconclusive / sims,
+  });
   return { overall: rate(o), stage1: rate(s1) };
 }
 

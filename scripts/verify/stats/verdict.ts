@@ -103,7 +103,8 @@ export function decide(input: VerdictInput): VerdictResult {
       if (!b.ok) {
         fail = true;
         reasons.push(
-          `${b.name} got ${b.observed} answers, expected ${fmtCount(b.expectedCount)} +- ${slack} (weighted round-robin)`,
+          `${b.name} got ${b.observed} answers, ` +
+            `expected ${fmtCount(b.expectedCount)} +- ${slack} (weighted round-robin)`,
         );
       }
     }
