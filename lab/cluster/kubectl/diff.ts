@@ -1,5 +1,6 @@
 // meshbook lab kubectl: diff -f (exit 0 when nothing would change, 1 with a unified diff).
 import YAML from 'yaml';
+import { structuredPatch } from 'diff';
 import { deepEqual } from '../kinds.ts';
 import { ok, type Ctx, type Outcome } from './common.ts';
 import { merged, readManifests, resolveObject } from './manifests.ts';
@@ -21,28 +22,14 @@ export async function diffVerb(ctx: Ctx): Promise<Outcome> {
   return chunks.length ? { code: 1, stdout: chunks.join(''), stderr: '' } : ok();
 }
 
-/** A small unified diff (whole files as one hunk; objects are short). */
+/** `diff -u -N` of two texts (three lines of context, as kubectl diff shows it), through jsdiff. */
 export function unifiedDiff(a: string, b: string, nameA: string, nameB: string): string {
-  const x = a ? a.replace(/\n$/, '').split('\n') : [];
-  const y = b ? b.replace(/\n$/, '').split('\n') : [];
-  const n = x.length;
-  const m = y.length;
-  const lcs: number[][] = Array.from({ length: n + 1 }, () => new Array<number>(m + 1).fill(0));
-  for (let i = n - 1; i >= 0; i--)
-    for (let j = m - 1; j >= 0; j--)
-      lcs[i][j] = x[i] === y[j] ? lcs[i + 1][j + 1] + 1 : Math.max(lcs[i + 1][j], lcs[i][j + 1]);
-  const body: string[] = [];
-  let i = 0;
-  let j = 0;
-  while (i < n || j < m) {
-    if (i < n && j < m && x[i] === y[j]) {
-      body.push(` ${x[i++]}`);
-      j++;
-    } else if (i < n && (j >= m || lcs[i + 1][j] >= lcs[i][j + 1])) body.push(`-${x[i++]}`);
-    else body.push(`+${y[j++]}`);
-  }
-  return (
-    `diff -u -N ${nameA} ${nameB}\n--- ${nameA}\n+++ ${nameB}\n@@ ` +
-    `-${n ? 1 : 0},${n} +${m ? 1 : 0},${m} @@\n${body.join('\n')}\n`
+  const { hunks } = structuredPatch(nameA, nameB, a, b, '', '', { context: 3 });
+  const body = hunks.map(
+    (h) =>
+      // an empty side starts at line 0, as GNU diff writes it
+      `@@ -${h.oldLines ? h.oldStart : 0},${h.oldLines} +${h.newLines ? h.newStart : 0},${h.newLines} @@\n` +
+      `${h.lines.join('\n')}\n`,
   );
+  return `diff -u -N ${nameA} ${nameB}\n--- ${nameA}\n+++ ${nameB}\n${body.join('')}`;
 }
