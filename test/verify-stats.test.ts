@@ -7,7 +7,7 @@ import {
   chiSquareGof,
   decide,
   detection,
-  mulberry32,
+  seeded,
   passProbability,
   passRange,
   quickVerdict,
@@ -120,7 +120,7 @@ test('verdict: deterministic mode checks counts within the slack', (t) => {
 });
 
 test('quickVerdict (used by simulations) agrees with decide', (t) => {
-  const rand = mulberry32(7);
+  const rand = seeded(7);
   const crit = chiSquareCritical(0.05, 2);
   const counts = [0, 0, 0];
   for (let i = 0; i < 3000; i++) {
@@ -162,7 +162,7 @@ test('-n auto for 30/60/10 at 5 points: 2,027 requests, PASS >= 99 %, a 5-point 
 test('-n auto figures hold up in simulation (20,000 simulated runs)', (t) => {
   const s = autoN(S, 0.05);
   const crit = chiSquareCritical(0.05, 2);
-  const rand = mulberry32(2024);
+  const rand = seeded(2024);
   const counts = [0, 0, 0];
   const rate = (shares: number[], verdict: string, runs: number) => {
     let hits = 0;
@@ -182,7 +182,7 @@ test('-n auto figures hold up in simulation (20,000 simulated runs)', (t) => {
 });
 
 test('exact P(PASS) agrees with simulation at small N too', (t) => {
-  const rand = mulberry32(99);
+  const rand = seeded(99);
   const crit = chiSquareCritical(0.05, 2);
   const counts = [0, 0, 0];
   for (const n of [600, 1200]) {
@@ -221,7 +221,7 @@ test('auto N for other shapes: one weighted bucket, two buckets', (t) => {
 test('histogram: fixed memory and percentiles within 2 %', (t) => {
   const h = new LogHistogram();
   const before = h.counts.length;
-  const rand = mulberry32(5);
+  const rand = seeded(5);
   const samples: number[] = [];
   for (let i = 0; i < 200_000; i++) {
     // log-normal latencies around 1 ms, a few slow ones

@@ -4,6 +4,7 @@ import type { ClusterAction, Interpretation, VmAction } from '../engine/types.ts
 import type { Vm } from '../engine/inventory.ts';
 import { probe } from '../engine/sh.ts';
 import { applyManifest, probeCmd } from '../engine/local.ts';
+import { splitWeightList } from '../shared/weights.ts';
 
 /** The hello app's greeting per version (http_springboot_v1..v3). */
 export const GREETINGS = { v1: 'Hello', v2: 'Bonjour', v3: 'Hola' } as const;
@@ -74,16 +75,14 @@ export type Weights = Record<Version, number>;
 export function parseWeights(raw: string): { weights: Weights } | { problem: string } {
   const example = 'e.g. v1=30,v2=60,v3=10';
   const show = JSON.stringify(raw);
-  const items = raw.split(',').map((s) => s.trim());
-  if (!raw.trim() || items.some((s) => !s))
+  const items = splitWeightList(raw);
+  if (!raw.trim() || items.some((x) => !x.item))
     return { problem: `${show} has an empty entry; write subset=weight pairs separated by commas (${example})` };
   const weights: Weights = { v1: 0, v2: 0, v3: 0 };
   const seen = new Set<string>();
-  for (const item of items) {
-    const m = /^([^=]*)=(.*)$/.exec(item);
-    if (!m)
+  for (const { item, name, value: w } of items) {
+    if (name === undefined || w === undefined)
       return { problem: `${show}: ${JSON.stringify(item)} is not subset=weight; write it like v1=30 (${example})` };
-    const [name, w] = [m[1].trim(), m[2].trim()];
     if (!(VERSIONS as string[]).includes(name))
       return {
         problem:

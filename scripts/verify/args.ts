@@ -3,6 +3,7 @@
 
 import { readTrafficEnv } from './env.ts';
 import { VerifyArgError } from './errors.ts';
+import { splitWeightList } from '../shared/weights.ts';
 
 export { VerifyArgError };
 
@@ -105,16 +106,13 @@ function int(arg: string, v: string | number, min: number, max: number, what: st
 export function parseWeights(arg: string, v: string | Record<string, number>): [string, number][] {
   const pairs: [string, string | number][] =
     typeof v === 'string'
-      ? v
-          .split(',')
-          .map((s) => s.trim())
-          .filter((s) => s !== '')
-          .map((item) => {
-            const eq = item.indexOf('=');
-            if (eq <= 0) {
+      ? splitWeightList(v)
+          .filter((x) => x.item !== '')
+          .map(({ item, name, value }) => {
+            if (name === undefined || value === undefined) {
               throw new VerifyArgError(arg, `"${item}" is not NAME=WEIGHT (e.g. v1=30,v2=60,v3=10)`);
             }
-            return [item.slice(0, eq).trim(), item.slice(eq + 1).trim()];
+            return [name, value];
           })
       : Object.entries(v);
   if (pairs.length === 0) throw new VerifyArgError(arg, 'no buckets given (e.g. v1=30,v2=60,v3=10)');

@@ -28,7 +28,7 @@ import { createRequire } from 'node:module';
 import { EPS, chiSquareCritical } from './tests.ts';
 import { quickVerdict } from './verdict.ts';
 import { passProbabilityInfo, shiftedSplits, splitLabel } from './sizing.ts';
-import { mulberry32, sampleMultinomial } from './simulation.ts';
+import { seeded, sampleMultinomial } from './simulation.ts';
 
 /** Stage 2's size as a multiple of stage 1's. */
 export const EXTEND_FACTOR = 2;
@@ -171,7 +171,7 @@ export function sequentialDesign(
   }
   let offByMinEffect: SequentialDesign['offByMinEffect'] = null;
   if (worst) {
-    const sim = simulateTwoStage(shares, worst.alt, n1, n2, minEffect, alpha, sims, mulberry32(0x5e9 + n1));
+    const sim = simulateTwoStage(shares, worst.alt, n1, n2, minEffect, alpha, sims, seeded(0x5e9 + n1));
     offByMinEffect = {
       split: splitLabel(worst.alt),
       pass: worst.pass,

@@ -1,19 +1,14 @@
 // Simulation (for the small-N warning: what a given N can and cannot detect).
 
+import seedrandom from 'seedrandom';
 import { EPS, chiSquareCritical } from './tests.ts';
 import { quickVerdict } from './verdict.ts';
 import { passProbability, splitLabel } from './sizing.ts';
 
-/** Small fast seeded PRNG (mulberry32); simulations must be reproducible. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+/** A seeded generator (seedrandom's Alea: fast, and the same library the tests use); simulations must be
+ *  reproducible. */
+export function seeded(seed: number): () => number {
+  return seedrandom.alea(String(seed));
 }
 
 function gaussian(rand: () => number): number {
@@ -106,7 +101,7 @@ export function detection(
   const counts: number[] = new Array(shares.length).fill(0);
   const failRate = (d: number): number => {
     const alt = shifted(d);
-    const rand = mulberry32(0x5eed + Math.round(d * 1e4));
+    const rand = seeded(0x5eed + Math.round(d * 1e4));
     let fails = 0;
     for (let s = 0; s < sims; s++) {
       sampleMultinomial(n, alt, rand, counts);
