@@ -477,6 +477,23 @@ test('matrix: rows are sources, columns targets, each cell ok/FAILED with its fi
   t.true(long[3].length < 200);
 });
 
+test('matrix past the width (30 VMs x 30 targets): per source its count and only the failed targets', (t) => {
+  const vms = Array.from({ length: 30 }, (_v, i) => `vm${i + 1}`);
+  const targets = vms.map((v, i) => `${v} 192.168.0.${10 + i}:8001`);
+  const results = vms.flatMap((s) =>
+    targets.map((target) => ({ source: s, target, ok: !(s === 'vm7' && target.startsWith('vm9 ')), detail: 'x' })),
+  );
+  const lines = renderMatrix(results, 'pod <-> VM', 120);
+  t.is(lines[0], 'pod <-> VM: 899 of 900 ok');
+  t.is(lines.length, 1 + 30 + 1, 'one line per source and a note per failure only');
+  t.is(lines[7], '  vm7: 29 of 30 ok; failed: vm9 192.168.0.18:8001 [189]');
+  t.is(lines[8], '  vm8: 30 of 30 ok');
+  t.regex(lines[31], /^\[189\] vm7 -> vm9 192\.168\.0\.18:8001: FAILED: x$/);
+  t.true(lines.every((l) => l.length <= 120));
+  // the same at a width the grid fits in stays a grid
+  t.is(renderMatrix(results.slice(0, 2), 'pod <-> VM', 120)[1].startsWith('source \\ target'), true);
+});
+
 test("the checks from hello1: the article's answers pass; failures say what was expected", (t) => {
   const loaded = loadInputs(EXAMPLE, [rb]);
   const ts = targets(loaded.env, loaded.inventory.vms);

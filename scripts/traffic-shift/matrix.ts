@@ -15,12 +15,17 @@ const oneLine = (s: string) => s.replace(/\s+/g, ' ').trim();
 const clip = (s: string, n = MAX_DETAIL) => (s.length > n ? `${s.slice(0, n - 3)}...` : s);
 
 /** Text lines: a header, one row per source, then a numbered footnote per probed cell. */
-export function renderMatrix(results: Probe[], title = 'reachability'): string[] {
+export function renderMatrix(
+  results: Probe[],
+  title = 'reachability',
+  width = process.stdout.columns || 120,
+): string[] {
   if (!results.length) return [`${title}: nothing was probed`];
   const sources = [...new Set(results.map((r) => r.source))];
   const targets = [...new Set(results.map((r) => r.target))];
   const notes: string[] = [];
   const cells = new Map<string, string>();
+  const failed = new Set<number>();
   for (const r of results) {
     const key = `${r.source}\0${r.target}`;
     if (cells.has(key)) continue; // the first result of a pair counts
@@ -28,6 +33,7 @@ export function renderMatrix(results: Probe[], title = 'reachability'): string[]
       `[${notes.length + 1}] ${r.source} ` +
         `-> ${r.target}: ${r.ok ? 'ok' : 'FAILED'}: ${clip(oneLine(r.detail) || '(empty answer)')}`,
     );
+    if (!r.ok) failed.add(notes.length);
     cells.set(key, `${r.ok ? 'ok' : 'FAILED'} [${notes.length}]`);
   }
   const corner = 'source \\ target';
@@ -36,17 +42,32 @@ export function renderMatrix(results: Probe[], title = 'reachability'): string[]
   const row = (first: string, rest: string[]) =>
     [first.padEnd(col0), ...rest.map((c, i) => c.padEnd(widths[i]))].join('  ').trimEnd();
   const ok = results.filter((r) => r.ok).length;
-  return [
-    `${title}: ${ok} of ${cells.size} ok (rows: source, columns: target)`,
-    row(corner, targets),
-    ...sources.map((s) =>
+  const head = `${title}: ${ok} of ${cells.size} ok (rows: source, columns: target)`;
+  if (col0 + widths.reduce((a, w) => a + w + 2, 0) <= width) {
+    const grid = sources.map((s) =>
       row(
         s,
         targets.map((t) => cells.get(`${s}\0${t}`) ?? '-'),
       ),
-    ),
-    ...notes,
+    );
+    return [head, row(corner, targets), ...grid, ...notes];
+  }
+  return [
+    head.replace(' (rows: source, columns: target)', ''),
+    ...compactRows(sources, targets, cells),
+    ...notes.filter((_n, i) => failed.has(i + 1)),
   ];
+}
+
+/** Past the terminal's width: per source, its count and only the targets that failed (with their note). */
+function compactRows(sources: string[], targets: string[], cells: Map<string, string>): string[] {
+  return sources.map((s) => {
+    const mine = targets.map((t) => [t, cells.get(`${s}\0${t}`)] as const).filter(([, c]) => c !== undefined);
+    const bad = mine.filter(([, c]) => c!.startsWith('FAILED'));
+    const okN = mine.length - bad.length;
+    const failedList = bad.map(([t, c]) => `${t} ${c!.slice('FAILED '.length)}`).join(', ');
+    return `  ${s}: ${okN} of ${mine.length} ok${bad.length ? `; failed: ${failedList}` : ''}`;
+  });
 }
 
 /** The loop run inside the source pod (`sh -c CURL_LOOP meshbook URL...`): the URLs are
