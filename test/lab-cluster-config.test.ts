@@ -16,7 +16,7 @@ import { renderNodeIptables, renderPodHosts } from '../lab/cluster/kubeproxy.ts'
 import { jsonpath } from '../lab/cluster/jsonpath.ts';
 import { parseKubectl, parseDuration } from '../lab/cluster/kubectl-args.ts';
 import { threeWayMerge, parseSelector, type KObject } from '../lab/cluster/kinds.ts';
-import { deploymentWorkload, injects } from '../lab/cluster/controller.ts';
+import { deploymentWorkload, injects } from '../lab/cluster/workloads.ts';
 import { unifiedDiff } from '../lab/cluster/kubectl.ts';
 import { allocateVip, planCluster } from '../lab/cluster/state.ts';
 import { parseSubnet, resolveConfig } from '../lab/config.ts';
