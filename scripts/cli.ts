@@ -2,7 +2,7 @@
 // meshbook: runbooks for bringing VMs into an Istio / ASM mesh.
 import fs from 'node:fs';
 import path from 'node:path';
-import { Command, CommanderError, Option, InvalidArgumentError } from 'commander';
+import { Argument, Command, CommanderError, Option, InvalidArgumentError } from 'commander';
 // Start-up: `meshbook --help` and `meshbook list` load commander, the runbooks' step
 // definitions (whose packages load on first use, engine/lazy.ts) and small modules of
 // node builtins; everything else is imported by the command that needs it when it runs
@@ -260,11 +260,15 @@ and the lock that allows one run per env file at a time in ${stateHome()}/locks/
   program
     .command('demo')
     .description(
-      'the main job on the local lab (npm start): build the lab, rebuild traffic-shift on it, verify the split',
+      'the main job on the local lab (npm start): build the lab, rebuild traffic-shift on it, verify the split; ' +
+        "`demo bookinfo`: article 5's Bookinfo and its user-based routing on the lab",
+    )
+    .addArgument(
+      new Argument('[runbook]', 'what to run').choices(['traffic-shift', 'bookinfo']).default('traffic-shift'),
     )
     .option('--vms <n>', 'lab VMs', positiveInt('--vms'), 3)
-    .action(async (o) => {
-      process.exitCode = await (await import('./demo.ts')).demo(o);
+    .action(async (runbook: 'traffic-shift' | 'bookinfo', o) => {
+      process.exitCode = await (await import('./demo.ts')).demo({ ...o, runbook });
     });
 
   registerLab(program);

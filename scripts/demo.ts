@@ -1,4 +1,5 @@
-// `npm start`: the main job on the embedded default. Builds the local lab (idempotent: VMs
+// `npm start`: the main job on the embedded default (`meshbook demo bookinfo`: article 5's
+// Bookinfo instead, see BOOKINFO_ARGS). Builds the local lab (idempotent: VMs
 // and the cluster), rebuilds article 4's traffic shift on it (pods and VMs calling each
 // other through the NGINX data plane, hello2 split 30/60/10 over the three VM versions),
 // then proves the split with the verifier's histogram and verdict.
@@ -21,9 +22,13 @@ import { repoPath } from './engine/repo.ts';
 const BIN = repoPath('bin', 'meshbook.js');
 
 /** The demo's verify step: the split through the lab's ingress, extended once if INCONCLUSIVE. */
-export const VERIFY_ARGS = ['verify', 'traffic', '--env', 'envs/lab.env', '--extend-once'];
+// the lab env `lab up` writes: envs/lab.env, or MESHBOOK_LAB_ENV_FILE as `lab up` reads it (a test's own lab)
+const LAB_ENV = process.env.MESHBOOK_LAB_ENV_FILE || 'envs/lab.env';
+export const VERIFY_ARGS = ['verify', 'traffic', '--env', LAB_ENV, '--extend-once'];
+/** `meshbook demo bookinfo`: article 5 on the lab; its steps 16 and 17 run the verifier. */
+export const BOOKINFO_ARGS = ['rebuild', 'bookinfo', '--env', LAB_ENV, '--yes'];
 
-export async function demo(o: { vms: number }): Promise<number> {
+export async function demo(o: { vms: number; runbook?: 'traffic-shift' | 'bookinfo' }): Promise<number> {
   if (os.platform() !== 'linux' || process.getuid?.() !== 0) {
     console.error('meshbook demo builds a lab of Linux network namespaces and needs root on Linux.');
     console.error(
@@ -56,11 +61,18 @@ export async function demo(o: { vms: number }): Promise<number> {
   try {
     const up = await step('the local lab (VMs and cluster)', ['lab', 'up', '--vms', String(o.vms)]);
     if (up !== 0) return up;
+    // article 5: the rebuild's own last steps (16, 17) are the verifier's verdicts through the
+    // lab's ingress (jason 100 % reviews v2, everyone else 100 % v1)
+    if (o.runbook === 'bookinfo')
+      return await step("article 5's Bookinfo and its user-based routing on the lab", BOOKINFO_ARGS, {
+        ...process.env,
+        [PARENT_WATCH_ENV]: String(process.pid),
+      });
     const rb = await step("article 4's traffic shift on the lab", [
       'rebuild',
       'traffic-shift',
       '--env',
-      'envs/lab.env',
+      LAB_ENV,
       '--yes',
     ]);
     if (rb !== 0) return rb;

@@ -16,11 +16,12 @@ import { renderNodeIptables, renderPodHosts } from '../lab/cluster/kubeproxy.ts'
 import { jsonpath } from '../lab/cluster/jsonpath.ts';
 import { parseKubectl, parseDuration } from '../lab/cluster/kubectl-args.ts';
 import { threeWayMerge, parseSelector, type KObject } from '../lab/cluster/kinds.ts';
-import { deploymentWorkload, injects } from '../lab/cluster/controller.ts';
+import { BOOKINFO_APP, HELLO_APP, deploymentWorkload, imageApp, injects } from '../lab/cluster/workloads.ts';
+import { labAnalyze } from '../lab/stand-ins/bookinfo-analyze.ts';
 import { unifiedDiff } from '../lab/cluster/kubectl.ts';
 import { allocateVip, planCluster } from '../lab/cluster/state.ts';
 import { parseSubnet, resolveConfig } from '../lab/config.ts';
-import { labEnvValues } from '../lab/outputs.ts';
+import { LAB_ISTIO_RELEASE, labEnvValues } from '../lab/outputs.ts';
 
 const FIX = path.join(import.meta.dirname, 'fixtures', 'lab-cluster');
 const NS = 'http-reciprocal-hello';
@@ -515,4 +516,56 @@ test("the lab env follows the lab's ranges: node, routes, proxy CIDRs and cluste
     ZIPKIN_IP: '10.96.0.14',
   });
   t.is(env({ cfg, secret: 's', subnet: '10.77.0.0/24' }).NODE_IP, '10.77.0.100', 'without a cluster too');
+});
+
+test("Deployments: the Bookinfo sample's images run the lab's Bookinfo; what the lab ignores is a warning", (t) => {
+  const all = YAML.parseAllDocuments(
+    fs.readFileSync(path.join(LAB_ISTIO_RELEASE, 'samples/bookinfo/platform/kube/bookinfo.yaml'), 'utf8'),
+  )
+    .map((d) => d.toJS())
+    .filter((o) => o?.kind === 'Deployment');
+  t.deepEqual(
+    all.map((d) => d.metadata.name),
+    ['details-v1', 'ratings-v1', 'reviews-v1', 'reviews-v2', 'reviews-v3', 'productpage-v1'],
+  );
+  const reviews = deploymentWorkload(all.find((d) => d.metadata.name === 'reviews-v2'));
+  t.like(reviews, { ok: true, app: BOOKINFO_APP, appPort: 9080 });
+  t.like((reviews as { env: object }).env, { SERVICE: 'reviews', VERSION: 'v2', PORT: '9080', LOG_DIR: '/tmp/logs' });
+  t.deepEqual((reviews as { warnings: string[] }).warnings, [
+    'deployment default/reviews-v2: volumes (tmp, wlp-output) and securityContext not applied by the lab ' +
+      '(its apps write no files and run as root)',
+  ]);
+  t.is(imageApp('docker.io/istio/examples-bookinfo-productpage-v1:1.20.2')?.env.SERVICE, 'productpage');
+  t.is(imageApp('docker.io/istio/examples-bookinfo-ratings-v2:1.20.2'), undefined); // mongodb-backed: not in the lab
+  t.is(imageApp('registry/asm_repo/http_springboot_v2:1.0.1')?.app, HELLO_APP);
+});
+
+test('the lab checks in place of istioctl analyze: missing subsets, hosts and gateways, the injection label', (t) => {
+  const dir = path.join(LAB_ISTIO_RELEASE, 'samples/bookinfo');
+  const read = (f: string) =>
+    YAML.parseAllDocuments(fs.readFileSync(path.join(dir, f), 'utf8'))
+      .map((d) => d.toJS())
+      .filter(Boolean);
+  const ns = { kind: 'Namespace', metadata: { name: 'default', labels: { 'istio-injection': 'enabled' } } };
+  const base = [ns, ...read('platform/kube/bookinfo.yaml'), ...read('networking/bookinfo-gateway.yaml')];
+  const jason = read('networking/virtual-service-reviews-test-v2.yaml');
+  t.regex(labAnalyze(base, 'default'), /No validation issues found/);
+  t.is(
+    labAnalyze([...base, ...jason], 'default'),
+    'Error [IST0101] (VirtualService default/reviews) Referenced host+subset in destinationrule not found: ' +
+      '"reviews+v2"\nError [IST0101] (VirtualService default/reviews) Referenced host+subset in destinationrule ' +
+      'not found: "reviews+v1"',
+  );
+  t.regex(
+    labAnalyze([...base, ...jason, ...read('networking/destination-rule-all.yaml')], 'default'),
+    /No validation issues/,
+  );
+  t.regex(labAnalyze(base.slice(1), 'default'), /Info \[IST0102\] \(Namespace default\)/);
+  t.regex(
+    labAnalyze(
+      base.filter((o) => !(o.kind === 'Service' && o.metadata.name === 'productpage')),
+      'default',
+    ),
+    /Error \[IST0101\] .*Referenced host not found: "productpage"/,
+  );
 });

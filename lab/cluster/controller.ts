@@ -2,9 +2,8 @@
 // Kubernetes controllers, kube-proxy and istiod would do, done at once (there is no
 // background loop: every kubectl call through the provider, and `lab up`, reconciles).
 //
-//   Deployments  -> pods running the hello app (image .../http_springboot_vN:TAG ->
-//                   `node vm/hello/hello.mjs` with VERSION=vN, PORT = containerPort, the
-//                   container's env); any other image: the Deployment is "not in lab"
+//   Deployments  -> pods running the lab's app for their image (workloads.ts: article 4's
+//                   hello app, the lab's Bookinfo); any other image: "not in lab"
 //   Services     -> ClusterIPs (stable per name) and the node's kube-proxy rules
 //   everything   -> every pod's /etc/hosts (cluster DNS) and NGINX config: the ingress
 //                   gateway, each injected pod's sidecar, each lab VM a WorkloadEntry
@@ -52,8 +51,8 @@ import {
   type PodRecord,
 } from './state.ts';
 import type { Untyped } from '../../scripts/engine/untyped.ts';
+import { deploymentWorkload, injects } from './workloads.ts';
 
-export const HELLO_APP = path.join(REPO_ROOT, 'vm', 'hello', 'hello.mjs');
 export const INGRESS = {
   namespace: 'istio-system',
   name: 'istio-ingressgateway',
@@ -61,7 +60,6 @@ export const INGRESS = {
   labels: { app: 'istio-ingressgateway', istio: 'ingressgateway' } as Record<string, string>,
 };
 export const INGRESS_HOST = `${INGRESS.name}.${INGRESS.namespace}.svc.cluster.local`;
-const IMAGE_RE = /(?:^|\/)http_springboot_(v[123])(?::[A-Za-z0-9_.-]+)?(?:@sha256:[0-9a-f]{64})?$/;
 const POD_READY_MS = 20_000;
 
 export interface Report {
@@ -72,80 +70,8 @@ export interface Report {
   problems: string[];
 }
 
-// ---- Deployments -> what a pod runs ---------------------------------------------------------
-
-export type Workload =
-  | {
-      ok: true;
-      container: string;
-      containers: string[];
-      version: string;
-      env: Record<string, string>;
-      appPort: number;
-      ports: Array<{ name?: string; containerPort: number }>;
-      warnings: string[];
-    }
-  | { ok: false; reason: string };
-
-/** What the lab runs for a Deployment's pod template, or why it cannot. */
-export function deploymentWorkload(d: KObject): Workload {
-  const where = `deployment ${d.metadata.namespace ?? 'default'}/${d.metadata.name}`;
-  const spec = d.spec?.template?.spec ?? {};
-  const containers = ((spec.containers ?? []) as Untyped[]).filter((c) => c?.name !== 'istio-proxy');
-  if (!containers.length) return { ok: false, reason: `${where}: no containers` };
-  const other = containers.filter((c) => !IMAGE_RE.test(String(c?.image ?? '')));
-  if (other.length) {
-    return {
-      ok: false,
-      reason:
-        `${where}: image ${other.map((c) => c.image).join(', ')} is not in the lab: it runs ` +
-        `no container engine, only the hello app for .../http_springboot_v1|v2|v3 images`,
-    };
-  }
-  if (containers.length > 1)
-    return {
-      ok: false,
-      reason: `${where}: ${containers.length} app containers in one pod are not in the lab (one hello app per pod)`,
-    };
-  const c = containers[0];
-  const warnings: string[] = [];
-  const env: Record<string, string> = {};
-  for (const e of (c.env ?? []) as Untyped[]) {
-    if (typeof e?.name !== 'string') continue;
-    if (e.value !== undefined) env[e.name] = String(e.value);
-    else warnings.push(`${where}: env ${e.name} uses valueFrom, which the lab does not resolve (left unset)`);
-  }
-  if (spec.initContainers?.length) warnings.push(`${where}: initContainers are not run by the lab`);
-  const ports = ((c.ports ?? []) as Untyped[])
-    .filter((p) => Number.isInteger(Number(p?.containerPort)))
-    .map((p) => ({ name: p.name as string | undefined, containerPort: Number(p.containerPort) }));
-  const appPort = env.PORT && /^\d+$/.test(env.PORT) ? Number(env.PORT) : (ports[0]?.containerPort ?? 8001);
-  return {
-    ok: true,
-    container: String(c.name ?? 'app'),
-    containers: containers.map((x) => String(x.name)),
-    version: IMAGE_RE.exec(String(c.image))![1],
-    env,
-    appPort,
-    ports,
-    warnings,
-  };
-}
-
 const nsOf = (o: KObject) => o.metadata.namespace ?? 'default';
 const kindIs = (o: KObject, kind: string) => o.kind === kind;
-
-/** Is sidecar injection on for a new pod (namespace label, pod label/annotation)? */
-export function injects(namespaceLabels: Record<string, string> | undefined, template: Untyped): boolean {
-  const podSays =
-    template?.metadata?.labels?.['sidecar.istio.io/inject'] ??
-    template?.metadata?.annotations?.['sidecar.istio.io/inject'];
-  const nsl = namespaceLabels ?? {};
-  if (nsl['istio-injection'] === 'disabled') return false;
-  if (podSays === 'false') return false;
-  if (nsl['istio-injection'] === 'enabled' || 'istio.io/rev' in nsl) return true;
-  return podSays === 'true';
-}
 
 // ---- the objects as the cluster shows them ----------------------------------------------------
 
@@ -177,9 +103,19 @@ export function ingressPorts(objects: KObject[]): number[] {
   return [...ports].sort((a, b) => a - b);
 }
 
+/** Istio's names for the gateway's ports (its Service names 80 -> 8080 `http2` and 443 -> 8443
+ *  `https`, which the articles' jsonpath reads): the lab serves a Gateway port as is. */
+export const ingressPortName = (p: number) =>
+  p === 80 || p === 8080 ? 'http2' : p === 443 || p === 8443 ? 'https' : `http-${p}`;
+
 /** The ingress gateway's Service (type LoadBalancer, the node's address as its ingress IP). */
 export function ingressService(st: ClusterState, objects: KObject[]): KObject {
-  const ports = ingressPorts(objects).map((p) => ({ name: `http-${p}`, port: p, targetPort: p, protocol: 'TCP' }));
+  const used = new Set<string>();
+  const ports = ingressPorts(objects).map((p) => {
+    const name = used.has(ingressPortName(p)) ? `http-${p}` : ingressPortName(p);
+    used.add(name);
+    return { name, port: p, targetPort: p, protocol: 'TCP' };
+  });
   return {
     apiVersion: 'v1',
     kind: 'Service',
@@ -312,16 +248,17 @@ async function startPod(
   st: ClusterState,
   lab: LabState,
   p: PodRecord,
-  env: Record<string, string>,
+  run: { app: string; env: Record<string, string> },
   mesh: Mesh,
 ): Promise<void> {
+  const { app, env } = run;
   const dir = podDir(cfg, p.name);
   await fsp.rm(dir, { recursive: true, force: true });
   await fsp.mkdir(path.join(dir, 'app'), { recursive: true, mode: 0o755 });
   await fsp.chmod(dir, 0o755);
   const hosts = renderPodHosts(mesh, p);
   await writeIfChanged(path.join(dir, 'hosts'), hosts, 0o644);
-  await fsp.copyFile(HELLO_APP, path.join(dir, 'app', 'hello.mjs'));
+  await fsp.copyFile(app, path.join(dir, 'app', path.basename(app)));
   p.hostsHash = sha(hosts);
   if (p.injected) {
     const conf = sidecarConfig(mesh, p);
@@ -358,7 +295,7 @@ async function startPod(
         st.plan.serviceCidr,
         '--',
         process.execPath,
-        '/run/meshlab/app/hello.mjs',
+        `/run/meshlab/app/${path.basename(app)}`,
       ],
       { detached: true, stdio: ['ignore', fd, fd], env: { ...CLEAN_ENV, ...env, HOSTNAME: p.name }, cwd: '/' },
     );
@@ -428,7 +365,7 @@ export async function reconcile(
 
   // Deployments -> pods
   const objects = storedObjects(st);
-  const envs = new Map<string, Record<string, string>>();
+  const starts = new Map<string, { app: string; env: Record<string, string> }>();
   const wanted = new Set<string>();
   const fresh: PodRecord[] = [];
   for (const d of objects.filter((o) => kindIs(o, 'Deployment'))) {
@@ -438,13 +375,14 @@ export async function reconcile(
       report.notInLab.push(w.reason);
       continue;
     }
-    report.warnings.push(...w.warnings);
     const hash = sha(JSON.stringify([ns, d.spec?.template])).slice(0, 10);
     const replicas = d.spec?.replicas === undefined ? 1 : Number(d.spec.replicas);
     const mine = st.pods.filter((p) => p.namespace === ns && p.deployment === d.metadata.name);
     const keep = mine.filter((p) => p.templateHash === hash).slice(0, replicas);
     for (const p of mine.filter((x) => !keep.includes(x))) await removePod(cfg, st, p);
     keep.forEach((p) => wanted.add(p.name));
+    // what the lab does not carry out of the pod spec: said when it starts pods from it
+    if (keep.length < replicas) report.warnings.push(...w.warnings);
     for (let i = keep.length; i < replicas; i++) {
       const name =
         `${d.metadata.name}-${hash}-` + `${Array.from({ length: 5 }, () => RAND[randomInt(RAND.length)]).join('')}`;
@@ -465,7 +403,7 @@ export async function reconcile(
         ready: false,
         restarts: 0,
       };
-      envs.set(name, { ...w.env, VERSION: w.version, PORT: String(w.appPort) });
+      starts.set(name, { app: w.app, env: w.env });
       st.pods.push(p);
       fresh.push(p);
       wanted.add(name);
@@ -486,7 +424,7 @@ export async function reconcile(
     const results = await Promise.all(
       fresh.map(async (p) => {
         try {
-          await startPod(cfg, st, lab, p, envs.get(p.name)!, optimistic);
+          await startPod(cfg, st, lab, p, starts.get(p.name)!, optimistic);
         } catch (e) {
           return `could not start: ${(e as Error).message}`;
         }

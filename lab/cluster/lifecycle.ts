@@ -4,7 +4,8 @@ import { HOST, LabError, parseSubnet, type LabConfig } from '../config.ts';
 import { isHostOf, parseIPv4 } from '../ipv4.ts';
 import type { LabState } from '../state.ts';
 import { alive, netnsInode, procNetnsInode } from '../sys.ts';
-import { HELLO_APP, forgetGoneVms, reconcile, storedObjects, type Report } from './controller.ts';
+import { HELLO_APP } from './workloads.ts';
+import { forgetGoneVms, reconcile, storedObjects, type Report } from './controller.ts';
 import { destroyNamespaces } from './network.ts';
 import { nginxMasters, stopSidecar } from './proxies.ts';
 import {

@@ -5,12 +5,14 @@
 // labRules): the CLI and the tests. The engine never imports lab/.
 import type { ClusterLabRule, LabRules, VmLabRule } from '../../scripts/engine/types.ts';
 import { asmVmProxyRules } from './asm-vm-proxy.ts';
+import { bookinfoRules } from './bookinfo.ts';
 import { istioVmRules } from './istio-vm.ts';
 import { kubeadmNginmeshRules } from './kubeadm-nginmesh.ts';
 import { trafficShiftRules } from './traffic-shift.ts';
 
 const byRunbook: Record<string, Record<string, VmLabRule | ClusterLabRule>> = {
   'asm-vm-proxy': asmVmProxyRules,
+  bookinfo: bookinfoRules,
   'istio-vm': istioVmRules,
   'kubeadm-nginmesh': kubeadmNginmeshRules,
   'traffic-shift': trafficShiftRules,

@@ -2,7 +2,8 @@
 import { sleep } from '../../sys.ts';
 import { resolveResource, type KObject } from '../kinds.ts';
 import { parseDuration } from '../kubectl-args.ts';
-import { deploymentPods, deploymentWorkload, reconcile, storedObjects } from '../controller.ts';
+import { deploymentPods, reconcile, storedObjects } from '../controller.ts';
+import { deploymentWorkload } from '../workloads.ts';
 import { KubectlError, NotInLab, fail, ok, type Ctx, type Outcome } from './common.ts';
 
 export function deploymentArg(ctx: Ctx, words: string[]): KObject {
