@@ -31,6 +31,7 @@ import { BUILTIN_NAMESPACES, clone, isObj, type KObject } from './kinds.ts';
 import { buildMesh, hostsNeedingVip, vmWorkload, type Mesh, type PodInfo } from './mesh.ts';
 import { renderProxyConfig, INBOUND_PORT, OUTBOUND_PORT, GATEWAY_HEALTH_PORT } from './nginx.ts';
 import { renderNodeIptables, renderPodHosts } from './kubeproxy.ts';
+import { ingressServicePorts } from './ingress-ports.ts';
 import {
   createNode,
   createPodNetwork,
@@ -179,7 +180,6 @@ export function ingressPorts(objects: KObject[]): number[] {
 
 /** The ingress gateway's Service (type LoadBalancer, the node's address as its ingress IP). */
 export function ingressService(st: ClusterState, objects: KObject[]): KObject {
-  const ports = ingressPorts(objects).map((p) => ({ name: `http-${p}`, port: p, targetPort: p, protocol: 'TCP' }));
   return {
     apiVersion: 'v1',
     kind: 'Service',
@@ -194,10 +194,8 @@ export function ingressService(st: ClusterState, objects: KObject[]): KObject {
       selector: { ...INGRESS.labels },
       clusterIP: st.autoVips[INGRESS_HOST],
       clusterIPs: st.autoVips[INGRESS_HOST] ? [st.autoVips[INGRESS_HOST]] : undefined,
-      ports: [
-        ...ports,
-        { name: 'status-port', port: GATEWAY_HEALTH_PORT, targetPort: GATEWAY_HEALTH_PORT, protocol: 'TCP' },
-      ],
+      // Istio's ports (status-port, http2, https with NodePorts) and one per other Gateway port
+      ports: ingressServicePorts(ingressPorts(objects)),
     },
     status: { loadBalancer: { ingress: [{ ip: st.plan.nodeAddress }] } },
   };
