@@ -549,7 +549,7 @@ test('13: an unreachable node fails, in the lab too; a lab without a node or por
   const real = vmAction('13', hostCtx()).interpret!(out, hostCtx());
   t.false(real.ok);
   t.regex(real.lines.at(-1)!, /^error: node 10\.253\.17\.27 is not reachable/);
-  for (const more of [{ LAB_CLUSTER: '1' }, { REACH_PORT: '6443' }]) {
+  for (const more of [{ LAB_CLUSTER: '1' }, { REACH_PORT: '6443' }] as Array<Record<string, string>>) {
     const lab = hostCtx({ lab: true, env: { ...ENV, NODE_IP: '192.168.0.100', ...more } });
     const inLab = vmAction('13', lab);
     t.is(inLab.notInLab, undefined);
