@@ -6,6 +6,7 @@ import { YAML } from '../scripts/engine/lazy.ts';
 import { HOST, REPO_ROOT, hostAddress, parseSubnet, type LabConfig, type VmSpec } from './config.ts';
 import { formatIPv4 } from './ipv4.ts';
 import { DEFAULT_POD_CIDR, DEFAULT_SERVICE_CIDR, parseCidr } from './cluster/state.ts';
+import { STATUS_NODE_PORT } from './cluster/ingress-ports.ts';
 
 /** The lab's stand-in Istio release (the lab env's ISTIO_DIR): see lab/istio-release/README.md. */
 export const LAB_ISTIO_RELEASE = path.join(REPO_ROOT, 'lab', 'istio-release');
@@ -97,7 +98,10 @@ export function labEnvValues({ cfg, secret, cluster, subnet, generation }: LabEn
     // stand-in for istioctl's istio-token (derived one-way from the lab secret, so stable)
     ['NODE_IP', a.node],
     ['VM_ROUTES', `${a.podCidr},${a.serviceCidr}`],
-    ['REACH_PORT', '6443'],
+    // REACH_PORT (13-reach-node): a port something in the lab serves on the node, the ingress
+    // gateway's status-port NodePort; with no cluster (--no-cluster) nothing is at NODE_IP,
+    // so none is named and the step says "not in lab"
+    ...(cluster ? ([['REACH_PORT', String(STATUS_NODE_PORT)]] as Array<[string, string]>) : []),
     ['CLUSTER_NAME', 'lab-cluster'],
     ['NETWORK', 'lab-network'],
     ['VM_APP', 'hello-service'],

@@ -541,7 +541,7 @@ test('04/05: the generator runs alone, its output goes to istioctl on stdin', (t
   );
 });
 
-test('13: an unreachable node fails outside the lab and is a report line in it', (t) => {
+test('13: an unreachable node fails, in the lab too; a lab without a node or port says "not in lab"', (t) => {
   const out = ok(
     'path: 192.168.0.100 dev eth0 src 192.168.0.250\nnot ' +
       'reachable: tcp 192.168.0.100:6443 does not answer within 2 s\n',
@@ -549,14 +549,18 @@ test('13: an unreachable node fails outside the lab and is a report line in it',
   const real = vmAction('13', hostCtx()).interpret!(out, hostCtx());
   t.false(real.ok);
   t.regex(real.lines.at(-1)!, /^error: node 10\.253\.17\.27 is not reachable/);
-  const lab = hostCtx({ lab: true, env: { ...ENV, NODE_IP: '192.168.0.100' } });
-  const inLab = vmAction('13', lab).interpret!(out, lab);
-  t.true(inLab.ok);
-  t.true(
-    inLab.lines.includes(
-      'lab: nothing answers there (no cluster node yet, or not on that port); reported, not a failure',
-    ),
-  );
+  for (const more of [{ LAB_CLUSTER: '1' }, { REACH_PORT: '6443' }] as Array<Record<string, string>>) {
+    const lab = hostCtx({ lab: true, env: { ...ENV, NODE_IP: '192.168.0.100', ...more } });
+    const inLab = vmAction('13', lab);
+    t.is(inLab.notInLab, undefined);
+    t.false(inLab.interpret!(out, lab).ok, JSON.stringify(more));
+  }
+  const bare = hostCtx({ lab: true, env: { ...ENV, NODE_IP: '192.168.0.100', REACH_PORT: '' } });
+  t.deepEqual(vmAction('13', bare), {
+    notInLab:
+      'the lab was built without its cluster (lab up --no-cluster): no node answers at 192.168.0.100; ' +
+      'set REACH_PORT to a port something in the lab serves there to check the path anyway',
+  });
   t.true(vmAction('13', hostCtx()).interpret!(ok('reachable: tcp 10.253.17.27:31885 answers\n'), hostCtx()).ok);
   // the istiod NodePort, when known, is the port tried
   const withPort = hostCtx({ cluster: { 'istio-vm': { istiod: { nodePort: 31885 } } } });

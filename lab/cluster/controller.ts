@@ -30,6 +30,7 @@ import { BUILTIN_NAMESPACES, clone, isObj, type KObject } from './kinds.ts';
 import { buildMesh, hostsNeedingVip, vmWorkload, type Mesh, type PodInfo } from './mesh.ts';
 import { renderProxyConfig, INBOUND_PORT, OUTBOUND_PORT, GATEWAY_HEALTH_PORT } from './nginx.ts';
 import { renderNodeIptables, renderPodHosts } from './kubeproxy.ts';
+import { ingressServicePorts } from './ingress-ports.ts';
 import {
   createNode,
   createPodNetwork,
@@ -103,19 +104,8 @@ export function ingressPorts(objects: KObject[]): number[] {
   return [...ports].sort((a, b) => a - b);
 }
 
-/** Istio's names for the gateway's ports (its Service names 80 -> 8080 `http2` and 443 -> 8443
- *  `https`, which the articles' jsonpath reads): the lab serves a Gateway port as is. */
-export const ingressPortName = (p: number) =>
-  p === 80 || p === 8080 ? 'http2' : p === 443 || p === 8443 ? 'https' : `http-${p}`;
-
 /** The ingress gateway's Service (type LoadBalancer, the node's address as its ingress IP). */
 export function ingressService(st: ClusterState, objects: KObject[]): KObject {
-  const used = new Set<string>();
-  const ports = ingressPorts(objects).map((p) => {
-    const name = used.has(ingressPortName(p)) ? `http-${p}` : ingressPortName(p);
-    used.add(name);
-    return { name, port: p, targetPort: p, protocol: 'TCP' };
-  });
   return {
     apiVersion: 'v1',
     kind: 'Service',
@@ -130,10 +120,8 @@ export function ingressService(st: ClusterState, objects: KObject[]): KObject {
       selector: { ...INGRESS.labels },
       clusterIP: st.autoVips[INGRESS_HOST],
       clusterIPs: st.autoVips[INGRESS_HOST] ? [st.autoVips[INGRESS_HOST]] : undefined,
-      ports: [
-        ...ports,
-        { name: 'status-port', port: GATEWAY_HEALTH_PORT, targetPort: GATEWAY_HEALTH_PORT, protocol: 'TCP' },
-      ],
+      // Istio's ports (status-port, http2, https with NodePorts) and one per other Gateway port
+      ports: ingressServicePorts(ingressPorts(objects)),
     },
     status: { loadBalancer: { ingress: [{ ip: st.plan.nodeAddress }] } },
   };

@@ -6,6 +6,8 @@
 // (`-m statistic --mode random --probability 1/n`, as kube-proxy does) and a KUBE-SEP
 // chain per endpoint with the DNAT; a Service without endpoints is rejected; replies of a
 // pod that reached itself (or a neighbour) through a ClusterIP are masqueraded (hairpin).
+// A Service's LoadBalancer IPs and NodePorts (on every local address of the node) lead
+// to the same KUBE-SVC chain as its ClusterIP.
 //
 // renderPodHosts: a pod's /etc/hosts, the lab's stand-in for cluster DNS:
 // `<svc>.<ns>.svc.cluster.local`, `<svc>.<ns>.svc`, `<svc>.<ns>` and (same namespace)
@@ -30,7 +32,8 @@ export interface NodeNetwork {
 
 export function renderNodeIptables(mesh: Mesh, net: NodeNetwork): string {
   const nat: string[] = [];
-  const natChains = ['KUBE-SERVICES', 'KUBE-POSTROUTING'];
+  const natChains = ['KUBE-SERVICES', 'KUBE-NODEPORTS', 'KUBE-POSTROUTING'];
+  const nodePorts: string[] = [];
   const filter: string[] = [];
   const services = [...mesh.services.values()]
     .filter((s) => s.kube?.clusterIP)
@@ -55,6 +58,16 @@ export function renderNodeIptables(mesh: Mesh, net: NodeNetwork): string {
         `-A KUBE-SERVICES -d ${k.clusterIP}/32 -p tcp -m comment --comment ` +
           `"${what} cluster IP" -m tcp --dport ${p.port} -j ${svcChain}`,
       );
+      // a LoadBalancer's address (in the lab: the node) and the NodePort, as kube-proxy does
+      for (const ip of k.loadBalancerIPs ?? [])
+        nat.push(
+          `-A KUBE-SERVICES -d ${ip}/32 -p tcp -m comment --comment ` +
+            `"${what} loadbalancer IP" -m tcp --dport ${p.port} -j ${svcChain}`,
+        );
+      if (p.nodePort)
+        nodePorts.push(
+          `-A KUBE-NODEPORTS -p tcp -m comment --comment "${what}" -m tcp --dport ${p.nodePort} -j ${svcChain}`,
+        );
       eps.forEach((ep, i) => {
         const sep = `KUBE-SEP-${chainHash(`${what}/tcp/${ep}`)}`;
         natChains.push(sep);
@@ -79,6 +92,9 @@ export function renderNodeIptables(mesh: Mesh, net: NodeNetwork): string {
     `-A KUBE-POSTROUTING -s ${net.podSubnet} -o ${net.bridge} -m conntrack --ctstate DNAT -m comment ` +
       `--comment "hairpin: a pod reached through a ClusterIP answers via the node" -j MASQUERADE`,
     ...nat,
+    '-A KUBE-SERVICES -m comment --comment "kubernetes service nodeports" ' +
+      '-m addrtype --dst-type LOCAL -j KUBE-NODEPORTS',
+    ...nodePorts,
     'COMMIT',
     '*filter',
     ':INPUT ACCEPT [0:0]',

@@ -49,7 +49,9 @@ export interface MeshService {
   kube?: {
     name: string;
     clusterIP?: string;
-    ports: Array<{ port: number; name: string; protocol: string; endpoints: string[] }>;
+    ports: Array<{ port: number; name: string; protocol: string; endpoints: string[]; nodePort?: number }>;
+    /** status.loadBalancer.ingress IPs: the Service ports answer there too */
+    loadBalancerIPs?: string[];
   };
 }
 
@@ -131,7 +133,11 @@ export function buildMesh(input: MeshInput): Mesh {
       name: String(p.name ?? ''),
       protocol: String(p.protocol ?? 'TCP'),
       endpoints: [] as string[],
+      ...(Number.isInteger(Number(p.nodePort)) && p.nodePort ? { nodePort: Number(p.nodePort) } : {}),
     }));
+    const lbIps = ((svc.status?.loadBalancer?.ingress ?? []) as Untyped[])
+      .map((i) => i?.ip)
+      .filter((ip): ip is string => typeof ip === 'string');
     if (selector) {
       for (const pod of readyPods.filter((p) => p.namespace === ns && selects(selector, p.labels))) {
         const map: Record<number, number> = {};
@@ -152,7 +158,12 @@ export function buildMesh(input: MeshInput): Mesh {
       vips: cip ? [cip] : [],
       ports,
       endpoints,
-      kube: { name: svc.metadata.name, clusterIP: cip, ports: kubePorts },
+      kube: {
+        name: svc.metadata.name,
+        clusterIP: cip,
+        ports: kubePorts,
+        ...(lbIps.length ? { loadBalancerIPs: lbIps } : {}),
+      },
     });
   }
 

@@ -108,6 +108,9 @@ export async function createPodNetwork(
   await ipBatch(node, [
     `link add ${hostIf} type veth peer name eth0 netns ${netns}`,
     `link set ${hostIf} master ${POD_BRIDGE} addrgenmode none`,
+    // hairpin, as kubelet's hairpin-veth: a pod reaching itself through a ClusterIP or a
+    // NodePort gets its packets back through the port they came in on
+    `link set ${hostIf} type bridge_slave hairpin on`,
     `link set ${hostIf} up`,
   ]);
   const len = plan.podSubnet.split('/')[1];

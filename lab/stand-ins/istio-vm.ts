@@ -1,8 +1,8 @@
-// What the lab does with the istio-vm steps (article 3): it has no istiod, no Istio release
+// What the lab does with the istio-vm steps (article 2): it has no istiod, no Istio release
 // (istioctl, samples/), no package mirror and no systemd. The istiod-side steps are "not in
 // lab"; the VM-side steps run for real with stand-ins of istioctl's files
 // (istio-vm-files.ts); the sidecar package, its user, the service and its log are "not in
-// lab"; where nothing can answer, a probe's finding is reported, not a failure.
+// lab". 13-reach-node runs as written: a node that does not answer fails it.
 import type { ClusterLabRule, VmLabRule } from '../../scripts/engine/types.ts';
 import { Secret } from '../../scripts/engine/sh.ts';
 import { ivFacts, nodeIp } from '../../scripts/istio-vm/common.ts';
@@ -15,6 +15,11 @@ import { STAND_IN_MARK, labVmFiles } from './istio-vm-files.ts';
 export const NO_ISTIOD =
   'the lab has no istiod and no Istio release (istioctl, samples/): ' +
   'the VM steps use lab stand-ins for what this step produces';
+
+/** 13-reach-node in a lab built without its cluster. */
+export const NO_NODE = (node: string | undefined) =>
+  `the lab was built without its cluster (lab up --no-cluster): no node answers at ${node ?? 'NODE_IP'}; ` +
+  'set REACH_PORT to a port something in the lab serves there to check the path anyway';
 
 const notRun = (why: string): ClusterLabRule => ({ inLab: () => ({ notInLab: why }) });
 const vm = (rule: VmLabRule) => rule;
@@ -29,26 +34,13 @@ export const istioVmRules: Record<string, VmLabRule | ClusterLabRule> = {
   '11-istiod-address': notRun(
     'the lab has no east-west gateway (no istiod): the VMs route via NODE_IP and get the lab stand-in files',
   ),
+  // the step runs as written (nothing answers: failed); a lab without its cluster has no node
+  // at NODE_IP, so unless REACH_PORT names a port to try, there is nothing to reach
   '13-reach-node': vm({
-    // the node may not exist in the lab, or not listen on that port: a report line
-    inLab: (real) => {
-      const a = real();
-      return {
-        ...a,
-        interpret: (out, ctx) => {
-          const r = a.interpret!(out, ctx);
-          if (r.ok || out.code !== 0) return r;
-          const lines = out.stdout.trim().split('\n').filter(Boolean);
-          return {
-            ok: true,
-            lines: [
-              ...lines,
-              'lab: nothing answers there (no cluster node yet, or not on that port); reported, not a failure',
-            ],
-          };
-        },
-      };
-    },
+    inLab: (real, ctx) =>
+      ctx.env.LAB_CLUSTER !== '1' && !ctx.env.REACH_PORT && !ivFacts(ctx.cluster).istiod?.nodePort
+        ? { notInLab: NO_NODE(nodeIp(ctx.cluster, ctx.env)) }
+        : real(),
   }),
   '14-install-files': vm({
     inLab: (real, ctx) => {

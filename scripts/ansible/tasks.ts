@@ -45,6 +45,17 @@ export function normalize(a: VmAction, lab: boolean): Norm {
     consent: a.consent,
     labAltered: false,
   };
+  if (lab && a.onRunner && !a.skip)
+    return {
+      ...n,
+      probe: undefined,
+      check: undefined,
+      apply: undefined,
+      verify: undefined,
+      consent: undefined,
+      notInLab: `the lab does this on the runner's machine, not on the VM: ${a.onRunner.what}`,
+      labAltered: true,
+    };
   if (lab && a.notInLab && !a.skip) {
     const s = a.labStandIn;
     return {

@@ -43,6 +43,17 @@ export interface NormalAction {
 }
 
 export function normalizeVm(a: VmAction, ctx: HostCtx): NormalAction {
+  const r = a.onRunner;
+  if (r && !a.skip)
+    return {
+      probe: r.probe,
+      interpret: a.interpret && ((o) => a.interpret!(o, ctx)),
+      check: r.check,
+      changeCodes: r.check?.changeCodes ?? [10],
+      apply: r.apply ?? [],
+      verify: r.verify,
+      notInLab: a.notInLab,
+    };
   return {
     skip: a.skip,
     probe: a.probe,

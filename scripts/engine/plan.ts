@@ -56,6 +56,13 @@ export function planned(a: VmAction | ClusterAction, distro: string | undefined,
     apply = s?.apply ? [s.apply] : [];
     verify = s?.verify;
   }
+  const r = lab && 'onRunner' in a ? a.onRunner : undefined;
+  if (r) {
+    p.labStandIn = `on the runner's machine: ${r.what}`;
+    check = r.check;
+    apply = r.apply ?? [];
+    verify = r.verify;
+  }
   if (a.consent) p.consent = a.consent;
   const add = (role: PlannedAction['scripts'][0]['role'], s?: Runnable) =>
     s &&
@@ -65,7 +72,7 @@ export function planned(a: VmAction | ClusterAction, distro: string | undefined,
       script: shown1(s),
       ...('argv' in s && s.changeCodes ? { changeCodes: s.changeCodes } : {}),
     });
-  add('probe', a.probe);
+  add('probe', r ? r.probe : a.probe);
   add('check', check);
   for (const x of apply) add('change', x);
   add('verify', verify);

@@ -297,9 +297,9 @@ class Run {
     return r;
   }
 
-  /** One script (or a local command of a VM step) sent on its own. */
+  /** One script (or a local command of a VM step: a lab rule's onRunner) sent on its own. */
   private async sendOne(vm: Vm, r: Runnable): Promise<RemoteResult> {
-    if (!('text' in r)) return runLocal(r, this.opts.ssh.commandTimeoutMs);
+    if (!('text' in r)) return this.runOnCluster(r);
     this.busy.add(vm);
     try {
       return await this.stopIfTimedOut(

@@ -46,7 +46,20 @@ export interface VmAction {
   verify?: Script;
   notInLab?: string;
   labStandIn?: LabStandIn;
+  onRunner?: OnRunner;
   consent?: string;
+}
+
+/** Set only by a lab rule (lab/stand-ins), never by a step: in the lab the step's work on
+ *  this VM's row is done by commands on the runner's machine (through the run's cluster
+ *  provider: `kubectl exec` into a lab cluster pod, ...), not over ssh; they replace the
+ *  action's scripts. `what` says where (shown as "lab: ..."). */
+export interface OnRunner {
+  what: string;
+  probe?: LocalCmd;
+  check?: LocalCmd;
+  apply?: LocalCmd[];
+  verify?: LocalCmd;
 }
 
 /** The lab's own check/apply/verify for a change it cannot make; `what` is shown as
