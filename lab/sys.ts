@@ -1,13 +1,14 @@
-// meshbook lab: small system helpers (processes, network namespaces, files).
+// meshbook lab: small system helpers (commands, network namespaces, stopping processes); what
+// /proc says about a process is in proc.ts, files written whole in files.ts (both re-exported).
 // Commands are argument arrays run through zx, which quotes every interpolated value.
 import type { ProcessOutput, Shell } from 'zx';
 import pMap from 'p-map';
 import { zx } from '../scripts/engine/lazy.ts';
-import { constants as fsc, promises as fsp, readFileSync, statSync } from 'node:fs';
+import { promises as fsp, statSync } from 'node:fs';
 import { endianness } from 'node:os';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { LabError } from './config.ts';
+import { alive, procNetnsInode, procRef, procStat, readSmall, type ProcRef } from './proc.ts';
 
 export const NETNS_DIR = '/run/netns';
 
@@ -46,65 +47,7 @@ export async function ipBatch(
   return run(argv, { input: lines.join('\n') + '\n', nothrow: opts.force });
 }
 
-// ---- processes --------------------------------------------------------------------
-
-export interface ProcRef {
-  pid: number;
-  /** start time (clock ticks since boot, /proc/<pid>/stat field 22): guards against pid reuse */
-  start: string;
-}
-
-export function procStat(pid: number): { state: string; ppid: number; start: string } | null {
-  try {
-    const s = readSmall(`/proc/${pid}/stat`);
-    const rest = s.slice(s.lastIndexOf(')') + 2).split(' ');
-    return { state: rest[0], ppid: Number(rest[1]), start: rest[19] };
-  } catch {
-    return null;
-  }
-}
-
-function readSmall(p: string): string {
-  // synchronous on purpose: /proc reads are instant and keep the callers simple
-  return readFileSync(p, 'utf8');
-}
-
-export function procRef(pid: number): ProcRef | null {
-  const st = procStat(pid);
-  return st ? { pid, start: st.start } : null;
-}
-
-/** Is this exact process (same pid and start time) still running (not a zombie)? */
-export function alive(ref: ProcRef | undefined | null): boolean {
-  if (!ref) return false;
-  const st = procStat(ref.pid);
-  return !!st && st.start === ref.start && st.state !== 'Z' && st.state !== 'X';
-}
-
-export function procChildren(pid: number): number[] {
-  try {
-    return readSmall(`/proc/${pid}/task/${pid}/children`).trim().split(/\s+/).filter(Boolean).map(Number);
-  } catch {
-    return [];
-  }
-}
-
-export function procComm(pid: number): string {
-  try {
-    return readSmall(`/proc/${pid}/comm`).trim();
-  } catch {
-    return '';
-  }
-}
-
-/** Inode of a process's network namespace, or null. */
-export function procNetnsInode(pid: number): number | null {
-  try {
-    return statSync(`/proc/${pid}/ns/net`).ino;
-  } catch {
-    return null;
-  }
-}
+// ---- network namespaces and processes -------------------------------------------------
 
 const NSFS_DEV = (() => {
   try {
@@ -285,103 +228,7 @@ export function listening(pid: number, address: string, port: number): boolean {
   });
 }
 
-// ---- files ----------------------------------------------------------------------------
-
-/** A unique temp name beside `file` (`.<name>.<random>.tmp`: `lab down` knows the pattern). */
-const tmpBeside = (file: string) =>
-  path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(4).toString('hex')}.tmp`);
-
-async function writeTemp(file: string, content: string, mode: number): Promise<string> {
-  await fsp.mkdir(path.dirname(file), { recursive: true });
-  const tmp = tmpBeside(file);
-  const fh = await fsp.open(tmp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, mode);
-  try {
-    await fh.chmod(mode); // umask may have narrowed or (for 0600 files) nothing to widen: be exact
-    await fh.writeFile(content);
-    await fh.sync();
-  } catch (e) {
-    await fh.close().catch(() => {});
-    await fsp.rm(tmp, { force: true });
-    throw e;
-  }
-  await fh.close();
-  return tmp;
-}
-
-/**
- * Create `file` with its whole content at once, only if it does not exist: the content goes
- * into a unique temp file that is then hard-linked to the name (link(2) fails when the name
- * exists), so nobody ever sees the file empty or half written (a lock file a reader would
- * take for stale, a file "written once" that a crash left truncated). Returns false when
- * the file exists.
- */
-export async function createExclusive(file: string, content: string, mode: number): Promise<boolean> {
-  const tmp = await writeTemp(file, content, mode);
-  try {
-    await fsp.link(tmp, file);
-    return true;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
-    throw e;
-  } finally {
-    await fsp.rm(tmp, { force: true });
-  }
-}
-
-/**
- * Take a lock file for this process (`<pid> <start>`, created whole by createExclusive).
- * Returns null when taken, else the pid of the live holder. A lock whose holder is gone is
- * removed, but only after it was renamed aside and found to be the very lock judged stale
- * (a lock someone took meanwhile is put back): two processes that find the same stale lock
- * cannot remove each other's new one.
- */
-export async function takeLockFile(file: string): Promise<number | null> {
-  const me = procRef(process.pid)!;
-  for (let attempt = 0; attempt < 5; attempt++) {
-    if (await createExclusive(file, `${me.pid} ${me.start}\n`, 0o600)) return null;
-    const seen = await fsp.readFile(file, 'utf8').catch(() => '');
-    const [pid, start] = seen.trim().split(' ');
-    if (seen && alive({ pid: Number(pid), start })) return Number(pid);
-    const aside = tmpBeside(file);
-    try {
-      await fsp.rename(file, aside);
-    } catch {
-      continue; // gone already
-    }
-    const got = await fsp.readFile(aside, 'utf8').catch(() => '');
-    if (got !== seen) await fsp.link(aside, file).catch(() => {}); // a live lock: back it goes
-    await fsp.rm(aside, { force: true });
-  }
-  throw new LabError(`could not take the lock ${file}`);
-}
-
-/**
- * Write a file atomically with `mode`: the content goes into a temp file created with that
- * mode before anything is written, then renamed over the target. Returns false (and leaves
- * the file alone) when the content is already identical.
- */
-export async function writeIfChanged(file: string, content: string, mode: number): Promise<boolean> {
-  try {
-    const cur = await fsp.readFile(file, 'utf8');
-    const st = await fsp.stat(file);
-    if (cur === content && (st.mode & 0o777) === mode) return false;
-  } catch {
-    /* missing */
-  }
-  const tmp = await writeTemp(file, content, mode);
-  try {
-    await fsp.rename(tmp, file);
-  } catch (e) {
-    await fsp.rm(tmp, { force: true });
-    throw e;
-  }
-  return true;
-}
-
-/** mkdir -p that reports the first directory it created (so `down` can remove exactly that). */
-export async function mkdirp(dir: string, mode = 0o755): Promise<string | undefined> {
-  return fsp.mkdir(dir, { recursive: true, mode });
-}
+// ---- files: files.ts -------------------------------------------------------------------
 
 /**
  * Run `fn` over items with at most `limit` running at once (p-map). After the first failure no
@@ -406,3 +253,5 @@ export async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T, i:
 }
 
 export { sleep };
+export { alive, procChildren, procComm, procNetnsInode, procRef, procStat, type ProcRef } from './proc.ts';
+export { createExclusive, mkdirp, takeLockFile, writeIfChanged } from './files.ts';

@@ -180,17 +180,14 @@ function secretsText(book: SecretBook, loaded: Loaded): string {
   return doc.toString({ lineWidth: 0 });
 }
 
-/** The playbook, inventory, config and secrets file, as text (nothing written). */
-export function renderAnsible(
+/** Every step's tasks: the main ones, the on-failure ones (rescue), and what the header says about them. */
+function collectTasks(
   runbooks: Runbook[],
   loaded: Loaded,
-  outDir: string,
-  opts: { labRules?: LabRules } = {},
-): Exported {
-  needLabRules(loaded.lab, opts.labRules, 'ansible export');
-  const secretInputs = inputsOf(runbooks).filter((s) => s.secret);
-  const book = new SecretBook(Object.fromEntries(secretInputs.map((s) => [s.name, loaded.env[s.name] ?? ''])));
-  const envShown = shown(loaded.envFile);
+  book: SecretBook,
+  envShown: string,
+  labRules: LabRules | undefined,
+) {
   const main: Task[] = [];
   const rescue: Task[] = [];
   const clusterSteps: string[] = [];
@@ -199,13 +196,18 @@ export function renderAnsible(
   for (const rb of runbooks) {
     for (const step of rb.steps) {
       if (step.target === 'cluster') clusterSteps.push(`${rb.name}/${step.id}`);
-      const out = stepTasks(rb, step, loaded.inventory.vms, loaded.env, loaded.lab, book, envShown, opts.labRules);
+      const out = stepTasks(rb, step, loaded.inventory.vms, loaded.env, loaded.lab, book, envShown, labRules);
       (out.onFailure ? rescue : main).push(...out.tasks);
       if (out.interpreted) interpreted.push(`${rb.name}/${step.id}`);
       consent ||= out.consent;
     }
   }
-  const detect: Task[] = [
+  return { main, rescue, clusterSteps, interpreted, consent };
+}
+
+/** The first tasks: detect each VM's distro and check it against the inventory's. */
+function detectDistroTasks(): Task[] {
+  return [
     {
       [COMMENT]:
         ` == the distro of each VM, from /etc/os-release (the ` + `profiles meshbook knows: ${PROFILE_IDS.join(', ')})`,
@@ -228,7 +230,52 @@ export function renderAnsible(
       'ansible.builtin.set_fact': { meshbook_distro: '{{ mb_detected_distro.stdout | trim }}' },
     },
   ];
-  const body: Task = { name: 'meshbook steps', block: [...detect, ...main] };
+}
+
+/** The playbook's header comment: where it came from, how to run it, and what it leaves out. */
+function playbookHeader(names: string, loaded: Loaded, envShown: string, t: ReturnType<typeof collectTasks>): string[] {
+  return [
+    `meshbook plan ${names} --env ${envShown} --format ansible ` +
+      `(${loaded.inventory.vms.length} VM(s)${loaded.lab ? ', the local lab' : ''}).`,
+    'The VM-side steps of a meshbook rebuild, in order, with the same commands and checks:',
+    'a check exits 0 when nothing needs to change and 10 when the change must run; the change',
+    'runs only after a 10, then its verify. A second run reports changed=0.',
+    `Run (DIR: this directory): ANSIBLE_CONFIG=DIR/${FILES.cfg} ` +
+      `ansible-playbook -i DIR/${FILES.inventory} DIR/${FILES.playbook}`,
+    `Secrets come from ${FILES.secrets} (0600) and are referenced only by no_log tasks; no value is in this file.`,
+    ...(t.consent ? ['A change that needs consent runs only with -e meshbook_yes=true (meshbook: --yes).'] : []),
+    ...(loaded.lab
+      ? [
+          'LAB=1: a step the lab cannot do (no container engine, packages or systemd) keeps its read-only',
+          'check and, where there is one, its lab stand-in; its real change is not exported as runnable.',
+        ]
+      : []),
+    ...(t.clusterSteps.length
+      ? [`Not exported: the cluster steps (${t.clusterSteps.join(', ')}): kubectl/istioctl run where meshbook runs.`]
+      : []),
+    ...(t.interpreted.length
+      ? [`Probes meshbook also interprets (${t.interpreted.join(', ')}): here only their exit status counts.`]
+      : []),
+    ...(t.rescue.length
+      ? ['On-failure steps (diagnostics) run in the rescue section, on a host where a step failed.']
+      : []),
+  ];
+}
+
+/** The playbook, inventory, config and secrets file, as text (nothing written). */
+export function renderAnsible(
+  runbooks: Runbook[],
+  loaded: Loaded,
+  outDir: string,
+  opts: { labRules?: LabRules } = {},
+): Exported {
+  needLabRules(loaded.lab, opts.labRules, 'ansible export');
+  const secretInputs = inputsOf(runbooks).filter((s) => s.secret);
+  const book = new SecretBook(Object.fromEntries(secretInputs.map((s) => [s.name, loaded.env[s.name] ?? ''])));
+  const envShown = shown(loaded.envFile);
+  const tasks = collectTasks(runbooks, loaded, book, envShown, opts.labRules);
+  const { main, rescue } = tasks;
+  const body: Task = { name: 'meshbook steps', block: [...detectDistroTasks(), ...main] };
   if (rescue.length) {
     body.rescue = [
       ...rescue,
@@ -247,34 +294,8 @@ export function renderAnsible(
     vars: { [PRELUDE_VAR]: UNSAFE_MARK + PRELUDE },
     tasks: [body],
   };
-  const header = [
-    `meshbook plan ${names} --env ${envShown} --format ansible ` +
-      `(${loaded.inventory.vms.length} VM(s)${loaded.lab ? ', the local lab' : ''}).`,
-    'The VM-side steps of a meshbook rebuild, in order, with the same commands and checks:',
-    'a check exits 0 when nothing needs to change and 10 when the change must run; the change',
-    'runs only after a 10, then its verify. A second run reports changed=0.',
-    `Run (DIR: this directory): ANSIBLE_CONFIG=DIR/${FILES.cfg} ` +
-      `ansible-playbook -i DIR/${FILES.inventory} DIR/${FILES.playbook}`,
-    `Secrets come from ${FILES.secrets} (0600) and are referenced only by no_log tasks; no value is in this file.`,
-    ...(consent ? ['A change that needs consent runs only with -e meshbook_yes=true (meshbook: --yes).'] : []),
-    ...(loaded.lab
-      ? [
-          'LAB=1: a step the lab cannot do (no container engine, packages or systemd) keeps its read-only',
-          'check and, where there is one, its lab stand-in; its real change is not exported as runnable.',
-        ]
-      : []),
-    ...(clusterSteps.length
-      ? [`Not exported: the cluster steps (${clusterSteps.join(', ')}): kubectl/istioctl run where meshbook runs.`]
-      : []),
-    ...(interpreted.length
-      ? [`Probes meshbook also interprets (${interpreted.join(', ')}): here only their exit status counts.`]
-      : []),
-    ...(rescue.length
-      ? ['On-failure steps (diagnostics) run in the rescue section, on a host where a step failed.']
-      : []),
-  ];
   return {
-    playbook: yamlText([play], header),
+    playbook: yamlText([play], playbookHeader(names, loaded, envShown, tasks)),
     inventory: inventoryText(loaded),
     cfg: cfgText(outDir),
     secrets: secretsText(book, loaded),

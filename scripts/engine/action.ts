@@ -140,6 +140,123 @@ export function fingerprintAction(n: NormalAction): string {
   return fingerprint(n.skip, textOf(n.probe), textOf(n.check), ...n.apply.map(textOf), textOf(n.verify));
 }
 
+/** One action's run on one host: how to run a script there, and what the results are judged by. */
+interface ActionRun {
+  id: string;
+  n: NormalAction;
+  where: string;
+  run: (r: Runnable) => Promise<RemoteResult>;
+  opts: RunOptions;
+  /** the not-in-lab lines said with every result (empty outside the lab) */
+  lab: string[];
+  timeoutMs: number;
+}
+
+/** A script's output as lines (secrets masked). */
+const split = (s: string) => (s.trim() ? s.trim().split('\n').map(redact) : []);
+
+/** A script that says the lab cannot run it: the host's result is "not in lab". */
+const notHere = (r: RemoteResult): HostResult => ({ status: 'not in lab', lines: [`not in lab: ${r.notInLab}`] });
+
+/** A failed probe / check / change / verify as a result: the cause (timeout, lost connection,
+ *  exit code), a known failure's fix when one matches, and the output's tail. */
+function failure(what: string, r: RemoteResult, where: string, timeoutMs: number): HostResult {
+  const known = explain(`${r.stderr}\n${r.stdout}`);
+  // after a check answered, a 255 means the connection went away mid-command
+  const lost =
+    what === 'change' ||
+    what === 'verify' ||
+    /Timeout, server .* not responding|closed by remote host|Connection reset|Broken pipe/i.test(r.stderr);
+  const cause = r.timedOut
+    ? `${what} timed out after ${+(timeoutMs / 1000).toFixed(1)} s (host stopped answering?)`
+    : r.code === 255 && where !== 'cluster'
+      ? lost
+        ? `${what}: ${where} stopped answering mid-command (connection lost)`
+        : `${what}: ssh could not reach ${where}`
+      : `${what} exited ${r.code}`;
+  return {
+    status: 'failed',
+    lines: [],
+    error: redact(known ? `${cause}: ${known.cause}; fix: ${known.fix}` : cause),
+    tail: tail(r.stderr || r.stdout),
+  };
+}
+
+/** Run a probe (read only) and judge its output on the workstation; its facts go to `facts`. */
+async function runProbe(x: ActionRun, probe: Runnable, facts?: Record<string, unknown>): Promise<HostResult> {
+  const { n, where, lab } = x;
+  const r = await x.run(probe);
+  if (r.notInLab) return notHere(r);
+  if ((r.code === 255 && where !== 'cluster') || r.timedOut) return failure('probe', r, where, x.timeoutMs);
+  const it = n.interpret ? n.interpret(r) : { ok: r.code === 0, lines: split(r.stdout) };
+  if (it.facts && facts) Object.assign(facts, it.facts);
+  if (!it.ok) {
+    const known = explain(`${r.stderr}\n${r.stdout}`);
+    return {
+      status: 'failed',
+      lines: it.lines.map(redact),
+      error: redact(
+        it.lines.find((l) => /^(missing|error|unknown)/i.test(l)) ??
+          (known ? `${known.cause}; fix: ${known.fix}` : `probe exited ${r.code}`),
+      ),
+      tail: tail(r.stderr),
+    };
+  }
+  return { status: lab.length ? 'not in lab' : 'ok', lines: [...it.lines.map(redact), ...lab] };
+}
+
+/** Run the change and then the verify (after a check said a change is needed, or with no check). */
+async function applyChange(x: ActionRun, detail: string[]): Promise<HostResult> {
+  const { n, where, lab, timeoutMs } = x;
+  const out: string[] = [];
+  for (const a of n.apply) {
+    const r = await x.run(a);
+    if (r.notInLab) return { ...notHere(r), lines: [...detail, ...out, `not in lab: ${r.notInLab}`] };
+    if (r.code !== 0) return { ...failure('change', r, where, timeoutMs), lines: [...detail, ...out] };
+    out.push(...split(r.stdout));
+  }
+  if (n.verify) {
+    const v = await x.run(n.verify);
+    if (v.notInLab) return { ...notHere(v), lines: [...detail, ...out, `not in lab: ${v.notInLab}`] };
+    if (v.code !== 0) return { ...failure('verify', v, where, timeoutMs), lines: [...detail, ...out] };
+  }
+  return { status: lab.length ? 'not in lab' : 'changed', lines: [...detail, ...out, ...lab] };
+}
+
+/** check -> change -> verify: a check that passes is "unchanged"; otherwise the change runs
+ *  (unless none is defined, consent is missing, or it is a dry run). */
+async function checkAndChange(x: ActionRun): Promise<HostResult> {
+  const { n, id, where, lab, opts, timeoutMs } = x;
+  let detail: string[] = [];
+  if (n.check) {
+    const r = await x.run(n.check);
+    if (r.notInLab) return notHere(r);
+    detail = split(r.stdout);
+    if (r.code === 0) return { status: lab.length ? 'not in lab' : 'unchanged', lines: [...detail, ...lab] };
+    if (!n.changeCodes.includes(r.code)) return failure('check', r, where, timeoutMs);
+  }
+  if (!n.apply.length) {
+    if (lab.length) return { status: 'not in lab', lines: [...detail, ...lab] };
+    return n.check
+      ? { status: 'failed', lines: detail, error: 'not in the desired state and no change is defined' }
+      : { status: 'skipped', lines: ['nothing to do'] };
+  }
+  if (n.consent && !opts.yes && !opts.consented?.has(id)) {
+    return {
+      status: 'failed',
+      lines: detail,
+      error: `needs consent: ${n.consent}; rerun with --yes (or answer yes in the walkthrough) to allow it`,
+    };
+  }
+  if (opts.dryRun)
+    return {
+      status: 'would change',
+      lines: detail,
+      planned: [...n.apply.map(display), ...(n.verify ? [display(n.verify)] : [])],
+    };
+  return applyChange(x, detail);
+}
+
 /** Run one step's action on one host (a VM, or "cluster"). */
 export async function runAction(
   id: string,
@@ -161,96 +278,13 @@ export async function runAction(
     const results = await chain(parts);
     pre = new Map(results.map((r, i) => [parts[i].script as Runnable, r]));
   }
-  const fail = (what: string, r: RemoteResult): HostResult => {
-    const known = explain(`${r.stderr}\n${r.stdout}`);
-    // after a check answered, a 255 means the connection went away mid-command
-    const lost =
-      what === 'change' ||
-      what === 'verify' ||
-      /Timeout, server .* not responding|closed by remote host|Connection reset|Broken pipe/i.test(r.stderr);
-    const cause = r.timedOut
-      ? `${what} timed out after ${+(timeoutMs / 1000).toFixed(1)} s (host stopped answering?)`
-      : r.code === 255 && where !== 'cluster'
-        ? lost
-          ? `${what}: ${where} stopped answering mid-command (connection lost)`
-          : `${what}: ssh could not reach ${where}`
-        : `${what} exited ${r.code}`;
-    return {
-      status: 'failed',
-      lines: [],
-      error: redact(known ? `${cause}: ${known.cause}; fix: ${known.fix}` : cause),
-      tail: tail(r.stderr || r.stdout),
-    };
-  };
   if (n.skip) return { status: 'skipped', lines: [n.skip] };
   const lab =
     n.notInLab && inLab
       ? [`not in lab: ${n.notInLab}`, ...(n.labStandIn ? [`lab stand-in: ${n.labStandIn}`] : [])]
       : [];
-  const split = (s: string) => (s.trim() ? s.trim().split('\n').map(redact) : []);
-
-  const notHere = (r: RemoteResult): HostResult => ({ status: 'not in lab', lines: [`not in lab: ${r.notInLab}`] });
-  if (n.probe) {
-    const r = await run(n.probe);
-    if (r.notInLab) return notHere(r);
-    if ((r.code === 255 && where !== 'cluster') || r.timedOut) return fail('probe', r);
-    const it = n.interpret ? n.interpret(r) : { ok: r.code === 0, lines: split(r.stdout) };
-    if (it.facts && facts) Object.assign(facts, it.facts);
-    if (!it.ok) {
-      const known = explain(`${r.stderr}\n${r.stdout}`);
-      return {
-        status: 'failed',
-        lines: it.lines.map(redact),
-        error: redact(
-          it.lines.find((l) => /^(missing|error|unknown)/i.test(l)) ??
-            (known ? `${known.cause}; fix: ${known.fix}` : `probe exited ${r.code}`),
-        ),
-        tail: tail(r.stderr),
-      };
-    }
-    return { status: lab.length ? 'not in lab' : 'ok', lines: [...it.lines.map(redact), ...lab] };
-  }
-
-  let detail: string[] = [];
-  if (n.check) {
-    const r = await run(n.check);
-    if (r.notInLab) return notHere(r);
-    detail = split(r.stdout);
-    if (r.code === 0) return { status: lab.length ? 'not in lab' : 'unchanged', lines: [...detail, ...lab] };
-    if (!n.changeCodes.includes(r.code)) return fail('check', r);
-  }
-  if (!n.apply.length) {
-    if (lab.length) return { status: 'not in lab', lines: [...detail, ...lab] };
-    return n.check
-      ? { status: 'failed', lines: detail, error: 'not in the desired state and no change is defined' }
-      : { status: 'skipped', lines: ['nothing to do'] };
-  }
-  if (n.consent && !opts.yes && !opts.consented?.has(id)) {
-    return {
-      status: 'failed',
-      lines: detail,
-      error: `needs consent: ${n.consent}; rerun with --yes (or answer yes in the walkthrough) to allow it`,
-    };
-  }
-  if (opts.dryRun)
-    return {
-      status: 'would change',
-      lines: detail,
-      planned: [...n.apply.map(display), ...(n.verify ? [display(n.verify)] : [])],
-    };
-  const out: string[] = [];
-  for (const a of n.apply) {
-    const r = await run(a);
-    if (r.notInLab) return { ...notHere(r), lines: [...detail, ...out, `not in lab: ${r.notInLab}`] };
-    if (r.code !== 0) return { ...fail('change', r), lines: [...detail, ...out] };
-    out.push(...split(r.stdout));
-  }
-  if (n.verify) {
-    const v = await run(n.verify);
-    if (v.notInLab) return { ...notHere(v), lines: [...detail, ...out, `not in lab: ${v.notInLab}`] };
-    if (v.code !== 0) return { ...fail('verify', v), lines: [...detail, ...out] };
-  }
-  return { status: lab.length ? 'not in lab' : 'changed', lines: [...detail, ...out, ...lab] };
+  const x: ActionRun = { id, n, where, run, opts, lab, timeoutMs };
+  return n.probe ? runProbe(x, n.probe, facts) : checkAndChange(x);
 }
 
 /** Can this action go to the VM as one chain (check; on exit 10 the change; the verify)? */

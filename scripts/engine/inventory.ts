@@ -30,6 +30,78 @@ export function expandHome(p: string): string {
   return p.startsWith('~/') ? path.join(os.homedir(), p.slice(2)) : p;
 }
 
+/** A VM's labels: a map of label keys to label values (each problem is one line). */
+function parseLabels(raw: unknown, where: (k: string) => string, problems: string[]): Record<string, string> {
+  const labels: Record<string, string> = {};
+  if (raw === undefined) return labels;
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    problems.push(`${where('labels')}: must be a map such as { version: v1 }`);
+    return labels;
+  }
+  for (const [k, val] of Object.entries(raw)) {
+    const m = v.labelValue(String(val));
+    if (!/^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/.test(k))
+      problems.push(`${where('labels')}: ${JSON.stringify(k)} is not a label key`);
+    else if (m) problems.push(`${where(`labels.${k}`)}: ${m}`);
+    else labels[k] = String(val);
+  }
+  return labels;
+}
+
+/** One entry of `vms:` checked key by key (problems appended in key order); `names` holds the names seen. */
+function parseVm(
+  raw: unknown,
+  where: (k: string) => string,
+  names: Set<string>,
+  problems: string[],
+  opts: { checkFiles?: boolean },
+): Vm {
+  const e = (raw ?? {}) as Record<string, unknown>;
+  for (const k of Object.keys(e))
+    if (!KEYS.has(k)) problems.push(`${where(k)}: unknown key; known keys are ${[...KEYS].join(', ')}`);
+  const str = (k: string) => (e[k] === undefined || e[k] === null ? undefined : String(e[k]));
+  const name = str('name') ?? '';
+  const p = (k: string, msg: string | undefined) => msg && problems.push(`${where(k)}: ${msg}`);
+  if (!name) problems.push(`${where('name')}: missing; give every VM a name (used in output and state)`);
+  else p('name', v.dnsLabel(name));
+  if (names.has(name)) problems.push(`${where('name')}: ${JSON.stringify(name)} is used twice; names must be unique`);
+  names.add(name);
+  const host = str('host') ?? '';
+  if (!host) problems.push(`${where('host')}: missing; set the SSH address`);
+  else p('host', v.host(host));
+  const user = str('user') ?? 'root';
+  p('user', v.posixUser(user));
+  const port = str('port') ?? '22';
+  p('port', v.port(port));
+  // defaults to host when that is an address; runbooks that need it say so when empty
+  const privateIp = str('privateIp') ?? (v.ipv4(host) ? '' : host);
+  if (str('privateIp') !== undefined) p('privateIp', v.ipv4(privateIp));
+  const identity = str('identity') ? expandHome(str('identity')!) : undefined;
+  if (identity && opts.checkFiles && !fs.existsSync(identity))
+    problems.push(`${where('identity')}: ${identity} does not exist; point it at the SSH private key`);
+  const distro = str('distro');
+  if (distro && !PROFILE_IDS.includes(distro))
+    problems.push(
+      `${where('distro')}: ${JSON.stringify(distro)} is not a known ` +
+        `distro; use ${PROFILE_IDS.join(' | ')} or leave it out to detect it`,
+    );
+  const labels = parseLabels(e.labels, where, problems);
+  const runtime = str('runtime') ?? 'docker';
+  if (runtime !== 'docker' && runtime !== 'process')
+    problems.push(`${where('runtime')}: ${JSON.stringify(runtime)} is not docker or process`);
+  return {
+    name,
+    host,
+    user,
+    port: Number(port),
+    identity,
+    privateIp,
+    distro,
+    labels,
+    runtime: runtime as Vm['runtime'],
+  };
+}
+
 /** Returns the inventory and a list of problems (empty when valid). */
 export function parseInventory(
   text: string,
@@ -37,7 +109,6 @@ export function parseInventory(
   opts: { checkFiles?: boolean } = {},
 ): { inventory: Inventory; problems: string[] } {
   const problems: string[] = [];
-  const at = (i: number, k: string) => `VM_INVENTORY ${file}: vms[${i}].${k}`;
   let doc: unknown;
   try {
     doc = YAML.parse(text);
@@ -56,66 +127,8 @@ export function parseInventory(
     if (typeof root.netns === 'string' && /^[A-Za-z0-9][-A-Za-z0-9_.]{0,62}$/.test(root.netns)) netns = root.netns;
     else problems.push(`VM_INVENTORY ${file}: netns ${JSON.stringify(root.netns)} is not a network namespace name`);
   }
-  const vms: Vm[] = [];
   const names = new Set<string>();
-  list.forEach((raw, i) => {
-    const e = (raw ?? {}) as Record<string, unknown>;
-    for (const k of Object.keys(e))
-      if (!KEYS.has(k)) problems.push(`${at(i, k)}: unknown key; known keys are ${[...KEYS].join(', ')}`);
-    const str = (k: string) => (e[k] === undefined || e[k] === null ? undefined : String(e[k]));
-    const name = str('name') ?? '';
-    const p = (k: string, msg: string | undefined) => msg && problems.push(`${at(i, k)}: ${msg}`);
-    if (!name) problems.push(`${at(i, 'name')}: missing; give every VM a name (used in output and state)`);
-    else p('name', v.dnsLabel(name));
-    if (names.has(name)) problems.push(`${at(i, 'name')}: ${JSON.stringify(name)} is used twice; names must be unique`);
-    names.add(name);
-    const host = str('host') ?? '';
-    if (!host) problems.push(`${at(i, 'host')}: missing; set the SSH address`);
-    else p('host', v.host(host));
-    const user = str('user') ?? 'root';
-    p('user', v.posixUser(user));
-    const port = str('port') ?? '22';
-    p('port', v.port(port));
-    // defaults to host when that is an address; runbooks that need it say so when empty
-    const privateIp = str('privateIp') ?? (v.ipv4(host) ? '' : host);
-    if (str('privateIp') !== undefined) p('privateIp', v.ipv4(privateIp));
-    const identity = str('identity') ? expandHome(str('identity')!) : undefined;
-    if (identity && opts.checkFiles && !fs.existsSync(identity))
-      problems.push(`${at(i, 'identity')}: ${identity} does not exist; point it at the SSH private key`);
-    const distro = str('distro');
-    if (distro && !PROFILE_IDS.includes(distro))
-      problems.push(
-        `${at(i, 'distro')}: ${JSON.stringify(distro)} is not a known ` +
-          `distro; use ${PROFILE_IDS.join(' | ')} or leave it out to detect it`,
-      );
-    const labels: Record<string, string> = {};
-    if (e.labels !== undefined) {
-      if (typeof e.labels !== 'object' || e.labels === null || Array.isArray(e.labels))
-        problems.push(`${at(i, 'labels')}: must be a map such as { version: v1 }`);
-      else
-        for (const [k, val] of Object.entries(e.labels)) {
-          const m = v.labelValue(String(val));
-          if (!/^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/.test(k))
-            problems.push(`${at(i, 'labels')}: ${JSON.stringify(k)} is not a label key`);
-          else if (m) problems.push(`${at(i, `labels.${k}`)}: ${m}`);
-          else labels[k] = String(val);
-        }
-    }
-    const runtime = str('runtime') ?? 'docker';
-    if (runtime !== 'docker' && runtime !== 'process')
-      problems.push(`${at(i, 'runtime')}: ${JSON.stringify(runtime)} is not docker or process`);
-    vms.push({
-      name,
-      host,
-      user,
-      port: Number(port),
-      identity,
-      privateIp,
-      distro,
-      labels,
-      runtime: runtime as Vm['runtime'],
-    });
-  });
+  const vms = list.map((raw, i) => parseVm(raw, (k) => `VM_INVENTORY ${file}: vms[${i}].${k}`, names, problems, opts));
   return { inventory: { vms, netns, file }, problems };
 }
 

@@ -2,8 +2,7 @@
 // --forks), check before change, --dry-run runs probes and prints mutations, a journal
 // that advises (the checks decide), and a result per step x host. The rules for one
 // step on one host are in action.ts, the round trip that carries several steps to a VM
-// in trip.ts, which steps a run takes in select.ts.
-import crypto from 'node:crypto';
+// in trip.ts (sent by sender.ts), which steps a run takes in select.ts.
 import { setMaxListeners } from 'node:events';
 import pMap from 'p-map';
 import type { ClusterAction, ClusterCtx, Facts, HostCtx, RemoteResult, Runbook, Step, VmAction } from './types.ts';
@@ -12,11 +11,12 @@ import type { Loaded } from './inputs.ts';
 import type { HostResult, RunOptions, RunReport, StepRecord } from './run-types.ts';
 import { runLocal } from './local.ts';
 import { Journal, workDirFor } from './journal.ts';
-import { runScript, closeMasters, stopRemote } from './ssh.ts';
+import { closeMasters } from './ssh.ts';
 import { redact } from './redact.ts';
-import { CLUSTER_ID_CMD, clusterIdentity, hostKeyIdentity, readKnownHosts } from './identity.ts';
+import { identifyHosts, learnHosts } from './journal-hosts.ts';
+import { VmSender, type Carried } from './sender.ts';
 import { StepSelection, matches } from './select.ts';
-import { chainScript, decidedSteps, splitChain, type Part } from './trip.ts';
+import type { Part } from './trip.ts';
 import {
   CLUSTER,
   canChain,
@@ -38,13 +38,6 @@ import {
 export type { Decision, Hooks, HostResult, RunOptions, RunReport, StepRecord } from './run-types.ts';
 export { matches } from './select.ts';
 
-/** Steps that went along in an earlier trip: what to send, and the step's fingerprint. */
-interface Carried {
-  id: string;
-  fp: string;
-  parts: Part[];
-}
-
 export async function runRunbooks(runbooks: Runbook[], loaded: Loaded, opts: RunOptions): Promise<RunReport> {
   const run = new Run(runbooks, loaded, opts);
   return run.all();
@@ -63,11 +56,7 @@ class Run {
   /** runbooks whose last run did not finish: a step it finished is labelled so, when its check confirms it */
   private resumed = new Set<string>();
   private readonly select: StepSelection;
-  private readonly runId = crypto.randomBytes(6).toString('hex');
-  private readonly busy = new Set<Vm>();
-  /** results of steps that went along in an earlier trip, by step id and host */
-  private readonly carried = new Map<string, { fp: string; results: Promise<RemoteResult[]> }>();
-  private readonly openTrips = new Map<string, Promise<void>>();
+  private readonly sender: VmSender;
   private readonly carryOn: boolean;
   private readonly clusterNoop = new Map<string, boolean>();
   private readonly probes = new Map<string, boolean>();
@@ -114,6 +103,7 @@ class Run {
     this.names = runbooks.map((rb) => rb.name);
     this.journal = opts.journal;
     this.select = new StepSelection(opts);
+    this.sender = new VmSender(opts);
     this.carryOn = !opts.dryRun && !opts.hooks?.confirm && !opts.only;
   }
 
@@ -131,9 +121,7 @@ class Run {
       await identifyHosts(journal, this.names, this.loaded, this.hasCluster(), opts);
       journal.start(this.names);
     }
-    const onAbort = () => {
-      for (const vm of [...this.busy]) void stopRemote(vm, opts.ssh, this.runId);
-    };
+    const onAbort = () => this.sender.stopBusy();
     // one abort listener per running command (up to --forks of them) besides this one
     if (opts.signal) setMaxListeners(0, opts.signal);
     opts.signal?.addEventListener('abort', onAbort, { once: true });
@@ -152,7 +140,7 @@ class Run {
     if (journal?.notices.length) report.notices = [...journal.notices];
     if (opts.signal?.aborted) {
       report.stopped ??= 'interrupted';
-      await Promise.all(this.hosts.map((h) => stopRemote(h, opts.ssh, this.runId)));
+      await this.sender.stopAll(this.hosts);
     }
     await closeMasters(this.hosts, opts.ssh);
     return report;
@@ -170,7 +158,7 @@ class Run {
       // interrupted: report only what already ran on a VM in an earlier trip, then stop
       // (their trips have ended: the step before waited for them)
       const ran: string[] = [];
-      for (const h of targets) if ((await this.carried.get(`${id}\0${h}`)?.results)?.length) ran.push(h);
+      for (const h of targets) if (await this.sender.ranEarlier(id, h)) ran.push(h);
       if (!ran.length) {
         report.stopped = id;
         return false;
@@ -278,72 +266,14 @@ class Run {
     rec.hosts[h] = r;
     opts.hooks?.hostDone?.(id, h, r);
     // the steps that went along are still running there: the slot stays taken
-    const open = this.openTrips.get(h);
-    if (open) {
-      this.openTrips.delete(h);
-      await open;
-    }
+    const open = this.sender.takeOpenTrip(h);
+    if (open) await open;
   }
 
   private runOnCluster(r: Runnable): Promise<RemoteResult> {
     const { opts } = this;
     if ('text' in r) return Promise.reject(new Error('a VM script in a cluster step'));
     return opts.cluster ? opts.cluster.run(r, opts.ssh.commandTimeoutMs) : runLocal(r, opts.ssh.commandTimeoutMs);
-  }
-
-  /** A command past its time limit is stopped on the VM too (its session), not left running. */
-  private async stopIfTimedOut(vm: Vm, r: RemoteResult): Promise<RemoteResult> {
-    if (r.timedOut) await stopRemote(vm, this.opts.ssh, this.runId);
-    return r;
-  }
-
-  /** One script (or a local command of a VM step: a lab rule's onRunner) sent on its own. */
-  private async sendOne(vm: Vm, r: Runnable): Promise<RemoteResult> {
-    if (!('text' in r)) return this.runOnCluster(r);
-    this.busy.add(vm);
-    try {
-      return await this.stopIfTimedOut(
-        vm,
-        await runScript(vm, r, this.opts.ssh, { id: this.runId, signal: this.opts.signal }),
-      );
-    } finally {
-      this.busy.delete(vm);
-    }
-  }
-
-  /** Send steps in one round trip; per step a promise, settled as soon as that step's
-   *  markers have arrived (not at the end of the trip). */
-  private sendTrip(vm: Vm, steps: Part[][]): { steps: Array<Promise<RemoteResult[]>>; done: Promise<void> } {
-    const nonce = crypto.randomBytes(8).toString('hex');
-    const settlers: Array<(r: RemoteResult[]) => void> = [];
-    const promises = steps.map(() => new Promise<RemoteResult[]>((res) => settlers.push(res)));
-    let settled = 0;
-    const settle = (r: RemoteResult, final: boolean) => {
-      const n = final ? steps.length : decidedSteps(r.stdout, r.stderr, nonce, steps);
-      if (n <= settled) return;
-      const split = splitChain(r, nonce, steps);
-      for (; settled < n; settled++) settlers[settled](split[settled] ?? []);
-    };
-    this.busy.add(vm);
-    const done = runScript(vm, chainScript(steps, nonce), this.opts.ssh, {
-      id: this.runId,
-      signal: this.opts.signal,
-      marker: `\n__MESHBOOK_${nonce} `,
-      onOutput: (stdout, stderr) => settle({ code: 0, stdout, stderr }, false),
-    })
-      .then((r) => this.stopIfTimedOut(vm, r))
-      .catch((e: Error) => ({ code: 255, stdout: '', stderr: e.message }))
-      .then((r) => {
-        this.busy.delete(vm);
-        settle(r, true);
-      });
-    return { steps: promises, done };
-  }
-
-  private async takeCarried(id: string, h: string, fp: string): Promise<RemoteResult[]> {
-    const c = this.carried.get(`${id}\0${h}`);
-    this.carried.delete(`${id}\0${h}`);
-    return c && c.fp === fp ? c.results : [];
   }
 
   /** A VM step's action on one host (with the lab's rule for it), raw and normalized. */
@@ -417,7 +347,7 @@ class Run {
   /** The chain for one VM step: its own parts, plus the steps after it that can go along. */
   private chainOnVm(vm: Vm, id: string, rb: Runbook, index: number, fp: string) {
     return async (parts: Part[]): Promise<RemoteResult[]> => {
-      const done = await this.takeCarried(id, vm.name, fp);
+      const done = await this.sender.takeCarried(id, vm.name, fp);
       if (done.length) return done;
       let more: Carried[] = [];
       // a step that cannot even be built yet (it throws) is left to its own turn
@@ -426,11 +356,7 @@ class Run {
       } catch {
         more = [];
       }
-      const t = this.sendTrip(vm, [parts, ...more.map((m) => m.parts)]);
-      const [mine, ...later] = t.steps;
-      more.forEach((m, i) => this.carried.set(`${m.id}\0${vm.name}`, { fp: m.fp, results: later[i] }));
-      if (more.length) this.openTrips.set(vm.name, t.done);
-      return mine;
+      return this.sender.sendAlong(vm, parts, more);
     };
   }
 
@@ -444,11 +370,11 @@ class Run {
     index: number,
   ): Promise<HostResult> {
     const { vm, facts } = this.ctxs.get(h)!;
-    const early = n.probe ? await this.takeCarried(id, h, fp) : [];
+    const early = n.probe ? await this.sender.takeCarried(id, h, fp) : [];
     const direct =
       early.length === 1
-        ? async (r: Runnable) => (r === n.probe ? early[0] : this.sendOne(vm, r))
-        : (r: Runnable) => this.sendOne(vm, r);
+        ? async (r: Runnable) => (r === n.probe ? early[0] : this.sender.sendOne(vm, r))
+        : (r: Runnable) => this.sender.sendOne(vm, r);
     return runAction(
       id,
       n,
@@ -459,32 +385,5 @@ class Run {
       facts,
       this.chainOnVm(vm, id, rb, index, fp),
     );
-  }
-}
-/** Tell the journal who the hosts are now: each VM by its host key in meshbook's
- *  known_hosts, the cluster by the lab's generation or kube-system's UID. */
-async function identifyHosts(
-  journal: Journal,
-  names: string[],
-  loaded: Loaded,
-  hasCluster: boolean,
-  opts: RunOptions,
-): Promise<void> {
-  const known = readKnownHosts(opts.ssh.knownHosts);
-  for (const vm of loaded.inventory.vms)
-    journal.identify(names, vm.name, hostKeyIdentity(known, vm.host, vm.port), 'host');
-  if (!hasCluster) return;
-  const r = loaded.lab ? undefined : await runLocal(CLUSTER_ID_CMD, 15_000).catch(() => undefined);
-  journal.identify(names, CLUSTER, clusterIdentity(loaded.env, loaded.lab, r), 'cluster');
-}
-
-/** Hosts whose key became known during this run (first contact): record who they are. */
-function learnHosts(journal: Journal, names: string[], loaded: Loaded, opts: RunOptions): void {
-  const unknown = loaded.inventory.vms.filter((vm) => !journal.knows(names[0], vm.name));
-  if (!unknown.length) return;
-  const known = readKnownHosts(opts.ssh.knownHosts);
-  for (const vm of unknown) {
-    const id = hostKeyIdentity(known, vm.host, vm.port);
-    if (id) journal.learn(names, vm.name, id);
   }
 }

@@ -133,6 +133,104 @@ export function cidrsOverlap(a: string, b: string): boolean {
     : (na as ipaddrTypes.IPv4).match(nb as ipaddrTypes.IPv4, lb);
 }
 
+/** InitConfiguration: the control plane's advertise address (and bind port, if set). */
+function initProblems(o: Obj, p: string[]): void {
+  const ep = o.localAPIEndpoint;
+  if (!isMap(ep)) {
+    p.push("localAPIEndpoint: missing; set advertiseAddress to the control plane's private IP");
+    return;
+  }
+  const e =
+    typeof ep.advertiseAddress === 'string'
+      ? v.ipv4(ep.advertiseAddress)
+      : `${JSON.stringify(ep.advertiseAddress)} is not an IPv4 address`;
+  if (e) p.push(`localAPIEndpoint.advertiseAddress: ${e}`);
+  if (ep.bindPort !== undefined && (!Number.isInteger(ep.bindPort) || v.port(ep.bindPort)))
+    p.push(`localAPIEndpoint.bindPort: ${JSON.stringify(ep.bindPort)} is not a TCP port`);
+}
+
+/** ClusterConfiguration networking: pod and service subnets, valid and disjoint. */
+function networkingProblems(net: unknown, p: string[]): void {
+  if (!isMap(net)) {
+    p.push('networking: missing; set podSubnet and serviceSubnet');
+    return;
+  }
+  for (const k of ['podSubnet', 'serviceSubnet']) {
+    const e = typeof net[k] === 'string' ? v.cidr(net[k]) : `${JSON.stringify(net[k])} is not a CIDR`;
+    if (e) p.push(`networking.${k}: ${e}`);
+  }
+  if (
+    typeof net.podSubnet === 'string' &&
+    typeof net.serviceSubnet === 'string' &&
+    !v.cidr(net.podSubnet) &&
+    !v.cidr(net.serviceSubnet) &&
+    cidrsOverlap(net.podSubnet, net.serviceSubnet)
+  ) {
+    p.push(`networking.serviceSubnet: ${net.serviceSubnet} overlaps podSubnet ${net.podSubnet}; pick disjoint ranges`);
+  }
+}
+
+/** ClusterConfiguration apiServer.extraArgs: the v1beta4 list of {name, value}. */
+function extraArgsProblems(args: unknown, p: string[]): void {
+  if (args === undefined) return;
+  if (isMap(args)) {
+    p.push(
+      'apiServer.extraArgs: is a map (the v1beta3 shape); kubeadm.k8s.io/v1beta4 ' +
+        'wants a list of {name, value}, e.g. "- name: enable-admission-plugins"',
+    );
+    return;
+  }
+  if (!Array.isArray(args)) {
+    p.push('apiServer.extraArgs: must be a list of {name, value}');
+    return;
+  }
+  args.forEach((a, i) => {
+    const at = `apiServer.extraArgs[${i}]`;
+    if (!isMap(a)) {
+      p.push(`${at}: must be a map with name and value`);
+      return;
+    }
+    for (const k of Object.keys(a))
+      if (k !== 'name' && k !== 'value') p.push(`${at}.${k}: unknown field (only name and value)`);
+    if (typeof a.name !== 'string' || !/^[a-z0-9][a-z0-9-]*$/.test(a.name))
+      p.push(`${at}.name: ${JSON.stringify(a.name)} is not a flag name (lowercase, no leading --)`);
+    if (typeof a.value !== 'string') p.push(`${at}.value: must be a string (quote it)`);
+  });
+}
+
+/** ClusterConfiguration: version, networking, API server flags. */
+function clusterProblems(o: Obj, p: string[]): void {
+  const ver = kubernetesVersion(o.kubernetesVersion);
+  if (ver) p.push(`kubernetesVersion: ${ver}`);
+  networkingProblems(o.networking, p);
+  extraArgsProblems(o.apiServer?.extraArgs, p);
+}
+
+/** JoinConfiguration: the bootstrap token's endpoint, token (never echoed) and CA hashes. */
+function joinProblems(o: Obj, p: string[]): void {
+  const bt = o.discovery?.bootstrapToken;
+  if (!isMap(bt)) {
+    p.push('discovery.bootstrapToken: missing');
+    return;
+  }
+  const ep = typeof bt.apiServerEndpoint === 'string' ? /^(.+):(\d+)$/.exec(bt.apiServerEndpoint) : null;
+  if (!ep || v.ipv4(ep[1]) || v.port(ep[2]))
+    p.push(`discovery.bootstrapToken.apiServerEndpoint: ${JSON.stringify(bt.apiServerEndpoint)} is not IP:PORT`);
+  // the token is a secret: never echoed
+  if (typeof bt.token !== 'string' || !/^[a-z0-9]{6}\.[a-z0-9]{16}$/.test(bt.token))
+    p.push(
+      'discovery.bootstrapToken.token: is not a bootstrap token ' +
+        '(6 + 16 lowercase letters or digits, joined by a dot)',
+    );
+  if (
+    !Array.isArray(bt.caCertHashes) ||
+    !bt.caCertHashes.length ||
+    bt.caCertHashes.some((h: unknown) => typeof h !== 'string' || !/^sha256:[0-9a-f]{64}$/.test(h))
+  ) {
+    p.push('discovery.bootstrapToken.caCertHashes: must list sha256:<64 hex digits> hashes');
+  }
+}
+
 /** One line per problem ("field: what is wrong"); empty when the object is valid. */
 export function objectProblems(o: Obj): string[] {
   const p: string[] = [];
@@ -146,86 +244,9 @@ export function objectProblems(o: Obj): string[] {
   const shape = SHAPES[o.kind];
   if (!shape) return [`kind: ${JSON.stringify(o.kind)} is not one meshbook writes (${Object.keys(SHAPES).join(', ')})`];
   unknownFields(o, shape, '', p);
-  if (o.kind === 'InitConfiguration') {
-    const ep = o.localAPIEndpoint;
-    if (!isMap(ep)) p.push("localAPIEndpoint: missing; set advertiseAddress to the control plane's private IP");
-    else {
-      const e =
-        typeof ep.advertiseAddress === 'string'
-          ? v.ipv4(ep.advertiseAddress)
-          : `${JSON.stringify(ep.advertiseAddress)} is not an IPv4 address`;
-      if (e) p.push(`localAPIEndpoint.advertiseAddress: ${e}`);
-      if (ep.bindPort !== undefined && (!Number.isInteger(ep.bindPort) || v.port(ep.bindPort)))
-        p.push(`localAPIEndpoint.bindPort: ${JSON.stringify(ep.bindPort)} is not a TCP port`);
-    }
-  }
-  if (o.kind === 'ClusterConfiguration') {
-    const ver = kubernetesVersion(o.kubernetesVersion);
-    if (ver) p.push(`kubernetesVersion: ${ver}`);
-    const net = o.networking;
-    if (!isMap(net)) p.push('networking: missing; set podSubnet and serviceSubnet');
-    else {
-      for (const k of ['podSubnet', 'serviceSubnet']) {
-        const e = typeof net[k] === 'string' ? v.cidr(net[k]) : `${JSON.stringify(net[k])} is not a CIDR`;
-        if (e) p.push(`networking.${k}: ${e}`);
-      }
-      if (
-        typeof net.podSubnet === 'string' &&
-        typeof net.serviceSubnet === 'string' &&
-        !v.cidr(net.podSubnet) &&
-        !v.cidr(net.serviceSubnet) &&
-        cidrsOverlap(net.podSubnet, net.serviceSubnet)
-      ) {
-        p.push(
-          `networking.serviceSubnet: ${net.serviceSubnet} overlaps podSubnet ${net.podSubnet}; pick disjoint ranges`,
-        );
-      }
-    }
-    const args = o.apiServer?.extraArgs;
-    if (args !== undefined) {
-      if (isMap(args))
-        p.push(
-          'apiServer.extraArgs: is a map (the v1beta3 shape); kubeadm.k8s.io/v1beta4 ' +
-            'wants a list of {name, value}, e.g. "- name: enable-admission-plugins"',
-        );
-      else if (!Array.isArray(args)) p.push('apiServer.extraArgs: must be a list of {name, value}');
-      else
-        args.forEach((a, i) => {
-          const at = `apiServer.extraArgs[${i}]`;
-          if (!isMap(a)) {
-            p.push(`${at}: must be a map with name and value`);
-            return;
-          }
-          for (const k of Object.keys(a))
-            if (k !== 'name' && k !== 'value') p.push(`${at}.${k}: unknown field (only name and value)`);
-          if (typeof a.name !== 'string' || !/^[a-z0-9][a-z0-9-]*$/.test(a.name))
-            p.push(`${at}.name: ${JSON.stringify(a.name)} is not a flag name (lowercase, no leading --)`);
-          if (typeof a.value !== 'string') p.push(`${at}.value: must be a string (quote it)`);
-        });
-    }
-  }
-  if (o.kind === 'JoinConfiguration') {
-    const bt = o.discovery?.bootstrapToken;
-    if (!isMap(bt)) p.push('discovery.bootstrapToken: missing');
-    else {
-      const ep = typeof bt.apiServerEndpoint === 'string' ? /^(.+):(\d+)$/.exec(bt.apiServerEndpoint) : null;
-      if (!ep || v.ipv4(ep[1]) || v.port(ep[2]))
-        p.push(`discovery.bootstrapToken.apiServerEndpoint: ${JSON.stringify(bt.apiServerEndpoint)} is not IP:PORT`);
-      // the token is a secret: never echoed
-      if (typeof bt.token !== 'string' || !/^[a-z0-9]{6}\.[a-z0-9]{16}$/.test(bt.token))
-        p.push(
-          'discovery.bootstrapToken.token: is not a bootstrap token ' +
-            '(6 + 16 lowercase letters or digits, joined by a dot)',
-        );
-      if (
-        !Array.isArray(bt.caCertHashes) ||
-        !bt.caCertHashes.length ||
-        bt.caCertHashes.some((h: unknown) => typeof h !== 'string' || !/^sha256:[0-9a-f]{64}$/.test(h))
-      ) {
-        p.push('discovery.bootstrapToken.caCertHashes: must list sha256:<64 hex digits> hashes');
-      }
-    }
-  }
+  if (o.kind === 'InitConfiguration') initProblems(o, p);
+  if (o.kind === 'ClusterConfiguration') clusterProblems(o, p);
+  if (o.kind === 'JoinConfiguration') joinProblems(o, p);
   return p;
 }
 

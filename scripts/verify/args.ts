@@ -218,29 +218,27 @@ export function parseUrl(arg: string, v: string): URL {
   return url;
 }
 
-/** Validate everything before anything is sent. Throws VerifyArgError. */
-export function resolveConfig(raw: RawVerifyOptions): VerifyConfig {
-  let envUrl: string | undefined;
-  let envExpect: string | undefined;
-  let envClassify: string | undefined;
-  if (raw.env !== undefined) {
-    const env = readTrafficEnv(raw.env);
-    envUrl = env.url;
-    envExpect = env.expect;
-    envClassify = env.classify;
-  }
-  const urlStr = raw.url ?? envUrl;
+/** What the env file (--env) gives: the URL, the weights and the patterns (flags override each). */
+type EnvDefaults = { url?: string; expect?: string; classify?: string };
+
+/** The URL to send to: --url, or the env file's. */
+function resolveUrl(raw: RawVerifyOptions, env: EnvDefaults): URL {
+  const urlStr = raw.url ?? env.url;
   if (urlStr === undefined) {
     throw new VerifyArgError('--url', 'missing: give --url URL (or --env FILE from a traffic-shift run)');
   }
-  const url = parseUrl(raw.url !== undefined ? '--url' : `--env ${raw.env}`, urlStr);
+  return parseUrl(raw.url !== undefined ? '--url' : `--env ${raw.env}`, urlStr);
+}
 
-  const expectRaw = raw.expect ?? envExpect;
+/** The buckets (--expect weights with their --classify patterns, every bucket in both) and the
+ *  order the patterns are tried in. */
+function resolveBuckets(raw: RawVerifyOptions, env: EnvDefaults): Pick<VerifyConfig, 'buckets' | 'matchOrder'> {
+  const expectRaw = raw.expect ?? env.expect;
   if (expectRaw === undefined) {
     throw new VerifyArgError('--expect', 'missing: give the weights, e.g. --expect v1=30,v2=60,v3=10');
   }
   const weights = parseWeights(raw.expect !== undefined ? '--expect' : `--env ${raw.env}: WEIGHTS`, expectRaw);
-  const classifyRaw = raw.classify ?? envClassify;
+  const classifyRaw = raw.classify ?? env.classify;
   if (classifyRaw === undefined) {
     throw new VerifyArgError(
       '--classify',
@@ -272,7 +270,12 @@ export function resolveConfig(raw: RawVerifyOptions): VerifyConfig {
     share: weight / total,
     pattern: patterns.get(name)!,
   }));
+  const matchOrder = [...patterns.keys()].map((name) => buckets.findIndex((b) => b.name === name));
+  return { buckets, matchOrder };
+}
 
+/** The extra request headers and the response header to classify by (--header, --by-header). */
+function resolveHeaders(raw: RawVerifyOptions): Pick<VerifyConfig, 'headers' | 'byHeader'> {
   const headers = raw.header !== undefined ? parseHeaders('--header', raw.header) : [];
   let byHeader: string | null = null;
   if (raw.byHeader !== undefined) {
@@ -280,7 +283,11 @@ export function resolveConfig(raw: RawVerifyOptions): VerifyConfig {
       throw new VerifyArgError('--by-header', `"${raw.byHeader}" is not a valid header name`);
     byHeader = raw.byHeader.toLowerCase();
   }
+  return { headers, byHeader };
+}
 
+/** How much load: -n, -c, --qps, --warmup. */
+function resolveLoad(raw: RawVerifyOptions): Pick<VerifyConfig, 'n' | 'connections' | 'qps' | 'warmup'> {
   let n: number | 'auto' = 'auto';
   if (raw.n !== undefined && String(raw.n).trim().toLowerCase() !== 'auto') {
     n = int('-n', raw.n, 1, 100_000_000, "'auto' or a whole number of requests from 1 to 100000000");
@@ -297,6 +304,11 @@ export function resolveConfig(raw: RawVerifyOptions): VerifyConfig {
   }
   const warmup =
     raw.warmup !== undefined ? int('--warmup', raw.warmup, 0, 100_000, 'a whole number >= 0') : DEFAULTS.warmup;
+  return { n, connections, qps, warmup };
+}
+
+/** How the split is judged: --alpha, --min-effect (in points here, a fraction in the config), --slack. */
+function resolveStatistics(raw: RawVerifyOptions): { alpha: number; minEffectPts: number; slack: number | null } {
   const alpha =
     raw.alpha !== undefined ? num('--alpha', raw.alpha, 'a significance level such as 0.05') : DEFAULTS.alpha;
   if (!(alpha > 0 && alpha < 0.5))
@@ -316,6 +328,11 @@ export function resolveConfig(raw: RawVerifyOptions): VerifyConfig {
   if (slack !== null && !raw.deterministic) {
     throw new VerifyArgError('--slack', 'only applies with --deterministic');
   }
+  return { alpha, minEffectPts, slack };
+}
+
+/** Limits: --timeout per request, --max-body per response, --max-time for the whole run. */
+function resolveLimits(raw: RawVerifyOptions): Pick<VerifyConfig, 'timeoutMs' | 'maxBodyBytes' | 'maxTimeMs'> {
   const timeoutMs =
     raw.timeout !== undefined
       ? int('--timeout', raw.timeout, 1, 3_600_000, 'milliseconds from 1 to 3600000')
@@ -330,8 +347,18 @@ export function resolveConfig(raw: RawVerifyOptions): VerifyConfig {
     if (!(s > 0)) throw new VerifyArgError('--max-time', `"${raw.maxTime}" must be > 0 seconds`);
     maxTimeMs = s * 1000;
   }
+  return { timeoutMs, maxBodyBytes, maxTimeMs };
+}
 
-  const matchOrder = [...patterns.keys()].map((name) => buckets.findIndex((b) => b.name === name));
+/** Validate everything before anything is sent (in the order the checks are listed). Throws VerifyArgError. */
+export function resolveConfig(raw: RawVerifyOptions): VerifyConfig {
+  const env: EnvDefaults = raw.env !== undefined ? readTrafficEnv(raw.env) : {};
+  const url = resolveUrl(raw, env);
+  const { buckets, matchOrder } = resolveBuckets(raw, env);
+  const { headers, byHeader } = resolveHeaders(raw);
+  const { n, connections, qps, warmup } = resolveLoad(raw);
+  const { alpha, minEffectPts, slack } = resolveStatistics(raw);
+  const { timeoutMs, maxBodyBytes, maxTimeMs } = resolveLimits(raw);
   return {
     url,
     origin: url.origin,

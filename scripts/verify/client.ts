@@ -1,9 +1,8 @@
-// Longer than 400 lines on purpose: the slot, the runner and the warm-up share undici's handler
-// state and the per-request fast path; the tallies are in tally.ts.
 // The load loop: `connections` keep-alive connections in an undici Pool (pipelining 1), one
 // request in flight per connection, each finished request immediately followed by the next.
 // Everything it learns goes into a Tally of fixed size: counters and log-bucketed latency
-// histograms, so memory does not grow with N.
+// histograms, so memory does not grow with N. The tallies are in tally.ts, the warm-up
+// before the counted requests in warmup.ts, the plan and its request in load-plan.ts.
 //
 // Speed notes (Node is single-threaded; the client must keep up with hey/wrk on loopback):
 // - requests go through `Pool.dispatch` with a long-lived handler object per slot, not
@@ -17,37 +16,12 @@
 import { Pool } from 'undici';
 import { LogHistogram } from './histogram.ts';
 import { Tally, errorKind, type LoadResult } from './tally.ts';
+import { requestOptions, type Abort, type LoadPlan } from './load-plan.ts';
+import { warmUp } from './warmup.ts';
 
 export { Tally, errorKind, type LoadResult, type StatusRow } from './tally.ts';
-
-export interface LoadPlan {
-  origin: string;
-  path: string;
-  headers: readonly [string, string][];
-  /** Bucket patterns (index = bucket). */
-  patterns: readonly RegExp[];
-  /** Bucket indexes in the order the patterns are tried: the first match wins. Default: 0..k-1. */
-  matchOrder?: readonly number[];
-  /** Classify on this (lower-case) response header instead of the body. */
-  byHeader: string | null;
-  maxBodyBytes: number;
-  /** Counted requests to send. */
-  n: number;
-  connections: number;
-  /** Total requests per second over all connections (null = as fast as answers come). */
-  qps: number | null;
-  timeoutMs: number;
-  newConnectionPerRequest: boolean;
-  /** Uncounted requests after the first 2xx (0 = no warm-up at all). */
-  warmup: number;
-  maxTimeMs: number | null;
-  signal?: AbortSignal;
-  /** Called about every `progressMs` while requests run, and once at the end. */
-  onProgress?: (tally: Tally) => void;
-  progressMs?: number;
-}
-
-type Abort = (err?: Error) => void;
+export type { LoadPlan } from './load-plan.ts';
+export { WARMUP_ATTEMPTS, WARMUP_WAIT_MS } from './warmup.ts';
 
 /** One request slot = one request in flight at a time; reused as undici's handler. */
 class Slot {
@@ -296,118 +270,6 @@ class Runner {
     this.resolve = null;
     r();
   }
-}
-
-function requestOptions(plan: LoadPlan) {
-  const headers: string[] = [];
-  let ua = false;
-  for (const [name, value] of plan.headers) {
-    headers.push(name, value);
-    if (name.toLowerCase() === 'user-agent') ua = true;
-  }
-  if (!ua) headers.push('user-agent', 'meshbook-verify');
-  return Object.freeze({
-    path: plan.path,
-    method: 'GET' as const,
-    headers,
-    headersTimeout: plan.timeoutMs,
-    bodyTimeout: plan.timeoutMs,
-    reset: plan.newConnectionPerRequest,
-  });
-}
-
-interface OneResult {
-  status: number;
-  error: string | null;
-}
-
-/** One request with a throwaway handler (warm-up only). */
-function once(pool: Pool, opts: ReturnType<typeof requestOptions>, signal?: AbortSignal): Promise<OneResult> {
-  return new Promise((resolve) => {
-    let status = 0;
-    let done = false;
-    let abortFn: Abort | null = null;
-    const onAbort = () => abortFn?.(new Error('stopped'));
-    signal?.addEventListener('abort', onAbort, { once: true });
-    const finish = (r: OneResult) => {
-      if (done) return;
-      done = true;
-      signal?.removeEventListener('abort', onAbort);
-      resolve(r);
-    };
-    pool.dispatch(opts, {
-      onConnect(abort: Abort) {
-        abortFn = abort;
-        if (signal?.aborted) abort(new Error('stopped'));
-      },
-      onHeaders(s: number) {
-        status = s;
-        return true;
-      },
-      onData() {
-        return true;
-      },
-      onComplete() {
-        finish({ status, error: null });
-      },
-      onError(err: Error) {
-        finish({ status: 0, error: errorKind(err) });
-      },
-    });
-  });
-}
-
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    if (signal?.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
-
-/** Warm-up tries: up to this many requests, one at a time, until the first 2xx answer... */
-export const WARMUP_ATTEMPTS = 20;
-/** ...for at most this long (plus one request's timeout), and never past --max-time. */
-export const WARMUP_WAIT_MS = 10_000;
-
-async function warmUp(plan: LoadPlan, pool: Pool, deadline: number): Promise<{ sent: number; failure: string | null }> {
-  const opts = requestOptions(plan);
-  const signal = plan.signal;
-  let sent = 0;
-  let last = '';
-  const until = Math.min(deadline, performance.now() + WARMUP_WAIT_MS);
-  let ok = false;
-  for (let attempt = 0; attempt < WARMUP_ATTEMPTS && !signal?.aborted; attempt++) {
-    const r = await once(pool, opts, signal);
-    sent++;
-    if (r.status >= 200 && r.status < 300) {
-      ok = true;
-      break;
-    }
-    last = r.error ?? `HTTP ${r.status}`;
-    const now = performance.now();
-    if (now >= until) break;
-    await sleep(Math.min(1000, 100 * 2 ** attempt, until - now), signal);
-  }
-  if (signal?.aborted) return { sent, failure: 'interrupted during warm-up' };
-  if (!ok) return { sent, failure: `no 2xx answer in ${sent} warm-up request${sent === 1 ? '' : 's'} (last: ${last})` };
-  // The rest of the warm-up, spread over the connections (this opens them).
-  let left = plan.warmup;
-  const lanes = Math.max(1, Math.min(plan.connections, left));
-  await Promise.all(
-    Array.from({ length: lanes }, async () => {
-      while (left > 0 && !signal?.aborted) {
-        left--;
-        sent++;
-        await once(pool, opts, signal);
-      }
-    }),
-  );
-  return { sent, failure: null };
 }
 
 /** Warm up, then send the counted requests. Never throws for network trouble. */

@@ -32,103 +32,124 @@ export interface TextOptions {
   color?: boolean;
 }
 
-export function renderText(r: VerifyResult, opts: TextOptions = {}): string {
-  const out: string[] = [];
-  const c = (code: string, s: string) => (opts.color ? `\x1b[${code}m${s}\x1b[0m` : s);
+type Paint = (code: string, s: string) => string;
+
+/** The first line: what was sent and how answers were put in buckets. */
+function headline(r: VerifyResult): string {
   const by = r.target.classifyBy === 'body' ? `body, first ${int(r.target.maxBodyBytes)} bytes` : r.target.classifyBy;
   const headers = Object.entries(r.target.headers)
     .map(([k, v]) => `  ${k}: ${v}`)
     .join('');
-  out.push(
+  return (
     `meshbook verify traffic: GET ${r.target.url}${headers ? ' with' + headers : ''}  ` +
-      `(buckets by ${by}; ${r.mode} split)`,
+    `(buckets by ${by}; ${r.mode} split)`
   );
+}
 
+/** The table per bucket (weight, expected, observed, interval, deviation, bars), then the other answers. */
+function bucketTable(r: VerifyResult, c: Paint): string {
+  // Scale bars so the largest share fills the width.
+  let top = 0;
+  for (const b of r.buckets) top = Math.max(top, b.expectedPct, b.observedPct);
+  for (const o of r.other) top = Math.max(top, o.pctOfCounted);
+  const scale = top > 0 ? 100 / top : 1;
+  const table = new Table({
+    head: [
+      'bucket',
+      'weight',
+      'expected',
+      'observed',
+      'observed %',
+      '95 % interval',
+      'deviation',
+      'expected ░ / observed █',
+    ],
+    style: PLAIN_STYLE,
+    colAligns: ['left', 'right', 'right', 'right', 'right', 'right', 'right', 'left'],
+  });
+  for (const b of r.buckets) {
+    const dev = `${signed(b.deviationPts)} pts`;
+    table.push([
+      b.name,
+      String(b.weight),
+      `${pct(b.expectedPct)}\n${int(b.expectedCount)}`,
+      int(b.observed),
+      pct(b.observedPct),
+      `${b.ci95Pct[0].toFixed(1)}-${b.ci95Pct[1].toFixed(1)} %`,
+      b.ok ? dev : c('1', dev + ' !'),
+      `${lightBar((b.expectedPct / 100) * scale)} ${b.expectedPct.toFixed(1)}\n` +
+        `${solidBar((b.observedPct / 100) * scale)} ${b.observedPct.toFixed(1)}`,
+    ]);
+  }
+  for (const o of r.other) {
+    table.push([
+      o.label,
+      '-',
+      '-',
+      int(o.count),
+      `${pct(o.pctOfCounted)} of all`,
+      '',
+      '',
+      `${solidBar((o.pctOfCounted / 100) * scale)} ${o.pctOfCounted.toFixed(1)}`,
+    ]);
+  }
+  return table.toString();
+}
+
+/** What the shares are over: the classified answers, and what else was counted or not. */
+function denominatorLine(r: VerifyResult): string {
+  const t = r.totals;
+  const parts = [`${int(t.classified)} classified`];
+  parts.push(
+    `${int(t.unclassified)} unclassified`,
+    `${int(t.non2xx)} non-2xx`,
+    `${int(t.transportErrors)} transport errors`,
+  );
+  return (
+    `denominator  shares, intervals and chi-square are over the ${int(t.classified)} classified answers; ` +
+    `${int(t.counted)} requests counted = ${parts.join(' + ')}` +
+    (t.warmup ? `; ${int(t.warmup)} warm-up requests not counted` : '') +
+    (t.abandoned ? `; ${int(t.abandoned)} in flight at the stop not counted` : '')
+  );
+}
+
+/** The test the split was judged by: chi-square (random) or the count per bucket (deterministic). */
+function testLine(r: VerifyResult): string {
+  if (r.mode === 'random') {
+    return r.chiSquare
+      ? `chi-square   ${r.chiSquare.statistic.toFixed(3)}  df ${r.chiSquare.df}  p ${fmtP(r.chiSquare.p)}  ` +
+          `(alpha ${r.settings.alpha}, min-effect ${r.settings.minEffectPts} points)`
+      : `chi-square   n/a (fewer than two weighted buckets, or nothing ` +
+          `classified)  (min-effect ${r.settings.minEffectPts} points)`;
+  }
+  return (
+    `counts       weighted round-robin: every bucket within +- ${r.settings.slack} requests of its exact share` +
+    (r.chiSquare
+      ? `  (chi-square ${r.chiSquare.statistic.toFixed(3)}, df ${r.chiSquare.df}, p ${fmtP(r.chiSquare.p)})`
+      : '')
+  );
+}
+
+/** The run: N, duration, rate, connections, and whether it stopped early. */
+function runLine(r: VerifyResult): string {
+  const t = r.totals;
+  return (
+    `run          N ${int(t.counted)}${r.settings.nAuto ? ' (auto)' : ''}  ${r.run.durationS.toFixed(2)} s  ` +
+    (`${int(r.run.reqPerSec)} req/s  ${int(r.run.connectionsUsed)} ` +
+      `connection${r.run.connectionsUsed === 1 ? '' : 's'} used`) +
+    ` (-c ${r.settings.connections}${r.settings.newConnectionPerRequest ? ', new connection per request' : ''}` +
+    `${r.settings.qps ? `, --qps ${r.settings.qps}` : ''})` +
+    (r.run.interrupted ? `  stopped early (${r.run.interrupted === 'signal' ? 'Ctrl-C' : '--max-time'})` : '')
+  );
+}
+
+/** The text report: headline, table and statistics (when anything was counted), sizing, latency, verdict last. */
+export function renderText(r: VerifyResult, opts: TextOptions = {}): string {
+  const out: string[] = [];
+  const c: Paint = (code, s) => (opts.color ? `\x1b[${code}m${s}\x1b[0m` : s);
+  out.push(headline(r));
   if (r.verdict !== 'ERROR' || r.totals.counted > 0) {
-    // Scale bars so the largest share fills the width.
-    let top = 0;
-    for (const b of r.buckets) top = Math.max(top, b.expectedPct, b.observedPct);
-    for (const o of r.other) top = Math.max(top, o.pctOfCounted);
-    const scale = top > 0 ? 100 / top : 1;
-    const table = new Table({
-      head: [
-        'bucket',
-        'weight',
-        'expected',
-        'observed',
-        'observed %',
-        '95 % interval',
-        'deviation',
-        'expected ░ / observed █',
-      ],
-      style: PLAIN_STYLE,
-      colAligns: ['left', 'right', 'right', 'right', 'right', 'right', 'right', 'left'],
-    });
-    for (const b of r.buckets) {
-      const dev = `${signed(b.deviationPts)} pts`;
-      table.push([
-        b.name,
-        String(b.weight),
-        `${pct(b.expectedPct)}\n${int(b.expectedCount)}`,
-        int(b.observed),
-        pct(b.observedPct),
-        `${b.ci95Pct[0].toFixed(1)}-${b.ci95Pct[1].toFixed(1)} %`,
-        b.ok ? dev : c('1', dev + ' !'),
-        `${lightBar((b.expectedPct / 100) * scale)} ${b.expectedPct.toFixed(1)}\n` +
-          `${solidBar((b.observedPct / 100) * scale)} ${b.observedPct.toFixed(1)}`,
-      ]);
-    }
-    for (const o of r.other) {
-      table.push([
-        o.label,
-        '-',
-        '-',
-        int(o.count),
-        `${pct(o.pctOfCounted)} of all`,
-        '',
-        '',
-        `${solidBar((o.pctOfCounted / 100) * scale)} ${o.pctOfCounted.toFixed(1)}`,
-      ]);
-    }
-    out.push(table.toString());
-
-    const t = r.totals;
-    const parts = [`${int(t.classified)} classified`];
-    parts.push(
-      `${int(t.unclassified)} unclassified`,
-      `${int(t.non2xx)} non-2xx`,
-      `${int(t.transportErrors)} transport errors`,
-    );
-    out.push(
-      `denominator  shares, intervals and chi-square are over the ${int(t.classified)} classified answers; ` +
-        `${int(t.counted)} requests counted = ${parts.join(' + ')}` +
-        (t.warmup ? `; ${int(t.warmup)} warm-up requests not counted` : '') +
-        (t.abandoned ? `; ${int(t.abandoned)} in flight at the stop not counted` : ''),
-    );
-    if (r.mode === 'random') {
-      out.push(
-        r.chiSquare
-          ? `chi-square   ${r.chiSquare.statistic.toFixed(3)}  df ${r.chiSquare.df}  p ${fmtP(r.chiSquare.p)}  ` +
-              `(alpha ${r.settings.alpha}, min-effect ${r.settings.minEffectPts} points)`
-          : `chi-square   n/a (fewer than two weighted buckets, or nothing ` +
-              `classified)  (min-effect ${r.settings.minEffectPts} points)`,
-      );
-    } else {
-      out.push(
-        `counts       weighted round-robin: every bucket within +- ${r.settings.slack} requests of its exact share` +
-          (r.chiSquare
-            ? `  (chi-square ${r.chiSquare.statistic.toFixed(3)}, df ${r.chiSquare.df}, p ${fmtP(r.chiSquare.p)})`
-            : ''),
-      );
-    }
-    out.push(
-      `run          N ${int(t.counted)}${r.settings.nAuto ? ' (auto)' : ''}  ${r.run.durationS.toFixed(2)} s  ` +
-        (`${int(r.run.reqPerSec)} req/s  ${int(r.run.connectionsUsed)} ` +
-          `connection${r.run.connectionsUsed === 1 ? '' : 's'} used`) +
-        ` (-c ${r.settings.connections}${r.settings.newConnectionPerRequest ? ', new connection per request' : ''}` +
-        `${r.settings.qps ? `, --qps ${r.settings.qps}` : ''})` +
-        (r.run.interrupted ? `  stopped early (${r.run.interrupted === 'signal' ? 'Ctrl-C' : '--max-time'})` : ''),
-    );
+    out.push(bucketTable(r, c), denominatorLine(r), testLine(r), runLine(r));
   }
   out.push(sizingLine(r));
   const seq = sequentialLines(r);

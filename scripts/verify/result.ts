@@ -208,21 +208,17 @@ export function stageJson(stage: 1 | 2, r: VerifyResult): StageJson {
   };
 }
 
-export function buildResult(cfg: VerifyConfig, plan: Plan, load: LoadResult, startedAt: Date): VerifyResult {
-  const t = load.tally;
-  const counts = Array.from(t.counts);
-  const unaccounted = t.unclassified + t.non2xx + t.transportErrors;
-  const v = decide({
-    names: cfg.buckets.map((b) => b.name),
-    shares: cfg.buckets.map((b) => b.share),
-    counts,
-    unaccounted,
-    alpha: cfg.alpha,
-    minEffect: cfg.minEffect,
-    mode: cfg.deterministic ? 'deterministic' : 'random',
-    slack: cfg.slack ?? undefined,
-  });
+type Decision = ReturnType<typeof decide>;
+type Tally = LoadResult['tally'];
 
+/** The statistics' verdict, overridden by ERROR when the target never answered (or stopped
+ *  answering); a run stopped early says so first. */
+function judgeRun(
+  load: LoadResult,
+  plan: Plan,
+  v: Decision,
+): { verdict: Verdict; reasons: string[]; error: string | null } {
+  const t = load.tally;
   let verdict: Verdict = v.verdict;
   let reasons = v.reasons;
   let error: string | null = null;
@@ -253,7 +249,11 @@ export function buildResult(cfg: VerifyConfig, plan: Plan, load: LoadResult, sta
       ...reasons,
     ];
   }
+  return { verdict, reasons, error };
+}
 
+/** The answers outside the buckets: unclassified, per HTTP status, per transport error. */
+function otherRows(t: Tally): OtherRow[] {
   const other: OtherRow[] = [];
   const counted = t.completed;
   const share = (c: number) => (counted > 0 ? pctOf(c / counted) : 0);
@@ -279,7 +279,61 @@ export function buildResult(cfg: VerifyConfig, plan: Plan, load: LoadResult, sta
   for (const [kind, c] of [...t.errors.entries()].sort((a, b) => b[1] - a[1])) {
     other.push({ kind: 'transport-error', label: `error: ${kind}`, error: kind, count: c, pctOfCounted: share(c) });
   }
+  return other;
+}
 
+/** The settings the run used (as given or chosen: N, connections, alpha, slack ...). */
+function settingsJson(cfg: VerifyConfig, plan: Plan, v: Decision): VerifyResult['settings'] {
+  return {
+    n: plan.n,
+    nAuto: cfg.n === 'auto',
+    connections: cfg.connections,
+    qps: cfg.qps,
+    warmup: cfg.warmup,
+    alpha: cfg.alpha,
+    minEffectPts: r2(cfg.minEffect * 100),
+    timeoutMs: cfg.timeoutMs,
+    newConnectionPerRequest: cfg.newConnectionPerRequest,
+    maxTimeS: cfg.maxTimeMs === null ? null : cfg.maxTimeMs / 1000,
+    slack: v.slack ?? null,
+  };
+}
+
+/** One row per bucket: expected and observed share, interval, deviation, latency. */
+function bucketRows(cfg: VerifyConfig, v: Decision, t: Tally): BucketResult[] {
+  return v.buckets.map((b, i) => ({
+    name: b.name,
+    weight: cfg.buckets[i].weight,
+    pattern: cfg.buckets[i].pattern.toString(),
+    expectedPct: pctOf(b.share),
+    expectedCount: r2(b.expectedCount),
+    observed: b.observed,
+    observedPct: pctOf(b.observedShare),
+    ci95Pct: [pctOf(b.ci95[0]), pctOf(b.ci95[1])],
+    deviationPts: pctOf(b.deviation),
+    ok: b.ok,
+    latencyMs: latencyJson(t.latency[i]),
+  }));
+}
+
+/** A load's tallies as the verifier's result: the statistics' decision, the verdict, and every row. */
+export function buildResult(cfg: VerifyConfig, plan: Plan, load: LoadResult, startedAt: Date): VerifyResult {
+  const t = load.tally;
+  const counts = Array.from(t.counts);
+  const unaccounted = t.unclassified + t.non2xx + t.transportErrors;
+  const v = decide({
+    names: cfg.buckets.map((b) => b.name),
+    shares: cfg.buckets.map((b) => b.share),
+    counts,
+    unaccounted,
+    alpha: cfg.alpha,
+    minEffect: cfg.minEffect,
+    mode: cfg.deterministic ? 'deterministic' : 'random',
+    slack: cfg.slack ?? undefined,
+  });
+  const { verdict, reasons, error } = judgeRun(load, plan, v);
+  const other = otherRows(t);
+  const counted = t.completed;
   const durationS = load.durationMs / 1000;
   const headers: Record<string, string> = {};
   for (const [k, val] of cfg.headers) headers[k] = val;
@@ -299,19 +353,7 @@ export function buildResult(cfg: VerifyConfig, plan: Plan, load: LoadResult, sta
       envFile: cfg.envFile,
     },
     mode: cfg.deterministic ? 'deterministic' : 'random',
-    settings: {
-      n: plan.n,
-      nAuto: cfg.n === 'auto',
-      connections: cfg.connections,
-      qps: cfg.qps,
-      warmup: cfg.warmup,
-      alpha: cfg.alpha,
-      minEffectPts: r2(cfg.minEffect * 100),
-      timeoutMs: cfg.timeoutMs,
-      newConnectionPerRequest: cfg.newConnectionPerRequest,
-      maxTimeS: cfg.maxTimeMs === null ? null : cfg.maxTimeMs / 1000,
-      slack: v.slack ?? null,
-    },
+    settings: settingsJson(cfg, plan, v),
     sizing: {
       autoN: plan.autoN,
       passIfCorrectPct: plan.passIfCorrect === null ? null : pctOf(plan.passIfCorrect),
@@ -320,19 +362,7 @@ export function buildResult(cfg: VerifyConfig, plan: Plan, load: LoadResult, sta
       warning: plan.warning,
       exact: plan.exact,
     },
-    buckets: v.buckets.map((b, i) => ({
-      name: b.name,
-      weight: cfg.buckets[i].weight,
-      pattern: cfg.buckets[i].pattern.toString(),
-      expectedPct: pctOf(b.share),
-      expectedCount: r2(b.expectedCount),
-      observed: b.observed,
-      observedPct: pctOf(b.observedShare),
-      ci95Pct: [pctOf(b.ci95[0]), pctOf(b.ci95[1])],
-      deviationPts: pctOf(b.deviation),
-      ok: b.ok,
-      latencyMs: latencyJson(t.latency[i]),
-    })),
+    buckets: bucketRows(cfg, v, t),
     other,
     totals: {
       sent: t.sent,

@@ -186,6 +186,54 @@ async function runStage(
   }
 }
 
+type Design = ReturnType<typeof sequentialDesign>;
+
+/** The two-stage design as the result's JSON shows it (null with --deterministic). */
+function designJson(design: Design | null): SequentialJson['design'] {
+  return (
+    design && {
+      n1: design.n1,
+      n2: design.n2,
+      correctNotPassProb: design.correctNotPass,
+      singleStageCorrectNotPassProb: design.singleStageCorrectNotPass,
+      offByMinEffect: design.offByMinEffect && {
+        split: design.offByMinEffect.split,
+        passProb: design.offByMinEffect.pass,
+        singleStagePassProb: design.offByMinEffect.singleStagePass,
+        failProb: design.offByMinEffect.fail,
+        singleStageFailProb: design.offByMinEffect.singleStageFail,
+      },
+      exact: design.exact,
+      simulatedRuns: design.sims,
+    }
+  );
+}
+
+/** Why an INCONCLUSIVE stage 1 is not followed by a second sample, or null when it is. */
+function whyNotExtended(
+  cfg: VerifyConfig,
+  design: Design | null,
+  load1: LoadResult,
+  r1: VerifyResult,
+  opts: VerifyTrafficOptions,
+  leftMs: number | null,
+): string | null {
+  const t = load1.tally;
+  const unaccounted = t.unclassified + t.non2xx + t.transportErrors;
+  return !design
+    ? '--deterministic: counts are exact, a second sample would not change them'
+    : load1.stoppedBy === 'signal' || opts.signal?.aborted
+      ? 'interrupted: not extended'
+      : load1.stoppedBy === 'max-time' || (leftMs !== null && leftMs <= 0)
+        ? '--max-time reached in stage 1: not extended'
+        : t.completed > 0 && unaccounted / t.completed > cfg.minEffect
+          ? 'too many requests outside the buckets (unclassified, ' +
+            'non-2xx, transport errors): more requests would not help'
+          : r1.totals.classified === 0
+            ? 'nothing was classified: more requests would not help'
+            : null;
+}
+
 /**
  * `--extend-once`: after a (statistically) INCONCLUSIVE stage 1, one fresh run of
  * EXTEND_FACTOR * N decides on its own. See stats.ts (`sequentialDesign`) for the design.
@@ -213,39 +261,12 @@ async function extendOnce(
     notExtended: null,
     stages: [stageJson(1, r1)],
     totalCounted: r1.totals.counted,
-    design: design && {
-      n1: design.n1,
-      n2: design.n2,
-      correctNotPassProb: design.correctNotPass,
-      singleStageCorrectNotPassProb: design.singleStageCorrectNotPass,
-      offByMinEffect: design.offByMinEffect && {
-        split: design.offByMinEffect.split,
-        passProb: design.offByMinEffect.pass,
-        singleStagePassProb: design.offByMinEffect.singleStagePass,
-        failProb: design.offByMinEffect.fail,
-        singleStageFailProb: design.offByMinEffect.singleStageFail,
-      },
-      exact: design.exact,
-      simulatedRuns: design.sims,
-    },
+    design: designJson(design),
   };
   if (r1.verdict !== 'INCONCLUSIVE') return { ...r1, sequential: seq };
-  const t = load1.tally;
-  const unaccounted = t.unclassified + t.non2xx + t.transportErrors;
   const elapsedMs = load1.durationMs;
   const leftMs = cfg.maxTimeMs === null ? null : cfg.maxTimeMs - elapsedMs;
-  seq.notExtended = !design
-    ? '--deterministic: counts are exact, a second sample would not change them'
-    : load1.stoppedBy === 'signal' || opts.signal?.aborted
-      ? 'interrupted: not extended'
-      : load1.stoppedBy === 'max-time' || (leftMs !== null && leftMs <= 0)
-        ? '--max-time reached in stage 1: not extended'
-        : t.completed > 0 && unaccounted / t.completed > cfg.minEffect
-          ? 'too many requests outside the buckets (unclassified, ' +
-            'non-2xx, transport errors): more requests would not help'
-          : r1.totals.classified === 0
-            ? 'nothing was classified: more requests would not help'
-            : null;
+  seq.notExtended = whyNotExtended(cfg, design, load1, r1, opts, leftMs);
   if (seq.notExtended) return { ...r1, sequential: seq };
 
   const n2 = design!.n2;

@@ -36,89 +36,101 @@ export function resourceOf(name: string): KindInfo {
   return info;
 }
 
-/** The objects of a kind the cluster shows (namespace: one, or all when undefined). */
-export function listKind(ctx: Ctx, info: KindInfo, ns: string | undefined): KObject[] {
+type State = Ctx['st'];
+
+/** Namespaces: the stored ones and the built-in ones, all Active. */
+function namespaceObjects(st: State): KObject[] {
+  const stored = storedObjects(st).filter((o) => o.kind === 'Namespace');
+  const builtins = BUILTIN_NAMESPACES.filter((n) => !stored.some((o) => o.metadata.name === n)).map(
+    (n) => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: n } }) as KObject,
+  );
+  return [...stored, ...builtins].map((o) => ({ ...clone(o), status: { phase: 'Active' } }));
+}
+
+/** Services: the stored ones, plus the ingress gateway's unless one is stored. */
+function serviceObjects(st: State): KObject[] {
+  const stored = storedObjects(st).filter((o) => o.kind === 'Service');
+  const withIngress = stored.some((o) => o.metadata.name === INGRESS.name && o.metadata.namespace === INGRESS.namespace)
+    ? stored
+    : [...stored, ingressService(st, storedObjects(st))];
+  return withIngress.map((o) => ({ ...clone(o), status: o.status ?? { loadBalancer: {} } }));
+}
+
+/** Endpoints of every Kubernetes Service, from the mesh the lab derives (pod addresses and ports). */
+function endpointsObjects(st: State): KObject[] {
+  const mesh = currentMesh(st);
+  return [...mesh.services.values()]
+    .filter((s) => s.kube)
+    .map(
+      (s) =>
+        ({
+          apiVersion: 'v1',
+          kind: 'Endpoints',
+          metadata: { name: s.kube!.name, namespace: s.namespace },
+          subsets: s.kube!.ports.some((p) => p.endpoints.length)
+            ? [
+                {
+                  addresses: [...new Set(s.kube!.ports.flatMap((p) => p.endpoints.map((e) => e.split(':')[0])))].map(
+                    (ip) => ({ ip }),
+                  ),
+                  ports: s.kube!.ports.map((p) => ({
+                    name: p.name,
+                    port: Number(p.endpoints[0]?.split(':')[1] ?? p.port),
+                    protocol: p.protocol,
+                  })),
+                },
+              ]
+            : [],
+        }) as KObject,
+    );
+}
+
+/** The lab's one node (its namespace), Ready, a control plane. */
+function nodeObject(st: State): KObject {
+  return {
+    apiVersion: 'v1',
+    kind: 'Node',
+    metadata: {
+      name: st.node.netns,
+      labels: { 'kubernetes.io/hostname': st.node.netns, 'node-role.kubernetes.io/control-plane': '' },
+    },
+    spec: { podCIDR: st.plan.podSubnet },
+    status: {
+      addresses: [{ type: 'InternalIP', address: st.plan.nodeAddress }],
+      conditions: [{ type: 'Ready', status: 'True' }],
+    },
+  };
+}
+
+/** Every object of a kind, in any namespace: stored, or made by the lab (pods, endpoints, node). */
+function objectsOfKind(ctx: Ctx, info: KindInfo): KObject[] {
   const { st, cfg } = ctx;
-  const inNs = (o: KObject) => !info.namespaced || ns === undefined || (o.metadata.namespace ?? 'default') === ns;
-  let list: KObject[];
   switch (info.kind) {
-    case 'Namespace': {
-      const stored = storedObjects(st).filter((o) => o.kind === 'Namespace');
-      const builtins = BUILTIN_NAMESPACES.filter((n) => !stored.some((o) => o.metadata.name === n)).map(
-        (n) => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: n } }) as KObject,
-      );
-      list = [...stored, ...builtins].map((o) => ({ ...clone(o), status: { phase: 'Active' } }));
-      break;
-    }
+    case 'Namespace':
+      return namespaceObjects(st);
     case 'Pod':
-      list = [...st.pods.map((p) => podObject(cfg, st, p)), gatewayPodObject(cfg, st)];
-      break;
-    case 'Service': {
-      const stored = storedObjects(st).filter((o) => o.kind === 'Service');
-      const withIngress = stored.some(
-        (o) => o.metadata.name === INGRESS.name && o.metadata.namespace === INGRESS.namespace,
-      )
-        ? stored
-        : [...stored, ingressService(st, storedObjects(st))];
-      list = withIngress.map((o) => ({ ...clone(o), status: o.status ?? { loadBalancer: {} } }));
-      break;
-    }
+      return [...st.pods.map((p) => podObject(cfg, st, p)), gatewayPodObject(cfg, st)];
+    case 'Service':
+      return serviceObjects(st);
     case 'Deployment':
-      list = storedObjects(st)
+      return storedObjects(st)
         .filter((o) => o.kind === 'Deployment')
         .map((o) => ({ ...clone(o), status: deploymentStatus(st, o) }));
-      break;
-    case 'Endpoints': {
-      const mesh = currentMesh(st);
-      list = [...mesh.services.values()]
-        .filter((s) => s.kube)
-        .map(
-          (s) =>
-            ({
-              apiVersion: 'v1',
-              kind: 'Endpoints',
-              metadata: { name: s.kube!.name, namespace: s.namespace },
-              subsets: s.kube!.ports.some((p) => p.endpoints.length)
-                ? [
-                    {
-                      addresses: [
-                        ...new Set(s.kube!.ports.flatMap((p) => p.endpoints.map((e) => e.split(':')[0]))),
-                      ].map((ip) => ({ ip })),
-                      ports: s.kube!.ports.map((p) => ({
-                        name: p.name,
-                        port: Number(p.endpoints[0]?.split(':')[1] ?? p.port),
-                        protocol: p.protocol,
-                      })),
-                    },
-                  ]
-                : [],
-            }) as KObject,
-        );
-      break;
-    }
+    case 'Endpoints':
+      return endpointsObjects(st);
     case 'Node':
-      list = [
-        {
-          apiVersion: 'v1',
-          kind: 'Node',
-          metadata: {
-            name: st.node.netns,
-            labels: { 'kubernetes.io/hostname': st.node.netns, 'node-role.kubernetes.io/control-plane': '' },
-          },
-          spec: { podCIDR: st.plan.podSubnet },
-          status: {
-            addresses: [{ type: 'InternalIP', address: st.plan.nodeAddress }],
-            conditions: [{ type: 'Ready', status: 'True' }],
-          },
-        },
-      ];
-      break;
+      return [nodeObject(st)];
     default:
-      list = storedObjects(st)
+      return storedObjects(st)
         .filter((o) => kindOf(o.apiVersion, o.kind) === info)
         .map((o) => clone(o));
   }
-  return list
+}
+
+/** The objects of a kind the cluster shows (namespace: one, or all when undefined). */
+export function listKind(ctx: Ctx, info: KindInfo, ns: string | undefined): KObject[] {
+  const inNs = (o: KObject) => !info.namespaced || ns === undefined || (o.metadata.namespace ?? 'default') === ns;
+  return objectsOfKind(ctx, info)
     .filter(inNs)
     .sort((a, b) =>
       `${a.metadata.namespace ?? ''}/${a.metadata.name}`.localeCompare(

@@ -49,11 +49,10 @@ export function defaultSlack(n: number): number {
   return Math.max(4, Math.ceil(n / 200));
 }
 
-/** Apply the verdict rules (see README.md) to the counted answers. */
-export function decide(input: VerdictInput): VerdictResult {
-  const { names, shares, counts, alpha, minEffect, mode } = input;
-  const classified = counts.reduce((a, b) => a + b, 0);
-  const buckets: BucketVerdict[] = names.map((name, i) => {
+/** Per bucket: expected and observed count and share, its 95 % interval and deviation (ok decided later). */
+function bucketsOf(input: VerdictInput, classified: number): BucketVerdict[] {
+  const { names, shares, counts } = input;
+  return names.map((name, i) => {
     const observed = counts[i];
     const observedShare = classified > 0 ? observed / classified : 0;
     return {
@@ -67,66 +66,66 @@ export function decide(input: VerdictInput): VerdictResult {
       ok: false,
     };
   });
-  const chiSquare = chiSquareGof(counts, shares);
-  const reasons: string[] = [];
-  const slack = mode === 'deterministic' ? (input.slack ?? defaultSlack(classified)) : undefined;
-  const out = (verdict: VerdictResult['verdict']): VerdictResult => ({
-    verdict,
-    reasons,
-    classified,
-    chiSquare,
-    buckets,
-    ...(slack !== undefined ? { slack } : {}),
-  });
+}
 
-  if (classified === 0) {
-    reasons.push('no answer was classified into any bucket: nothing to judge');
-    return out('INCONCLUSIVE');
-  }
-
-  let fail = false;
+/** Zero-weight buckets that got answers (a reason each); true when there is one. */
+function zeroWeightHits(buckets: BucketVerdict[], reasons: string[]): boolean {
+  let hit = false;
   for (const b of buckets) {
     if (b.share === 0 && b.observed > 0) {
-      fail = true;
+      hit = true;
       reasons.push(`${b.name} has weight 0 but got ${b.observed} answer${b.observed === 1 ? '' : 's'}`);
     }
   }
+  return hit;
+}
 
-  if (mode === 'deterministic') {
-    for (const b of buckets) {
-      if (b.share === 0) {
-        b.ok = b.observed === 0;
-        continue;
-      }
-      const diff = b.observed - b.expectedCount;
-      b.ok = Math.abs(diff) <= slack! + EPS;
-      if (!b.ok) {
-        fail = true;
-        reasons.push(
-          `${b.name} got ${b.observed} answers, ` +
-            `expected ${fmtCount(b.expectedCount)} +- ${slack} (weighted round-robin)`,
-        );
-      }
+/** Deterministic mode: every bucket's count within `slack` of its exact share, else FAIL. */
+function judgeDeterministic(buckets: BucketVerdict[], slack: number, reasons: string[], fail: boolean) {
+  for (const b of buckets) {
+    if (b.share === 0) {
+      b.ok = b.observed === 0;
+      continue;
     }
-    if (fail) return out('FAIL');
-    reasons.push(`every bucket's count is within +- ${slack} of its exact weighted round-robin share`);
-    return guardUnaccounted(out('PASS'), input, classified);
+    const diff = b.observed - b.expectedCount;
+    b.ok = Math.abs(diff) <= slack + EPS;
+    if (!b.ok) {
+      fail = true;
+      reasons.push(
+        `${b.name} got ${b.observed} answers, ` +
+          `expected ${fmtCount(b.expectedCount)} +- ${slack} (weighted round-robin)`,
+      );
+    }
   }
+  if (fail) return 'FAIL';
+  reasons.push(`every bucket's count is within +- ${slack} of its exact weighted round-robin share`);
+  return 'PASS';
+}
 
-  // Random mode.
+/** Random mode, FAIL: chi-square rejects the split and the worst bucket is off by more than min-effect. */
+function offByMoreThanMinEffect(
+  buckets: BucketVerdict[],
+  chiSquare: ChiSquare | null,
+  input: VerdictInput,
+  reasons: string[],
+): boolean {
+  const { alpha, minEffect } = input;
   let worst: BucketVerdict | undefined;
   for (const b of buckets) {
     if (b.share === 0) continue;
     if (!worst || Math.abs(b.deviation) > Math.abs(worst.deviation)) worst = b;
   }
-  if (chiSquare && chiSquare.p < alpha && worst && Math.abs(worst.deviation) > minEffect + EPS) {
-    fail = true;
-    reasons.push(
-      `chi-square rejects the split (p = ${fmtP(chiSquare.p)} < ${alpha}) and ${worst.name} is off by ` +
-        `${pts(Math.abs(worst.deviation))} (${pct(worst.observedShare)} observed, ${pct(worst.share, 0)} expected; ` +
-        `more than the ${pts(minEffect, 0)} min-effect)`,
-    );
-  }
+  if (!(chiSquare && chiSquare.p < alpha && worst && Math.abs(worst.deviation) > minEffect + EPS)) return false;
+  reasons.push(
+    `chi-square rejects the split (p = ${fmtP(chiSquare.p)} < ${alpha}) and ${worst.name} is off by ` +
+      `${pts(Math.abs(worst.deviation))} (${pct(worst.observedShare)} observed, ${pct(worst.share, 0)} expected; ` +
+      `more than the ${pts(minEffect, 0)} min-effect)`,
+  );
+  return true;
+}
+
+/** Random mode: mark each bucket ok when its interval lies within share +- min-effect; true when all do. */
+function intervalsWithinMinEffect(buckets: BucketVerdict[], minEffect: number): boolean {
   let allOk = true;
   for (const b of buckets) {
     if (b.share === 0) {
@@ -136,11 +135,18 @@ export function decide(input: VerdictInput): VerdictResult {
     b.ok = b.ci95[0] >= b.share - minEffect - EPS && b.ci95[1] <= b.share + minEffect + EPS;
     if (!b.ok) allOk = false;
   }
-  if (fail) return out('FAIL');
-  if (allOk) {
-    reasons.push(`every bucket's 95 % interval lies within its expected share +- ${pts(minEffect, 0)}`);
-    return guardUnaccounted(out('PASS'), input, classified);
-  }
+  return allOk;
+}
+
+/** Random mode, INCONCLUSIVE: which intervals are too wide, and whether more requests would tell. */
+function inconclusiveReasons(
+  buckets: BucketVerdict[],
+  chiSquare: ChiSquare | null,
+  input: VerdictInput,
+  classified: number,
+  reasons: string[],
+): void {
+  const { alpha, minEffect } = input;
   const wide = buckets.filter((b) => b.share > 0 && !b.ok);
   for (const b of wide) {
     reasons.push(
@@ -158,7 +164,56 @@ export function decide(input: VerdictInput): VerdictResult {
   }
   const note = unaccountedNote(input, classified);
   if (note) reasons.push(note);
-  return out('INCONCLUSIVE');
+}
+
+/** Random mode: FAIL, PASS (every interval within +- min-effect) or INCONCLUSIVE. */
+function judgeRandom(
+  buckets: BucketVerdict[],
+  chiSquare: ChiSquare | null,
+  input: VerdictInput,
+  classified: number,
+  reasons: string[],
+  fail: boolean,
+): VerdictResult['verdict'] {
+  if (offByMoreThanMinEffect(buckets, chiSquare, input, reasons)) fail = true;
+  const allOk = intervalsWithinMinEffect(buckets, input.minEffect);
+  if (fail) return 'FAIL';
+  if (allOk) {
+    reasons.push(`every bucket's 95 % interval lies within its expected share +- ${pts(input.minEffect, 0)}`);
+    return 'PASS';
+  }
+  inconclusiveReasons(buckets, chiSquare, input, classified, reasons);
+  return 'INCONCLUSIVE';
+}
+
+/** Apply the verdict rules (see README.md) to the counted answers. */
+export function decide(input: VerdictInput): VerdictResult {
+  const { shares, counts, mode } = input;
+  const classified = counts.reduce((a, b) => a + b, 0);
+  const buckets = bucketsOf(input, classified);
+  const chiSquare = chiSquareGof(counts, shares);
+  const reasons: string[] = [];
+  const slack = mode === 'deterministic' ? (input.slack ?? defaultSlack(classified)) : undefined;
+  const out = (verdict: VerdictResult['verdict']): VerdictResult => ({
+    verdict,
+    reasons,
+    classified,
+    chiSquare,
+    buckets,
+    ...(slack !== undefined ? { slack } : {}),
+  });
+
+  if (classified === 0) {
+    reasons.push('no answer was classified into any bucket: nothing to judge');
+    return out('INCONCLUSIVE');
+  }
+  const fail = zeroWeightHits(buckets, reasons);
+  const verdict =
+    mode === 'deterministic'
+      ? judgeDeterministic(buckets, slack!, reasons, fail)
+      : judgeRandom(buckets, chiSquare, input, classified, reasons, fail);
+  // a PASS vouches for the whole traffic only when little of it was left out of the shares
+  return verdict === 'PASS' ? guardUnaccounted(out('PASS'), input, classified) : out(verdict);
 }
 
 function unaccountedNote(input: VerdictInput, classified: number): string | null {

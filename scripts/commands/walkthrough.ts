@@ -1,0 +1,31 @@
+// `meshbook walkthrough`: the interactive run (prompts load only when it runs).
+import type { Command } from 'commander';
+import { lockEnv } from '../engine/lock.ts';
+import { labRules, positiveInt, runbooks, sshConfig } from './common.ts';
+
+/** Add `meshbook walkthrough [runbook] [--env FILE]`. */
+export function registerWalkthrough(program: Command): void {
+  program
+    .command('walkthrough')
+    .description('interactive: pick a runbook, answer what is missing, confirm each step (yes / skip / quit)')
+    .argument('[runbook]', 'runbook name (asked when absent)')
+    .option('--env <file>', 'env file with the inputs you already have')
+    .option('--timeout <seconds>', 'limit for one remote command', positiveInt('--timeout'), 900)
+    .option('--connect-timeout <seconds>', 'SSH connect timeout', positiveInt('--connect-timeout'), 10)
+    .action(async (name: string | undefined, o) => {
+      if (o.env) lockEnv(o.env);
+      const [{ walkthrough }, { labClusterFor }, { RUNBOOKS }] = await Promise.all([
+        import('../engine/walkthrough.ts'),
+        import('../../lab/cluster/provider.ts'),
+        runbooks(),
+      ]);
+      const rep = await walkthrough(RUNBOOKS, {
+        runbook: name,
+        envFile: o.env,
+        ssh: (env, netns) => sshConfig(env, netns, o),
+        cluster: labClusterFor,
+        labRules: await labRules(),
+      });
+      process.exitCode = rep?.failed ? 1 : 0;
+    });
+}
