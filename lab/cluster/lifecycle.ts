@@ -5,7 +5,8 @@ import { isHostOf, parseIPv4 } from '../ipv4.ts';
 import type { LabState } from '../state.ts';
 import { alive, netnsInode, procNetnsInode } from '../sys.ts';
 import { HELLO_APP } from './workloads.ts';
-import { forgetGoneVms, reconcile, storedObjects, type Report } from './controller.ts';
+import { forgetGoneVms, reconcile, type Report } from './controller.ts';
+import { storedObjects } from './objects.ts';
 import { destroyNamespaces } from './network.ts';
 import { nginxMasters, stopSidecar } from './proxies.ts';
 import {

@@ -1,7 +1,7 @@
 // meshbook lab kubectl: apply -f and create (namespace X | -f).
 import YAML from 'yaml';
 import { deepEqual, kindRef } from '../kinds.ts';
-import { namespaceExists } from '../controller.ts';
+import { namespaceExists } from '../objects.ts';
 import { KubectlError, NotInLab, fail, ok, type Ctx, type Outcome } from './common.ts';
 import { merged, readManifests, resolveObject, store } from './manifests.ts';
 

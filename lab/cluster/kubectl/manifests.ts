@@ -14,7 +14,7 @@ import {
   type KObject,
   type KindInfo,
 } from '../kinds.ts';
-import { assignClusterIP } from '../controller.ts';
+import { assignClusterIP } from '../objects.ts';
 import { KubectlError, NotInLab, type Ctx } from './common.ts';
 
 export async function readManifests(ctx: Ctx): Promise<KObject[]> {

@@ -2,7 +2,9 @@
 import { sleep } from '../../sys.ts';
 import { resolveResource, type KObject } from '../kinds.ts';
 import { parseDuration } from '../kubectl-args.ts';
-import { deploymentPods, reconcile, storedObjects } from '../controller.ts';
+import { deploymentPods } from '../pod-objects.ts';
+import { reconcile } from '../controller.ts';
+import { storedObjects } from '../objects.ts';
 import { deploymentWorkload } from '../workloads.ts';
 import { KubectlError, NotInLab, fail, ok, type Ctx, type Outcome } from './common.ts';
 

@@ -12,15 +12,8 @@ import {
   type KObject,
   type KindInfo,
 } from '../kinds.ts';
-import {
-  INGRESS,
-  currentMesh,
-  deploymentStatus,
-  gatewayPodObject,
-  ingressService,
-  podObject,
-  storedObjects,
-} from '../controller.ts';
+import { INGRESS, currentMesh, ingressService, storedObjects } from '../objects.ts';
+import { deploymentStatus, gatewayPodObject, podObject } from '../pod-objects.ts';
 import { KubectlError, NotInLab, type Ctx } from './common.ts';
 
 export function resourceOf(name: string): KindInfo {

@@ -1,7 +1,8 @@
 // meshbook lab kubectl: wait --for=condition=Ready|Available|delete|jsonpath={...}=VALUE.
 import { alive } from '../../sys.ts';
 import { kindRef } from '../kinds.ts';
-import { INGRESS, deploymentPods, storedObjects } from '../controller.ts';
+import { INGRESS, storedObjects } from '../objects.ts';
+import { deploymentPods } from '../pod-objects.ts';
 import { jsonpath } from '../jsonpath.ts';
 import { parseDuration } from '../kubectl-args.ts';
 import { NotInLab, fail, ok, type Ctx, type Outcome } from './common.ts';
