@@ -19,354 +19,31 @@
 // Clusters are upstreams named outbound_<port>_<subset>_<host> (Envoy's names, with _).
 // A cluster without endpoints goes to a local listener that answers 503 "no healthy
 // upstream", like Envoy.
-// shape: over 400 lines, renderProxyConfig over 80 (one Mesh walk per proxy); routes/render split deferred (time)
-import { hostMatches, resolveHost, stripNsPrefix, aliases, type Mesh } from './mesh.ts';
-import { isObj, selects, type KObject } from './kinds.ts';
-import type { Untyped } from '../../scripts/engine/untyped.ts';
+import type { Mesh } from './mesh.ts';
+import {
+  Builder,
+  headerVar,
+  q,
+  reEscape,
+  type MatchBlock,
+  type ProxySpec,
+  type StringMatch,
+  type VHost,
+} from './nginx-routes.ts';
+
+export type { ProxySpec } from './nginx-routes.ts';
+export { q, reEscape, headerVar } from './nginx-routes.ts';
 
 export const OUTBOUND_PORT = 15001;
 export const INBOUND_PORT = 15006;
 export const BLACKHOLE_PORT = 15098;
 export const GATEWAY_HEALTH_PORT = 15021;
 
-export interface ProxySpec {
-  /** gateway | pod/<ns>/<name> | vm/<name>: shown in the config's first line */
-  id: string;
-  kind: 'gateway' | 'sidecar';
-  /** the proxy's namespace (short names of services in it resolve) */
-  namespace: string;
-  /** absolute directory of pid file, logs and temp dirs, as the proxy sees it */
-  dir: string;
-  /** nginx `user` (workers): sidecars run as istio-proxy (uid 1337) so iptables lets them out */
-  user?: string;
-  /** sidecar: the workload's ports on 127.0.0.1 */
-  inboundPorts?: number[];
-  /** gateway: its pod labels, matched against Gateway selectors */
-  labels?: Record<string, string>;
-  /** write an access log (default off: the lab sends thousands of requests) */
-  accessLog?: boolean;
-}
-
 export interface ProxyConfig {
   text: string;
   /** ports the proxy listens on (the lab waits for them after a start) */
   listen: number[];
   warnings: string[];
-}
-
-// ---- quoting -------------------------------------------------------------------------------
-
-/** A double-quoted NGINX string holding exactly `s` (nginx unescapes \\ and \"). */
-export const q = (s: string) => `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
-/** PCRE-escape a literal. */
-export const reEscape = (s: string) => s.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&');
-/** An NGINX variable name for a header (`end-user` -> $http_end_user). */
-export const headerVar = (h: string) => `$http_${h.toLowerCase().replace(/-/g, '_')}`;
-const safeName = (s: string) => s.toLowerCase().replace(/[^a-z0-9.-]/g, '-');
-
-// ---- routes ---------------------------------------------------------------------------------
-
-interface StringMatch {
-  exact?: string;
-  prefix?: string;
-  regex?: string;
-}
-
-interface MatchBlock {
-  uri?: StringMatch;
-  ignoreUriCase?: boolean;
-  headers: Record<string, StringMatch>;
-  method?: StringMatch;
-}
-
-interface Dest {
-  cluster: string;
-  weight: number;
-}
-
-interface Route {
-  /** null: matches everything */
-  matches: MatchBlock[] | null;
-  dests: Dest[];
-  what: string;
-}
-
-interface VHost {
-  id: string;
-  /** sidecar: exact Host header values; gateway: regexes over "port TAB host" */
-  keys: string[];
-  regexKeys: string[];
-  routes: Route[];
-  label: string;
-}
-
-interface Cluster {
-  name: string;
-  servers: string[];
-}
-
-class Builder {
-  clusters = new Map<string, Cluster>();
-  warnings: string[] = [];
-  constructor(
-    readonly mesh: Mesh,
-    readonly proxy: ProxySpec,
-  ) {}
-
-  warn(s: string) {
-    if (!this.warnings.includes(s)) this.warnings.push(s);
-  }
-
-  /** The upstream of (service host, port, subset): endpoints filtered by the subset's labels. */
-  cluster(host: string, port: number, subset: string | undefined, vsWhere: string): string {
-    const svc = this.mesh.services.get(host);
-    const name = `outbound_${port}_${subset ? safeName(subset) : ''}_${safeName(host)}`;
-    if (this.clusters.has(name)) return name;
-    let servers: string[] = [];
-    if (!svc)
-      this.warn(
-        `${vsWhere}: destination host ${host} is not a service the lab knows (no Service or ServiceEntry): 503`,
-      );
-    else {
-      let eps = svc.endpoints.filter((e) => e.ports[port] !== undefined);
-      if (subset) {
-        const labels = this.subsetLabels(host, subset);
-        if (!labels) {
-          this.warn(`${vsWhere}: subset ${subset} of ${host} is not defined by any DestinationRule: 503`);
-          eps = [];
-        } else eps = eps.filter((e) => selects(labels, e.labels));
-      }
-      servers = [...new Set(eps.map((e) => `${e.address}:${e.ports[port]}`))].sort();
-    }
-    this.clusters.set(name, { name, servers });
-    return name;
-  }
-
-  subsetLabels(host: string, subset: string): Record<string, string> | undefined {
-    const svcNs = this.mesh.services.get(host)?.namespace;
-    // exact hosts before wildcards; then a rule in the proxy's namespace, the service's, the rest
-    const rank = (x: { d: KObject; host: string }) =>
-      (x.host === host ? 0 : 10) +
-      (x.d.metadata.namespace === this.proxy.namespace ? 0 : x.d.metadata.namespace === svcNs ? 1 : 2);
-    const drs = this.mesh.destinationRules
-      .map((d) => ({ d, host: resolveHost(String(d.spec?.host ?? ''), d.metadata.namespace ?? 'default') }))
-      .filter((x) => hostMatches(x.host, host))
-      .sort((a, b) => rank(a) - rank(b));
-    for (const { d } of drs) {
-      if (d.spec?.trafficPolicy !== undefined)
-        this.warn(
-          `DestinationRule ${d.metadata.namespace}/${d.metadata.name}: trafficPolicy is ignored by the lab data plane`,
-        );
-      const s = (d.spec?.subsets ?? []).find((x: Untyped) => x?.name === subset);
-      if (s) return (s.labels ?? {}) as Record<string, string>;
-    }
-    return undefined;
-  }
-
-  /** The port of a destination: given, else the request's port when the service has it, else its only port. */
-  destPort(host: string, given: unknown, requestPort: number | undefined): number | undefined {
-    if (given !== undefined && given !== null) return Number(given);
-    const svc = this.mesh.services.get(host);
-    if (!svc) return requestPort;
-    if (requestPort !== undefined && svc.ports.some((p) => p.number === requestPort)) return requestPort;
-    if (svc.ports.length === 1) return svc.ports[0].number;
-    return svc.ports[0]?.number ?? requestPort;
-  }
-
-  /** The routes of an http[] list (VirtualService) for a request port. */
-  httpRoutes(vs: KObject, requestPort: number | undefined): Route[] {
-    const ns = vs.metadata.namespace ?? 'default';
-    const where = `VirtualService ${ns}/${vs.metadata.name}`;
-    const out: Route[] = [];
-    for (const [i, h] of ((vs.spec?.http ?? []) as Untyped[]).entries()) {
-      for (const k of [
-        'rewrite',
-        'redirect',
-        'fault',
-        'mirror',
-        'retries',
-        'timeout',
-        'corsPolicy',
-        'headers',
-        'delegate',
-        'directResponse',
-      ]) {
-        if (h?.[k] !== undefined) this.warn(`${where} http[${i}]: ${k} is ignored by the lab data plane`);
-      }
-      let matches: MatchBlock[] | null = null;
-      if (Array.isArray(h?.match) && h.match.length) {
-        matches = [];
-        for (const m of h.match) {
-          if (m?.port !== undefined && requestPort !== undefined && Number(m.port) !== requestPort) continue;
-          for (const k of [
-            'queryParams',
-            'withoutHeaders',
-            'sourceLabels',
-            'sourceNamespace',
-            'scheme',
-            'authority',
-            'gateways',
-          ]) {
-            if (m?.[k] !== undefined) this.warn(`${where} http[${i}].match: ${k} is ignored by the lab data plane`);
-          }
-          matches.push({
-            uri: m?.uri,
-            ignoreUriCase: !!m?.ignoreUriCase,
-            headers: isObj(m?.headers) ? m.headers : {},
-            method: m?.method,
-          });
-        }
-        if (!matches.length) continue; // every match block is for another port
-      }
-      const routes = (h?.route ?? []) as Untyped[];
-      if (!routes.length) {
-        this.warn(`${where} http[${i}]: no route (only route destinations are supported by the lab)`);
-        continue;
-      }
-      const dests: Dest[] = [];
-      for (const r of routes) {
-        const host = resolveHost(String(r?.destination?.host ?? ''), ns);
-        const port = this.destPort(host, r?.destination?.port?.number, requestPort);
-        if (port === undefined) {
-          this.warn(`${where}: destination ${host} has no port`);
-          continue;
-        }
-        const weight = routes.length === 1 && r.weight === undefined ? 100 : Number(r.weight ?? 0);
-        dests.push({ cluster: this.cluster(host, port, r?.destination?.subset, where), weight });
-      }
-      out.push({ matches, dests, what: `${where} http[${i}]` });
-    }
-    return out;
-  }
-
-  /** VirtualServices bound to the mesh (sidecars) whose hosts include `host`. */
-  meshVs(host: string): KObject | undefined {
-    const hits = this.mesh.virtualServices.filter((vs) => {
-      const gws: string[] = vs.spec?.gateways ?? ['mesh'];
-      if (!gws.includes('mesh')) return false;
-      return (vs.spec?.hosts ?? []).some((h: string) =>
-        hostMatches(resolveHost(String(h), vs.metadata.namespace ?? 'default'), host),
-      );
-    });
-    if (hits.length > 1)
-      this.warn(
-        `VirtualServices ${hits.map((v) => `${v.metadata.namespace}/${v.metadata.name}`).join(', ')} ` +
-          `all route ${host}: the lab uses the first`,
-      );
-    return hits[0];
-  }
-
-  sidecarVhosts(): VHost[] {
-    const out: VHost[] = [];
-    const seen = new Set<string>();
-    const services = [...this.mesh.services.values()].sort((a, b) => a.host.localeCompare(b.host));
-    for (const svc of services) {
-      const vs = this.meshVs(svc.host);
-      // a Host header without a port (the original port is lost in the redirect): port 80, else the lowest
-      const sorted = [...svc.ports].sort((a, b) => a.number - b.number);
-      const bare = (sorted.find((p) => p.number === 80) ?? sorted[0])?.number;
-      for (const p of sorted) {
-        if (!/^(http|http2|grpc|tcp)/i.test(p.protocol) && !/^(http|http2|grpc)/i.test(p.name)) {
-          this.warn(`${svc.host}:${p.number}: protocol ${p.protocol} is proxied as HTTP by the lab data plane`);
-        }
-        const keys: string[] = [];
-        for (const a of [...aliases(svc, this.proxy.namespace), ...svc.vips]) {
-          for (const k of p.number === bare ? [`${a}:${p.number}`, a] : [`${a}:${p.number}`]) {
-            if (!seen.has(k)) {
-              seen.add(k);
-              keys.push(k);
-            }
-          }
-        }
-        const routes = vs
-          ? this.httpRoutes(vs, p.number)
-          : [
-              {
-                matches: null,
-                dests: [{ cluster: this.cluster(svc.host, p.number, undefined, svc.host), weight: 100 }],
-                what: `${svc.host}:${p.number} (no VirtualService)`,
-              },
-            ];
-        out.push({
-          id: `vh${out.length + 1}`,
-          keys,
-          regexKeys: [],
-          routes,
-          label:
-            `${svc.host}:${p.number}` +
-            `${vs ? ` via VirtualService ${vs.metadata.namespace}/${vs.metadata.name}` : ''}`,
-        });
-      }
-    }
-    return out;
-  }
-
-  gatewayVhosts(): { vhosts: VHost[]; ports: number[] } {
-    const labels = this.proxy.labels ?? {};
-    const vhosts: VHost[] = [];
-    const ports = new Set<number>();
-    for (const gw of this.mesh.gateways) {
-      const gns = gw.metadata.namespace ?? 'default';
-      const sel = gw.spec?.selector as Record<string, string> | undefined;
-      if (sel && !selects(sel, labels)) continue;
-      for (const server of (gw.spec?.servers ?? []) as Untyped[]) {
-        const port = Number(server?.port?.number);
-        const proto = String(server?.port?.protocol ?? 'HTTP').toUpperCase();
-        if (!Number.isInteger(port)) continue;
-        if (!['HTTP', 'HTTP2', 'GRPC'].includes(proto)) {
-          this.warn(
-            `Gateway ${gns}/${gw.metadata.name} port ${port}: ` +
-              `protocol ${proto} is not served by the lab gateway (HTTP only)`,
-          );
-          continue;
-        }
-        if (server?.tls)
-          this.warn(`Gateway ${gns}/${gw.metadata.name} port ${port}: tls is ignored by the lab gateway`);
-        ports.add(port);
-        const gwHosts: string[] = (server?.hosts ?? ['*']).map((h: string) => stripNsPrefix(String(h)).toLowerCase());
-        const bound = this.mesh.virtualServices.filter((vs) =>
-          (vs.spec?.gateways ?? []).some(
-            (g: string) =>
-              g === `${gns}/${gw.metadata.name}` ||
-              (g === gw.metadata.name && (vs.metadata.namespace ?? 'default') === gns),
-          ),
-        );
-        for (const vs of bound) {
-          const vsNs = vs.metadata.namespace ?? 'default';
-          const hosts: string[] = (vs.spec?.hosts ?? []).map((h: string) =>
-            String(h) === '*' ? '*' : resolveHost(String(h), vsNs),
-          );
-          const served = hosts.filter((h) => gwHosts.some((g) => hostMatches(g, h) || hostMatches(h, g)));
-          if (!served.length) {
-            this.warn(
-              `VirtualService ${vsNs}/${vs.metadata.name}: none of its hosts ` +
-                `is served by Gateway ${gns}/${gw.metadata.name} port ${port}`,
-            );
-            continue;
-          }
-          const routes = this.httpRoutes(vs, port);
-          const regexKeys = served.map(
-            (h) =>
-              `^${port}\\t` +
-              `${h === '*' ? '' : h.startsWith('*.') ? `[^\\t]*${reEscape(h.slice(1))}$` : `${reEscape(h)}$`}`,
-          );
-          vhosts.push({
-            id: `vh${vhosts.length + 1}`,
-            keys: [],
-            regexKeys,
-            routes,
-            label:
-              `${gns}/${gw.metadata.name}:${port} ${served.join(',')} ` +
-              `via VirtualService ${vsNs}/${vs.metadata.name}`,
-          });
-        }
-      }
-    }
-    // specific hosts before wildcards, as Envoy picks the most specific virtual host
-    const spec = (v: VHost) => Math.max(...v.regexKeys.map((k) => (k.endsWith('\\t') ? 0 : k.includes('[^') ? 1 : 2)));
-    vhosts.sort((a, b) => spec(b) - spec(a));
-    return { vhosts, ports: [...ports].sort((a, b) => a - b) };
-  }
 }
 
 // ---- rendering -------------------------------------------------------------------------------
@@ -403,29 +80,29 @@ function percent(weights: number[]): string[] {
 export function renderProxyConfig(mesh: Mesh, proxy: ProxySpec): ProxyConfig {
   const b = new Builder(mesh, proxy);
   const dir = proxy.dir.replace(/\/+$/, '');
-  let vhosts: VHost[];
-  let listen: number[];
-  let gatewayPorts: number[] = [];
   const inbound = [...new Set(proxy.inboundPorts ?? [])].sort((a, c) => a - c);
-  if (proxy.kind === 'gateway') {
-    const g = b.gatewayVhosts();
-    vhosts = g.vhosts;
-    gatewayPorts = g.ports;
-    listen = [...gatewayPorts, GATEWAY_HEALTH_PORT];
-  } else {
-    vhosts = b.sidecarVhosts();
-    listen = [OUTBOUND_PORT, INBOUND_PORT];
-  }
-  const headers = [
-    ...new Set(
-      vhosts.flatMap((v) =>
-        v.routes.flatMap((r) => (r.matches ?? []).flatMap((m) => Object.keys(m.headers).map((h) => h.toLowerCase()))),
-      ),
-    ),
-  ].sort();
-  const useMethod = vhosts.some((v) => v.routes.some((r) => (r.matches ?? []).some((m) => m.method)));
-
+  const g = proxy.kind === 'gateway' ? b.gatewayVhosts() : { vhosts: b.sidecarVhosts(), ports: [] };
+  const { vhosts, ports: gatewayPorts } = g;
+  const listen = proxy.kind === 'gateway' ? [...gatewayPorts, GATEWAY_HEALTH_PORT] : [OUTBOUND_PORT, INBOUND_PORT];
   const L: string[] = [];
+  const I = (s = '') => L.push(s ? `  ${s}` : '');
+  renderHttpSettings(L, I, proxy, dir);
+  const routes = renderRouteTables(vhosts, I);
+  const empty = renderUpstreams(b, inbound, I);
+  // empty clusters answer like Envoy: 503 no healthy upstream
+  const fix = (s: string) => (empty.some((e) => s.endsWith(` ${e};`)) ? s.replace(/ [^ ]+;$/, ' blackhole;') : s);
+  for (const s of routes.splits) L.push(fix(s));
+  I();
+  renderRouteMaps(proxy, vhosts, routes, fix, L, I);
+  renderServers(proxy, gatewayPorts, inbound, L, I);
+  L.push('}', '');
+  return { text: L.join('\n'), listen, warnings: [...mesh.warnings, ...b.warnings] };
+}
+
+type Line = (s?: string) => void;
+
+/** The config's head: user, pid, logs, and the http block's settings. */
+function renderHttpSettings(L: string[], I: Line, proxy: ProxySpec, dir: string): void {
   L.push(`# generated by meshbook lab (lab/cluster/nginx.ts) for ${proxy.id}: rewritten on every change, do not edit`);
   if (proxy.user) L.push(`user ${proxy.user};`);
   L.push(
@@ -436,7 +113,6 @@ export function renderProxyConfig(mesh: Mesh, proxy: ProxySpec): ProxyConfig {
     '',
     'http {',
   );
-  const I = (s = '') => L.push(s ? `  ${s}` : '');
   I(proxy.accessLog ? `access_log ${dir}/access.log;` : 'access_log off;');
   I('default_type text/plain;');
   for (const t of ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) I(`${t}_temp_path ${dir}/${t}_temp;`);
@@ -452,8 +128,26 @@ export function renderProxyConfig(mesh: Mesh, proxy: ProxySpec): ProxyConfig {
   I('map_hash_bucket_size 256;');
   I('map_hash_max_size 8192;');
   I();
+}
 
-  // routes -> one map (first match wins), weighted routes -> split_clients
+interface RouteTables {
+  headers: string[];
+  useMethod: boolean;
+  routeEntries: string[];
+  upstreamOf: string[];
+  splits: string[];
+}
+
+/** Routes -> one map (first match wins) and, for weighted routes, split_clients. */
+function renderRouteTables(vhosts: VHost[], I: Line): RouteTables {
+  const headers = [
+    ...new Set(
+      vhosts.flatMap((v) =>
+        v.routes.flatMap((r) => (r.matches ?? []).flatMap((m) => Object.keys(m.headers).map((h) => h.toLowerCase()))),
+      ),
+    ),
+  ].sort();
+  const useMethod = vhosts.some((v) => v.routes.some((r) => (r.matches ?? []).some((m) => m.method)));
   const routeEntries: string[] = [];
   const upstreamOf: string[] = [];
   const splits: string[] = [];
@@ -477,8 +171,11 @@ export function renderProxyConfig(mesh: Mesh, proxy: ProxySpec): ProxyConfig {
     });
   }
   I();
+  return { headers, useMethod, routeEntries, upstreamOf, splits };
+}
 
-  // upstreams
+/** One upstream per cluster with endpoints, the blackhole, the inbound ports; returns the empty clusters. */
+function renderUpstreams(b: Builder, inbound: number[], I: Line): string[] {
   const clusters = [...b.clusters.values()].sort((a, c) => a.name.localeCompare(c.name));
   for (const c of clusters) {
     if (!c.servers.length) continue;
@@ -490,13 +187,18 @@ export function renderProxyConfig(mesh: Mesh, proxy: ProxySpec): ProxyConfig {
   I(`upstream blackhole { server 127.0.0.1:${BLACKHOLE_PORT}; }`);
   for (const p of inbound) I(`upstream inbound_${p} { server 127.0.0.1:${p} max_fails=0; keepalive 16; }`);
   I();
-  // empty clusters answer like Envoy: 503 no healthy upstream
-  const empty = clusters.filter((c) => !c.servers.length).map((c) => c.name);
-  const fix = (s: string) => (empty.some((e) => s.endsWith(` ${e};`)) ? s.replace(/ [^ ]+;$/, ' blackhole;') : s);
-  for (const s of splits) L.push(fix(s));
-  I();
+  return clusters.filter((c) => !c.servers.length).map((c) => c.name);
+}
 
-  // the vhost of a request
+/** The maps a request goes through: its vhost, then its route, then the route's upstream. */
+function renderRouteMaps(
+  proxy: ProxySpec,
+  vhosts: VHost[],
+  t: RouteTables,
+  fix: (s: string) => string,
+  L: string[],
+  I: Line,
+): void {
   if (proxy.kind === 'gateway') {
     I('map "$server_port\\t$host" $lab_vh {');
     for (const v of vhosts) for (const k of v.regexKeys) I(`  ${q(`~${k}`)} ${v.id};`);
@@ -506,17 +208,22 @@ export function renderProxyConfig(mesh: Mesh, proxy: ProxySpec): ProxyConfig {
   }
   I('  default "";');
   I('}');
-  const source = ['$lab_vh', '$uri', ...(useMethod ? ['$request_method'] : []), ...headers.map(headerVar)].join('\\t');
+  const source = ['$lab_vh', '$uri', ...(t.useMethod ? ['$request_method'] : []), ...t.headers.map(headerVar)].join(
+    '\\t',
+  );
   I(`map "${source}" $lab_route {`);
-  for (const e of routeEntries) L.push(e);
+  for (const e of t.routeEntries) L.push(e);
   I('  default "";');
   I('}');
   I('map $lab_route $lab_upstream {');
-  for (const e of upstreamOf) L.push(fix(e));
+  for (const e of t.upstreamOf) L.push(fix(e));
   I('  default "";');
   I('}');
   I();
+}
 
+/** The listeners: the gateway's ports and health, or a sidecar's outbound and inbound. */
+function renderServers(proxy: ProxySpec, gatewayPorts: number[], inbound: number[], L: string[], I: Line): void {
   const proxyLocation = (noVhost: string) => [
     '    location / {',
     `      if ($lab_vh = "") { return ${noVhost}; }`,
@@ -552,6 +259,4 @@ export function renderProxyConfig(mesh: Mesh, proxy: ProxySpec): ProxyConfig {
     I('}');
   }
   I(`server { listen 127.0.0.1:${BLACKHOLE_PORT}; location / { return 503 "no healthy upstream\\n"; } }`);
-  L.push('}', '');
-  return { text: L.join('\n'), listen, warnings: [...mesh.warnings, ...b.warnings] };
 }
