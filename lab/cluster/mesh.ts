@@ -6,7 +6,6 @@
 // one host per service (`<svc>.<ns>.svc.cluster.local` or the ServiceEntry's host); a
 // Service and a ServiceEntry with the same host merge (ASM's AddVmAppToMesh makes both).
 // VirtualServices, DestinationRules and Gateways are kept with their hosts resolved.
-// shape: buildMesh is over 80 lines (one pass over the objects, kind by kind); per-kind split deferred (time)
 import { deepEqual, isObj, selects, type KObject } from './kinds.ts';
 import type { Untyped } from '../../scripts/engine/untyped.ts';
 
@@ -112,144 +111,13 @@ export function buildMesh(input: MeshInput): Mesh {
   const warnings: string[] = [];
   const services = new Map<string, MeshService>();
   const readyPods = input.pods.filter((p) => p.ready);
-
-  // Kubernetes Services
   for (const svc of ofKind(input.objects, 'Service', '')) {
-    const ns = nsOf(svc);
-    const host = `${svc.metadata.name}.${ns}.${CLUSTER_DOMAIN}`;
-    const spec = svc.spec ?? {};
-    const cip =
-      typeof spec.clusterIP === 'string' && spec.clusterIP !== 'None' && spec.clusterIP ? spec.clusterIP : undefined;
-    const ports: ServicePort[] = (spec.ports ?? []).map((p: Untyped) => ({
-      number: Number(p.port),
-      name: String(p.name ?? `port-${p.port}`),
-      protocol: String(p.protocol ?? 'TCP'),
-    }));
-    const selector =
-      isObj(spec.selector) && Object.keys(spec.selector).length ? (spec.selector as Record<string, string>) : undefined;
-    const endpoints: Endpoint[] = [];
-    const kubePorts = (spec.ports ?? []).map((p: Untyped) => ({
-      port: Number(p.port),
-      name: String(p.name ?? ''),
-      protocol: String(p.protocol ?? 'TCP'),
-      endpoints: [] as string[],
-      ...(Number.isInteger(Number(p.nodePort)) && p.nodePort ? { nodePort: Number(p.nodePort) } : {}),
-    }));
-    const lbIps = ((svc.status?.loadBalancer?.ingress ?? []) as Untyped[])
-      .map((i) => i?.ip)
-      .filter((ip): ip is string => typeof ip === 'string');
-    if (selector) {
-      for (const pod of readyPods.filter((p) => p.namespace === ns && selects(selector, p.labels))) {
-        const map: Record<number, number> = {};
-        (spec.ports ?? []).forEach((p: Untyped, i: number) => {
-          const tp = podPort(pod, p.targetPort, Number(p.port));
-          if (tp !== undefined) {
-            map[Number(p.port)] = tp;
-            kubePorts[i].endpoints.push(`${pod.ip}:${tp}`);
-          }
-        });
-        endpoints.push({ address: pod.ip, labels: pod.labels, ports: map, source: `pod/${ns}/${pod.name}` });
-      }
-    }
-    services.set(host, {
-      host,
-      namespace: ns,
-      shortName: svc.metadata.name,
-      vips: cip ? [cip] : [],
-      ports,
-      endpoints,
-      kube: {
-        name: svc.metadata.name,
-        clusterIP: cip,
-        ports: kubePorts,
-        ...(lbIps.length ? { loadBalancerIPs: lbIps } : {}),
-      },
-    });
+    const s = kubeService(svc, readyPods);
+    services.set(s.host, s);
   }
-
-  // ServiceEntries (+ WorkloadEntries and pods their workloadSelector picks)
   const workloadEntries = ofKind(input.objects, 'WorkloadEntry', 'networking.istio.io');
   const serviceEntries = ofKind(input.objects, 'ServiceEntry', 'networking.istio.io');
-  for (const se of serviceEntries) {
-    const ns = nsOf(se);
-    const spec = se.spec ?? {};
-    const sePorts: Array<{ number: number; name: string; protocol: string; targetPort?: number }> = (
-      spec.ports ?? []
-    ).map((p: Untyped) => ({
-      number: Number(p.number),
-      name: String(p.name ?? `port-${p.number}`),
-      protocol: String(p.protocol ?? 'TCP'),
-      targetPort: p.targetPort === undefined ? undefined : Number(p.targetPort),
-    }));
-    const eps: Endpoint[] = [];
-    const addEp = (
-      address: string,
-      labels: Record<string, string>,
-      named: Record<string, unknown> | undefined,
-      source: string,
-    ) => {
-      const map: Record<number, number> = {};
-      for (const p of sePorts) map[p.number] = Number(named?.[p.name] ?? p.targetPort ?? p.number);
-      eps.push({ address, labels, ports: map, source });
-    };
-    const sel = spec.workloadSelector?.labels as Record<string, string> | undefined;
-    if (sel) {
-      for (const we of workloadEntries.filter((w) => nsOf(w) === ns && selects(sel, w.spec?.labels))) {
-        if (typeof we.spec?.address === 'string')
-          addEp(we.spec.address, we.spec.labels ?? {}, we.spec.ports, `workloadentry/${ns}/${we.metadata.name}`);
-      }
-      for (const pod of readyPods.filter((p) => p.namespace === ns && selects(sel, p.labels)))
-        addEp(pod.ip, pod.labels, undefined, `pod/${ns}/${pod.name}`);
-      if (spec.endpoints?.length)
-        warnings.push(
-          `ServiceEntry ${ns}/${se.metadata.name}: endpoints are ignored when workloadSelector is set (as in Istio)`,
-        );
-    } else {
-      for (const e of spec.endpoints ?? [])
-        if (typeof e.address === 'string')
-          addEp(e.address, e.labels ?? {}, e.ports, `serviceentry/${ns}/${se.metadata.name}`);
-    }
-    if (spec.resolution === 'DNS' && !sel && !(spec.endpoints ?? []).length) {
-      warnings.push(
-        `ServiceEntry ${ns}/${se.metadata.name}: resolution DNS without ` +
-          `endpoints needs a DNS server; the lab has none, so it has no endpoints`,
-      );
-    }
-    const addresses: string[] = (spec.addresses ?? []).filter(
-      (a: unknown) => typeof a === 'string' && !a.includes('/'),
-    );
-    for (const rawHost of spec.hosts ?? []) {
-      const host = String(rawHost).toLowerCase();
-      if (host.startsWith('*')) {
-        warnings.push(
-          `ServiceEntry ${ns}/${se.metadata.name}: wildcard host ${host} is not routed by the lab data plane`,
-        );
-        continue;
-      }
-      const cur = services.get(host);
-      if (cur) {
-        // a Service and a ServiceEntry of the same host: one service, endpoints of both
-        for (const p of sePorts)
-          if (!cur.ports.some((x) => x.number === p.number))
-            cur.ports.push({ number: p.number, name: p.name, protocol: p.protocol });
-        for (const e of eps)
-          if (!cur.endpoints.some((x) => x.address === e.address && deepEqual(x.ports, e.ports))) cur.endpoints.push(e);
-        for (const a of addresses) if (!cur.vips.includes(a)) cur.vips.push(a);
-        continue;
-      }
-      const m = new RegExp(`^([a-z0-9-]+)\\.([a-z0-9-]+)\\.${CLUSTER_DOMAIN.replace(/\./g, '\\.')}$`).exec(host);
-      const auto = input.autoVips?.[host];
-      services.set(host, {
-        host,
-        namespace: ns,
-        shortName: m && m[2] === ns ? m[1] : undefined,
-        vips: addresses.length ? addresses : auto ? [auto] : [],
-        ports: sePorts.map((p) => ({ number: p.number, name: p.name, protocol: p.protocol })),
-        endpoints: [...eps],
-      });
-    }
-  }
-
+  for (const se of serviceEntries) addServiceEntry(se, workloadEntries, readyPods, input.autoVips, services, warnings);
   return {
     services,
     virtualServices: ofKind(input.objects, 'VirtualService', 'networking.istio.io'),
@@ -260,6 +128,161 @@ export function buildMesh(input: MeshInput): Mesh {
     pods: input.pods,
     warnings,
   };
+}
+
+/** A Kubernetes Service: its host, ClusterIP, ports, the ready pods its selector picks (per port the target). */
+function kubeService(svc: KObject, readyPods: PodInfo[]): MeshService {
+  const ns = nsOf(svc);
+  const host = `${svc.metadata.name}.${ns}.${CLUSTER_DOMAIN}`;
+  const spec = svc.spec ?? {};
+  const cip =
+    typeof spec.clusterIP === 'string' && spec.clusterIP !== 'None' && spec.clusterIP ? spec.clusterIP : undefined;
+  const ports: ServicePort[] = (spec.ports ?? []).map((p: Untyped) => ({
+    number: Number(p.port),
+    name: String(p.name ?? `port-${p.port}`),
+    protocol: String(p.protocol ?? 'TCP'),
+  }));
+  const selector =
+    isObj(spec.selector) && Object.keys(spec.selector).length ? (spec.selector as Record<string, string>) : undefined;
+  const endpoints: Endpoint[] = [];
+  const kubePorts = (spec.ports ?? []).map((p: Untyped) => ({
+    port: Number(p.port),
+    name: String(p.name ?? ''),
+    protocol: String(p.protocol ?? 'TCP'),
+    endpoints: [] as string[],
+    ...(Number.isInteger(Number(p.nodePort)) && p.nodePort ? { nodePort: Number(p.nodePort) } : {}),
+  }));
+  const lbIps = ((svc.status?.loadBalancer?.ingress ?? []) as Untyped[])
+    .map((i) => i?.ip)
+    .filter((ip): ip is string => typeof ip === 'string');
+  if (selector) {
+    for (const pod of readyPods.filter((p) => p.namespace === ns && selects(selector, p.labels))) {
+      const map: Record<number, number> = {};
+      (spec.ports ?? []).forEach((p: Untyped, i: number) => {
+        const tp = podPort(pod, p.targetPort, Number(p.port));
+        if (tp !== undefined) {
+          map[Number(p.port)] = tp;
+          kubePorts[i].endpoints.push(`${pod.ip}:${tp}`);
+        }
+      });
+      endpoints.push({ address: pod.ip, labels: pod.labels, ports: map, source: `pod/${ns}/${pod.name}` });
+    }
+  }
+  return {
+    host,
+    namespace: ns,
+    shortName: svc.metadata.name,
+    vips: cip ? [cip] : [],
+    ports,
+    endpoints,
+    kube: {
+      name: svc.metadata.name,
+      clusterIP: cip,
+      ports: kubePorts,
+      ...(lbIps.length ? { loadBalancerIPs: lbIps } : {}),
+    },
+  };
+}
+
+/** The endpoints of a ServiceEntry: the WorkloadEntries and pods its workloadSelector picks, else its endpoints. */
+function serviceEntryEndpoints(
+  se: KObject,
+  sePorts: Array<{ number: number; name: string; protocol: string; targetPort?: number }>,
+  workloadEntries: KObject[],
+  readyPods: PodInfo[],
+  warnings: string[],
+): Endpoint[] {
+  const ns = nsOf(se);
+  const spec = se.spec ?? {};
+  const eps: Endpoint[] = [];
+  const addEp = (
+    address: string,
+    labels: Record<string, string>,
+    named: Record<string, unknown> | undefined,
+    source: string,
+  ) => {
+    const map: Record<number, number> = {};
+    for (const p of sePorts) map[p.number] = Number(named?.[p.name] ?? p.targetPort ?? p.number);
+    eps.push({ address, labels, ports: map, source });
+  };
+  const sel = spec.workloadSelector?.labels as Record<string, string> | undefined;
+  if (sel) {
+    for (const we of workloadEntries.filter((w) => nsOf(w) === ns && selects(sel, w.spec?.labels))) {
+      if (typeof we.spec?.address === 'string')
+        addEp(we.spec.address, we.spec.labels ?? {}, we.spec.ports, `workloadentry/${ns}/${we.metadata.name}`);
+    }
+    for (const pod of readyPods.filter((p) => p.namespace === ns && selects(sel, p.labels)))
+      addEp(pod.ip, pod.labels, undefined, `pod/${ns}/${pod.name}`);
+    if (spec.endpoints?.length)
+      warnings.push(
+        `ServiceEntry ${ns}/${se.metadata.name}: endpoints are ignored when workloadSelector is set (as in Istio)`,
+      );
+  } else {
+    for (const e of spec.endpoints ?? [])
+      if (typeof e.address === 'string')
+        addEp(e.address, e.labels ?? {}, e.ports, `serviceentry/${ns}/${se.metadata.name}`);
+  }
+  return eps;
+}
+
+/** A ServiceEntry's hosts as services (+ the WorkloadEntries and pods its workloadSelector picks);
+ *  a host a Service has too becomes one service with the endpoints of both. */
+function addServiceEntry(
+  se: KObject,
+  workloadEntries: KObject[],
+  readyPods: PodInfo[],
+  autoVips: MeshInput['autoVips'],
+  services: Map<string, MeshService>,
+  warnings: string[],
+): void {
+  const ns = nsOf(se);
+  const spec = se.spec ?? {};
+  const sePorts: Array<{ number: number; name: string; protocol: string; targetPort?: number }> = (
+    spec.ports ?? []
+  ).map((p: Untyped) => ({
+    number: Number(p.number),
+    name: String(p.name ?? `port-${p.number}`),
+    protocol: String(p.protocol ?? 'TCP'),
+    targetPort: p.targetPort === undefined ? undefined : Number(p.targetPort),
+  }));
+  const eps = serviceEntryEndpoints(se, sePorts, workloadEntries, readyPods, warnings);
+  if (spec.resolution === 'DNS' && !spec.workloadSelector?.labels && !(spec.endpoints ?? []).length) {
+    warnings.push(
+      `ServiceEntry ${ns}/${se.metadata.name}: resolution DNS without ` +
+        `endpoints needs a DNS server; the lab has none, so it has no endpoints`,
+    );
+  }
+  const addresses: string[] = (spec.addresses ?? []).filter((a: unknown) => typeof a === 'string' && !a.includes('/'));
+  for (const rawHost of spec.hosts ?? []) {
+    const host = String(rawHost).toLowerCase();
+    if (host.startsWith('*')) {
+      warnings.push(
+        `ServiceEntry ${ns}/${se.metadata.name}: wildcard host ${host} is not routed by the lab data plane`,
+      );
+      continue;
+    }
+    const cur = services.get(host);
+    if (cur) {
+      // a Service and a ServiceEntry of the same host: one service, endpoints of both
+      for (const p of sePorts)
+        if (!cur.ports.some((x) => x.number === p.number))
+          cur.ports.push({ number: p.number, name: p.name, protocol: p.protocol });
+      for (const e of eps)
+        if (!cur.endpoints.some((x) => x.address === e.address && deepEqual(x.ports, e.ports))) cur.endpoints.push(e);
+      for (const a of addresses) if (!cur.vips.includes(a)) cur.vips.push(a);
+      continue;
+    }
+    const m = new RegExp(`^([a-z0-9-]+)\\.([a-z0-9-]+)\\.${CLUSTER_DOMAIN.replace(/\./g, '\\.')}$`).exec(host);
+    const auto = autoVips?.[host];
+    services.set(host, {
+      host,
+      namespace: ns,
+      shortName: m && m[2] === ns ? m[1] : undefined,
+      vips: addresses.length ? addresses : auto ? [auto] : [],
+      ports: sePorts.map((p) => ({ number: p.number, name: p.name, protocol: p.protocol })),
+      endpoints: [...eps],
+    });
+  }
 }
 
 /** ServiceEntry hosts that need a lab VIP (no addresses, no Service of the same host). */
