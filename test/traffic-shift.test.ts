@@ -484,8 +484,9 @@ test('matrix past the width (30 VMs x 30 targets): per source its count and only
     targets.map((target) => ({ source: s, target, ok: !(s === 'vm7' && target.startsWith('vm9 ')), detail: 'x' })),
   );
   const lines = renderMatrix(results, 'pod <-> VM', 120);
-  t.is(lines[0], 'pod <-> VM: 899 of 900 ok');
-  t.is(lines.length, 1 + 30 + 1, 'one line per source and a note per failure only');
+  t.is(lines[0], 'pod <-> VM: 899 of 900 ok (per source, the targets that failed)');
+  t.is(lines.length, 1 + 30 + 1 + 1, 'one line per source, a note per failure only, and what was left out');
+  t.is(lines[32], '(899 ok answers not listed)');
   t.is(lines[7], '  vm7: 29 of 30 ok; failed: vm9 192.168.0.18:8001 [189]');
   t.is(lines[8], '  vm8: 30 of 30 ok');
   t.regex(lines[31], /^\[189\] vm7 -> vm9 192\.168\.0\.18:8001: FAILED: x$/);

@@ -15,6 +15,9 @@ const oneLine = (s: string) => s.replace(/\s+/g, ' ').trim();
 const clip = (s: string, n = MAX_DETAIL) => (s.length > n ? `${s.slice(0, n - 3)}...` : s);
 
 /** Text lines: a header, one row per source, then a numbered footnote per probed cell. */
+/** Past this many cells, only the failed cells' answers are listed. */
+const MAX_NOTES = 30;
+
 export function renderMatrix(
   results: Probe[],
   title = 'reachability',
@@ -52,10 +55,14 @@ export function renderMatrix(
     );
     return [head, row(corner, targets), ...grid, ...notes];
   }
+  // a fleet's matrix: every answer of a few cells is evidence; past that, the failures only
+  const shown = cells.size <= MAX_NOTES ? notes : notes.filter((_n, i) => failed.has(i + 1));
+  const hidden = notes.length - shown.length;
   return [
-    head.replace(' (rows: source, columns: target)', ''),
+    `${head.replace(' (rows: source, columns: target)', '')} (per source, the targets that failed)`,
     ...compactRows(sources, targets, cells),
-    ...notes.filter((_n, i) => failed.has(i + 1)),
+    ...shown,
+    ...(hidden ? [`(${hidden} ok answers not listed)`] : []),
   ];
 }
 
