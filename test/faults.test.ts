@@ -248,8 +248,9 @@ test.serial(
       t.is(status(rep, '01-mark', 'vm3'), 'changed');
       t.is(status(rep, '02-slow', 'vm3'), 'failed');
       t.is(status(rep, '03-after', 'vm3'), 'skipped');
-      // keepalives every 2 s (connect timeout 3 s), three missed: well before the 60 s command limit
-      t.true(doneAt.vm3 - faultAt() < 11_000, `vm3 failed ${doneAt.vm3 - faultAt()} ms after its traffic was dropped`);
+      // keepalives every 2 s (connect timeout 3 s), three missed: 6-8 s, well before the 60 s command
+      // limit; 15 s leaves room for a loaded 2-core machine (11.1 s was seen with other labs running)
+      t.true(doneAt.vm3 - faultAt() < 15_000, `vm3 failed ${doneAt.vm3 - faultAt()} ms after its traffic was dropped`);
       t.true(elapsed < 30_000, `the run took ${elapsed} ms`);
       for (const h of ['vm1', 'vm2', 'vm4']) t.is(status(rep, '03-after', h), 'changed', h);
       const lines = failuresSummary(rep);
