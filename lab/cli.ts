@@ -247,7 +247,12 @@ export function registerLab(program: Command): void {
         'no lab cluster (node namespace at .100, ingress gateway, pods, NGINX sidecars); removes an existing one',
       )
       .option('--service-cidr <cidr>', "the cluster's Service CIDR (default 172.19.0.0/20)")
-      .option('--pod-cidr <cidr>', "the cluster's pod CIDR (default 172.18.0.0/16)"),
+      .option('--pod-cidr <cidr>', "the cluster's pod CIDR (default 172.18.0.0/16)")
+      .option(
+        '--docker-vms <n>',
+        'how many VMs (the first N) get their own Docker daemon with the lab images (default 10; 0: none)',
+        intArg,
+      ),
   ).action(
     async (
       flags: CommonFlags & {
@@ -258,6 +263,7 @@ export function registerLab(program: Command): void {
         cluster?: boolean;
         serviceCidr?: string;
         podCidr?: string;
+        dockerVms?: number;
       },
       cmd: Command,
     ) => {
@@ -279,6 +285,7 @@ export function registerLab(program: Command): void {
           cluster: flags.cluster !== false,
           serviceCidr: flags.serviceCidr,
           podCidr: flags.podCidr,
+          dockerVms: flags.dockerVms,
           onProgress: (m) => {
             if (spinner) spinner.text = `lab up: ${m}`;
           },
@@ -302,6 +309,7 @@ export function registerLab(program: Command): void {
           : removed)
           console.log(`cluster: ${p}`);
         for (const p of [...(r.cluster?.notInLab ?? []), ...(r.cluster?.problems ?? [])]) console.log(`cluster: ${p}`);
+        for (const l of (await import('./docker/lab.ts')).dockerLines(r.docker, r.state.vms.length)) console.log(l);
         process.stdout.write(formatStatus(await (await vms()).labStatus(labOpts(flags))));
         console.log(`ssh: ip netns exec ${r.cfg.wsNetns} ssh -F ${r.cfg.sshConfigFile} vm1`);
       });
