@@ -33,7 +33,7 @@ const ISTIO_IPTABLES = path.join(REPO_ROOT, 'vm', 'istio-iptables.sh');
 const NODE = process.execPath;
 const PATH_ENV = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 /** bumped when the image layout changes, so an old build is not reused */
-const LAYOUT = 1;
+const LAYOUT = 2;
 
 export interface LabImage {
   ref: string;
@@ -128,6 +128,8 @@ async function layers(work: string): Promise<Layer[]> {
       files: [...proxyLibs, ...extDir],
       extra: [
         [bash, '/bin/bash'],
+        ['/usr/bin/tail', '/usr/bin/tail'],
+        ['/usr/bin/cat', '/usr/bin/cat'],
         [xtables, '/usr/sbin/xtables-nft-multi'],
         [PROXY_APP, '/lab/proxy-stand-in.mjs'],
         [ISTIO_IPTABLES, '/lab/istio-iptables.sh'],
