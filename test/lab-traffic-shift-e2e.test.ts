@@ -66,14 +66,9 @@ test.serial('lab up, cold rebuild, warm re-run: the article runs for real and th
   const matrix = stepOf(cold.rep, '12-pod-vm-checks').cluster;
   t.is(matrix.status, 'ok');
   t.true(matrix.lines.includes('pod <-> VM: 5 of 5 ok'), matrix.lines.join('\n'));
-  // the whole chain: hello1 pod -> hello1-svc -> (ingress-less) hello2 on a VM -> hello3 pod
-  t.true(
-    matrix.lines.some((l) =>
-      /hello1-svc:8004: ok: Hello eric\(172\.18\.[0-9.]+\)<-(Hello|Bonjour|Hola) eric\(192\.168\.0\.25[0-2]\)<-Hello eric\(172\.18\./.test(
-        l,
-      ),
-    ),
-  );
+  // the whole chain from the hello1 pod (each VM, hello2-svc, hello1-svc -> VM -> hello3): the
+  // matrix lists only failed targets, so every check of the row passed
+  t.true(matrix.lines.includes('  hello1 pod: 5 of 5 ok'), matrix.lines.join('\n'));
   for (const vm of ['vm1', 'vm2', 'vm3']) t.is(stepOf(cold.rep, '11-vm-to-hello3')[vm].status, 'ok');
   // hello2 is the article's docker run, in each VM's own Docker daemon, from the lab's stand-in image
   for (const [vm, v] of [
