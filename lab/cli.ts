@@ -73,6 +73,7 @@ type UpFlags = CommonFlags & {
   cluster?: boolean;
   serviceCidr?: string;
   podCidr?: string;
+  dockerVms?: number;
 };
 type UpResult = Awaited<ReturnType<Awaited<ReturnType<typeof vms>>['labUp']>>;
 
@@ -95,6 +96,7 @@ async function sayLabUp(r: UpResult, spinner: Ora | null, flags: UpFlags): Promi
     : removed)
     console.log(`cluster: ${p}`);
   for (const p of [...(r.cluster?.notInLab ?? []), ...(r.cluster?.problems ?? [])]) console.log(`cluster: ${p}`);
+  for (const l of (await import('./docker/lab.ts')).dockerLines(r.docker, r.state.vms.length)) console.log(l);
   process.stdout.write(formatStatus(await (await vms()).labStatus(labOpts(flags))));
   console.log(`ssh: ip netns exec ${r.cfg.wsNetns} ssh -F ${r.cfg.sshConfigFile} vm1`);
 }
@@ -119,6 +121,7 @@ async function labUpAction(flags: UpFlags, cmd: Command): Promise<void> {
       cluster: flags.cluster !== false,
       serviceCidr: flags.serviceCidr,
       podCidr: flags.podCidr,
+      dockerVms: flags.dockerVms,
       onProgress: (m) => {
         if (spinner) spinner.text = `lab up: ${m}`;
       },
@@ -150,7 +153,12 @@ function registerLabUp(lab: Command): void {
         'no lab cluster (node namespace at .100, ingress gateway, pods, NGINX sidecars); removes an existing one',
       )
       .option('--service-cidr <cidr>', "the cluster's Service CIDR (default 172.19.0.0/20)")
-      .option('--pod-cidr <cidr>', "the cluster's pod CIDR (default 172.18.0.0/16)"),
+      .option('--pod-cidr <cidr>', "the cluster's pod CIDR (default 172.18.0.0/16)")
+      .option(
+        '--docker-vms <n>',
+        'how many VMs (the first N) get their own Docker daemon with the lab images (default 10; 0: none)',
+        intArg,
+      ),
   ).action(labUpAction);
 }
 

@@ -83,6 +83,11 @@ export interface LabUpOptions extends LabOptions {
   serviceCidr?: string;
   /** The cluster's pod CIDR (default 172.18.0.0/16: the lab env's POD_CIDR). */
   podCidr?: string;
+  /**
+   * How many VMs (the first N) get a Docker daemon (lab/docker/): default DEFAULT_DOCKER_VMS;
+   * 0 for none. VMs beyond run hello2 as a process (inventory runtime: process).
+   */
+  dockerVms?: number;
 }
 
 export interface LabConfig {

@@ -2,6 +2,7 @@
 import { existsSync, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { resolveConfig, type LabConfig, type LabOptions } from './config.ts';
+import { removeCgroups } from './docker/lab.ts';
 import { preflight } from './preflight.ts';
 import { isGenerated, lock, readState, removeStateDir, type CreatedDir } from './state.ts';
 import { deleteNetns, killNetnsProcesses, netnsWithPrefix, statExists } from './sys.ts';
@@ -24,6 +25,9 @@ export async function teardown(cfg: LabConfig, createdDir?: CreatedDir): Promise
   ].filter((n) => n.startsWith(`${cfg.prefix}-`));
   const present = names.filter((n) => statExists(path.join('/run/netns', n)));
   const processes = await killNetnsProcesses(present);
+  // the VMs' Docker daemons died with their VMs (their mounts with the VMs' mount
+  // namespaces); what they made outside a VM is their cgroups
+  await removeCgroups(cfg);
   await deleteNetns(present);
   const files: string[] = [];
   for (const f of new Set([cfg.envFile, cfg.inventoryFile, state?.envFile, state?.inventoryFile])) {

@@ -7,6 +7,7 @@ import { HOST, REPO_ROOT, hostAddress, parseSubnet, type LabConfig, type VmSpec 
 import { formatIPv4 } from './ipv4.ts';
 import { DEFAULT_POD_CIDR, DEFAULT_SERVICE_CIDR, parseCidr } from './cluster/state.ts';
 import { STATUS_NODE_PORT } from './cluster/ingress-ports.ts';
+import { ASM_VM_PROXY_IMAGE, HELLO_IMAGE } from './docker/images.ts';
 
 /** The lab's stand-in Istio release (the lab env's ISTIO_DIR): see lab/istio-release/README.md. */
 export const LAB_ISTIO_RELEASE = path.join(REPO_ROOT, 'lab', 'istio-release');
@@ -84,6 +85,10 @@ export function labEnvValues({ cfg, secret, cluster, subnet, generation }: LabEn
     ['SERVICE_CIDR', a.serviceCidr],
     ['POD_CIDR', a.podCidr],
     ['ZIPKIN_IP', a.zipkin],
+    // the lab's stand-in images (lab/docker/images.ts), loaded into every VM's Docker daemon:
+    // the articles' docker commands with only the image changed
+    ['ASM_VM_PROXY_IMAGE', ASM_VM_PROXY_IMAGE],
+    ['HELLO_IMAGE', HELLO_IMAGE],
     // traffic-shift (article 4): HELLO_NS, not NS (NS above is the VMs' namespace);
     // VM_REGISTRATION=istio because MESH_ID above is set for asm-vm-proxy; HELLO3_IP stands
     // in for the clusterIP the cluster step reads (an address in SERVICE_CIDR)
@@ -145,7 +150,7 @@ export function renderLabEnv(inputs: LabEnvInputs): string {
 }
 
 /** The lab inventory in the product's inventory format (distro omitted: detection runs for real). */
-export function renderInventory(cfg: LabConfig, vms: VmSpec[]): string {
+export function renderInventory(cfg: LabConfig, vms: VmSpec[], docker: Set<string> = new Set()): string {
   const doc = new YAML.Document({
     netns: cfg.wsNetns,
     vms: vms.map((v) => ({
@@ -156,7 +161,8 @@ export function renderInventory(cfg: LabConfig, vms: VmSpec[]): string {
       identity: cfg.keyFile,
       privateIp: v.address,
       labels: { version: v.version },
-      runtime: 'process',
+      // docker: the VM has its own Docker daemon (lab/docker/); process: hello2 as a Node process
+      runtime: docker.has(v.name) ? 'docker' : 'process',
     })),
   });
   doc.commentBefore =

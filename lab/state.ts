@@ -11,6 +11,8 @@ export interface VmState extends VmSpec {
   holder?: ProcRef;
   /** the VM's PID 1: its sshd */
   sshd?: ProcRef;
+  /** the VM's Docker daemon (lab/docker/daemon.ts), when the lab gave it one */
+  dockerd?: ProcRef;
 }
 
 export interface CreatedDir {
@@ -75,6 +77,7 @@ export async function lock(cfg: LabConfig): Promise<() => Promise<void>> {
 /** What the lab keeps in its state dir: nothing else is ever removed from there. */
 const STATE_ENTRIES = new Set([
   'lab.json',
+  'docker',
   '.lock',
   'id_ed25519',
   'id_ed25519.pub',

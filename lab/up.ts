@@ -12,7 +12,7 @@
 //
 // `labUp` checks every input, takes the lock and converges in named steps (k3s install.sh
 // style): readPrevious, planLabVms, recordState, ensureSwitch, ensureWorkstation,
-// removeGoneVms, ensureVms, ensureCluster, writeOutputs.
+// removeGoneVms, ensureVms, ensureCluster, ensureDocker (lab/docker/), writeOutputs.
 import { existsSync, promises as fsp } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
@@ -34,6 +34,7 @@ import {
 import { clusterDown, clusterPreflight, clusterUp } from './cluster/lifecycle.ts';
 import { planCluster } from './cluster/state.ts';
 import { teardown } from './down.ts';
+import { dockerVmNames, ensureDocker, type DockerUpResult } from './docker/lab.ts';
 import { ensureClientKey, ensureSecret } from './keys.ts';
 import { renderInventory, renderKnownHosts, renderLabEnv, renderSshConfig } from './outputs.ts';
 import { preflight } from './preflight.ts';
@@ -71,6 +72,8 @@ export interface LabUpResult {
     notInLab: string[];
     removed: string[];
   };
+  /** the VMs' Docker daemons (lab/docker/): which VMs have one, started and loaded now */
+  docker: DockerUpResult;
 }
 
 type Progress = (m: string) => void;
@@ -169,8 +172,10 @@ async function converge(
   const { kept, created } = await ensureVms(cfg, opts, prev, state, { subnet, ports, clientPub }, progress);
   await saveState(cfg, state);
   const cluster = await ensureCluster(cfg, opts, prev, state, subnet, progress);
+  const docker = await ensureDocker(cfg, state, opts.dockerVms, progress);
+  await saveState(cfg, state);
   const wrote = await writeOutputs(cfg, prev, state, secret);
-  return { cfg, state, created, kept, removed, wrote, seconds: 0, cluster };
+  return { cfg, state, created, kept, removed, wrote, seconds: 0, cluster, docker };
 }
 
 /** read_previous: the lab's state, if any; a new lab inherits nothing of an earlier one. */
@@ -224,7 +229,10 @@ async function recordState(
     workstation: { netns: cfg.wsNetns, address: wsAddress },
     switch: { netns: cfg.switchNetns, bridge: BRIDGE },
     vms: [
-      ...plan.map((v) => ({ ...v, holder: prevByName.get(v.name)?.holder, sshd: prevByName.get(v.name)?.sshd })),
+      ...plan.map((v) => {
+        const p = prevByName.get(v.name);
+        return { ...v, holder: p?.holder, sshd: p?.sshd, dockerd: p?.dockerd };
+      }),
       // VMs about to be removed stay listed until they are gone
       ...(prev?.vms ?? []).filter((p) => !plan.some((v) => v.name === p.name)),
     ],
@@ -322,11 +330,12 @@ async function writeOutputs(cfg: LabConfig, prev: LabState | null, state: LabSta
   const known = await fsp.readFile(cfg.knownHostsFile, 'utf8').catch(() => '');
   // addresses no VM holds any more: their old keys go (a VM made there later has a new one)
   const forget = (prev?.vms ?? []).map((v) => v.address).filter((a) => !state.vms.some((v) => v.address === a));
+  const docker = dockerVmNames(state);
   const env = { cfg, secret, cluster: state.cluster, subnet: state.subnet, generation: state.generation };
   const outputs: Array<[string, string, number]> = [
     [cfg.knownHostsFile, renderKnownHosts(known, hostKeys, forget), 0o600],
     [cfg.sshConfigFile, renderSshConfig(cfg, state.vms), 0o600],
-    [cfg.inventoryFile, renderInventory(cfg, state.vms), 0o644],
+    [cfg.inventoryFile, renderInventory(cfg, state.vms, docker), 0o644],
     [cfg.envFile, renderLabEnv(env), 0o600],
   ];
   for (const [file, text, mode] of outputs) {

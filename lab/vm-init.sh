@@ -37,6 +37,26 @@ fi
 
 hostname "$name"
 
+# cgroups, as a booted VM has them (a container engine needs them): `ip netns exec` gave this
+# mount namespace a fresh /sys without the machine's cgroup mounts, so mount each hierarchy
+# this process belongs to (/proc/self/cgroup: the machine's v1 controllers and/or the v2
+# tree) again under /sys/fs/cgroup. The same hierarchies, not new ones: nothing changes on
+# the machine, and what a VM's daemon creates there lives under its own cgroup parent.
+if ! mountpoint -q /sys/fs/cgroup 2>/dev/null && [ -r /proc/self/cgroup ]; then
+  if grep -q '^0::' /proc/self/cgroup && [ "$(wc -l < /proc/self/cgroup)" -eq 1 ]; then
+    mount -t cgroup2 -o nosuid,nodev,noexec cgroup2 /sys/fs/cgroup
+  else
+    mount -t tmpfs -o mode=0755,nosuid,nodev,noexec "lab-$name-cgroup" /sys/fs/cgroup
+    while IFS=: read -r _ ctl _; do
+      case $ctl in
+        '') mkdir -p /sys/fs/cgroup/unified && mount -t cgroup2 -o nosuid,nodev,noexec cgroup2 /sys/fs/cgroup/unified ;;
+        name=*) d=${ctl#name=}; mkdir -p "/sys/fs/cgroup/$d" && mount -t cgroup -o "nosuid,nodev,noexec,none,$ctl" cgroup "/sys/fs/cgroup/$d" ;;
+        *) mkdir -p "/sys/fs/cgroup/$ctl" && mount -t cgroup -o "nosuid,nodev,noexec,$ctl" cgroup "/sys/fs/cgroup/$ctl" ;;
+      esac || say "cannot mount the cgroup hierarchy ${ctl:-v2}"
+    done < /proc/self/cgroup
+  fi
+fi
+
 # a booted VM's fresh /run, holding this VM's sshd files (copied now: later mounts may
 # hide the state dir, e.g. when it lives under /tmp or /root)
 mount -t tmpfs -o mode=0755,nosuid,nodev,size=64m "lab-$name-run" /run
@@ -154,6 +174,11 @@ mount -t tmpfs -o mode=1777,nosuid,nodev,size=64m "lab-$name-shm" /dev/shm
 fresh /root 0700
 fresh /home 0755
 fresh /tmp 1777
+# the VM's /var/lib/docker: a plain dir of the state dir (VMDIR/docker), not the /var overlay,
+# so a Docker daemon in this VM (lab/docker/daemon.ts) keeps its data there with overlay2
+mkdir -p "$vmdir/docker" /var/lib/docker
+chmod 0710 "$vmdir/docker"
+mount --bind "$vmdir/docker" /var/lib/docker
 umount -l /run/meshlab/vm
 
 say "ready: $(sed -n 's/^PRETTY_NAME=//p' /etc/os-release) on $(hostname), starting sshd"

@@ -63,9 +63,19 @@ test('a lab env is not planned or run without the lab rules', async (t) => {
     { message: /no lab rules were given/ },
   );
   const docker = plan(rbs, lab, { labRules: LAB_RULES }).find((s) => s.id === 'asm-vm-proxy/02-install-docker')!;
-  t.regex(docker.hosts[0].branches[0].notInLab!, /no container engine/);
+  // a lab VM with its own Docker daemon (runtime: docker) runs the real check; the lab never
+  // installs packages: its change says so and fails
+  const b = docker.hosts[0].branches[0];
+  t.is(b.notInLab, undefined);
+  t.regex(JSON.stringify(b.scripts), /no package mirror to install from/);
+  const noDaemon = {
+    ...lab,
+    inventory: { ...lab.inventory, vms: lab.inventory.vms.map((v) => ({ ...v, runtime: 'process' as const })) },
+  };
+  const d2 = plan(rbs, noDaemon, { labRules: LAB_RULES }).find((s) => s.id === 'asm-vm-proxy/02-install-docker')!;
+  t.regex(d2.hosts[0].branches[0].notInLab!, /has no Docker daemon/);
   t.deepEqual(
-    docker.hosts[0].branches[0].scripts.map((s) => s.role),
+    d2.hosts[0].branches[0].scripts.map((s) => s.role),
     ['check'],
   );
 });

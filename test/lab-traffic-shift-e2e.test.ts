@@ -52,7 +52,7 @@ async function onVm(vm: string, script: string) {
 }
 
 test.before(async () => {
-  before = await hostState();
+  before = await hostState(prefix);
 });
 test.after.always(async () => {
   await meshbook('lab', 'down', ...labArgs);
@@ -76,6 +76,17 @@ test.serial('lab up, cold rebuild, warm re-run: the article runs for real and th
     ),
   );
   for (const vm of ['vm1', 'vm2', 'vm3']) t.is(stepOf(cold.rep, '11-vm-to-hello3')[vm].status, 'ok');
+  // hello2 is the article's docker run, in each VM's own Docker daemon, from the lab's stand-in image
+  for (const [vm, v] of [
+    ['vm1', 'v1'],
+    ['vm2', 'v2'],
+    ['vm3', 'v3'],
+  ]) {
+    t.is(stepOf(cold.rep, '05-hello2-on-vms')[vm].status, 'changed');
+    const f = '{{.Config.Image}} {{.State.Running}} {{.HostConfig.RestartPolicy.Name}} {{.HostConfig.NetworkMode}}';
+    const c = await onVm(vm, `docker inspect -f '${f}' http_${v}`);
+    t.is(c.stdout, `meshbook-lab/http_springboot_${v}-stand-in:lab true always host\n`, c.stderr);
+  }
   const verdict = stepOf(cold.rep, '14-verify-traffic').cluster;
   t.is(verdict.status, 'ok');
   t.regex(verdict.lines[0], /^verdict PASS: \d+ requests to http:\/\/192\.168\.0\.100:8004\/hello\/eric/);
@@ -95,6 +106,25 @@ test.serial('lab up, cold rebuild, warm re-run: the article runs for real and th
   t.is(JSON.parse(v.stdout).verdict, 'PASS');
 });
 
+test.serial("--restart=always is real: kill the container's process, the daemon brings hello2 back", async (t) => {
+  const pidOf = async () =>
+    (await onVm('vm1', "docker inspect -f '{{.State.Pid}} {{.RestartCount}}' http_v1")).stdout.trim().split(' ');
+  const [pid, restarts] = await pidOf();
+  t.is((await onVm('vm1', `kill -9 ${pid}`)).exitCode, 0);
+  let now = [pid, restarts];
+  for (let i = 0; i < 100 && (now[0] === pid || now[0] === '0'); i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    now = await pidOf();
+  }
+  t.not(now[0], pid);
+  t.is(Number(now[1]), Number(restarts) + 1);
+  const answer = await onVm(
+    'vm1',
+    'for i in $(seq 50); do curl -sf -m 2 localhost:8001/hello/back && exit 0; sleep 0.1; done; exit 1',
+  );
+  t.regex(answer.stdout, /^Hello back\(192\.168\.0\.250\)<-Hello back\(172\.18\./);
+});
+
 test.serial('WEIGHTS 90/5/5: PASS at the new weights, FAIL when expecting the old ones', async (t) => {
   fs.writeFileSync(envFile, fs.readFileSync(envFile, 'utf8').replace(/^WEIGHTS=.*$/m, 'WEIGHTS=v1=90,v2=5,v3=5'));
   const r = await rebuild();
@@ -109,11 +139,11 @@ test.serial('WEIGHTS 90/5/5: PASS at the new weights, FAIL when expecting the ol
 });
 
 test.serial("a VM without the hello3 hosts line breaks the chain through it, with the article's symptom", async (t) => {
-  // as in the article, hello2 starts on a VM whose /etc/hosts lacks hello3 (a running app
-  // keeps its open connection to hello3, so the app is restarted by its own step)
+  // as in the article, hello2 starts on a VM whose /etc/hosts lacks hello3 (a --network host
+  // container copies /etc/hosts when it starts: restarted, it has a copy without the line)
   const rm = await onVm(
     'vm2',
-    "grep -v 'hello3-svc' /etc/hosts > /tmp/h && cat /tmp/h > /etc/hosts && pkill -f hello.mjs",
+    "grep -v 'hello3-svc' /etc/hosts > /tmp/h && cat /tmp/h > /etc/hosts && docker restart http_v2",
   );
   t.is(rm.exitCode, 0, rm.stderr);
   t.is((await meshbook('rebuild', 'traffic-shift', '--env', envFile, '--only', '05-hello2-on-vms')).exitCode, 0);
@@ -123,7 +153,7 @@ test.serial("a VM without the hello3 hosts line breaks the chain through it, wit
   t.is(matrix.status, 'failed');
   const cell = matrix.lines.find((l) => l.includes('hello1 pod -> vm2 192.168.0.251:8001'))!;
   t.regex(cell, /FAILED: .*Bonjour eric\(192\.168\.0\.251\)<-ERROR .*(ENOTFOUND|EAI_AGAIN) hello3-svc/);
-  t.true(matrix.lines.some((l) => l.includes('hello1 pod -> vm1 192.168.0.250:8001: ok')));
+  t.false(matrix.lines.some((l) => l.includes('vm1 192.168.0.250:8001') && l.includes('FAILED')));
   // the rebuild puts the line back and the chain through vm2 answers again
   const fixed = await rebuild();
   t.is(fixed.code, 0);
@@ -138,5 +168,5 @@ test.serial('lab down leaves no namespace, process, mount or file, and the machi
   t.false((await run`cat /proc/mounts`).stdout.includes(dir));
   t.false(fs.existsSync(dir));
   t.false(fs.existsSync(envFile));
-  t.deepEqual(await hostState(), before);
+  t.deepEqual(await hostState(prefix), before);
 });

@@ -1,20 +1,42 @@
-// What the lab does with the asm-vm-proxy steps (article 1): it has no container engine
-// and no package mirror, so Docker is not installed and the proxy container does not run;
-// the proxy's interception rules are set for real instead, so 05-check-interception checks
-// real rules.
+// What the lab does with the asm-vm-proxy steps (article 1). A lab VM with its own Docker
+// daemon (lab/docker/; inventory runtime: docker) runs the article's steps as they are:
+// 02's check finds Docker answering, 04's `docker run` starts the lab's stand-in proxy image
+// (ASM_VM_PROXY_IMAGE, lab/docker/proxy-stand-in.mjs: not the ASM proxy), whose container sets
+// the interception rules in the VM, and 05 checks them. The lab has no package mirror: 02's
+// install never runs (where the daemon does not answer, the step fails saying so). A VM
+// without a daemon (beyond `lab up --docker-vms`): 02 and 04 are "not in lab", and for 04 the
+// lab sets the proxy's interception rules itself (vm/istio-iptables.sh), so 05 checks real rules.
 import fs from 'node:fs';
-import type { VmLabRule } from '../../scripts/engine/types.ts';
+import type { HostCtx, VmLabRule } from '../../scripts/engine/types.ts';
 import { probe, mutate, Raw } from '../../scripts/engine/sh.ts';
 import { repoPath } from '../../scripts/engine/repo.ts';
 
 const ISTIO_IPTABLES = repoPath('vm', 'istio-iptables.sh');
+const hasDaemon = (ctx: HostCtx) => ctx.vm.runtime === 'docker';
 
 export const asmVmProxyRules: Record<string, VmLabRule> = {
   '02-install-docker': {
-    notInLab: 'the lab has no container engine and no package mirrors; this would run the install shown in the plan',
+    notInLab: (ctx) =>
+      hasDaemon(ctx)
+        ? undefined
+        : 'this lab VM has no Docker daemon (lab up --docker-vms) and the lab no package mirrors; ' +
+          'this would run the install shown in the plan',
+    inLab: (real, ctx) => {
+      const a = real();
+      if (!hasDaemon(ctx) || a.skip) return a;
+      return {
+        ...a,
+        consent: undefined,
+        apply: mutate`
+          echo 'lab: no package mirror to install from, and this VM should have its own Docker daemon: run meshbook lab up' >&2
+          exit 1
+        `,
+      };
+    },
   },
   '04-run-proxy': {
-    notInLab: 'the lab has no container engine to run the proxy image',
+    notInLab: (ctx) =>
+      hasDaemon(ctx) ? undefined : 'this lab VM has no Docker daemon to run the proxy image (lab up --docker-vms)',
     standIn: (ctx) => {
       const cidr = ctx.env.SERVICE_CIDR;
       return {

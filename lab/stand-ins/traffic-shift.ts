@@ -1,40 +1,22 @@
-// What the lab does with the traffic-shift steps (article 4): its VMs have no container
-// engine (the lab inventory gives them runtime: process, which runs the same app with the
-// VM's node), and a lab built with --no-cluster has nothing behind the hello3-svc address.
+// What the lab does with the traffic-shift steps (article 4): its first VMs have their own
+// Docker daemon (lab/docker/) and run the article's `docker run` of step 05 as it is, with
+// the lab's stand-in image (HELLO_IMAGE); a VM without a daemon (inventory runtime: process,
+// beyond `lab up --docker-vms`) runs the same app as a Node process instead
+// (hello2-process.ts). A lab built with --no-cluster has nothing behind the hello3-svc address.
 import type { VmLabRule } from '../../scripts/engine/types.ts';
 import { vmVersion } from '../../scripts/traffic-shift/common.ts';
+import { processAction } from './hello2-process.ts';
 
 /** The lab without its cluster (lab up --no-cluster). */
 const noCluster = (env: Record<string, string>) => env.LAB_CLUSTER !== '1';
 
 export const trafficShiftRules: Record<string, VmLabRule> = {
-  '01-preflight': {
-    // no docker on a runtime: docker VM is what the lab has (its step 05 is "not in lab")
-    inLab: (real) => {
-      const a = real();
-      return {
-        ...a,
-        interpret: (out, ctx) => {
-          if (ctx.vm.runtime === 'process' || !/^docker=no$/m.test(out.stdout)) return a.interpret!(out, ctx);
-          const r = a.interpret!({ ...out, stdout: out.stdout.replace(/^docker=no$/m, 'docker=yes') }, ctx);
-          return r.ok
-            ? {
-                ...r,
-                lines: r.lines.map((l) =>
-                  l === 'docker: installed' ? 'docker: absent (the lab has no container engine)' : l,
-                ),
-              }
-            : r;
-        },
-      };
-    },
-  },
   '05-hello2-on-vms': {
-    notInLab: (ctx) =>
-      ctx.vm.runtime !== 'process' && !('problem' in vmVersion(ctx.vm))
-        ? 'the lab has no container engine; give the VM runtime: ' +
-          'process in the inventory to run the same app as a Node process'
-        : undefined,
+    inLab: (real, ctx) => {
+      const v = vmVersion(ctx.vm);
+      if (ctx.vm.runtime !== 'process' || 'problem' in v) return real();
+      return processAction(ctx, v.version);
+    },
   },
   '11-vm-to-hello3': {
     notInLab: (ctx) =>

@@ -10,6 +10,7 @@ const step: Step = {
   title: 'Run the asm_vm_proxy container',
   article: '§4 镜像 (image), §5 启动 (start)',
   notes: [
+    'the change is verified when the proxy answers ready on its status port 15020, not just when the container runs',
     "the article's start script uses the old image path " +
       "registry.cn-beijing.aliyuncs.com/asm_repo/asm_vm_proxy; §4's regional, versioned path is used",
   ],
@@ -29,7 +30,20 @@ const step: Step = {
         docker run -d --name=asm_vm_proxy --network=host --restart=always \
           --env-file ${ENV_FILE} --cap-add=NET_ADMIN -v /var/log/istio:/var/log/istio ${img}
       `,
-      verify: probe`test "$(docker inspect -f '{{.State.Running}}' asm_vm_proxy)" = true`,
+      // running is not ready: the proxy sets its interception rules as it starts, and says it
+      // is ready on its status port (15020, --network=host: the VM's)
+      verify: probe`
+        test "$(docker inspect -f '{{.State.Running}}' asm_vm_proxy)" = true
+        for ((i = 0; i < 60; i++)); do
+          if { exec 3<>/dev/tcp/127.0.0.1/15020; } 2>/dev/null; then
+            printf 'GET /healthz/ready HTTP/1.0\r\nHost: localhost\r\n\r\n' >&3; st=""; IFS= read -r -t 5 st <&3 || true; exec 3<&-
+            case $st in *' 200 '*) exit 0 ;; esac
+          fi
+          sleep 0.5
+        done
+        echo 'asm_vm_proxy runs but its status port 15020 did not answer ready within 30 s' >&2
+        exit 1
+      `,
     };
   },
 };

@@ -79,6 +79,17 @@ const runbook: Runbook = {
       check: v.cidr,
     },
     {
+      name: 'ASM_VM_PROXY_IMAGE',
+      description:
+        'the proxy image to run (default registry.<REGION>.aliyuncs.com/acs/asm-vm-proxy:<ASM_VERSION>-aliyun; ' +
+        'e.g. a mirror)',
+      example: 'registry.example.com/acs/asm-vm-proxy:v1.6.9-aliyun',
+      check: (val) =>
+        /^[a-z0-9][a-z0-9._/:-]{0,254}$/.test(val)
+          ? undefined
+          : `${JSON.stringify(val)} is not an image reference; use lowercase letters, digits, . _ / : and -`,
+    },
+    {
       name: 'ZIPKIN_IP',
       description: 'clusterIP of zipkin-slb in istio-system (optional: tracing)',
       example: '172.19.0.20',

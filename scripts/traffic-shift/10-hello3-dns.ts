@@ -5,9 +5,13 @@
 // Fixed against the article: `ssh root@vm "cat >> /etc/hosts" < dns_record` appends a line on
 // every run (duplicates; a changed clusterIP leaves the stale line first, which wins); here
 // every line naming the host is replaced by the one wanted, in one atomic rewrite.
+// Also fixed: a `--network host` container gets a copy of /etc/hosts made when it starts, so
+// the hello2 container of step 05 would never see the line; a running http_vN whose copy lacks
+// it is restarted (its --restart=always container comes back with the new copy).
 import type { Step } from '../engine/types.ts';
 import { probe, mutate } from '../engine/sh.ts';
 import { hello3Ip, svcHost } from './common.ts';
+import { CONTAINERS } from './05-hello2-on-vms.ts';
 
 const step: Step = {
   id: '10-hello3-dns',
@@ -16,6 +20,9 @@ const step: Step = {
   notes: [
     "the article's `cat >> /etc/hosts` adds a duplicate line on " +
       'every run; here the line is replaced atomically, exactly once',
+    "a --network host container reads a copy of /etc/hosts taken when it started: the article's " +
+      'hello2 (started in §1 before this line exists) would not resolve hello3; a running http_vN ' +
+      'whose copy lacks the line is restarted',
   ],
   target: 'vm',
   vm: (ctx) => {
@@ -37,10 +44,21 @@ const step: Step = {
         done < /etc/hosts
       fi
     `;
+    // the running hello2 containers whose copy of /etc/hosts lacks the line (none without docker)
+    const stale = probe`
+      stale=()
+      if command -v docker >/dev/null 2>&1; then
+        while read -r c hp; do
+          if [ -n "$hp" ] && ! grep -qxF -- ${line} "$hp" 2>/dev/null; then stale+=("$c"); fi
+        done < <(docker inspect -f '{{.Name}} {{if .State.Running}}{{.HostsPath}}{{end}}' ${CONTAINERS} 2>/dev/null || true)
+      fi
+    `;
     return {
       check: probe`
         ${guard}
         ${scan}
+        ${stale}
+        if [ \${#stale[@]} -gt 0 ]; then echo "\${stale[*]#/} started before the line: its copy of /etc/hosts lacks it"; exit 10; fi
         if [ "$n" = 1 ] && [ -n "$have" ]; then echo ${`/etc/hosts has: ${line}`}; exit 0; fi
         echo "/etc/hosts has $n line(s) for" ${name}"; wants exactly:" ${line}
         exit 10
@@ -48,7 +66,9 @@ const step: Step = {
       apply: mutate`
         ${guard}
         ${scan}
-        write_file /etc/hosts 0644 "$keep"${line}$'\n'
+        if [ "$n" != 1 ] || [ -z "$have" ]; then write_file /etc/hosts 0644 "$keep"${line}$'\n'; fi
+        ${stale}
+        for c in \${stale[@]+"\${stale[@]}"}; do docker restart "\${c#/}" >/dev/null; echo "restarted \${c#/} (it reads /etc/hosts as it was when it started)"; done
       `,
       verify: probe`
         ${scan}

@@ -20,8 +20,12 @@ export const REGISTRY = 'registry.cn-beijing.aliyuncs.com/asm_repo';
 
 export const ns = (env: Record<string, string>) => env.HELLO_NS || DEFAULT_NS;
 export const svcHost = (env: Record<string, string>, svc: string) => `${svc}.${ns(env)}.svc.cluster.local`;
+/** hello2's image for a version: the article's, or HELLO_IMAGE with {version} replaced (a
+ *  mirror's copy; the lab's stand-in image) */
 export const image = (env: Record<string, string>, v: Version) =>
-  `${REGISTRY}/http_springboot_${v}:${env.IMAGE_TAG || '1.0.1'}`;
+  env.HELLO_IMAGE
+    ? env.HELLO_IMAGE.replaceAll('{version}', v)
+    : `${REGISTRY}/http_springboot_${v}:${env.IMAGE_TAG || '1.0.1'}`;
 export const workloadEntryName = (i: number) => `${SERVICE_ENTRY}-${i + 1}`;
 
 /** How the VMs are registered: `asm` (aliyun servicemesh AddVmAppToMesh) or `istio`

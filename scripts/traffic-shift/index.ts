@@ -91,6 +91,17 @@ export const INPUTS: InputSpec[] = [
         : `${JSON.stringify(val)} is not an image tag; use letters, digits, '_', '.' and '-' (e.g. 1.0.1)`,
   },
   {
+    name: 'HELLO_IMAGE',
+    description:
+      "the image hello2 runs from on the VMs, {version} standing for v1..v3 (default the article's " +
+      'registry.cn-beijing.aliyuncs.com/asm_repo/http_springboot_{version}:IMAGE_TAG; e.g. a mirror)',
+    example: 'registry.example.com/asm_repo/http_springboot_{version}:1.0.1',
+    check: (val) =>
+      /^[a-z0-9][a-z0-9._/:{}-]{0,254}$/.test(val) && !/\{(?!version\})/.test(val)
+        ? undefined
+        : `${JSON.stringify(val)} is not an image reference; use lowercase letters, digits, . _ / : - and {version}`,
+  },
+  {
     name: 'VM_REGISTRATION',
     description:
       'asm (aliyun servicemesh AddVmAppToMesh, needs MESH_ID) or istio (apply the ' +

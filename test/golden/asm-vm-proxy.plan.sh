@@ -162,6 +162,7 @@ MESHBOOK_EOF
 elif [ "$rc" != 0 ]; then echo $'vm3: asm-vm-proxy/03-env-file: check failed' >&2; exit 1; fi
 
 # == asm-vm-proxy/04-run-proxy: Run the asm_vm_proxy container [article §4 镜像 (image), §5 启动 (start)]
+# note: the change is verified when the proxy answers ready on its status port 15020, not just when the container runs
 # note: the article's start script uses the old image path registry.cn-beijing.aliyuncs.com/asm_repo/asm_vm_proxy; §4's regional, versioned path is used
 # on vm1
 rc=0; on_vm1 <<'MESHBOOK_EOF' || rc=$?
@@ -179,6 +180,15 @@ docker run -d --name=asm_vm_proxy --network=host --restart=always \
 MESHBOOK_EOF
 on_vm1 <<'MESHBOOK_EOF'
 test "$(docker inspect -f '{{.State.Running}}' asm_vm_proxy)" = true
+for ((i = 0; i < 60; i++)); do
+  if { exec 3<>/dev/tcp/127.0.0.1/15020; } 2>/dev/null; then
+    printf 'GET /healthz/ready HTTP/1.0\r\nHost: localhost\r\n\r\n' >&3; st=""; IFS= read -r -t 5 st <&3 || true; exec 3<&-
+    case $st in *' 200 '*) exit 0 ;; esac
+  fi
+  sleep 0.5
+done
+echo 'asm_vm_proxy runs but its status port 15020 did not answer ready within 30 s' >&2
+exit 1
 MESHBOOK_EOF
 elif [ "$rc" != 0 ]; then echo $'vm1: asm-vm-proxy/04-run-proxy: check failed' >&2; exit 1; fi
 # on vm2
@@ -197,6 +207,15 @@ docker run -d --name=asm_vm_proxy --network=host --restart=always \
 MESHBOOK_EOF
 on_vm2 <<'MESHBOOK_EOF'
 test "$(docker inspect -f '{{.State.Running}}' asm_vm_proxy)" = true
+for ((i = 0; i < 60; i++)); do
+  if { exec 3<>/dev/tcp/127.0.0.1/15020; } 2>/dev/null; then
+    printf 'GET /healthz/ready HTTP/1.0\r\nHost: localhost\r\n\r\n' >&3; st=""; IFS= read -r -t 5 st <&3 || true; exec 3<&-
+    case $st in *' 200 '*) exit 0 ;; esac
+  fi
+  sleep 0.5
+done
+echo 'asm_vm_proxy runs but its status port 15020 did not answer ready within 30 s' >&2
+exit 1
 MESHBOOK_EOF
 elif [ "$rc" != 0 ]; then echo $'vm2: asm-vm-proxy/04-run-proxy: check failed' >&2; exit 1; fi
 # on vm3
@@ -215,6 +234,15 @@ docker run -d --name=asm_vm_proxy --network=host --restart=always \
 MESHBOOK_EOF
 on_vm3 <<'MESHBOOK_EOF'
 test "$(docker inspect -f '{{.State.Running}}' asm_vm_proxy)" = true
+for ((i = 0; i < 60; i++)); do
+  if { exec 3<>/dev/tcp/127.0.0.1/15020; } 2>/dev/null; then
+    printf 'GET /healthz/ready HTTP/1.0\r\nHost: localhost\r\n\r\n' >&3; st=""; IFS= read -r -t 5 st <&3 || true; exec 3<&-
+    case $st in *' 200 '*) exit 0 ;; esac
+  fi
+  sleep 0.5
+done
+echo 'asm_vm_proxy runs but its status port 15020 did not answer ready within 30 s' >&2
+exit 1
 MESHBOOK_EOF
 elif [ "$rc" != 0 ]; then echo $'vm3: asm-vm-proxy/04-run-proxy: check failed' >&2; exit 1; fi
 

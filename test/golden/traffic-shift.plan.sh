@@ -296,7 +296,6 @@ kubectl -n http-reciprocal-hello get svc hello3-svc -o $'jsonpath={.spec.cluster
 
 # == traffic-shift/05-hello2-on-vms: Run hello2 on each VM (the VM's version) [article §1 啟動hello2應用 (start the hello2 app)]
 # note: the article runs `docker run --rm` in the foreground of an ssh session (dated: the app dies with the session and nothing restarts it); here `docker run -d --restart=always`, checked first
-# note: runtime: process runs vm/hello/hello.mjs (the same app in plain Node) with the VM's node, detached, with /opt/meshbook/hello/hello.env and /run/meshbook-hello.pid
 # note: each VM's version comes from its inventory label version: v1|v2|v3 (the article's ssh1.sh..ssh3.sh)
 # on vm1
 rc=0; on_vm1 <<'MESHBOOK_EOF' || rc=$?
@@ -310,9 +309,6 @@ echo $'http_v1 runs registry.cn-beijing.aliyuncs.com/asm_repo/http_springboot_v1
 MESHBOOK_EOF
 if [ "$rc" = 10 ]; then
 on_vm1 <<'MESHBOOK_EOF'
-# a hello2 started as a process (runtime: process) would hold port 8001
-pid=$(cat /run/meshbook-hello.pid 2>/dev/null || true)
-if [ -n "$pid" ] && grep -qaF /opt/meshbook/hello/hello.mjs "/proc/$pid/cmdline" 2>/dev/null; then kill "$pid" || true; rm -f /run/meshbook-hello.pid; fi
 docker rm -f http_v1 http_v2 http_v3 >/dev/null 2>&1 || true
 docker run -d --restart=always --network host --name http_v1 -e HTTP_HELLO_BACKEND=hello3-svc.http-reciprocal-hello.svc.cluster.local registry.cn-beijing.aliyuncs.com/asm_repo/http_springboot_v1:1.0.1
 MESHBOOK_EOF
@@ -332,9 +328,6 @@ echo $'http_v2 runs registry.cn-beijing.aliyuncs.com/asm_repo/http_springboot_v2
 MESHBOOK_EOF
 if [ "$rc" = 10 ]; then
 on_vm2 <<'MESHBOOK_EOF'
-# a hello2 started as a process (runtime: process) would hold port 8001
-pid=$(cat /run/meshbook-hello.pid 2>/dev/null || true)
-if [ -n "$pid" ] && grep -qaF /opt/meshbook/hello/hello.mjs "/proc/$pid/cmdline" 2>/dev/null; then kill "$pid" || true; rm -f /run/meshbook-hello.pid; fi
 docker rm -f http_v1 http_v2 http_v3 >/dev/null 2>&1 || true
 docker run -d --restart=always --network host --name http_v2 -e HTTP_HELLO_BACKEND=hello3-svc.http-reciprocal-hello.svc.cluster.local registry.cn-beijing.aliyuncs.com/asm_repo/http_springboot_v2:1.0.1
 MESHBOOK_EOF
@@ -344,153 +337,21 @@ MESHBOOK_EOF
 elif [ "$rc" != 0 ]; then echo $'vm2: traffic-shift/05-hello2-on-vms: check failed' >&2; exit 1; fi
 # on vm3
 rc=0; on_vm3 <<'MESHBOOK_EOF' || rc=$?
-      hello_answer() {
-  local raw=""; body=""
-  { exec 3<>/dev/tcp/127.0.0.1/8001; } 2>/dev/null || return 1
-  printf 'GET /hello/meshbook-check HTTP/1.0\r\nHost: localhost\r\n\r\n' >&3 || { exec 3<&-; return 1; }
-  IFS= read -r -d '' -t 8 raw <&3 || true
-  exec 3<&-
-  raw=${raw//$'\r'/}
-  [[ $raw == *$'\n\n'* ]] || return 1
-  raw=${raw#*$'\n\n'}; body=${raw%%$'\n'*}
-}
-hello_pid() {
-  pid=""; local a found=""
-  [ -r /run/meshbook-hello.pid ] && IFS= read -r pid < /run/meshbook-hello.pid || true
-  [[ $pid =~ ^[0-9]+$ ]] || { pid=""; return 1; }
-  while IFS= read -r -d '' a; do if [ "$a" = /opt/meshbook/hello/hello.mjs ]; then found=1; fi; done 2>/dev/null < "/proc/$pid/cmdline" || true
-  [ -n "$found" ] || { pid=""; return 1; }
-}
-hello_port_pids() {
-  holders=(); local f l st ino inos=() expr=()
-  for f in /proc/net/tcp /proc/net/tcp6; do
-    [ -r "$f" ] || continue
-    while read -r _ l _ st _ _ _ _ _ ino _; do if [ "$st" = 0A ] && [[ $l == *:1F41 ]]; then inos+=("$ino"); fi; done < "$f"
-  done
-  for ino in ${inos[@]+"${inos[@]}"}; do expr+=(${expr[0]+-o} -lname "socket:\[$ino\]"); done
-  [ ${#expr[@]} -gt 0 ] || return 0
-  while IFS=/ read -r _ _ f _; do holders+=("$f"); done < <(find /proc/[0-9]*/fd -maxdepth 1 \( "${expr[@]}" \) 2>/dev/null || true)
-}
-      if ! hello_pid; then echo $'hello2 is not running (no live /opt/meshbook/hello/hello.mjs process in /run/meshbook-hello.pid)'; exit 10; fi
-      cur=""; [ -r /opt/meshbook/hello/hello.mjs ] && IFS= read -r -d '' cur < /opt/meshbook/hello/hello.mjs || true
-      if [[ $cur != $'<contents of vm/hello/hello.mjs, 6585 bytes, sha256 14583a72189e...>' ]]; then echo $'/opt/meshbook/hello/hello.mjs differs from vm/hello/hello.mjs'; exit 10; fi
-      cur=""; [ -r /opt/meshbook/hello/hello.env ] && IFS= read -r -d '' cur < /opt/meshbook/hello/hello.env || true
-      if [[ $cur != $'VERSION=v3\nPORT=8001\nHTTP_HELLO_BACKEND=hello3-svc.http-reciprocal-hello.svc.cluster.local\nOWN_IP=192.168.0.172\n' ]]; then echo $'/opt/meshbook/hello/hello.env differs from the inputs (version v3)'; exit 10; fi
-      declare -A penv=()
-      while IFS= read -r -d '' e; do penv["$e"]=1; done 2>/dev/null < "/proc/$pid/environ" || true
-      for kv in VERSION=v3 PORT=8001 HTTP_HELLO_BACKEND=hello3-svc.http-reciprocal-hello.svc.cluster.local OWN_IP=192.168.0.172; do
-        if [ -z "${penv[$kv]:-}" ]; then echo "the running hello2 (pid $pid) lacks $kv"; exit 10; fi
-      done
-      if ! hello_answer; then echo "hello2 (pid $pid) does not answer on 127.0.0.1:8001"; exit 10; fi
-      case "$body" in
-        $'Hola meshbook-check('*) echo $'hello2 v3 runs as pid' "$pid; it answers: $body" ;;
-        *) echo "hello2 (pid $pid) does not answer as" v3: "$body"; exit 10 ;;
-      esac
+cur=$(docker inspect -f '{{.Config.Image}} {{.State.Running}} {{.HostConfig.RestartPolicy.Name}} {{.HostConfig.NetworkMode}}' http_v3 2>/dev/null || true)
+if [ "$cur" != $'registry.cn-beijing.aliyuncs.com/asm_repo/http_springboot_v3:1.0.1 true always host' ]; then echo http_v3: "${cur:-no container}"; exit 10; fi
+if ! docker inspect -f '{{range .Config.Env}}{{println .}}{{end}}' http_v3 | grep -qxF -- HTTP_HELLO_BACKEND=hello3-svc.http-reciprocal-hello.svc.cluster.local; then echo $'http_v3 lacks HTTP_HELLO_BACKEND=hello3-svc.http-reciprocal-hello.svc.cluster.local'; exit 10; fi
+for c in http_v1 http_v2; do
+  if [ "$(docker inspect -f '{{.State.Running}}' "$c" 2>/dev/null || true)" = true ]; then echo "$c runs as well (it holds port 8001)"; exit 10; fi
+done
+echo $'http_v3 runs registry.cn-beijing.aliyuncs.com/asm_repo/http_springboot_v3:1.0.1'
 MESHBOOK_EOF
 if [ "$rc" = 10 ]; then
 on_vm3 <<'MESHBOOK_EOF'
-      hello_answer() {
-  local raw=""; body=""
-  { exec 3<>/dev/tcp/127.0.0.1/8001; } 2>/dev/null || return 1
-  printf 'GET /hello/meshbook-check HTTP/1.0\r\nHost: localhost\r\n\r\n' >&3 || { exec 3<&-; return 1; }
-  IFS= read -r -d '' -t 8 raw <&3 || true
-  exec 3<&-
-  raw=${raw//$'\r'/}
-  [[ $raw == *$'\n\n'* ]] || return 1
-  raw=${raw#*$'\n\n'}; body=${raw%%$'\n'*}
-}
-hello_pid() {
-  pid=""; local a found=""
-  [ -r /run/meshbook-hello.pid ] && IFS= read -r pid < /run/meshbook-hello.pid || true
-  [[ $pid =~ ^[0-9]+$ ]] || { pid=""; return 1; }
-  while IFS= read -r -d '' a; do if [ "$a" = /opt/meshbook/hello/hello.mjs ]; then found=1; fi; done 2>/dev/null < "/proc/$pid/cmdline" || true
-  [ -n "$found" ] || { pid=""; return 1; }
-}
-hello_port_pids() {
-  holders=(); local f l st ino inos=() expr=()
-  for f in /proc/net/tcp /proc/net/tcp6; do
-    [ -r "$f" ] || continue
-    while read -r _ l _ st _ _ _ _ _ ino _; do if [ "$st" = 0A ] && [[ $l == *:1F41 ]]; then inos+=("$ino"); fi; done < "$f"
-  done
-  for ino in ${inos[@]+"${inos[@]}"}; do expr+=(${expr[0]+-o} -lname "socket:\[$ino\]"); done
-  [ ${#expr[@]} -gt 0 ] || return 0
-  while IFS=/ read -r _ _ f _; do holders+=("$f"); done < <(find /proc/[0-9]*/fd -maxdepth 1 \( "${expr[@]}" \) 2>/dev/null || true)
-}
-      [ -d /opt/meshbook/hello ] || install -d -m 0755 /opt/meshbook/hello
-      # another runtime's hello2 would hold port 8001
-      if command -v docker >/dev/null 2>&1; then docker rm -f http_v1 http_v2 http_v3 >/dev/null 2>&1 || true; fi
-      write_file /opt/meshbook/hello/hello.mjs 0644 $'<contents of vm/hello/hello.mjs, 6585 bytes, sha256 14583a72189e...>'
-      write_file /opt/meshbook/hello/hello.env 0644 $'VERSION=v3\nPORT=8001\nHTTP_HELLO_BACKEND=hello3-svc.http-reciprocal-hello.svc.cluster.local\nOWN_IP=192.168.0.172\n'
-      # stop whatever holds port 8001 (the new app could not listen): the pid file's hello2
-      # and any other listener, e.g. a hello2 whose pid file was lost; TERM, then KILL after 5 s
-      hello_port_pids
-      stop=(${holders[@]+"${holders[@]}"})
-      if hello_pid; then stop+=("$pid"); fi
-      stopped=()
-      for p in ${stop[@]+"${stop[@]}"}; do
-        [ "$p" -gt 1 ] && [ "$p" != $$ ] && [[ " ${stopped[*]-} " != *" $p "* ]] || continue
-        cmd=""; while IFS= read -r -d '' a; do cmd+="${cmd:+ }$a"; done 2>/dev/null < "/proc/$p/cmdline" || true
-        if kill "$p" 2>/dev/null; then stopped+=("$p"); echo "stopped pid $p ($cmd)"; fi
-      done
-      # gone, or a zombie (no command line left)
-      for ((i = 0; i < 50; i++)); do
-        left=()
-        for p in ${stopped[@]+"${stopped[@]}"}; do
-          a=""; IFS= read -r -d '' a 2>/dev/null < "/proc/$p/cmdline" || true
-          [ -z "$a" ] || left+=("$p")
-        done
-        [ ${#left[@]} -gt 0 ] || break
-        nap 0.1
-      done
-      if [ ${#left[@]} -gt 0 ]; then kill -KILL "${left[@]}" 2>/dev/null || true; nap 0.2; fi
-      mapfile -t envs < /opt/meshbook/hello/hello.env
-      nap_close
-      setsid nohup env -i "PATH=$PATH" "${envs[@]}" node /opt/meshbook/hello/hello.mjs > /var/log/hello.log 2>&1 < /dev/null &
-      write_file /run/meshbook-hello.pid 0644 "$!"$'\n'
-      echo $'started hello2 v3 (/opt/meshbook/hello/hello.mjs) as pid' "$!"
+docker rm -f http_v1 http_v2 http_v3 >/dev/null 2>&1 || true
+docker run -d --restart=always --network host --name http_v3 -e HTTP_HELLO_BACKEND=hello3-svc.http-reciprocal-hello.svc.cluster.local registry.cn-beijing.aliyuncs.com/asm_repo/http_springboot_v3:1.0.1
 MESHBOOK_EOF
 on_vm3 <<'MESHBOOK_EOF'
-      hello_answer() {
-  local raw=""; body=""
-  { exec 3<>/dev/tcp/127.0.0.1/8001; } 2>/dev/null || return 1
-  printf 'GET /hello/meshbook-check HTTP/1.0\r\nHost: localhost\r\n\r\n' >&3 || { exec 3<&-; return 1; }
-  IFS= read -r -d '' -t 8 raw <&3 || true
-  exec 3<&-
-  raw=${raw//$'\r'/}
-  [[ $raw == *$'\n\n'* ]] || return 1
-  raw=${raw#*$'\n\n'}; body=${raw%%$'\n'*}
-}
-hello_pid() {
-  pid=""; local a found=""
-  [ -r /run/meshbook-hello.pid ] && IFS= read -r pid < /run/meshbook-hello.pid || true
-  [[ $pid =~ ^[0-9]+$ ]] || { pid=""; return 1; }
-  while IFS= read -r -d '' a; do if [ "$a" = /opt/meshbook/hello/hello.mjs ]; then found=1; fi; done 2>/dev/null < "/proc/$pid/cmdline" || true
-  [ -n "$found" ] || { pid=""; return 1; }
-}
-hello_port_pids() {
-  holders=(); local f l st ino inos=() expr=()
-  for f in /proc/net/tcp /proc/net/tcp6; do
-    [ -r "$f" ] || continue
-    while read -r _ l _ st _ _ _ _ _ ino _; do if [ "$st" = 0A ] && [[ $l == *:1F41 ]]; then inos+=("$ino"); fi; done < "$f"
-  done
-  for ino in ${inos[@]+"${inos[@]}"}; do expr+=(${expr[0]+-o} -lname "socket:\[$ino\]"); done
-  [ ${#expr[@]} -gt 0 ] || return 0
-  while IFS=/ read -r _ _ f _; do holders+=("$f"); done < <(find /proc/[0-9]*/fd -maxdepth 1 \( "${expr[@]}" \) 2>/dev/null || true)
-}
-      for ((i = 0; i < 50; i++)); do
-        if hello_answer && [ -n "$body" ]; then
-          case "$body" in $'Hola meshbook-check('*) ;; *) echo "hello2 answers with another greeting: $body" >&2; exit 1 ;; esac
-          # and it is the process just started that serves the port
-          want=""; IFS= read -r want < /run/meshbook-hello.pid || true
-          hello_port_pids
-          if [ "${holders[*]-}" = "$want" ]; then exit 0; fi
-          echo "port 8001 is served by pid(s) ${holders[*]-none found}, not by the hello2 started (pid $want in /run/meshbook-hello.pid)" >&2; exit 1
-        fi
-        nap 0.1
-      done
-      echo $'hello2 did not answer on 127.0.0.1:8001 within 5 s; the end of /var/log/hello.log:' >&2
-      tail -n 5 /var/log/hello.log >&2 || true
-      exit 1
+test "$(docker inspect -f '{{.State.Running}}' http_v3)" = true
 MESHBOOK_EOF
 elif [ "$rc" != 0 ]; then echo $'vm3: traffic-shift/05-hello2-on-vms: check failed' >&2; exit 1; fi
 
@@ -870,6 +731,7 @@ echo $'vm3: skipped: VM_ROUTES is not set: the VMs are taken to be onboarded (ar
 
 # == traffic-shift/10-hello3-dns: hello3-svc in /etc/hosts on every VM (once) [article §1 為VM新增hello3 DNS (hello3 DNS for the VMs)]
 # note: the article's `cat >> /etc/hosts` adds a duplicate line on every run; here the line is replaced atomically, exactly once
+# note: a --network host container reads a copy of /etc/hosts taken when it started: the article's hello2 (started in §1 before this line exists) would not resolve hello3; a running http_vN whose copy lacks the line is restarted
 # on vm1
 rc=0; on_vm1 <<'MESHBOOK_EOF' || rc=$?
         if ! [[ $'<clusterIP of hello3-svc, read by 04-hello3-ip>' =~ ^[0-9]{1,3}(\.[0-9]{1,3}){3}$ ]]; then echo $'error: hello3-svc\'s clusterIP is unknown (<clusterIP of hello3-svc, read by 04-hello3-ip>); run 04-hello3-ip or set HELLO3_IP'; exit 1; fi
@@ -879,6 +741,13 @@ if [ -e /etc/hosts ]; then
     if [[ $l =~ $re ]]; then n=$((n + 1)); if [[ $l == $'<clusterIP of hello3-svc, read by 04-hello3-ip> hello3-svc.http-reciprocal-hello.svc.cluster.local' ]]; then have=1; fi; else keep+="$l"$'\n'; fi
   done < /etc/hosts
 fi
+        stale=()
+if command -v docker >/dev/null 2>&1; then
+  while read -r c hp; do
+    if [ -n "$hp" ] && ! grep -qxF -- $'<clusterIP of hello3-svc, read by 04-hello3-ip> hello3-svc.http-reciprocal-hello.svc.cluster.local' "$hp" 2>/dev/null; then stale+=("$c"); fi
+  done < <(docker inspect -f '{{.Name}} {{if .State.Running}}{{.HostsPath}}{{end}}' http_v1 http_v2 http_v3 2>/dev/null || true)
+fi
+        if [ ${#stale[@]} -gt 0 ]; then echo "${stale[*]#/} started before the line: its copy of /etc/hosts lacks it"; exit 10; fi
         if [ "$n" = 1 ] && [ -n "$have" ]; then echo $'/etc/hosts has: <clusterIP of hello3-svc, read by 04-hello3-ip> hello3-svc.http-reciprocal-hello.svc.cluster.local'; exit 0; fi
         echo "/etc/hosts has $n line(s) for" hello3-svc.http-reciprocal-hello.svc.cluster.local"; wants exactly:" $'<clusterIP of hello3-svc, read by 04-hello3-ip> hello3-svc.http-reciprocal-hello.svc.cluster.local'
         exit 10
@@ -892,7 +761,14 @@ if [ -e /etc/hosts ]; then
     if [[ $l =~ $re ]]; then n=$((n + 1)); if [[ $l == $'<clusterIP of hello3-svc, read by 04-hello3-ip> hello3-svc.http-reciprocal-hello.svc.cluster.local' ]]; then have=1; fi; else keep+="$l"$'\n'; fi
   done < /etc/hosts
 fi
-        write_file /etc/hosts 0644 "$keep"$'<clusterIP of hello3-svc, read by 04-hello3-ip> hello3-svc.http-reciprocal-hello.svc.cluster.local'$'\n'
+        if [ "$n" != 1 ] || [ -z "$have" ]; then write_file /etc/hosts 0644 "$keep"$'<clusterIP of hello3-svc, read by 04-hello3-ip> hello3-svc.http-reciprocal-hello.svc.cluster.local'$'\n'; fi
+        stale=()
+if command -v docker >/dev/null 2>&1; then
+  while read -r c hp; do
+    if [ -n "$hp" ] && ! grep -qxF -- $'<clusterIP of hello3-svc, read by 04-hello3-ip> hello3-svc.http-reciprocal-hello.svc.cluster.local' "$hp" 2>/dev/null; then stale+=("$c"); fi
+  done < <(docker inspect -f '{{.Name}} {{if .State.Running}}{{.HostsPath}}{{end}}' http_v1 http_v2 http_v3 2>/dev/null || true)
+fi
+        for c in ${stale[@]+"${stale[@]}"}; do docker restart "${c#/}" >/dev/null; echo "restarted ${c#/} (it reads /etc/hosts as it was when it started)"; done
 MESHBOOK_EOF
 on_vm1 <<'MESHBOOK_EOF'
         re=$'(^|[[:space:]])hello3-svc\\.http-reciprocal-hello\\.svc\\.cluster\\.local([[:space:]]|$)'; n=0; have=""; keep=""
@@ -913,6 +789,13 @@ if [ -e /etc/hosts ]; then
     if [[ $l =~ $re ]]; then n=$((n + 1)); if [[ $l == $'<clusterIP of hello3-svc, read by 04-hello3-ip> hello3-svc.http-reciprocal-hello.svc.cluster.local' ]]; then have=1; fi; else keep+="$l"$'\n'; fi
   done < /etc/hosts
 fi
+        stale=()
+if command -v docker >/dev/null 2>&1; then
+  while read -r c hp; do
+    if [ -n "$hp" ] && ! grep -qxF -- $'<clusterIP of hello3-svc, read by 04-hello3-ip> hello3-svc.http-reciprocal-hello.svc.cluster.local' "$hp" 2>/dev/null; then stale+=("$c"); fi
+  done < <(docker inspect -f '{{.Name}} {{if .State.Running}}{{.HostsPath}}{{end}}' http_v1 http_v2 http_v3 2>/dev/null || true)
+fi
+        if [ ${#stale[@]} -gt 0 ]; then echo "${stale[*]#/} started before the line: its copy of /etc/hosts lacks it"; exit 10; fi
         if [ "$n" = 1 ] && [ -n "$have" ]; then echo $'/etc/hosts has: <clusterIP of hello3-svc, read by 04-hello3-ip> hello3-svc.http-reciprocal-hello.svc.cluster.local'; exit 0; fi
         echo "/etc/hosts has $n line(s) for" hello3-svc.http-reciprocal-hello.svc.cluster.local"; wants exactly:" $'<clusterIP of hello3-svc, read by 04-hello3-ip> hello3-svc.http-reciprocal-hello.svc.cluster.local'
         exit 10
@@ -926,7 +809,14 @@ if [ -e /etc/hosts ]; then
     if [[ $l =~ $re ]]; then n=$((n + 1)); if [[ $l == $'<clusterIP of hello3-svc, read by 04-hello3-ip> hello3-svc.http-reciprocal-hello.svc.cluster.local' ]]; then have=1; fi; else keep+="$l"$'\n'; fi
   done < /etc/hosts
 fi
-        write_file /etc/hosts 0644 "$keep"$'<clusterIP of hello3-svc, read by 04-hello3-ip> hello3-svc.http-reciprocal-hello.svc.cluster.local'$'\n'
+        if [ "$n" != 1 ] || [ -z "$have" ]; then write_file /etc/hosts 0644 "$keep"$'<clusterIP of hello3-svc, read by 04-hello3-ip> hello3-svc.http-reciprocal-hello.svc.cluster.local'$'\n'; fi
+        stale=()
+if command -v docker >/dev/null 2>&1; then
+  while read -r c hp; do
+    if [ -n "$hp" ] && ! grep -qxF -- $'<clusterIP of hello3-svc, read by 04-hello3-ip> hello3-svc.http-reciprocal-hello.svc.cluster.local' "$hp" 2>/dev/null; then stale+=("$c"); fi
+  done < <(docker inspect -f '{{.Name}} {{if .State.Running}}{{.HostsPath}}{{end}}' http_v1 http_v2 http_v3 2>/dev/null || true)
+fi
+        for c in ${stale[@]+"${stale[@]}"}; do docker restart "${c#/}" >/dev/null; echo "restarted ${c#/} (it reads /etc/hosts as it was when it started)"; done
 MESHBOOK_EOF
 on_vm2 <<'MESHBOOK_EOF'
         re=$'(^|[[:space:]])hello3-svc\\.http-reciprocal-hello\\.svc\\.cluster\\.local([[:space:]]|$)'; n=0; have=""; keep=""
@@ -947,6 +837,13 @@ if [ -e /etc/hosts ]; then
     if [[ $l =~ $re ]]; then n=$((n + 1)); if [[ $l == $'<clusterIP of hello3-svc, read by 04-hello3-ip> hello3-svc.http-reciprocal-hello.svc.cluster.local' ]]; then have=1; fi; else keep+="$l"$'\n'; fi
   done < /etc/hosts
 fi
+        stale=()
+if command -v docker >/dev/null 2>&1; then
+  while read -r c hp; do
+    if [ -n "$hp" ] && ! grep -qxF -- $'<clusterIP of hello3-svc, read by 04-hello3-ip> hello3-svc.http-reciprocal-hello.svc.cluster.local' "$hp" 2>/dev/null; then stale+=("$c"); fi
+  done < <(docker inspect -f '{{.Name}} {{if .State.Running}}{{.HostsPath}}{{end}}' http_v1 http_v2 http_v3 2>/dev/null || true)
+fi
+        if [ ${#stale[@]} -gt 0 ]; then echo "${stale[*]#/} started before the line: its copy of /etc/hosts lacks it"; exit 10; fi
         if [ "$n" = 1 ] && [ -n "$have" ]; then echo $'/etc/hosts has: <clusterIP of hello3-svc, read by 04-hello3-ip> hello3-svc.http-reciprocal-hello.svc.cluster.local'; exit 0; fi
         echo "/etc/hosts has $n line(s) for" hello3-svc.http-reciprocal-hello.svc.cluster.local"; wants exactly:" $'<clusterIP of hello3-svc, read by 04-hello3-ip> hello3-svc.http-reciprocal-hello.svc.cluster.local'
         exit 10
@@ -960,7 +857,14 @@ if [ -e /etc/hosts ]; then
     if [[ $l =~ $re ]]; then n=$((n + 1)); if [[ $l == $'<clusterIP of hello3-svc, read by 04-hello3-ip> hello3-svc.http-reciprocal-hello.svc.cluster.local' ]]; then have=1; fi; else keep+="$l"$'\n'; fi
   done < /etc/hosts
 fi
-        write_file /etc/hosts 0644 "$keep"$'<clusterIP of hello3-svc, read by 04-hello3-ip> hello3-svc.http-reciprocal-hello.svc.cluster.local'$'\n'
+        if [ "$n" != 1 ] || [ -z "$have" ]; then write_file /etc/hosts 0644 "$keep"$'<clusterIP of hello3-svc, read by 04-hello3-ip> hello3-svc.http-reciprocal-hello.svc.cluster.local'$'\n'; fi
+        stale=()
+if command -v docker >/dev/null 2>&1; then
+  while read -r c hp; do
+    if [ -n "$hp" ] && ! grep -qxF -- $'<clusterIP of hello3-svc, read by 04-hello3-ip> hello3-svc.http-reciprocal-hello.svc.cluster.local' "$hp" 2>/dev/null; then stale+=("$c"); fi
+  done < <(docker inspect -f '{{.Name}} {{if .State.Running}}{{.HostsPath}}{{end}}' http_v1 http_v2 http_v3 2>/dev/null || true)
+fi
+        for c in ${stale[@]+"${stale[@]}"}; do docker restart "${c#/}" >/dev/null; echo "restarted ${c#/} (it reads /etc/hosts as it was when it started)"; done
 MESHBOOK_EOF
 on_vm3 <<'MESHBOOK_EOF'
         re=$'(^|[[:space:]])hello3-svc\\.http-reciprocal-hello\\.svc\\.cluster\\.local([[:space:]]|$)'; n=0; have=""; keep=""

@@ -1,6 +1,7 @@
-// runtime: process (inventory): hello2 as vm/hello/hello.mjs (the same app as the
-// article's image, in plain Node) under /opt/meshbook/hello, started detached with its env
-// file and pid file, for a VM without a container engine (the lab's VMs). Whatever listens
+// The lab's stand-in for article 4's `docker run` on a VM without a Docker daemon (inventory
+// runtime: process; the lab gives daemons to its first VMs, lab/docker/lab.ts): hello2 as
+// vm/hello/hello.mjs (the same app as the article's image, in plain Node) under
+// /opt/meshbook/hello, started detached with its env file and pid file. Whatever listens
 // on 8001 is stopped before hello2 starts, also when the pid file does not name it (a
 // hello2 whose pid file was lost, a stray server): else the new app cannot listen, the old
 // one answers the verify, and the step is "changed" on every run. It is replaced, not
@@ -8,11 +9,12 @@
 // a second. The verify checks the pid file's process serves the port.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import { quote } from '../engine/lazy.ts';
-import { repoPath } from '../engine/repo.ts';
-import type { HostCtx, VmAction } from '../engine/types.ts';
-import { probe, mutate, Raw } from '../engine/sh.ts';
-import { GREETINGS, HELLO_PORT, svcHost, type Version } from './common.ts';
+import { quote } from '../../scripts/engine/lazy.ts';
+import { repoPath } from '../../scripts/engine/repo.ts';
+import type { HostCtx, VmAction } from '../../scripts/engine/types.ts';
+import { probe, mutate, Raw } from '../../scripts/engine/sh.ts';
+import { GREETINGS, HELLO_PORT, svcHost, type Version } from '../../scripts/traffic-shift/common.ts';
+import { CONTAINERS } from '../../scripts/traffic-shift/05-hello2-on-vms.ts';
 
 export const APP_SOURCE = repoPath('vm', 'hello', 'hello.mjs');
 export const APP_DIR = '/opt/meshbook/hello';
@@ -20,7 +22,6 @@ export const APP = `${APP_DIR}/hello.mjs`;
 export const APP_ENV = `${APP_DIR}/hello.env`;
 export const PID_FILE = '/run/meshbook-hello.pid';
 export const LOG = '/var/log/hello.log';
-export const CONTAINERS = ['http_v1', 'http_v2', 'http_v3'];
 const PORT_HEX = HELLO_PORT.toString(16).toUpperCase().padStart(4, '0'); // as /proc/net/tcp shows it
 
 /** The env the process runs with (and the content of hello.env), one KEY=value per line. */
