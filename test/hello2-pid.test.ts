@@ -1,3 +1,4 @@
+// (The lab is built with --docker-vms 0: with a daemon, step 05 is the docker run.)
 // traffic-shift step 05 under runtime: process when its pid file no longer names what serves
 // port 8001, on lab VMs over SSH: a hello2 whose pid file was lost (vm1) and a stray server
 // holding the port (vm2). The rerun stops what holds the port, starts hello2, and the pid in
@@ -58,7 +59,8 @@ const waitFor = async (what: string, ok: () => Promise<boolean>) => {
 };
 
 test.before(async () => {
-  await labUp({ ...lab, vms: 2, cluster: false });
+  // no Docker daemons: these VMs run hello2 under the process runtime, which this test is about
+  await labUp({ ...lab, vms: 2, cluster: false, dockerVms: 0 });
   fs.writeFileSync(
     envFile,
     fs
