@@ -1,9 +1,9 @@
-// (The lab is built with --docker-vms 0: with a daemon, step 05 is the docker run.)
 // traffic-shift step 05 under runtime: process when its pid file no longer names what serves
 // port 8001, on lab VMs over SSH: a hello2 whose pid file was lost (vm1) and a stray server
 // holding the port (vm2). The rerun stops what holds the port, starts hello2, and the pid in
 // the pid file is the process serving 8001 (seen by ss, independently of the step's own
 // /proc scan); the run after it is unchanged.
+// Its lab is built with --docker-vms 0: with a daemon, step 05 is the docker run instead.
 import test from 'ava';
 import fs from 'node:fs';
 import os from 'node:os';
