@@ -246,7 +246,7 @@ function playbookHeader(names: string, loaded: Loaded, envShown: string, t: Retu
     ...(t.consent ? ['A change that needs consent runs only with -e meshbook_yes=true (meshbook: --yes).'] : []),
     ...(loaded.lab
       ? [
-          'LAB=1: a step the lab cannot do (no container engine, packages or systemd) keeps its read-only',
+          'LAB=1: a step the lab cannot do (packages, systemd; Docker on a VM without a daemon) keeps its read-only',
           'check and, where there is one, its lab stand-in; its real change is not exported as runnable.',
         ]
       : []),
