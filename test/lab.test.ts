@@ -197,7 +197,7 @@ serial('lab up builds 3 VMs: namespaces, env file, inventory, no leaks into the 
     identity: cfg.keyFile,
     privateIp: '192.168.0.250',
     labels: { version: 'v1' },
-    runtime: 'process',
+    runtime: 'docker', // the first 10 VMs get a Docker daemon (docker.io is installed by .ci/run)
   });
   t.deepEqual(
     inv.vms.map((v: { labels: { version: string } }) => v.labels.version),

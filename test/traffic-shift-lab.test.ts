@@ -56,7 +56,9 @@ test.before(async () => {
   before = await hostState();
   // the VM side on its own: a lab without its cluster, VMs not routed to it (the whole lab,
   // cluster included, is test/lab-traffic-shift-e2e.test.ts)
-  await labUp({ ...lab, vms: 3, cluster: false });
+  // no Docker daemons: this file covers the process runtime (VMs past lab up --docker-vms) in
+  // detail; the article's docker run is covered by lab-traffic-shift-e2e.test.ts
+  await labUp({ ...lab, vms: 3, cluster: false, dockerVms: 0 });
   fs.copyFileSync(lab.inventoryFile, inventory);
   fs.writeFileSync(
     envFile,
