@@ -48,7 +48,7 @@ export function exitCodeOf(code: number | null, signal: NodeJS.Signals | null): 
 export async function inLabNamespace(argv: string[]): Promise<number | undefined> {
   const args = argv.slice(2);
   const i = args.indexOf('--env');
-  if (args[0] !== 'verify' || i < 0 || !args[i + 1]) return undefined;
+  if (!['verify', 'canary'].includes(args[0]) || i < 0 || !args[i + 1]) return undefined;
   let ns: string | undefined;
   try {
     ns = readEnvFile(args[i + 1]).LAB_NETNS;

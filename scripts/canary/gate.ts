@@ -1,0 +1,150 @@
+// A canary step's gate: the verifier at auto N for the step's weights, and two limits on what
+// the answers say about the canary version.
+//
+//   errors   non-2xx answers plus transport errors, over every counted request: <= --max-errors %
+//   p99      the canary version's p99 latency: <= --max-p99 ms, or <= --max-p99-ratio x the
+//            baseline's p99 (the highest p99 of the other versions with enough answers; at 100 %
+//            there are none, and the last step's baseline stands). Differences under
+//            --p99-floor ms never fail: a lab's few-ms latencies double by chance.
+//   verifier PASS at the step's weights (every version, a zero weight included)
+//
+// Decided in that order: errors and latency are about the release, the split is about the
+// routing. A verifier INCONCLUSIVE is sampled once more, fresh, at twice N; INCONCLUSIVE again
+// holds the step. --bake S samples for S seconds (at least until N is reached) instead of N.
+import { verifyTraffic, type VerifyResult } from '../verify/cli.ts';
+import { HELLO2_CLASSIFY, verifyUrl } from '../traffic-shift/14-verify-traffic.ts';
+import { expectArg, type Version, type Weights } from '../traffic-shift/common.ts';
+
+export interface GateLimits {
+  maxErrorsPct: number;
+  maxP99Ms?: number;
+  maxP99Ratio: number;
+  p99FloorMs: number;
+  bakeS: number;
+}
+
+export type Outcome = 'PASS' | 'FAIL' | 'INCONCLUSIVE' | 'INTERRUPTED';
+
+export interface Figures {
+  /** requests counted (the deciding sample) */
+  n: number;
+  verdict: string;
+  p: number | null;
+  errorsPct: number;
+  canaryP99Ms: number | null;
+  baselineP99Ms: number | null;
+  resampled: boolean;
+}
+
+export interface GateResult {
+  outcome: Outcome;
+  /** the gate that failed */
+  gate?: 'errors' | 'p99' | 'verifier';
+  reason: string;
+  figures: Figures;
+  /** the verifier's results, in order (the deciding one last) */
+  results: VerifyResult[];
+}
+
+/** Fewer answers than this in a bucket say nothing about its p99. */
+export const MIN_LATENCY_SAMPLES = 20;
+
+/** The other versions' p99 (the highest among those with enough answers), or null. */
+export function baselineP99(r: VerifyResult, to: Version): number | null {
+  const ps = r.buckets
+    .filter((b) => b.name !== to && b.latencyMs.count >= MIN_LATENCY_SAMPLES && b.latencyMs.p99 !== null)
+    .map((b) => b.latencyMs.p99!);
+  return ps.length ? Math.max(...ps) : null;
+}
+
+/** The figures of one verifier result (baseline: this sample's, else the one carried over). */
+export function figuresOf(r: VerifyResult, to: Version, carried: number | null, resampled: boolean): Figures {
+  const t = r.totals;
+  const canary = r.buckets.find((b) => b.name === to);
+  return {
+    n: t.counted,
+    verdict: r.verdict,
+    p: r.chiSquare?.p ?? null,
+    errorsPct: t.counted ? ((t.non2xx + t.transportErrors) * 100) / t.counted : 0,
+    canaryP99Ms: canary && canary.latencyMs.count > 0 ? canary.latencyMs.p99 : null,
+    baselineP99Ms: baselineP99(r, to) ?? carried,
+    resampled,
+  };
+}
+
+const ms = (x: number) => `${x.toFixed(x < 10 ? 1 : 0)} ms`;
+
+/** Which limit the figures break, if any (errors first, then latency). */
+export function limitBroken(f: Figures, l: GateLimits): Pick<GateResult, 'gate' | 'reason'> | undefined {
+  if (f.n > 0 && f.errorsPct > l.maxErrorsPct)
+    return {
+      gate: 'errors',
+      reason: `errors ${f.errorsPct.toFixed(2)} % of ${f.n} requests, over --max-errors ${l.maxErrorsPct} %`,
+    };
+  if (f.canaryP99Ms === null) return undefined;
+  if (l.maxP99Ms !== undefined) {
+    if (f.canaryP99Ms > l.maxP99Ms)
+      return { gate: 'p99', reason: `canary p99 ${ms(f.canaryP99Ms)}, over --max-p99 ${l.maxP99Ms} ms` };
+    return undefined;
+  }
+  if (f.baselineP99Ms === null) return undefined;
+  const limit = Math.max(l.maxP99Ratio * f.baselineP99Ms, f.baselineP99Ms + l.p99FloorMs);
+  if (f.canaryP99Ms > limit)
+    return {
+      gate: 'p99',
+      reason:
+        `canary p99 ${ms(f.canaryP99Ms)} vs baseline p99 ${ms(f.baselineP99Ms)}: ` +
+        `${(f.canaryP99Ms / f.baselineP99Ms).toFixed(1)}x, over --max-p99-ratio ${l.maxP99Ratio}`,
+    };
+  return undefined;
+}
+
+export interface GateRun {
+  env: Record<string, string>;
+  weights: Weights;
+  to: Version;
+  limits: GateLimits;
+  /** the baseline p99 measured at an earlier step (used when this one has no baseline traffic) */
+  carriedBaselineMs: number | null;
+  signal?: AbortSignal;
+  warn?: (line: string) => void;
+}
+
+/** One verifier run at the step's weights. */
+async function sample(g: GateRun, n: number | 'auto', bakeS: number): Promise<VerifyResult> {
+  return verifyTraffic({
+    url: verifyUrl(g.env),
+    expect: expectArg(g.weights),
+    classify: HELLO2_CLASSIFY,
+    n: bakeS > 0 ? 100_000_000 : n,
+    ...(bakeS > 0 ? { maxTime: bakeS } : {}),
+    signal: g.signal,
+    warn: g.warn ?? (() => undefined),
+  });
+}
+
+/** Measure the step and decide: PASS, FAIL (which gate), INCONCLUSIVE, or INTERRUPTED. */
+export async function runGate(g: GateRun): Promise<GateResult> {
+  const results: VerifyResult[] = [];
+  let r = await sample(g, 'auto', g.limits.bakeS);
+  results.push(r);
+  let resampled = false;
+  for (;;) {
+    const f = figuresOf(r, g.to, g.carriedBaselineMs, resampled);
+    if (r.run.interrupted === 'signal' || g.signal?.aborted)
+      return { outcome: 'INTERRUPTED', reason: 'interrupted while measuring', figures: f, results };
+    const broken = limitBroken(f, g.limits);
+    if (broken) return { outcome: 'FAIL', ...broken, figures: f, results };
+    if (r.verdict === 'PASS') return { outcome: 'PASS', reason: 'every gate passed', figures: f, results };
+    if (r.verdict !== 'INCONCLUSIVE' || resampled) {
+      const why = r.error ?? r.reasons[0] ?? r.verdict;
+      if (r.verdict === 'INCONCLUSIVE')
+        return { outcome: 'INCONCLUSIVE', reason: `INCONCLUSIVE twice: ${why}`, figures: f, results };
+      return { outcome: 'FAIL', gate: 'verifier', reason: `verifier ${r.verdict}: ${why}`, figures: f, results };
+    }
+    // INCONCLUSIVE: once more, a fresh sample of twice N
+    resampled = true;
+    r = await sample(g, 2 * Math.max(r.sizing.autoN, r.settings.n), 0);
+    results.push(r);
+  }
+}
