@@ -152,13 +152,14 @@ function finish(c: Ctx, result: Result, message: string): CanaryReport {
 
 /** After a failed step: the last step that passed, else (or when that fails too) the start. */
 async function rollBack(c: Ctx, failed: Entry): Promise<CanaryReport> {
-  const targets: Weights[] = [];
-  if (c.st.passed >= 0) targets.push(stepWeights(c.st.start, c.st.to, c.st.steps[c.st.passed]));
-  if (!targets.some((t) => sameWeights(t, c.st.start))) targets.push(c.st.start);
+  const targets: Array<[string, Weights]> = [];
+  const last = c.st.passed >= 0 ? stepWeights(c.st.start, c.st.to, c.st.steps[c.st.passed]) : undefined;
+  if (last && !sameWeights(last, c.st.start)) targets.push([`rollback to step ${c.st.passed + 1}`, last]);
+  targets.push(['rollback to start', c.st.start]);
   const why = `${failed.label} failed on ${failed.gate ?? failed.outcome}: ${failed.reason}`;
-  for (const [k, w] of targets.entries()) {
+  for (const [label, w] of targets) {
     if (c.deps.signal.aborted) break;
-    const e = await tryWeights(c, k === 0 ? 'rollback' : 'rollback to start', w);
+    const e = await tryWeights(c, label, w);
     if (e.outcome === 'PASS')
       return finish(c, 'rolled-back', `${why}; rolled back to ${showWeights(w)}, confirmed and verified (PASS)`);
   }

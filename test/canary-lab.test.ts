@@ -1,0 +1,173 @@
+// meshbook canary in the lab, for real: hello2-vs applied through the lab cluster, the
+// weights confirmed on hello1's sidecar NGINX, the verifier through the lab's ingress.
+// A healthy promotion (timed), --rollback, a data plane that never takes the weights, and
+// Ctrl-C mid-step then --resume.
+import test from 'ava';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { $ } from 'zx';
+import { hostState } from './helpers/host-state.ts';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mb-canary-'));
+const prefix = `mbc${process.pid % 100000}`;
+const dir = path.join(tmp, 'lab');
+const envFile = path.join(tmp, 'lab.env');
+const stateDir = path.join(tmp, 'state');
+const labArgs = ['--prefix', prefix, '--dir', dir, '--lab-env', envFile, '--inventory', path.join(tmp, 'inv.yaml')];
+const env = { ...process.env, MESHBOOK_STATE_DIR: stateDir, FORCE_COLOR: '0' };
+const run = $({ nothrow: true, quiet: true, env });
+const meshbook = (...args: string[]) => run`node bin/meshbook.js ${args}`;
+const canary = async (...args: string[]) => {
+  const r = await meshbook('canary', '--env', envFile, '--json', ...args);
+  let json;
+  try {
+    json = JSON.parse(r.stdout);
+  } catch {
+    json = undefined;
+  }
+  return { code: r.exitCode, json, stderr: r.stderr };
+};
+const vsWeights = async () => {
+  const r = await meshbook(
+    'lab',
+    'kubectl',
+    ...labArgs.slice(0, 4),
+    'get',
+    'virtualservice',
+    'hello2-vs',
+    '-n',
+    'http-reciprocal-hello',
+    '-o',
+    'jsonpath={.spec.http[0].route[*].weight}',
+  );
+  return r.stdout.trim();
+};
+const verifyOnly = async (expect: string) => {
+  const r = await meshbook('verify', 'traffic', '--env', envFile, '--expect', expect, '--json');
+  return { code: r.exitCode, json: JSON.parse(r.stdout) };
+};
+let before: Record<string, string>;
+
+test.before(async () => {
+  before = await hostState(prefix);
+  const up = await meshbook('lab', 'up', '--vms', '3', ...labArgs);
+  if (up.exitCode !== 0) throw new Error(up.stderr);
+  const rb = await meshbook('rebuild', 'traffic-shift', '--env', envFile, '--yes', '--json');
+  if (rb.exitCode !== 0) throw new Error(rb.stdout.slice(-3000));
+});
+
+test.after.always(async () => {
+  await meshbook('lab', 'down', ...labArgs);
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+test.serial(
+  'a healthy promotion: three steps through the real data plane, then the ingress answers only Hola',
+  async (t) => {
+    const t0 = performance.now();
+    const r = await canary('--to', 'v3', '--steps', '20,50,100');
+    const s = (performance.now() - t0) / 1000;
+    t.is(r.code, 0, r.stderr);
+    t.is(r.json.result, 'promoted');
+    t.deepEqual(
+      r.json.timeline.map((e: { label: string; outcome: string; weights: object }) => [e.label, e.outcome, e.weights]),
+      [
+        ['step 1/3 (v3 20 %)', 'PASS', { v1: 27, v2: 53, v3: 20 }],
+        ['step 2/3 (v3 50 %)', 'PASS', { v1: 17, v2: 33, v3: 50 }],
+        ['step 3/3 (v3 100 %)', 'PASS', { v1: 0, v2: 0, v3: 100 }],
+      ],
+    );
+    t.regex(r.stderr, /step 1\/3 \(v3 20 %\): data plane confirmed in \d+\.\d s; measuring/);
+    t.is(await vsWeights(), '0 0 100');
+    const only = await verifyOnly('v1=0,v2=0,v3=100');
+    t.is(only.code, 0);
+    t.deepEqual(
+      only.json.buckets.map((b: { name: string; observed: number }) => [b.name, b.observed > 0]),
+      [
+        ['v1', false],
+        ['v2', false],
+        ['v3', true],
+      ],
+    );
+    t.is(only.json.totals.counted, only.json.totals.classified, 'every answer is Hola');
+    t.log(`three-step healthy canary (no bake): ${s.toFixed(1)} s, the process included`);
+    t.true(s < 30, `${s.toFixed(1)} s`);
+  },
+);
+
+test.serial('--rollback restores the starting weights, confirmed and verified', async (t) => {
+  const r = await canary('--rollback');
+  t.is(r.code, 0, r.stderr);
+  t.is(r.json.result, 'restored');
+  t.deepEqual(r.json.weights, { v1: 30, v2: 60, v3: 10 });
+  t.is(r.json.timeline.at(-1).outcome, 'PASS');
+  t.is(await vsWeights(), '30 60 10');
+});
+
+test.serial(
+  'a data plane that never takes the weights fails the step instead of measuring stale traffic',
+  async (t) => {
+    const ws = `${prefix}-ws`;
+    const r = await run`ip netns exec ${ws} node --import tsx test/helpers/canary-stale.ts ${envFile}`;
+    const rep = JSON.parse(r.stdout);
+    t.is(rep.result, 'rolled-back', r.stderr);
+    t.is(rep.exitCode, 1);
+    const [step, back] = rep.state.timeline;
+    t.is(step.outcome, 'CONFIRM-FAILED');
+    t.is(step.gate, 'data-plane');
+    t.regex(step.reason, /hello1's sidecar .* still has v1=30 v2=60 v3=10 after \d\.\d s, not v1=27 v2=53 v3=20/);
+    t.is(step.figures, undefined, 'nothing was measured at weights the data plane did not have');
+    t.is(back.label, 'rollback to start');
+    t.is(back.outcome, 'PASS');
+    t.is(rep.applies, 2);
+    // nothing but the start ever reached the cluster
+    t.is(await vsWeights(), '30 60 10');
+    fs.rmSync(path.join(stateDir, 'canary'), { recursive: true, force: true });
+  },
+);
+
+test.serial('Ctrl-C mid-step leaves the weights where they are; --resume completes the promotion', async (t) => {
+  const p = run`node bin/meshbook.js canary --env ${envFile} --to v3 --steps 20,50,100 --json`;
+  let stderr = '';
+  await new Promise<void>((resolve) => {
+    p.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      if (/step 2\/3 \(v3 50 %\): data plane confirmed/.test(stderr)) resolve();
+    });
+  });
+  await new Promise((r) => setTimeout(r, 300));
+  p.kill('SIGINT');
+  const out = await p;
+  t.is(out.exitCode, 130, out.stderr);
+  const rep = JSON.parse(out.stdout);
+  t.is(rep.result, 'interrupted');
+  t.deepEqual(rep.weights, { v1: 17, v2: 33, v3: 50 });
+  t.is(rep.timeline.at(-1).outcome, 'INTERRUPTED');
+  t.is(await vsWeights(), '17 33 50');
+  // a new canary refuses while this one is unfinished
+  const again = await canary('--to', 'v3');
+  t.is(again.code, 3);
+  t.regex(again.stderr, /is interrupted .*--resume .*--rollback/);
+  const resumed = await canary('--resume');
+  t.is(resumed.code, 0, resumed.stderr);
+  t.is(resumed.json.result, 'promoted');
+  t.deepEqual(
+    resumed.json.timeline.map((e: { label: string; outcome: string }) => `${e.label} ${e.outcome}`),
+    [
+      'step 1/3 (v3 20 %) PASS',
+      'step 2/3 (v3 50 %) INTERRUPTED',
+      'step 2/3 (v3 50 %) PASS',
+      'step 3/3 (v3 100 %) PASS',
+    ],
+  );
+  t.is(await vsWeights(), '0 0 100');
+  const back = await canary('--rollback');
+  t.is(back.code, 0);
+  t.is(await vsWeights(), '30 60 10');
+});
+
+test.serial('lab down leaves the machine as it was', async (t) => {
+  await meshbook('lab', 'down', ...labArgs);
+  t.deepEqual(await hostState(prefix), before);
+});
