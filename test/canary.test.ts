@@ -176,7 +176,7 @@ function result(o: {
 }
 
 test('gate: errors first, then the canary p99 against the baseline (ratio, floor) or an absolute limit', (t) => {
-  const L: GateLimits = { maxErrorsPct: 1, maxP99Ratio: 2, p99FloorMs: 25, bakeS: 0 };
+  const L: GateLimits = { maxErrorsPct: 1, maxP99Ratio: 2, p99FloorMs: 25, bakeS: 0, minRequests: 500 };
   const healthy = figuresOf(
     result({ counted: 2000, p99: { v1: [500, 40], v2: [1000, 45], v3: [500, 60] } }),
     'v3',
@@ -223,4 +223,46 @@ test('canary --help, and bad input exits 3 with nothing changed', async (t) => {
     t.is(r.exitCode, 3, `${args.join(' ')}: ${r.stderr}`);
     t.regex(r.stderr, msg);
   }
+});
+
+test('walkthrough: the canary offered after traffic-shift; a version runs it, no prints the command', async (t) => {
+  const { offerCanary } = await import('../scripts/canary/offer.ts');
+  const { PassThrough } = await import('node:stream');
+  const answer = async (keys: string[]) => {
+    const input = new PassThrough();
+    const output = new PassThrough();
+    output.resume();
+    const ran: string[][] = [];
+    const logged: string[] = [];
+    let released = false;
+    const p = offerCanary({
+      envFile: 'envs/lab.env',
+      release: () => (released = true),
+      run: async (args) => (ran.push(args), 0),
+      context: { input, output },
+      log: (l) => logged.push(l),
+    });
+    for (const k of keys) {
+      await new Promise((r) => setTimeout(r, 30));
+      input.write(k);
+    }
+    return { code: await p, ran, logged, released };
+  };
+  const down = '\x1b[B';
+  const v3 = await answer([down, down, down, '\r']);
+  t.deepEqual(v3.ran, [['canary', '--env', 'envs/lab.env', '--to', 'v3']]);
+  t.true(v3.released, "the walkthrough's lock is released before the canary takes it");
+  t.is(v3.code, 0);
+  const no = await answer(['\r']);
+  t.deepEqual(no.ran, []);
+  t.is(no.code, undefined);
+  t.false(no.released);
+  t.regex(no.logged.join('\n'), /later: meshbook canary --env envs\/lab\.env --to v3/);
+});
+
+test("requests per step: the verifier's -n auto for the weights, at least --min-requests", async (t) => {
+  const { requestsFor } = await import('../scripts/canary/gate.ts');
+  t.is(await requestsFor(W(30, 60, 10), 500), 2027); // the verifier's documented auto N for 30/60/10
+  t.is(await requestsFor(W(0, 0, 100), 500), 500); // one bucket: auto N is a few dozen
+  t.is(await requestsFor(W(0, 0, 100), 1), 73);
 });

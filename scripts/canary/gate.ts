@@ -9,11 +9,14 @@
 //   verifier PASS at the step's weights (every version, a zero weight included)
 //
 // Decided in that order: errors and latency are about the release, the split is about the
-// routing. A verifier INCONCLUSIVE is sampled once more, fresh, at twice N; INCONCLUSIVE again
-// holds the step. --bake S samples for S seconds (at least until N is reached) instead of N.
+// routing. Each sample is the verifier's -n auto for the step's weights, and at least
+// --min-requests (500: at 100 % the auto N is a few dozen, too few to see a 1 % error rate;
+// 500 requests miss a 1 % rate 0.7 % of the time). A verifier INCONCLUSIVE is sampled once
+// more, fresh, at twice N; INCONCLUSIVE again holds the step. --bake S samples for S seconds
+// instead of N requests (the verdict covers what was counted).
 import { verifyTraffic, type VerifyResult } from '../verify/cli.ts';
 import { HELLO2_CLASSIFY, verifyUrl } from '../traffic-shift/14-verify-traffic.ts';
-import { expectArg, type Version, type Weights } from '../traffic-shift/common.ts';
+import { VERSIONS, expectArg, type Version, type Weights } from '../traffic-shift/common.ts';
 
 export interface GateLimits {
   maxErrorsPct: number;
@@ -21,6 +24,8 @@ export interface GateLimits {
   maxP99Ratio: number;
   p99FloorMs: number;
   bakeS: number;
+  /** at least this many requests per sample (a 100 % step's auto N is a few dozen) */
+  minRequests: number;
 }
 
 export type Outcome = 'PASS' | 'FAIL' | 'INCONCLUSIVE' | 'INTERRUPTED';
@@ -110,8 +115,15 @@ export interface GateRun {
   warn?: (line: string) => void;
 }
 
+/** The verifier's -n auto for these weights (at 5 points), or --min-requests when that is more. */
+export async function requestsFor(w: Weights, minRequests: number): Promise<number> {
+  const { autoN } = await import('../verify/stats.ts');
+  const shares = VERSIONS.map((v) => w[v] / 100);
+  return Math.max(autoN(shares, 0.05).n, minRequests); // the verifier's default --min-effect, 5 points
+}
+
 /** One verifier run at the step's weights. */
-async function sample(g: GateRun, n: number | 'auto', bakeS: number): Promise<VerifyResult> {
+async function sample(g: GateRun, n: number, bakeS: number): Promise<VerifyResult> {
   return verifyTraffic({
     url: verifyUrl(g.env),
     expect: expectArg(g.weights),
@@ -126,7 +138,8 @@ async function sample(g: GateRun, n: number | 'auto', bakeS: number): Promise<Ve
 /** Measure the step and decide: PASS, FAIL (which gate), INCONCLUSIVE, or INTERRUPTED. */
 export async function runGate(g: GateRun): Promise<GateResult> {
   const results: VerifyResult[] = [];
-  let r = await sample(g, 'auto', g.limits.bakeS);
+  const n = await requestsFor(g.weights, g.limits.minRequests);
+  let r = await sample(g, n, g.limits.bakeS);
   results.push(r);
   let resampled = false;
   for (;;) {
@@ -144,7 +157,7 @@ export async function runGate(g: GateRun): Promise<GateResult> {
     }
     // INCONCLUSIVE: once more, a fresh sample of twice N
     resampled = true;
-    r = await sample(g, 2 * Math.max(r.sizing.autoN, r.settings.n), 0);
+    r = await sample(g, 2 * n, 0);
     results.push(r);
   }
 }

@@ -21,6 +21,7 @@ interface CanaryFlags {
   maxP99Ratio?: string;
   p99Floor: string;
   confirmTimeout: string;
+  minRequests: string;
   resume?: boolean;
   rollback?: boolean;
   dryRun?: boolean;
@@ -37,7 +38,7 @@ routes on a real mesh, the loaded NGINX configuration in the lab), then gates:
   errors    non-2xx answers + transport errors <= --max-errors % of the counted requests
   p99       VERSION's p99 <= --max-p99 ms, or <= --max-p99-ratio x the other versions' p99
             (differences under --p99-floor ms never fail)
-  verifier  meshbook verify traffic at -n auto for the step's weights: PASS (an INCONCLUSIVE
+  verifier  meshbook verify traffic at -n auto for the step's weights (at least --min-requests): PASS (an INCONCLUSIVE
             is sampled once more at 2 N; INCONCLUSIVE again holds the step)
 A FAIL rolls back to the last step that passed (if that no longer verifies: to the starting
 weights), confirms and verifies it. The weights start from what hello2-vs has (not WEIGHTS).
@@ -77,6 +78,7 @@ async function requestOf(f: CanaryFlags) {
     maxP99Ratio: num('--max-p99-ratio', f.maxP99Ratio ?? '2', 1, 1000),
     p99FloorMs: num('--p99-floor', f.p99Floor, 0, 600_000),
     bakeS: num('--bake', f.bake, 0, 86_400),
+    minRequests: num('--min-requests', f.minRequests, 1, 10_000_000),
   };
   const { default: rb } = await import('../traffic-shift/index.ts');
   const loaded = loadInputs(f.env, [rb], { checkFiles: true });
@@ -173,6 +175,7 @@ export function registerCanary(program: Command): void {
     .option('--max-p99 <ms>', "the version's p99 latency limit in ms (instead of --max-p99-ratio)")
     .option('--max-p99-ratio <r>', "the version's p99 limit as a multiple of the other versions' p99 (default 2)")
     .option('--p99-floor <ms>', 'p99 differences under this never fail the ratio gate', '25')
+    .option('--min-requests <n>', 'at least this many requests per step (more when -n auto needs more)', '500')
     .option('--confirm-timeout <seconds>', 'how long the data plane gets to show applied weights', '30')
     .option('--resume', 'continue a held or interrupted canary from its journal')
     .option('--rollback', 'restore the weights the last canary started from (confirmed and verified)')

@@ -1,7 +1,15 @@
 // `meshbook walkthrough`: the interactive run (prompts load only when it runs).
 import type { Command } from 'commander';
 import { lockEnv } from '../engine/lock.ts';
+import { repoPath } from '../engine/repo.ts';
 import { labRules, positiveInt, runbooks, sshConfig } from './common.ts';
+
+/** `meshbook ARGS` as a child on this terminal; its exit code. */
+async function meshbookChild(args: string[]): Promise<number> {
+  const { zx } = await import('../engine/lazy.ts');
+  const r = await zx.$({ stdio: 'inherit', nothrow: true })`node ${repoPath('bin', 'meshbook.js')} ${args}`;
+  return r.exitCode ?? 1;
+}
 
 /** Add `meshbook walkthrough [runbook] [--env FILE]`. */
 export function registerWalkthrough(program: Command): void {
@@ -13,7 +21,7 @@ export function registerWalkthrough(program: Command): void {
     .option('--timeout <seconds>', 'limit for one remote command', positiveInt('--timeout'), 900)
     .option('--connect-timeout <seconds>', 'SSH connect timeout', positiveInt('--connect-timeout'), 10)
     .action(async (name: string | undefined, o) => {
-      if (o.env) lockEnv(o.env);
+      const lock = o.env ? lockEnv(o.env) : undefined;
       const [{ walkthrough }, { labClusterFor }, { RUNBOOKS }] = await Promise.all([
         import('../engine/walkthrough.ts'),
         import('../../lab/cluster/provider.ts'),
@@ -27,5 +35,10 @@ export function registerWalkthrough(program: Command): void {
         labRules: await labRules(),
       });
       process.exitCode = rep?.failed ? 1 : 0;
+      if (!rep || rep.failed || rep.stopped || !o.env || !lock) return;
+      if (rep.records[0]?.id.split('/')[0] !== 'traffic-shift') return;
+      const { offerCanary } = await import('../canary/offer.ts');
+      const code = await offerCanary({ envFile: o.env, release: lock.release, run: meshbookChild });
+      if (code !== undefined) process.exitCode = code;
     });
 }
