@@ -58,32 +58,37 @@ wait_port() { # $1 up|down: until the port accepts (or refuses) connections, 5 s
   done
   echo "hello2 did not come $1 on port ${HELLO_PORT} within 5 s" >&2; exit 1
 }
-c=""
-if command -v docker >/dev/null 2>&1 && [ -S /run/docker.sock ]; then
-  for n in ${CONTAINERS.join(' ')}; do
-    r=$(docker inspect -f '{{.State.Running}}' "$n" 2>/dev/null) || continue
-    if [ -z "$c" ] || [ "$r" = true ]; then c=$n; fi
-  done
-fi
+c="" state="" upper=""
+containers() { # the article's container (a running one first): sets c, state (running, exited, ...)
+  local n st up # and upper, its overlay2 upper dir (the knob, read without a slow docker cp)
+  c="" state="" upper=""
+  while read -r n st up; do
+    if [ -z "$c" ] || [ "$st" = running ]; then c=${'${n#/}'} state=$st upper=$up; fi
+  done < <(docker inspect -f '{{.Name}} {{.State.Status}} {{.GraphDriver.Data.UpperDir}}' ${CONTAINERS.join(' ')} 2>/dev/null || true)
+}
+if command -v docker >/dev/null 2>&1 && [ -S /run/docker.sock ]; then containers; fi
 if [ -n "$c" ]; then
   echo runtime=docker; echo "app=$c"; echo file=${CONTAINER_FILE}
-  running() { [ "$(docker inspect -f '{{.State.Running}}' "$c")" = true ]; }
+  running() { [ "$state" = running ]; }
   case $action in
     set) printf '%s\n' "$knob" > "$tmp/fault.json"; docker cp "$tmp/fault.json" "$c:${CONTAINER_FILE}"
          echo "did docker cp fault.json $c:${CONTAINER_FILE}" ;;
-    stop) if running; then docker stop -t 5 "$c" >/dev/null; wait_port down; echo "did docker stop $c"; fi ;;
+    stop)
+      if running; then docker stop -t 5 "$c" >/dev/null; wait_port down; echo "did docker stop $c"; containers; fi ;;
     clear)
       if running; then
         docker exec "$c" node -e 'require("fs").rmSync(process.argv[1], { force: true })' ${CONTAINER_FILE}
       else # no knob can be removed from a stopped container: an empty one, removed once it runs
         echo '{}' > "$tmp/fault.json"; docker cp "$tmp/fault.json" "$c:${CONTAINER_FILE}"
-        docker start "$c" >/dev/null; wait_port up; echo "did docker start $c"
+        docker start "$c" >/dev/null; wait_port up; echo "did docker start $c"; containers
         docker exec "$c" node -e 'require("fs").rmSync(process.argv[1], { force: true })' ${CONTAINER_FILE}
       fi
       echo "did remove $c:${CONTAINER_FILE}" ;;
   esac
   running && echo running=true || echo running=false
-  docker cp "$c:${CONTAINER_FILE}" "$tmp/now.json" 2>/dev/null && echo "fault=$(tr -d '\n' < "$tmp/now.json")" || true
+  if [ -d "$upper" ]; then now=$upper${CONTAINER_FILE} # no such file, or overlayfs' whiteout: no knob
+  else now=$tmp/now.json; docker cp "$c:${CONTAINER_FILE}" "$now" 2>/dev/null || true; fi
+  [ -f "$now" ] && echo "fault=$(tr -d '\n' < "$now")" || true
   exit 0
 fi
 [ -f ${APP} ] || { echo "hello2 is not deployed on this VM (no container ${CONTAINERS.join('|')}, no ${APP})" >&2; exit 3; }
