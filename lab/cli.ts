@@ -1,10 +1,11 @@
-// meshbook lab: `lab up | down | status | kubectl` for the meshbook CLI (registerLab) - see lab/README.md.
+// meshbook lab: `lab up | down | status | kubectl | fault` for the meshbook CLI (registerLab) - see lab/README.md.
 import { Command, InvalidArgumentError } from 'commander';
 import type { Ora } from 'ora';
 import { DEFAULT_SUBNET, MAX_VMS } from './config.ts';
 import { repoPath } from './outputs.ts';
 import type { LabStatus } from './status.ts';
 import { common, guarded, labOpts, vms, type CommonFlags } from './cli-common.ts';
+import { registerLabFault } from './fault-command.ts';
 import { registerLabKubectl } from './kubectl-command.ts';
 
 export { labKubectl, splitLabKubectlArgs } from './kubectl-command.ts';
@@ -194,7 +195,7 @@ function registerLabStatus(lab: Command): void {
     });
 }
 
-/** Add `meshbook lab` and its subcommands (up, down, kubectl, status). */
+/** Add `meshbook lab` and its subcommands (up, down, kubectl, status, fault). */
 export function registerLab(program: Command): void {
   const lab = program
     .command('lab')
@@ -208,4 +209,5 @@ export function registerLab(program: Command): void {
   registerLabDown(lab);
   registerLabKubectl(lab);
   registerLabStatus(lab);
+  registerLabFault(lab);
 }

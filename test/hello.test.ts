@@ -5,8 +5,11 @@
 import test from 'ava';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 
 const APP = new URL('../vm/hello/hello.mjs', import.meta.url).pathname;
 const children: ChildProcess[] = [];
@@ -174,6 +177,33 @@ test('other paths and methods, and bad settings', async (t) => {
   await t.throwsAsync(start({ VERSION: 'v1', BACKEND_TIMEOUT_MS: 'soon' }), {
     message: /BACKEND_TIMEOUT_MS="soon" is not a whole number/,
   });
+});
+
+test('the fault knob: a share of 500s naming the version, a delay, applied per request, no restart', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mb-hello-fault-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'fault.json');
+  const h = await start({ VERSION: 'v3', OWN_IP: '10.0.0.3', FAULT_FILE: file });
+  const many = async (n: number) => Promise.all(Array.from({ length: n }, () => get(h.port, '/hello/eric')));
+  t.deepEqual(await get(h.port, '/hello/eric'), { status: 200, body: 'Hola eric(10.0.0.3)\n' });
+  fs.writeFileSync(file, '{"errorRate": 1}');
+  t.deepEqual(await get(h.port, '/hello/eric'), { status: 500, body: 'Hola eric(10.0.0.3)<-FAULT\n' });
+  fs.writeFileSync(file, '{"errorRate": 0.2}');
+  const share = (await many(400)).filter((r) => r.status === 500).length / 400;
+  t.true(share > 0.1 && share < 0.3, `share of 500s ${share}`);
+  fs.writeFileSync(file, '{"delayMs": 300}');
+  const t0 = performance.now();
+  const slow = await get(h.port, '/hello/eric');
+  const ms = performance.now() - t0;
+  t.is(slow.status, 200);
+  t.true(ms >= 300 && ms < 1000, `${ms} ms`);
+  fs.writeFileSync(file, 'not json');
+  t.is((await get(h.port, '/hello/eric')).status, 200, 'an unreadable knob is no fault');
+  fs.writeFileSync(file, '{"errorRate": 1}');
+  t.is((await get(h.port, '/hello/eric')).status, 500);
+  fs.rmSync(file);
+  t.is((await get(h.port, '/hello/eric')).status, 200, 'no file, no fault');
+  t.true(h.lines.some((l) => l.endsWith('fault: {"errorRate":0,"delayMs":300}')));
 });
 
 // The article's symptom when a VM lacks the hosts line: the backend name does not resolve.

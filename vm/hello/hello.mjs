@@ -15,13 +15,24 @@
 //   BACKEND_PORT        port of the next hop (8001)
 //   BACKEND_TIMEOUT_MS  bound for the whole backend call (3000)
 //   OWN_IP              the address shown in answers (default: first non-loopback IPv4)
+//   FAULT_FILE          the fault knob (default: fault.json next to this file), see below
 //
 // A failed backend call answers 503 (unreachable: DNS, connect, timeout) or 502 (the backend
 // answered with an error), still one line that names the backend and the error, e.g.
 //   Hello eric(192.168.0.170)<-ERROR getaddrinfo ENOTFOUND hello3-svc.http-reciprocal-hello.svc.cluster.local
 // One log line per request on stdout.
+//
+// The fault knob (the lab's `meshbook lab fault`): while FAULT_FILE exists and holds
+// {"errorRate": R, "delayMs": MS}, every answer to GET /hello/{msg} waits MS ms and a share R
+// of them (0..1, Math.random) is a 500 that still names the version, without calling the
+// backend: "Hola eric(192.168.0.252)<-FAULT". No file (or both 0) = no fault. The file is
+// stat()ed per request and read again only when its inode, size, mtime or ctime change, so a
+// new knob applies to the next request, without a restart.
+import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 const GREETINGS = { v1: 'Hello', v2: 'Bonjour', v3: 'Hola' };
 const MAX_MSG = 256;
@@ -60,6 +71,47 @@ const ip = ownIp();
 const agent = new http.Agent({ keepAlive: true, maxSockets: 64, keepAliveMsecs: 1000 });
 
 const oneLine = (s) => String(s).replace(/[\r\n]+/g, ' ').trim();
+
+const faultFile = process.env.FAULT_FILE || path.join(path.dirname(fileURLToPath(import.meta.url)), 'fault.json');
+let faultKey = 'none';
+let fault = null;
+
+/** {errorRate, delayMs} from the knob's text, or null (no fault); bad values count as 0. */
+function parseFault(text) {
+  let j;
+  try {
+    j = JSON.parse(text);
+  } catch (e) {
+    process.stderr.write(`hello: ignoring ${faultFile}: ${oneLine(e.message)}\n`);
+    return null;
+  }
+  const rate = typeof j?.errorRate === 'number' && j.errorRate >= 0 && j.errorRate <= 1 ? j.errorRate : 0;
+  const delay = Number.isInteger(j?.delayMs) && j.delayMs >= 0 && j.delayMs <= 600000 ? j.delayMs : 0;
+  return rate || delay ? { errorRate: rate, delayMs: delay } : null;
+}
+
+/** The fault in force: one stat per request, a read only when the file changed. */
+function currentFault() {
+  let key = 'none';
+  let st;
+  try {
+    st = fs.statSync(faultFile, { bigint: true });
+    key = `${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+  } catch {
+    // no file: no fault
+  }
+  if (key === faultKey) return fault;
+  let text = null;
+  try {
+    if (st) text = fs.readFileSync(faultFile, 'utf8');
+  } catch {
+    key = 'none'; // gone between stat and read
+  }
+  faultKey = key;
+  fault = text === null ? null : parseFault(text);
+  process.stdout.write(`${new Date().toISOString()} fault: ${fault ? JSON.stringify(fault) : 'none'}\n`);
+  return fault;
+}
 
 /** Call the next hop; resolves { ok, status, text } (text is one line), never rejects. */
 function callBackend(msg, incoming) {
@@ -113,7 +165,13 @@ const server = http.createServer(async (req, res) => {
     }
     msg = oneLine(msg).slice(0, MAX_MSG);
     const me = `${greeting} ${msg}(${ip})`;
-    if (!backend) body = me;
+    const f = currentFault();
+    if (f?.delayMs) await new Promise((r) => setTimeout(r, f.delayMs));
+    if (f && Math.random() < f.errorRate) {
+      status = 500;
+      body = `${me}<-FAULT`;
+      note = ` fault=${JSON.stringify(f)}`;
+    } else if (!backend) body = me;
     else {
       const r = await callBackend(msg, req);
       body = `${me}<-${r.text}`;
