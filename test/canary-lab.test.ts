@@ -1,7 +1,8 @@
 // meshbook canary in the lab, for real: hello2-vs applied through the lab cluster, the
 // weights confirmed on hello1's sidecar NGINX, the verifier through the lab's ingress.
-// A healthy promotion (timed), --rollback, a data plane that never takes the weights, and
-// Ctrl-C mid-step then --resume.
+// A healthy promotion (timed), --rollback, a data plane that never takes the weights,
+// Ctrl-C mid-step then --resume, and the failure paths with the lab's fault knob (meshbook lab
+// fault): a version that errors, one that is slow, one stopped mid-rollout.
 import test from 'ava';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -165,6 +166,83 @@ test.serial('Ctrl-C mid-step leaves the weights where they are; --resume complet
   const back = await canary('--rollback');
   t.is(back.code, 0);
   t.is(await vsWeights(), '30 60 10');
+});
+
+const fault = (...args: string[]) => meshbook('lab', 'fault', 'vm3', ...args, ...labArgs.slice(0, 4));
+const outcomes = (json: { timeline: Array<{ label: string; outcome: string; gate?: string }> }) =>
+  json.timeline.map((e) => `${e.label} ${e.outcome}${e.gate ? ` ${e.gate}` : ''}`);
+
+/** Start the failure paths from v1=40 v2=60 v3=0 (the runbook's own step with other WEIGHTS):
+ *  v3 has no traffic until the canary gives it some, so the starting weights verify without it. */
+async function startFrom406000(t: import('ava').ExecutionContext) {
+  const start = path.join(tmp, 'start.env');
+  fs.writeFileSync(start, fs.readFileSync(envFile, 'utf8').replace(/^WEIGHTS=.*$/m, 'WEIGHTS=v1=40,v2=60,v3=0'), {
+    mode: 0o600,
+  });
+  const r = await meshbook('rebuild', 'traffic-shift', '--env', start, '--only', '07-routing', '--yes');
+  t.is(r.exitCode, 0, r.stdout);
+  t.is(await vsWeights(), '40 60 0');
+}
+
+test.serial('an erroring version is rolled back at the first step, and the verifier PASSes there', async (t) => {
+  await startFrom406000(t);
+  t.is((await fault('--error-rate', '0.2')).exitCode, 0);
+  try {
+    const r = await canary('--to', 'v3', '--steps', '20,50,100');
+    t.is(r.code, 1, r.stderr);
+    t.is(r.json.result, 'rolled-back');
+    t.deepEqual(outcomes(r.json), ['step 1/3 (v3 20 %) FAIL errors', 'rollback to start PASS']);
+    t.true(r.json.timeline[0].figures.errorsPct > 1);
+    t.regex(r.json.message, /failed on errors: errors \d+\.\d+ % of \d+ requests, over --max-errors 1 %/);
+    t.is(await vsWeights(), '40 60 0');
+    t.is((await verifyOnly('v1=40,v2=60,v3=0')).code, 0);
+  } finally {
+    await fault('--clear');
+  }
+});
+
+test.serial('a slow version is caught by the p99 gate and rolled back', async (t) => {
+  t.is((await fault('--delay-ms', '300')).exitCode, 0);
+  try {
+    const r = await canary('--to', 'v3', '--steps', '20,50,100');
+    t.is(r.code, 1, r.stderr);
+    t.deepEqual(outcomes(r.json), ['step 1/3 (v3 20 %) FAIL p99', 'rollback to start PASS']);
+    const f = r.json.timeline[0].figures;
+    t.true(f.canaryP99Ms >= 300, JSON.stringify(f));
+    t.true(f.canaryP99Ms > 2 * f.baselineP99Ms, JSON.stringify(f));
+    t.is(await vsWeights(), '40 60 0');
+  } finally {
+    await fault('--clear');
+  }
+});
+
+test.serial('a version stopped mid-rollout: rolled back past the step it passed, to weights that verify', async (t) => {
+  const p = run`node bin/meshbook.js canary --env ${envFile} --to v3 --steps 20,50,100 --json`;
+  let stderr = '';
+  await new Promise<void>((resolve) => {
+    p.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      if (/step 1\/3 \(v3 20 %\): PASS/.test(stderr)) resolve();
+    });
+  });
+  t.is((await fault('--stop')).exitCode, 0);
+  try {
+    const out = await p;
+    t.is(out.exitCode, 1, out.stderr);
+    const rep = JSON.parse(out.stdout);
+    // step 1 passed; then v3 stopped: step 2 fails on errors, step 1's weights (v3 20 %) no
+    // longer verify, the starting weights do
+    t.deepEqual(outcomes(rep), [
+      'step 1/3 (v3 20 %) PASS',
+      'step 2/3 (v3 50 %) FAIL errors',
+      'rollback to step 1 FAIL verifier',
+      'rollback to start PASS',
+    ]);
+    t.is(await vsWeights(), '40 60 0');
+    t.is((await verifyOnly('v1=40,v2=60,v3=0')).code, 0);
+  } finally {
+    await fault('--clear');
+  }
 });
 
 test.serial('lab down leaves the machine as it was', async (t) => {

@@ -113,6 +113,8 @@ export interface GateRun {
   carriedBaselineMs: number | null;
   signal?: AbortSignal;
   warn?: (line: string) => void;
+  /** a rollback's check: the verifier's PASS decides (the figures are recorded, not gated) */
+  verifyOnly?: boolean;
 }
 
 /** The verifier's -n auto for these weights (at 5 points), or --min-requests when that is more. */
@@ -146,9 +148,10 @@ export async function runGate(g: GateRun): Promise<GateResult> {
     const f = figuresOf(r, g.to, g.carriedBaselineMs, resampled);
     if (r.run.interrupted === 'signal' || g.signal?.aborted)
       return { outcome: 'INTERRUPTED', reason: 'interrupted while measuring', figures: f, results };
-    const broken = limitBroken(f, g.limits);
+    const broken = g.verifyOnly ? undefined : limitBroken(f, g.limits);
     if (broken) return { outcome: 'FAIL', ...broken, figures: f, results };
-    if (r.verdict === 'PASS') return { outcome: 'PASS', reason: 'every gate passed', figures: f, results };
+    if (r.verdict === 'PASS')
+      return { outcome: 'PASS', reason: g.verifyOnly ? 'verifier PASS' : 'every gate passed', figures: f, results };
     if (r.verdict !== 'INCONCLUSIVE' || resampled) {
       const why = r.error ?? r.reasons[0] ?? r.verdict;
       if (r.verdict === 'INCONCLUSIVE')

@@ -79,7 +79,7 @@ async function moveTo(c: Ctx, w: Weights): Promise<{ ok: boolean; confirmMs: num
 }
 
 /** Move to `w`, then gate it: one timeline entry. */
-async function tryWeights(c: Ctx, label: string, w: Weights, index?: number): Promise<Entry> {
+async function tryWeights(c: Ctx, label: string, w: Weights, index?: number, verifyOnly = false): Promise<Entry> {
   const t0 = Date.now();
   const startedAt = now();
   c.deps.say(`${label}: ${showWeights(w)}: applying`);
@@ -113,6 +113,7 @@ async function tryWeights(c: Ctx, label: string, w: Weights, index?: number): Pr
     limits: c.req.limits,
     carriedBaselineMs: c.st.baselineP99Ms,
     signal: c.deps.signal,
+    verifyOnly,
   });
   if (g.figures.baselineP99Ms !== null && g.outcome !== 'INTERRUPTED') c.st.baselineP99Ms = g.figures.baselineP99Ms;
   return record(c, {
@@ -159,7 +160,7 @@ async function rollBack(c: Ctx, failed: Entry): Promise<CanaryReport> {
   const why = `${failed.label} failed on ${failed.gate ?? failed.outcome}: ${failed.reason}`;
   for (const [label, w] of targets) {
     if (c.deps.signal.aborted) break;
-    const e = await tryWeights(c, label, w);
+    const e = await tryWeights(c, label, w, undefined, true);
     if (e.outcome === 'PASS')
       return finish(c, 'rolled-back', `${why}; rolled back to ${showWeights(w)}, confirmed and verified (PASS)`);
   }
@@ -263,7 +264,7 @@ async function restore(req: CanaryRequest, deps: CanaryDeps): Promise<CanaryRepo
   if (!st) throw new CanaryError('no canary has run with this env file: nothing to roll back');
   Object.assign(st, { status: 'running', pid: process.pid, pidStart: processStart(process.pid) ?? '' });
   const c: Ctx = { req: { ...req, to: st.to }, deps, st };
-  const e = await tryWeights(c, 'restore', st.start);
+  const e = await tryWeights(c, 'restore', st.start, undefined, true);
   if (e.outcome === 'PASS')
     return finish(c, 'restored', `restored the starting weights ${showWeights(st.start)}, confirmed and verified`);
   if (e.outcome === 'INTERRUPTED') return finish(c, 'interrupted', 'interrupted while verifying the restore');
