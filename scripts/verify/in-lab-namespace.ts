@@ -1,4 +1,5 @@
-// `meshbook verify traffic --env <a lab's env file>`: the lab's addresses exist only inside its
+// `meshbook verify traffic --env <a lab's env file>` (and `meshbook canary --env ...`, which runs
+// the verifier in-process): the lab's addresses exist only inside its
 // workstation network namespace, so meshbook re-executes itself there (`ip netns exec NS node
 // ... verify ...`) and waits. The child must not outlive the parent nor miss its signals:
 //
@@ -40,7 +41,7 @@ export function exitCodeOf(code: number | null, signal: NodeJS.Signals | null): 
 }
 
 /**
- * `verify … --env FILE` where FILE names a lab (LAB_NETNS) this process is not inside: run
+ * `verify … --env FILE` or `canary … --env FILE` where FILE names a lab (LAB_NETNS) this process is not inside: run
  * `argv` again inside that namespace and resolve to the child's exit code. Undefined when
  * nothing needs to be done (not `verify --env`, no LAB_NETNS, already inside). Throws
  * InputError when the namespace needs root and this is not root.
