@@ -158,9 +158,15 @@ async function rollBack(c: Ctx, failed: Entry): Promise<CanaryReport> {
   if (last && !sameWeights(last, c.st.start)) targets.push([`rollback to step ${c.st.passed + 1}`, last]);
   targets.push(['rollback to start', c.st.start]);
   const why = `${failed.label} failed on ${failed.gate ?? failed.outcome}: ${failed.reason}`;
+  c.st.rollingBack = why;
   for (const [label, w] of targets) {
-    if (c.deps.signal.aborted) break;
     const e = await tryWeights(c, label, w, undefined, true);
+    if (e.outcome === 'INTERRUPTED' || c.deps.signal.aborted)
+      return finish(
+        c,
+        'interrupted',
+        `${why}; interrupted while rolling back, at ${showWeights(c.st.applied)}: --rollback restores the start`,
+      );
     if (e.outcome === 'PASS')
       return finish(c, 'rolled-back', `${why}; rolled back to ${showWeights(w)}, confirmed and verified (PASS)`);
   }
@@ -245,6 +251,10 @@ async function resume(req: CanaryRequest, deps: CanaryDeps): Promise<CanaryRepor
   const st = readState(req.envFile);
   if (!st || !unfinished(st))
     throw new CanaryError(`no canary to resume with this env file${st ? ` (the last one was ${st.status})` : ''}`);
+  if (st.rollingBack)
+    throw new CanaryError(
+      `the canary was rolling back when it stopped (${st.rollingBack}); --rollback restores the starting weights`,
+    );
   const live = weightsOfVs(await readVs(deps.cluster, req.env), ns(req.env));
   const lastPassed = st.passed >= 0 ? stepWeights(st.start, st.to, st.steps[st.passed]) : st.start;
   if (!sameWeights(live, st.applied) && !sameWeights(live, lastPassed))

@@ -44,6 +44,8 @@ export interface CanaryState {
   applied: Weights;
   confirmed: boolean;
   baselineP99Ms: number | null;
+  /** set when a step failed and the rollback began (a stopped rollback is not resumed) */
+  rollingBack?: string;
   timeline: Entry[];
   updatedAt: string;
 }
