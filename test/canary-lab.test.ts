@@ -48,6 +48,18 @@ const verifyOnly = async (expect: string) => {
   const r = await meshbook('verify', 'traffic', '--env', envFile, '--expect', expect, '--json');
   return { code: r.exitCode, json: JSON.parse(r.stdout) };
 };
+/** A canary toward v3 (20, 50, 100) in the background, once its live lines match `re`. */
+async function canaryUntil(re: RegExp) {
+  const p = run`node bin/meshbook.js canary --env ${envFile} --to v3 --steps 20,50,100 --json`;
+  let stderr = '';
+  await new Promise<void>((resolve) => {
+    p.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      if (re.test(stderr)) resolve();
+    });
+  });
+  return { p }; // wrapped: a ProcessPromise returned from an async function would be awaited
+}
 let before: Record<string, string>;
 
 test.before(async () => {
@@ -129,14 +141,7 @@ test.serial(
 );
 
 test.serial('Ctrl-C mid-step leaves the weights where they are; --resume completes the promotion', async (t) => {
-  const p = run`node bin/meshbook.js canary --env ${envFile} --to v3 --steps 20,50,100 --json`;
-  let stderr = '';
-  await new Promise<void>((resolve) => {
-    p.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-      if (/step 2\/3 \(v3 50 %\): data plane confirmed/.test(stderr)) resolve();
-    });
-  });
+  const { p } = await canaryUntil(/step 2\/3 \(v3 50 %\): data plane confirmed/);
   await new Promise((r) => setTimeout(r, 300));
   p.kill('SIGINT');
   const out = await p;
@@ -217,14 +222,7 @@ test.serial('a slow version is caught by the p99 gate and rolled back', async (t
 });
 
 test.serial('a version stopped mid-rollout: rolled back past the step it passed, to weights that verify', async (t) => {
-  const p = run`node bin/meshbook.js canary --env ${envFile} --to v3 --steps 20,50,100 --json`;
-  let stderr = '';
-  await new Promise<void>((resolve) => {
-    p.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-      if (/step 1\/3 \(v3 20 %\): PASS/.test(stderr)) resolve();
-    });
-  });
+  const { p } = await canaryUntil(/step 1\/3 \(v3 20 %\): PASS/);
   t.is((await fault('--stop')).exitCode, 0);
   try {
     const out = await p;

@@ -78,9 +78,10 @@ test.after.always(() => {
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
-const canary = async (...args: string[]) => {
-  // async: the loopback server answers from this process while the canary runs
-  const r = await $({
+/** meshbook with the stand-in kubectl and istioctl first on PATH (async: the loopback server
+ *  answers from this process while it runs). */
+const withMesh = () =>
+  $({
     nothrow: true,
     quiet: true,
     env: {
@@ -92,7 +93,9 @@ const canary = async (...args: string[]) => {
       MESHBOOK_STATE_DIR: path.join(tmp, 'state'),
       FORCE_COLOR: '0',
     },
-  })`node bin/meshbook.js canary --env ${envFile} --json ${args}`;
+  });
+const canary = async (...args: string[]) => {
+  const r = await withMesh()`node bin/meshbook.js canary --env ${envFile} --json ${args}`;
   return { code: r.exitCode, json: JSON.parse(r.stdout || 'null'), stderr: r.stderr };
 };
 const calls = () =>
@@ -144,28 +147,16 @@ test.serial(
   'on a mesh: --bake samples for the given seconds instead of N requests; --dry-run changes nothing',
   async (t) => {
     const before = fs.readFileSync(path.join(mesh, 'vs.json'), 'utf8');
-    const dry = await $({
-      nothrow: true,
-      quiet: true,
-      env: {
-        ...process.env,
-        PATH: `${path.join(REPO, 'test/helpers/fake-mesh')}:${process.env.PATH}`,
-        FAKE_MESH: mesh,
-        MESHBOOK_REPO: REPO,
-        MESHBOOK_STATE_DIR: path.join(tmp, 'state'),
-      },
-    })`node bin/meshbook.js canary --env ${envFile} --to v1 --steps 50,100 --dry-run`;
+    const dry = await withMesh()`node bin/meshbook.js canary --env ${envFile} --to v1 --steps 50,100 --dry-run`;
     t.is(dry.exitCode, 0, dry.stderr);
     t.regex(dry.stdout, /1\. v1=50 v2=43 v3=7 {3}exact v1=50 v2=42\.86 v3=7\.14/);
     t.regex(dry.stdout, /kubectl --context prod apply -f - <<'MESHBOOK_STDIN'\napiVersion: networking\.istio\.io/);
     t.is(fs.readFileSync(path.join(mesh, 'vs.json'), 'utf8'), before, 'nothing applied');
-    const t0 = Date.now();
     const r = await canary('--to', 'v1', '--steps', '100', '--bake', '2');
     t.is(r.code, 0, r.stderr);
     const [step] = r.json.timeline;
     t.true(step.durationMs >= 2000, `${step.durationMs} ms`);
     t.true(step.figures.n > 500, `${step.figures.n} requests in 2 s`);
-    t.true(Date.now() - t0 < 20_000);
     t.deepEqual(pushed(), { v1: 100, v2: 0, v3: 0 });
   },
 );
