@@ -1,6 +1,8 @@
 // `meshbook walkthrough`: the interactive run (prompts load only when it runs).
 import type { Command } from 'commander';
 import { lockEnv } from '../engine/lock.ts';
+import type { Loaded } from '../engine/inputs.ts';
+import type { RunLedger } from '../ledger/ledger.ts';
 import { labRules, positiveInt, runbooks, sshConfig } from './common.ts';
 
 /** Add `meshbook walkthrough [runbook] [--env FILE]`. */
@@ -12,20 +14,34 @@ export function registerWalkthrough(program: Command): void {
     .option('--env <file>', 'env file with the inputs you already have')
     .option('--timeout <seconds>', 'limit for one remote command', positiveInt('--timeout'), 900)
     .option('--connect-timeout <seconds>', 'SSH connect timeout', positiveInt('--connect-timeout'), 10)
+    .option('--runs-dir <dir>', 'where the run ledger goes (default: $MESHBOOK_RUNS_DIR, else .meshbook/runs)')
     .action(async (name: string | undefined, o) => {
       if (o.env) lockEnv(o.env);
-      const [{ walkthrough }, { labClusterFor }, { RUNBOOKS }] = await Promise.all([
+      const [{ walkthrough }, { labClusterFor }, { RUNBOOKS }, { openRun }, { ledgerHooks }] = await Promise.all([
         import('../engine/walkthrough.ts'),
         import('../../lab/cluster/provider.ts'),
         runbooks(),
+        import('../ledger/ledger.ts'),
+        import('../ledger/hooks.ts'),
       ]);
+      let ledger: RunLedger | undefined;
+      const record = (loaded: Loaded) => {
+        const warn = (l: string) => console.error(l);
+        ledger = openRun(
+          { command: 'walkthrough', envFile: o.env, inventory: loaded.inventory, runsDir: o.runsDir },
+          warn,
+        );
+        return ledgerHooks(ledger);
+      };
       const rep = await walkthrough(RUNBOOKS, {
         runbook: name,
         envFile: o.env,
         ssh: (env, netns) => sshConfig(env, netns, o),
         cluster: labClusterFor,
         labRules: await labRules(),
+        record,
       });
       process.exitCode = rep?.failed ? 1 : 0;
+      ledger?.end(process.exitCode, { failed: !!rep?.failed, stopped: rep?.stopped ?? null });
     });
 }

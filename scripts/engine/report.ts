@@ -181,12 +181,16 @@ export function failuresSummary(rep: RunReport): string[] {
   return out.map(redact);
 }
 
+/** Results without what the ledger keeps (the commands sent, their output, the facts). */
+const brief = (hosts: Record<string, HostResult>) =>
+  Object.fromEntries(Object.entries(hosts).map(([h, { sent: _s, facts: _f, ...r }]) => [h, r]));
+
 export function reportJson(rep: RunReport): object {
   return {
     ok: !rep.failed && !rep.stopped,
     hosts: rep.hosts,
     stopped: rep.stopped,
-    steps: rep.records.map((r) => ({ id: r.id, title: r.title, article: r.article, ms: r.ms, hosts: r.hosts })),
+    steps: rep.records.map((r) => ({ id: r.id, title: r.title, article: r.article, ms: r.ms, hosts: brief(r.hosts) })),
     failures: failuresSummary(rep),
   };
 }
