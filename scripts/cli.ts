@@ -17,6 +17,7 @@ import { registerPlan } from './commands/plan.ts';
 import { registerRebuild } from './commands/rebuild.ts';
 import { registerWalkthrough } from './commands/walkthrough.ts';
 import { registerDemo } from './commands/demo.ts';
+import { registerRuns } from './commands/runs.ts';
 import { registerLab } from '../lab/cli.ts';
 import { registerVerify } from './verify/cli.ts';
 
@@ -40,6 +41,7 @@ export function buildProgram(): Command {
   registerRebuild(program);
   registerWalkthrough(program);
   registerDemo(program);
+  registerRuns(program);
   registerLab(program);
   registerVerify(program);
   return program;
