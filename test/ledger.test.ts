@@ -7,7 +7,7 @@ import test from 'ava';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { CANARY, ledgerRun } from './helpers/ledger-run.ts';
 import { readEvents, summarize, listRuns, resolveRun } from '../scripts/ledger/read.ts';
 import { startRun, runsDir, RUN_PARENT_ENV } from '../scripts/ledger/ledger.ts';
@@ -55,6 +55,17 @@ test.serial('a run: modes, one event per line, every step x host with its comman
   t.deepEqual(s.failedSteps, ['ledger-demo/03-fail']);
   t.is(resolveRun(path.dirname(ledger.file), 'latest'), ledger.file);
   t.is(resolveRun(path.dirname(ledger.file), ledger.id), ledger.file);
+  // meshbook runs --json lists it
+  const cli = spawnSync(
+    process.execPath,
+    ['bin/meshbook.js', 'runs', '--json', '--runs-dir', path.dirname(ledger.file)],
+    {
+      encoding: 'utf8',
+    },
+  );
+  t.is(cli.status, 0, cli.stderr);
+  const listed = JSON.parse(cli.stdout) as { runs: { id: string; result: string; failedSteps: string[] }[] };
+  t.like(listed.runs[0], { id: ledger.id, result: 'failed', failedSteps: ['ledger-demo/03-fail'] });
 });
 
 test.serial('kill -9 mid-run: every earlier event parses; the next run marks it ended abnormally', async (t) => {

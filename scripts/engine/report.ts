@@ -121,7 +121,7 @@ export function summaryTable(rep: RunReport, width = process.stdout.columns || 1
   if (Math.max(...full.split('\n').map(visible)) <= width) return full;
   const idWidth = Math.min(40, Math.max(...rep.records.map((r) => r.id.length)));
   const lines = [
-    `${rep.hosts.length} hosts; per step: hosts per status, and the hosts that need a look (all of it: --json)`,
+    `${rep.hosts.length} hosts; per step: hosts per status, and the hosts that need a look (all of it: --json, meshbook report)`,
   ];
   for (const r of rep.records) {
     const counts = new Map<Status, number>();

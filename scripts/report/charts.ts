@@ -84,7 +84,9 @@ export function latencySpec(r: VerifyLike): Spec {
 /** A canary: the weights per step over time, and each step's verdict. */
 export function canarySpec(m: RunModel): Spec {
   const values = m.canary.flatMap((c) =>
-    Object.entries(c.weights).map(([version, weight]) => ({ step: c.index, version, weight, verdict: c.verdict })),
+    Object.entries(c.weights)
+      .filter(([, weight]) => weight > 0)
+      .map(([version, weight]) => ({ step: c.index, version, weight, verdict: c.verdict })),
   );
   const verdicts = m.canary.map((c) => ({ step: c.index, verdict: c.verdict, top: 100 }));
   const x = { field: 'step', type: 'ordinal', title: 'canary step', axis: { labelAngle: 0 } };
