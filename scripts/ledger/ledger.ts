@@ -100,7 +100,7 @@ export function startRun(o: RunStart): RunLedger {
   const dir = runsDir(o.runsDir);
   ensureDir(dir);
   markAbandoned(dir);
-  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+/, '');
+  const stamp = new Date().toISOString().replace(/[-:.]/g, ''); // to the ms: names sort in start order
   const id = `${stamp}-${o.command.replace(/[^a-z0-9]+/gi, '-')}-${crypto.randomBytes(3).toString('hex')}`;
   const file = path.join(dir, `${id}.jsonl`);
   const fd = fs.openSync(

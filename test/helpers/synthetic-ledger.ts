@@ -45,7 +45,7 @@ export function syntheticLedger(
   o: { hosts: number; steps: number; failEvery?: number; canary?: boolean; secret?: string },
 ): string {
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const file = path.join(dir, `20261206T000000Z-rebuild-${o.hosts}h${o.canary ? '-canary' : ''}.jsonl`);
+  const file = path.join(dir, `20261206T000000000Z-rebuild-${o.hosts}h${o.canary ? '-canary' : ''}.jsonl`);
   const vms = Array.from({ length: o.hosts }, (_, i) => `vm${i + 1}`);
   const lines: string[] = [];
   let t = Date.parse('2026-12-06T00:00:00Z');
