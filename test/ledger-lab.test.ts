@@ -80,8 +80,9 @@ test.serial('cold rebuild (--json) and warm rebuild (text): the ledgers say what
     if (h && step) fromTerminal[`${step} ${h[1]}`] = h[2];
   }
   const warmEvents = readEvents(newest()).events;
-  t.deepEqual(Object.fromEntries(Object.entries(ends(warmEvents)).filter(([k]) => k in fromTerminal)), fromTerminal);
-  t.true(Object.keys(fromTerminal).length >= 14 * VMS);
+  // every step x host the terminal printed, and nothing it did not
+  t.deepEqual(ends(warmEvents), fromTerminal);
+  t.true(Object.keys(fromTerminal).length >= 14);
   t.regex(warm.stderr, /run ledger: .*\.jsonl \(meshbook report /);
 });
 
@@ -135,7 +136,7 @@ test.serial("the cold rebuild's report: size, and load time in headless chromium
     const ms = Math.round(performance.now() - t0);
     t.is(await page.locator('table.matrix td.cell[data-host]').count(), 14 * (VMS + 1));
     t.is(await page.locator('figure.verifier svg .observed_marks path').count(), 3);
-    if (process.env.MLG_SHOT) await page.screenshot({ path: process.env.MLG_SHOT, fullPage: true });
+    if (process.env.MLG_SHOT) await page.screenshot({ path: process.env.MLG_SHOT });
     t.log(`report of the ${VMS}-VM cold rebuild: ${Math.round(size / 1024)} KB, loaded in ${ms} ms`);
     t.true(size < 2 * 1024 * 1024);
     t.true(ms < 2000);

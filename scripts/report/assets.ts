@@ -24,7 +24,7 @@ tbody.grp[data-open="1"] tr.group{opacity:.6}td.sel{outline:2px solid #000}
 overflow:auto;padding:.5em 1em;box-shadow:-4px 0 12px #0002;display:none}#panel.on{display:block}
 #panel button{float:right}details.step{margin:.3em 0;border:1px solid #ddd;border-radius:3px;padding:.2em .6em}
 details.step>summary{cursor:pointer}details.step.failed>summary{color:#c62828}
-figure{margin:.5em 0;display:inline-block;vertical-align:top}figcaption{color:#555;font-size:12px}
+figure{margin:.5em 2.5em .5em 0;display:inline-block;vertical-align:top}figcaption{color:#555;font-size:12px}
 table.kv{border-collapse:collapse}table.kv td,table.kv th{border:1px solid #ddd;padding:2px 6px;text-align:right}
 .muted{color:#777}.legend{font-size:12px}
 `;

@@ -38,6 +38,7 @@ function header(m: RunModel, i: number): string {
     ['ledger', `<code>${esc(s.file)}</code>`],
   ];
   return `<h1 id="run${i}">${esc(s.command)} · ${esc(s.id)}</h1><dl class="head">${rows
+    .filter(([k]) => m.steps.length || !['hosts', 'failed steps'].includes(k)) // a verifier run has neither
     .map(([k, v]) => `<dt>${k}</dt><dd>${v}</dd>`)
     .join('')}</dl>`;
 }
