@@ -127,3 +127,18 @@ test.serial('200 hosts: under 2 MB, renders under 2 s, a cell per step x host', 
   t.true(ms < 2000, `render ${ms} ms`);
   await page.close();
 });
+
+test.serial('--last 2: both runs in one page, an index linking each', async (t) => {
+  const dir = path.join(tmp, 'last');
+  syntheticLedger(dir, { hosts: 3, steps: 6 });
+  syntheticLedger(dir, { hosts: 5, steps: 6, failEvery: 2 }); // fails at step 5
+  const out = await writeReport(undefined, { last: 2, runsDir: dir });
+  const { page, attempted } = await open(out);
+  t.deepEqual(attempted, []);
+  t.is(await page.locator('section.run').count(), 2);
+  t.is(await page.locator('a[href="#run0"], a[href="#run1"]').count(), 2);
+  t.is(await page.locator('table.matrix td.cell[data-host]').count(), 6 * 3 + 6 * 5);
+  await page.locator('table.matrix[data-run="1"] td.s-failed[data-host]').first().click();
+  t.regex(await page.locator('#panel.on').innerText(), /check · exit 3/);
+  await page.close();
+});

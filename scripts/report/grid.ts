@@ -91,10 +91,13 @@ export function matrix(m: RunModel, run: number): { html: string; data: string }
   const bodies = groups(m).map((g, gi) => {
     const open = g.sig.includes('failed') || g.hosts.length <= 3;
     const counts = `${g.hosts.length} host${g.hosts.length > 1 ? 's' : ''}`;
+    // a host alone is its own row (no group row above it)
     const head =
-      `<tr class="group"><th class="gname">▸ ${counts}</th>` +
-      g.sig.map((st) => tdOf(st, ' data-k=""')).join('') +
-      '</tr>';
+      g.hosts.length === 1
+        ? ''
+        : `<tr class="group"><th class="gname">▸ ${counts}</th>` +
+          g.sig.map((st) => tdOf(st, ' data-k=""')).join('') +
+          '</tr>';
     const rows = g.hosts.map((h) => {
       const tds = m.steps.map((s, si) => {
         const c = m.cells.get(cellKey(s.id, h));
