@@ -111,8 +111,16 @@ export function startRun(o: RunStart): RunLedger {
   fs.fchmodSync(fd, 0o600);
   let ended = false;
   const t0 = Date.now();
+  let broken = false;
   const event = (type: string, data: Record<string, unknown> = {}) => {
-    if (!ended) appendLine(fd, eventLine(type, data));
+    if (ended || broken) return;
+    try {
+      appendLine(fd, eventLine(type, data));
+    } catch (e) {
+      // a full disk stops the record, not the run: said once, on stderr
+      broken = true;
+      process.stderr.write(`run ledger: ${file}: no more events written (${(e as Error).message})\n`);
+    }
   };
   const end = (code: number, data: Record<string, unknown> = {}) => {
     if (ended) return;
