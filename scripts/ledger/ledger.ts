@@ -32,7 +32,7 @@ export function masked(v: unknown): unknown {
 }
 
 /** One event as one line: `t`, `type`, then the data, masked. */
-export function eventLine(type: string, data: Record<string, unknown> = {}): string {
+export function eventLine(type: string, data: object = {}): string {
   return `${JSON.stringify(masked({ t: new Date().toISOString(), type, ...data }))}\n`;
 }
 
@@ -57,11 +57,30 @@ export interface RunStart {
   runsDir?: string;
 }
 
+/** What `meshbook canary` records per step, as `ledger.event('canary-step', step)`: the report draws the
+ *  weights per step over time with each verdict. */
+export interface CanaryStepEvent {
+  index: number;
+  weights: Record<string, number>; // e.g. { v1: 90, v2: 10, v3: 0 }
+  verdict: 'PASS' | 'FAIL' | 'INCONCLUSIVE' | 'ROLLBACK';
+  n?: number;
+  p?: number;
+  errorsPct?: number;
+  canaryP99Ms?: number;
+  baselineP99Ms?: number;
+  durationMs?: number;
+}
+
+/** A run's ledger. The canary (or any command) records a run with:
+ *    const ledger = openRun({ command: 'canary', envFile, inventory: loaded.inventory, runsDir }, warn);
+ *    runRunbooks(..., { hooks: bothHooks(textHooks(), ledgerHooks(ledger)) })   // steps x hosts, if it runs steps
+ *    ledger.event('canary-step', step); // step: CanaryStepEvent, one per canary step
+ *    ledger.end(exitCode);                                                        // also written at process exit */
 export interface RunLedger {
   readonly id: string;
   readonly file: string;
-  event(type: string, data?: Record<string, unknown>): void;
-  end(code: number, data?: Record<string, unknown>): void;
+  event(type: string, data?: object): void;
+  end(code: number, data?: object): void;
 }
 
 /** The project's commit (undefined outside a git checkout). */
@@ -112,7 +131,7 @@ export function startRun(o: RunStart): RunLedger {
   let ended = false;
   const t0 = Date.now();
   let broken = false;
-  const event = (type: string, data: Record<string, unknown> = {}) => {
+  const event = (type: string, data: object = {}) => {
     if (ended || broken) return;
     try {
       appendLine(fd, eventLine(type, data));
@@ -122,7 +141,7 @@ export function startRun(o: RunStart): RunLedger {
       process.stderr.write(`run ledger: ${file}: no more events written (${(e as Error).message})\n`);
     }
   };
-  const end = (code: number, data: Record<string, unknown> = {}) => {
+  const end = (code: number, data: object = {}) => {
     if (ended) return;
     event('run-end', { code, ms: Date.now() - t0, ...data });
     ended = true;

@@ -3,6 +3,7 @@
 // came back), the verifier's results and a canary's steps.
 import type { LedgerEvent, RunSummary } from '../ledger/read.ts';
 import type { Sent } from '../ledger/capture.ts';
+import type { CanaryStepEvent } from '../ledger/ledger.ts';
 
 export interface Cell {
   status: string;
@@ -24,18 +25,7 @@ export interface StepInfo {
   target?: string;
 }
 
-export interface CanaryStep {
-  t: string;
-  index: number;
-  weights: Record<string, number>;
-  verdict: string;
-  n?: number;
-  p?: number;
-  errorsPct?: number;
-  canaryP99Ms?: number;
-  baselineP99Ms?: number;
-  durationMs?: number;
-}
+export type CanaryStep = CanaryStepEvent & { t: string };
 
 export interface RunModel {
   summary: RunSummary;
