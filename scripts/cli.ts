@@ -18,6 +18,8 @@ import { registerRebuild } from './commands/rebuild.ts';
 import { registerWalkthrough } from './commands/walkthrough.ts';
 import { registerDemo } from './commands/demo.ts';
 import { registerCanary } from './commands/canary.ts';
+import { registerRuns } from './commands/runs.ts';
+import { registerReport } from './commands/report.ts';
 import { registerLab } from '../lab/cli.ts';
 import { registerVerify } from './verify/cli.ts';
 
@@ -42,6 +44,8 @@ export function buildProgram(): Command {
   registerWalkthrough(program);
   registerDemo(program);
   registerCanary(program);
+  registerRuns(program);
+  registerReport(program);
   registerLab(program);
   registerVerify(program);
   return program;

@@ -1,7 +1,8 @@
 // asm-vm-proxy on lab VMs, for real over SSH: preflight, distro detection, env file, the
 // article's docker run of the proxy against the lab's stand-in image in each VM's own Docker
 // daemon (its container sets the interception rules 05 checks), tracing line. Twice: the
-// second run changes nothing. A canary secret never shows in output, journal or argv.
+// second run changes nothing. A canary secret never shows in output, journal, argv, the run
+// ledgers or their HTML report.
 // The machine's own hosts, routes and iptables are the same before and after.
 import test from 'ava';
 import fs from 'node:fs';
@@ -22,6 +23,7 @@ const lab = {
 };
 const envFile = path.join(tmp, 'test.env');
 const stateDir = path.join(tmp, 'state');
+const runsDir = path.join(stateDir, 'runs'); // under the state dir: canaryLeaks reads every file there
 const cli = ['npx', 'tsx', 'scripts/cli.ts'];
 let before: Record<string, string>;
 let watcher: ReturnType<typeof watchProcesses>;
@@ -31,7 +33,7 @@ async function meshbook(...args: string[]) {
   const r = await $({
     nothrow: true,
     quiet: true,
-    env: { ...process.env, MESHBOOK_STATE_DIR: stateDir, FORCE_COLOR: '0' },
+    env: { ...process.env, MESHBOOK_STATE_DIR: stateDir, MESHBOOK_RUNS_DIR: runsDir, FORCE_COLOR: '0' },
   })`${cli} ${args}`;
   outputs.push(r.stdout, r.stderr);
   return r;
@@ -198,7 +200,7 @@ test.serial('walkthrough in a terminal: prompts, masked secret, step confirmatio
   );
   const s = `mbwt${process.pid}`;
   const cmd =
-    `cd ${process.cwd()} && MESHBOOK_STATE_DIR=${stateDir} npx tsx scripts/cli.ts ` +
+    `cd ${process.cwd()} && MESHBOOK_STATE_DIR=${stateDir} MESHBOOK_RUNS_DIR=${runsDir} npx tsx scripts/cli.ts ` +
     `walkthrough asm-vm-proxy --env ${walkEnv}; echo "EXIT=$?"; sleep 60`;
   await $`tmux new-session -d -s ${s} -x 220 -y 50 ${cmd}`;
   try {
@@ -229,15 +231,27 @@ test.serial('walkthrough in a terminal: prompts, masked secret, step confirmatio
   }
 });
 
-test.serial('the canary secret never appeared in output, journal or any argv/environment', async (t) => {
-  t.true(
-    stateFiles(stateDir).some((f) => f.startsWith('journal/')),
-    'the journals were looked at',
-  );
-  const { leaks, samples } = canaryLeaks(watcher, CANARY, outputs, stateDir);
-  t.true(samples > 20, `only ${samples} samples`);
-  t.deepEqual(leaks, []);
-});
+test.serial(
+  'the canary secret never appeared in output, journal, ledger, report or any argv/environment',
+  async (t) => {
+    // every run was recorded (rebuilds, the walkthrough), and one report renders them all
+    const runs = JSON.parse((await meshbook('runs', '--json')).stdout) as { runs: { command: string }[] };
+    t.true(runs.runs.filter((r) => r.command === 'rebuild').length >= 4);
+    t.true(runs.runs.some((r) => r.command === 'walkthrough'));
+    const report = await meshbook('report', '--last', '20', '-o', path.join(runsDir, 'all.html'));
+    t.is(report.exitCode, 0, report.stderr);
+    const ledgers = stateFiles(stateDir).filter((f) => f.startsWith('runs/'));
+    t.true(ledgers.includes('runs/all.html'));
+    for (const f of ledgers) t.false(fs.readFileSync(path.join(stateDir, f), 'utf8').includes('typed-secret-Q7x'), f);
+    t.true(
+      stateFiles(stateDir).some((f) => f.startsWith('journal/')),
+      'the journals were looked at',
+    );
+    const { leaks, samples } = canaryLeaks(watcher, CANARY, outputs, stateDir);
+    t.true(samples > 20, `only ${samples} samples`);
+    t.deepEqual(leaks, []);
+  },
+);
 
 test.serial('lab down leaves the machine as it was', async (t) => {
   await labDown(lab);

@@ -19,6 +19,7 @@ interface RebuildOptions {
   timeout: number;
   connectTimeout: number;
   json?: boolean;
+  runsDir?: string;
 }
 
 /** A warning on stderr (also with --json: stdout stays one JSON object). */
@@ -94,9 +95,11 @@ async function rebuild(names: string[], o: RebuildOptions): Promise<void> {
   checkStep(rbs, '--from', o.from);
   checkStep(rbs, '--only', o.only);
   const loaded = loadInputs(o.env, rbs, { checkFiles: true });
-  const [{ runRunbooks }, { textHooks }] = await Promise.all([
+  const [{ runRunbooks }, { textHooks }, { openRun }, { ledgerHooks, bothHooks }] = await Promise.all([
     import('../engine/runner.ts'),
     import('../engine/report.ts'),
+    import('../ledger/ledger.ts'),
+    import('../ledger/hooks.ts'),
   ]);
   const netns = loaded.inventory.netns ?? loaded.env.LAB_NETNS;
   requireRootForNetns(netns);
@@ -104,6 +107,7 @@ async function rebuild(names: string[], o: RebuildOptions): Promise<void> {
   const journal = new Journal(o.env);
   const early = warnAboutLastRun(journal, names, o);
   const ac = abortOnInterrupt();
+  const ledger = openRun({ command: 'rebuild', envFile: o.env, inventory: loaded.inventory, runsDir: o.runsDir }, say);
   const report = await runRunbooks(rbs, loaded, {
     ssh: sshConfig(loaded.env, netns, o),
     dryRun: o.dryRun,
@@ -112,7 +116,7 @@ async function rebuild(names: string[], o: RebuildOptions): Promise<void> {
     only: o.only,
     forks: o.forks,
     journal,
-    hooks: o.json ? undefined : textHooks(),
+    hooks: bothHooks(o.json ? undefined : textHooks(), ledgerHooks(ledger)),
     signal: ac.signal,
     cluster: loaded.lab ? (await import('../../lab/cluster/provider.ts')).labClusterFor(loaded.env) : undefined,
     labRules: await labRules(),
@@ -120,6 +124,8 @@ async function rebuild(names: string[], o: RebuildOptions): Promise<void> {
   for (const n of report.notices ?? []) say(n);
   await printOutcome(report, early, names, o, ac.signal.aborted);
   process.exitCode = ac.signal.aborted ? 130 : report.failed ? 1 : 0;
+  ledger.end(process.exitCode, { failed: report.failed, stopped: report.stopped ?? null, notices: report.notices });
+  if (ledger.file) console.error(zx.chalk.gray(`run ledger: ${ledger.file} (meshbook report ${ledger.id})`));
 }
 
 /** Add `meshbook rebuild <runbook...> --env FILE [options]`. */
@@ -140,12 +146,14 @@ export function registerRebuild(program: Command): void {
     .option('--timeout <seconds>', 'limit for one remote command', positiveInt('--timeout'), 900)
     .option('--connect-timeout <seconds>', 'SSH connect timeout', positiveInt('--connect-timeout'), 10)
     .option('--json', 'print one JSON object with every result (progress is not printed)')
+    .option('--runs-dir <dir>', 'where the run ledger goes (default: $MESHBOOK_RUNS_DIR, else .meshbook/runs)')
     .addHelpText(
       'after',
       () => `
 State: the run journal (one per runbook and env file) is kept in ${journalDir()}/<runbook>/
 and the lock that allows one run per env file at a time in ${stateHome()}/locks/
-(set MESHBOOK_STATE_DIR to move both). The journal only advises: every step runs its check.`,
+(set MESHBOOK_STATE_DIR to move both). The journal only advises: every step runs its check.
+Every run is recorded in a ledger (.meshbook/runs/, or --runs-dir / MESHBOOK_RUNS_DIR): meshbook runs, meshbook report.`,
     )
     .action(rebuild);
 }

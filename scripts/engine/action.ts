@@ -21,6 +21,7 @@ import { showCmd } from './local.ts';
 import { fingerprint } from './journal.ts';
 import { redact } from './redact.ts';
 import { explain } from './known-failures.ts';
+import { sentOf, type Sent, type SentKind } from '../ledger/capture.ts';
 
 const TAIL = 12;
 export function tail(s: string): string {
@@ -190,6 +191,7 @@ async function runProbe(x: ActionRun, probe: Runnable, facts?: Record<string, un
   if ((r.code === 255 && where !== 'cluster') || r.timedOut) return failure('probe', r, where, x.timeoutMs);
   const it = n.interpret ? n.interpret(r) : { ok: r.code === 0, lines: split(r.stdout) };
   if (it.facts && facts) Object.assign(facts, it.facts);
+  const found = it.facts ? { facts: it.facts } : {};
   if (!it.ok) {
     const known = explain(`${r.stderr}\n${r.stdout}`);
     return {
@@ -200,9 +202,10 @@ async function runProbe(x: ActionRun, probe: Runnable, facts?: Record<string, un
           (known ? `${known.cause}; fix: ${known.fix}` : `probe exited ${r.code}`),
       ),
       tail: tail(r.stderr),
+      ...found,
     };
   }
-  return { status: lab.length ? 'not in lab' : 'ok', lines: [...it.lines.map(redact), ...lab] };
+  return { status: lab.length ? 'not in lab' : 'ok', lines: [...it.lines.map(redact), ...lab], ...found };
 }
 
 /** Run the change and then the verify (after a check said a change is needed, or with no check). */
@@ -272,7 +275,13 @@ export async function runAction(
   // check, change and verify in one round trip when nothing has to be asked or shown in
   // between: the same scripts, the same decisions (taken on the VM), one ssh instead of three
   let pre: Map<Runnable, RemoteResult> | undefined;
-  const run = async (r: Runnable) => pre?.get(r) ?? direct(r);
+  const sent: Sent[] = [];
+  const run = async (r: Runnable) => {
+    const t0 = performance.now();
+    const res = pre?.get(r) ?? (await direct(r));
+    sent.push(sentOf(kindOf(n, r), display(r), res, t0));
+    return res;
+  };
   if (chain && canChain(n, id, opts)) {
     const parts = chainParts(n)!;
     const results = await chain(parts);
@@ -284,8 +293,13 @@ export async function runAction(
       ? [`not in lab: ${n.notInLab}`, ...(n.labStandIn ? [`lab stand-in: ${n.labStandIn}`] : [])]
       : [];
   const x: ActionRun = { id, n, where, run, opts, lab, timeoutMs };
-  return n.probe ? runProbe(x, n.probe, facts) : checkAndChange(x);
+  const res = n.probe ? await runProbe(x, n.probe, facts) : await checkAndChange(x);
+  return sent.length ? { ...res, sent } : res;
 }
+
+/** Which part of an action a script is. */
+const kindOf = (n: NormalAction, r: Runnable): SentKind =>
+  r === n.probe ? 'probe' : r === n.check ? 'check' : r === n.verify ? 'verify' : 'change';
 
 /** Can this action go to the VM as one chain (check; on exit 10 the change; the verify)? */
 export function canChain(n: NormalAction, id: string, opts: RunOptions): boolean {

@@ -121,7 +121,7 @@ export function summaryTable(rep: RunReport, width = process.stdout.columns || 1
   if (Math.max(...full.split('\n').map(visible)) <= width) return full;
   const idWidth = Math.min(40, Math.max(...rep.records.map((r) => r.id.length)));
   const lines = [
-    `${rep.hosts.length} hosts; per step: hosts per status, and the hosts that need a look (all of it: --json)`,
+    `${rep.hosts.length} hosts; per step: hosts per status, and the hosts that need a look (all of it: --json, meshbook report)`,
   ];
   for (const r of rep.records) {
     const counts = new Map<Status, number>();
@@ -181,12 +181,16 @@ export function failuresSummary(rep: RunReport): string[] {
   return out.map(redact);
 }
 
+/** Results without what the ledger keeps (the commands sent, their output, the facts). */
+const brief = (hosts: Record<string, HostResult>) =>
+  Object.fromEntries(Object.entries(hosts).map(([h, { sent: _s, facts: _f, ...r }]) => [h, r]));
+
 export function reportJson(rep: RunReport): object {
   return {
     ok: !rep.failed && !rep.stopped,
     hosts: rep.hosts,
     stopped: rep.stopped,
-    steps: rep.records.map((r) => ({ id: r.id, title: r.title, article: r.article, ms: r.ms, hosts: r.hosts })),
+    steps: rep.records.map((r) => ({ id: r.id, title: r.title, article: r.article, ms: r.ms, hosts: brief(r.hosts) })),
     failures: failuresSummary(rep),
   };
 }

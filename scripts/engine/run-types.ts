@@ -3,6 +3,7 @@
 import type { ClusterAction, ClusterProvider, LabRules, Status, Step, VmAction } from './types.ts';
 import type { SshConfig } from './ssh.ts';
 import type { Journal } from './journal.ts';
+import type { Sent } from '../ledger/capture.ts';
 
 export interface HostResult {
   status: Status;
@@ -11,6 +12,8 @@ export interface HostResult {
   tail?: string; // last lines of stderr on failure (redacted)
   planned?: string[]; // --dry-run: the mutations that would run
   ms?: number; // wall time on this host (ms)
+  sent?: Sent[]; // what was sent and what came back (masked tails): for the run ledger
+  facts?: Record<string, unknown>; // what a probe found out (for the run ledger)
 }
 
 export interface StepRecord {

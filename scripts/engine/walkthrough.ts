@@ -11,6 +11,7 @@ import { runRunbooks, type Hooks, type RunOptions, type RunReport } from './runn
 import { textHooks, summaryTable, failuresSummary } from './report.ts';
 import { redact } from './redact.ts';
 import { Journal } from './journal.ts';
+import { bothHooks } from '../ledger/hooks.ts';
 import { gatherInputs, type Answers } from './walkthrough/answers.ts';
 import { failedIn, showActions, stepProgress } from './walkthrough/show.ts';
 import { failuresWithoutFile, notSavedHint, offerToSave } from './walkthrough/save.ts';
@@ -142,6 +143,8 @@ export async function walkthrough(
     ssh: (env: Record<string, string>, netns?: string) => RunOptions['ssh'];
     cluster?: (env: Record<string, string>) => RunOptions['cluster'];
     labRules?: RunOptions['labRules'];
+    /** the run ledger's hooks, once the inputs are known */
+    record?: (loaded: Loaded) => Hooks;
   },
 ): Promise<RunReport | undefined> {
   const rb = await pickRunbook(runbooks, opts.runbook, opts.envFile);
@@ -155,7 +158,7 @@ export async function walkthrough(
     labRules: opts.labRules,
     consented,
     journal: opts.envFile ? new Journal(opts.envFile) : undefined,
-    hooks: walkthroughHooks(loaded, progress, consented),
+    hooks: bothHooks(walkthroughHooks(loaded, progress, consented), opts.record?.(loaded) ?? {}),
   });
   console.log(`\n${summaryTable(report)}`);
   if (!report.failed && !report.stopped) return report;

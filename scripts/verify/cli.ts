@@ -39,6 +39,7 @@ interface TrafficFlags {
   progress: boolean;
   extendOnce?: boolean;
   exitWithParent?: boolean;
+  runsDir?: string;
 }
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -129,6 +130,7 @@ export function registerVerify(program: Command): void {
       '--exit-with-parent',
       `stop sending and exit when the process that started this one is gone (also: ${PARENT_WATCH_ENV}=1)`,
     )
+    .option('--runs-dir <dir>', 'where the run ledger goes (default: $MESHBOOK_RUNS_DIR, else .meshbook/runs)')
     .option('--no-progress', 'no progress bar (drawn only when stderr is a terminal)')
     .addHelpText('after', HELP_AFTER)
     .showHelpAfterError(false)
@@ -145,6 +147,13 @@ export const SIGINT_SAME_PRESS_MS = 500;
 export const EXIT_SIGTERM = 143;
 /** After SIGTERM: the report of what was counted gets this long, then the process exits anyway. */
 const SIGTERM_GRACE_MS = 2500;
+
+/** This run's ledger (none when a rebuild runs the verifier: the rebuild's ledger has its result). */
+async function ledgerFor(flags: TrafficFlags) {
+  const { openRun } = await import('../ledger/ledger.ts');
+  const warn = (l: string) => process.stderr.write(`${l}\n`);
+  return openRun({ command: 'verify traffic', envFile: flags.env, runsDir: flags.runsDir }, warn);
+}
 
 async function runTrafficCommand(flags: TrafficFlags): Promise<number> {
   // a verifier meshbook started exits when meshbook is gone (kill -9 included)
@@ -196,10 +205,13 @@ async function runTrafficCommand(flags: TrafficFlags): Promise<number> {
     signal: ac.signal,
     progress: flags.progress,
   };
+  const ledger = await ledgerFor(flags);
   try {
     const result = await verifyTraffic(opts);
     const { renderJson, renderText } = await import('./report.ts');
     process.stdout.write(flags.json ? renderJson(result) + '\n' : renderText(result, { color: process.stdout.isTTY }));
+    ledger.event('verify-result', { result });
+    ledger.end(terminated ? EXIT_SIGTERM : result.exitCode, { verdict: result.verdict });
     return terminated ? EXIT_SIGTERM : result.exitCode;
   } catch (e) {
     const message = e instanceof VerifyArgError ? e.message : `internal error: ${(e as Error)?.message ?? e}`;
@@ -216,6 +228,7 @@ async function runTrafficCommand(flags: TrafficFlags): Promise<number> {
         }) + '\n',
       );
     }
+    ledger.end(EXIT_ERROR, { error: message });
     return EXIT_ERROR;
   } finally {
     process.off('SIGINT', onSigint);
