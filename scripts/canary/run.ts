@@ -11,6 +11,7 @@
 //
 // Every change is journalled (state.ts) before the next one starts.
 import type { ClusterProvider } from '../engine/types.ts';
+import type { VerifyResult } from '../verify/cli.ts';
 import { processStart } from '../engine/lock.ts';
 import type { Untyped } from '../engine/untyped.ts';
 import type { Version, Weights } from '../traffic-shift/common.ts';
@@ -29,6 +30,8 @@ export interface CanaryDeps {
   say: (line: string) => void;
   /** how long the data plane gets to show applied weights */
   confirmDeadlineMs: number;
+  /** each timeline entry as it is made, with the verifier's results behind it (the run ledger) */
+  onEntry?: (e: Entry, results: VerifyResult[]) => void;
 }
 
 export interface CanaryRequest {
@@ -116,19 +119,24 @@ async function tryWeights(c: Ctx, label: string, w: Weights, index?: number, ver
     verifyOnly,
   });
   if (g.figures.baselineP99Ms !== null && g.outcome !== 'INTERRUPTED') c.st.baselineP99Ms = g.figures.baselineP99Ms;
-  return record(c, {
-    ...base,
-    outcome: g.outcome,
-    ...(g.gate ? { gate: g.gate } : {}),
-    reason: g.reason,
-    figures: g.figures,
-    durationMs: Date.now() - t0,
-  });
+  return record(
+    c,
+    {
+      ...base,
+      outcome: g.outcome,
+      ...(g.gate ? { gate: g.gate } : {}),
+      reason: g.reason,
+      figures: g.figures,
+      durationMs: Date.now() - t0,
+    },
+    g.results,
+  );
 }
 
-function record(c: Ctx, e: Entry): Entry {
+function record(c: Ctx, e: Entry, results: VerifyResult[] = []): Entry {
   c.st.timeline.push(e);
   saveState(c.st);
+  c.deps.onEntry?.(e, results);
   c.deps.say(`${e.label}: ${e.outcome}${e.gate && e.outcome !== 'PASS' ? ` (${e.gate})` : ''}: ${e.reason}`);
   return e;
 }

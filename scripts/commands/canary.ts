@@ -26,6 +26,7 @@ interface CanaryFlags {
   rollback?: boolean;
   dryRun?: boolean;
   json?: boolean;
+  runsDir?: string;
 }
 
 export const EXIT_ERROR = 3;
@@ -144,9 +145,12 @@ async function canary(f: CanaryFlags): Promise<number> {
   lockEnv(f.env);
   const { runCanary } = await import('../canary/run.ts');
   const { renderJson, renderText } = await import('../canary/render.ts');
+  const { canaryRecord } = await import('../canary/record.ts');
+  const { ledger, onEntry } = await canaryRecord({ envFile: f.env, inventory: loaded.inventory, runsDir: f.runsDir });
   const ac = interruptible();
   const say = (line: string) => console.error(redact(line));
-  const report = await runCanary(req, { cluster, dataPlane, signal: ac.signal, say, confirmDeadlineMs });
+  const report = await runCanary(req, { cluster, dataPlane, signal: ac.signal, say, confirmDeadlineMs, onEntry });
+  ledger.end(report.exitCode, { result: report.result, message: report.message });
   console.log(f.json ? renderJson(report, dataPlane.what) : renderText(report));
   const { weightsNote } = await import('../canary/plan.ts');
   const note = weightsNote(loaded.env, report.state.applied, f.env);
@@ -181,6 +185,7 @@ export function registerCanary(program: Command): void {
     .option('--rollback', 'restore the weights the last canary started from (confirmed and verified)')
     .option('--dry-run', 'read the cluster and print the steps, weights and commands; change nothing')
     .option('--json', 'print one JSON object (live lines still go to stderr)')
+    .option('--runs-dir <dir>', 'where the run ledger goes (default: $MESHBOOK_RUNS_DIR, else .meshbook/runs)')
     .addHelpText('after', HELP_AFTER)
     .exitOverride(onCommanderExit)
     .action(async (f: CanaryFlags) => {

@@ -62,7 +62,11 @@ export interface RunStart {
 export interface CanaryStepEvent {
   index: number;
   weights: Record<string, number>; // e.g. { v1: 90, v2: 10, v3: 0 }
-  verdict: 'PASS' | 'FAIL' | 'INCONCLUSIVE' | 'ROLLBACK';
+  /** PASS, FAIL, INCONCLUSIVE, ROLLBACK (a rollback that verified), or the canary's INTERRUPTED,
+   *  CONFIRM-FAILED (the data plane never took the weights), ERROR (the apply failed) */
+  verdict: string;
+  /** the canary's name for the entry: `step 2/3 (v3 50 %)`, `rollback to start` */
+  label?: string;
   n?: number;
   p?: number;
   errorsPct?: number;

@@ -74,7 +74,7 @@ async function canarySection(m: RunModel): Promise<string> {
   const rows = m.canary
     .map(
       (c) =>
-        `<tr><th>${c.index}</th><td>${esc(
+        `<tr><th>${esc(c.label ?? String(c.index))}</th><td>${esc(
           Object.entries(c.weights)
             .map(([k, w]) => `${k}=${w}`)
             .join(' '),
