@@ -18,14 +18,19 @@ const stateDir = path.join(tmp, 'state');
 const labArgs = ['--prefix', prefix, '--dir', dir, '--lab-env', envFile, '--inventory', path.join(tmp, 'inv.yaml')];
 const runsDir = path.join(tmp, 'runs');
 const env = { ...process.env, MESHBOOK_STATE_DIR: stateDir, MESHBOOK_RUNS_DIR: runsDir, FORCE_COLOR: '0' };
-/** The events of the newest run record (the run ledger). */
-const lastRun = () => {
-  const f = fs.readdirSync(runsDir).sort().at(-1)!;
-  return fs
+/** The newest canary's run record (the run ledger): its id and events. */
+const lastCanaryRun = () => {
+  const f = fs
+    .readdirSync(runsDir)
+    .filter((n) => n.includes('-canary-'))
+    .sort()
+    .at(-1)!;
+  const events = fs
     .readFileSync(path.join(runsDir, f), 'utf8')
     .trim()
     .split('\n')
     .map((l) => JSON.parse(l));
+  return { id: path.basename(f, '.jsonl'), events };
 };
 const run = $({ nothrow: true, quiet: true, env });
 const meshbook = (...args: string[]) => run`node bin/meshbook.js ${args}`;
@@ -115,7 +120,7 @@ test.serial(
     );
     t.is(only.json.totals.counted, only.json.totals.classified, 'every answer is Hola');
     // the run record: every step with its verifier result in full, and the report draws them
-    const events = lastRun();
+    const { id, events } = lastCanaryRun();
     t.is(events[0].type, 'run-start');
     t.is(events[0].command, 'canary');
     t.deepEqual(
@@ -125,7 +130,7 @@ test.serial(
     t.is(events.filter((e) => e.type === 'verify-result').length, 3);
     t.like(events.at(-1), { type: 'run-end', code: 0 });
     const html = path.join(tmp, 'canary.html');
-    const rep = await meshbook('report', 'latest', '-o', html);
+    const rep = await meshbook('report', id, '-o', html);
     t.is(rep.exitCode, 0, rep.stderr);
     t.regex(fs.readFileSync(html, 'utf8'), /<h2>Canary<\/h2>[\s\S]*step 3\/3 \(v3 100 %\)/);
     t.log(`three-step healthy canary (no bake): ${s.toFixed(1)} s, the process included`);
