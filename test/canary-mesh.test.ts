@@ -17,6 +17,11 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mb-canary-mesh-'));
 const mesh = path.join(tmp, 'mesh');
 const GREETING: Record<string, string> = { v1: 'Hello', v2: 'Bonjour', v3: 'Hola' };
 let failV3 = 0;
+/** > 0: answer deterministically (in cycles of 100) with v3 this many points over its weight (taken
+ *  from v1): exact counts, so the verdict is INCONCLUSIVE every time for 4 points (within the 5-point
+ *  min-effect, so not FAIL; its interval reaches past 5 points, so not PASS) */
+let skewV3 = 0;
+let served = 0;
 let server: http.Server;
 let envFile: string;
 
@@ -41,7 +46,8 @@ test.before(async () => {
   for (const f of ['vs.json', 'pushed.json']) fs.writeFileSync(path.join(mesh, f), JSON.stringify(vs));
   server = http.createServer((req, res) => {
     const w = pushed();
-    let x = Math.random() * 100;
+    if (skewV3) Object.assign(w, { v1: w.v1 - skewV3, v3: w.v3 + skewV3 });
+    let x = skewV3 ? served++ % 100 : Math.random() * 100;
     const v = Object.keys(w).find((k) => (x -= w[k]) < 0) ?? 'v3';
     if (v === 'v3' && Math.random() < failV3) {
       res.writeHead(502).end(`Hello eric(10.0.0.2)<-ERROR HTTP 500 from hello2-svc:8001\n`);
@@ -160,3 +166,27 @@ test.serial(
     t.deepEqual(pushed(), { v1: 100, v2: 0, v3: 0 });
   },
 );
+
+test.serial('on a mesh: INCONCLUSIVE twice holds the step (exit 2); --resume completes it', async (t) => {
+  t.deepEqual(pushed(), { v1: 100, v2: 0, v3: 0 });
+  skewV3 = 4;
+  try {
+    const held = await canary('--to', 'v3', '--steps', '50,100');
+    t.is(held.code, 2, held.stderr);
+    t.is(held.json.result, 'held');
+    const [step] = held.json.timeline;
+    t.like(step, { label: 'step 1/2 (v3 50 %)', outcome: 'INCONCLUSIVE' });
+    t.true(step.figures.resampled, 'sampled once more, at 2 N');
+    t.regex(held.json.message, /held at step 1\/2 \(v3 50 %\)/);
+    t.deepEqual(pushed(), { v1: 50, v2: 0, v3: 50 }, 'the step is held as applied');
+  } finally {
+    skewV3 = 0;
+  }
+  const resumed = await canary('--resume');
+  t.is(resumed.code, 0, resumed.stderr);
+  t.deepEqual(
+    resumed.json.timeline.map((e: { label: string; outcome: string }) => `${e.label} ${e.outcome}`),
+    ['step 1/2 (v3 50 %) INCONCLUSIVE', 'step 1/2 (v3 50 %) PASS', 'step 2/2 (v3 100 %) PASS'],
+  );
+  t.deepEqual(pushed(), { v1: 0, v2: 0, v3: 100 });
+});

@@ -176,30 +176,30 @@ function result(o: {
 }
 
 test('gate: errors first, then the canary p99 against the baseline (ratio, floor) or an absolute limit', (t) => {
-  const L: GateLimits = { maxErrorsPct: 1, maxP99Ratio: 2, p99FloorMs: 25, bakeS: 0, minRequests: 500 };
+  const L: GateLimits = { maxErrorsPct: 1, maxP99Ratio: 2, p99FloorMs: 50, bakeS: 0, minRequests: 500 };
   const healthy = figuresOf(
     result({ counted: 2000, p99: { v1: [500, 40], v2: [1000, 45], v3: [500, 60] } }),
     'v3',
-    null,
     false,
   );
   t.is(healthy.baselineP99Ms, 45);
   t.is(limitBroken(healthy, L), undefined);
-  const errs = figuresOf(result({ counted: 2000, non2xx: 30, errors: 1, p99: { v3: [500, 60] } }), 'v3', null, false);
+  const errs = figuresOf(result({ counted: 2000, non2xx: 30, errors: 1, p99: { v3: [500, 60] } }), 'v3', false);
   t.is(errs.errorsPct, 1.55);
   t.is(limitBroken(errs, L)?.gate, 'errors');
   t.is(limitBroken(errs, { ...L, maxErrorsPct: 2 }), undefined);
-  const slow = figuresOf(result({ counted: 2000, p99: { v1: [500, 40], v3: [500, 330] } }), 'v3', null, false);
+  const slow = figuresOf(result({ counted: 2000, p99: { v1: [500, 40], v3: [500, 330] } }), 'v3', false);
   t.is(limitBroken(slow, L)?.gate, 'p99');
   t.regex(limitBroken(slow, L)!.reason, /canary p99 330 ms vs baseline p99 40 ms: 8\.3x, over --max-p99-ratio 2/);
   // a few ms doubled is noise: under the floor nothing fails
-  const jitter = figuresOf(result({ counted: 2000, p99: { v1: [500, 4], v3: [500, 20] } }), 'v3', null, false);
+  const jitter = figuresOf(result({ counted: 2000, p99: { v1: [500, 4], v3: [500, 20] } }), 'v3', false);
   t.is(limitBroken(jitter, L), undefined);
   t.is(limitBroken(jitter, { ...L, maxP99Ms: 10 })?.gate, 'p99');
-  // at 100 % the baseline is carried over from the step before; too few answers do not count
-  const all = figuresOf(result({ counted: 80, p99: { v1: [0, null], v2: [5, 900], v3: [80, 200] } }), 'v3', 41, false);
-  t.is(all.baselineP99Ms, 41);
-  t.is(limitBroken(all, L)?.gate, 'p99');
+  // at 100 % there is no baseline in the sample (5 answers say nothing): no ratio, the absolute limit holds
+  const all = figuresOf(result({ counted: 80, p99: { v1: [0, null], v2: [5, 900], v3: [80, 200] } }), 'v3', false);
+  t.is(all.baselineP99Ms, null);
+  t.is(limitBroken(all, L), undefined);
+  t.is(limitBroken(all, { ...L, maxP99Ms: 150 })?.gate, 'p99');
 });
 
 test('canary --help, and bad input exits 3 with nothing changed', async (t) => {

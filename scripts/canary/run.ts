@@ -114,11 +114,9 @@ async function tryWeights(c: Ctx, label: string, w: Weights, index?: number, ver
     weights: w,
     to: c.st.to,
     limits: c.req.limits,
-    carriedBaselineMs: c.st.baselineP99Ms,
     signal: c.deps.signal,
     verifyOnly,
   });
-  if (g.figures.baselineP99Ms !== null && g.outcome !== 'INTERRUPTED') c.st.baselineP99Ms = g.figures.baselineP99Ms;
   return record(
     c,
     {
@@ -229,7 +227,6 @@ function newState(req: CanaryRequest, start: Weights, steps: number[]): CanarySt
     passed: -1,
     applied: start,
     confirmed: true,
-    baselineP99Ms: null,
     timeline: [],
     updatedAt: now(),
   };

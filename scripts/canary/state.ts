@@ -43,7 +43,6 @@ export interface CanaryState {
   /** the weights last applied, and whether the data plane confirmed them */
   applied: Weights;
   confirmed: boolean;
-  baselineP99Ms: number | null;
   /** set when a step failed and the rollback began (a stopped rollback is not resumed) */
   rollingBack?: string;
   timeline: Entry[];

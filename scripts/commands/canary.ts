@@ -38,7 +38,8 @@ until the data plane has them (hello1's sidecar, which makes the split: istioctl
 routes on a real mesh, the loaded NGINX configuration in the lab), then gates:
   errors    non-2xx answers + transport errors <= --max-errors % of the counted requests
   p99       VERSION's p99 <= --max-p99 ms, or <= --max-p99-ratio x the other versions' p99
-            (differences under --p99-floor ms never fail)
+            in the same sample (not at 100 %: no baseline; differences under --p99-floor ms
+            never fail)
   verifier  meshbook verify traffic at -n auto for the step's weights (at least --min-requests): PASS (an INCONCLUSIVE
             is sampled once more at 2 N; INCONCLUSIVE again holds the step)
 A FAIL rolls back to the last step that passed (if that no longer verifies: to the starting
@@ -178,7 +179,7 @@ export function registerCanary(program: Command): void {
     .option('--max-errors <pct>', 'non-2xx answers + transport errors allowed, percent of requests', '1')
     .option('--max-p99 <ms>', "the version's p99 latency limit in ms (instead of --max-p99-ratio)")
     .option('--max-p99-ratio <r>', "the version's p99 limit as a multiple of the other versions' p99 (default 2)")
-    .option('--p99-floor <ms>', 'p99 differences under this never fail the ratio gate', '25')
+    .option('--p99-floor <ms>', 'p99 differences under this never fail the ratio gate', '50')
     .option('--min-requests <n>', 'at least this many requests per step (more when -n auto needs more)', '500')
     .option('--confirm-timeout <seconds>', 'how long the data plane gets to show applied weights', '30')
     .option('--resume', 'continue a held or interrupted canary from its journal')

@@ -29,7 +29,7 @@ const report = await runCanary(
     env: loaded.env,
     to: 'v3',
     steps: [20, 100],
-    limits: { maxErrorsPct: 1, maxP99Ratio: 2, p99FloorMs: 25, bakeS: 0, minRequests: 500 },
+    limits: { maxErrorsPct: 1, maxP99Ratio: 2, p99FloorMs: 50, bakeS: 0, minRequests: 500 },
   },
   {
     cluster,
