@@ -66,7 +66,8 @@ export async function main(argv = process.argv): Promise<void> {
     } else if (e instanceof InputError) {
       for (const p of e.problems) console.error(zx.chalk.red(redact(p)));
       console.error('nothing was run');
-      process.exitCode = 2;
+      // verify and canary say 2 for INCONCLUSIVE / held: their errors are 3
+      process.exitCode = ['verify', 'canary'].includes(argv[2] ?? '') ? 3 : 2;
     } else if ((e as Error).name === 'ExitPromptError') {
       console.error('walkthrough quit');
       process.exitCode = 130;

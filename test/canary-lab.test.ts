@@ -133,6 +133,11 @@ test.serial(
     const rep = await meshbook('report', id, '-o', html);
     t.is(rep.exitCode, 0, rep.stderr);
     t.regex(fs.readFileSync(html, 'utf8'), /<h2>Canary<\/h2>[\s\S]*step 3\/3 \(v3 100 %\)/);
+    const runs = JSON.parse((await meshbook('runs', '--json')).stdout).runs;
+    t.like(
+      runs.find((x: { id: string }) => x.id === id),
+      { command: 'canary', result: 'ok', verdict: 'promoted' },
+    );
     t.log(`three-step healthy canary (no bake): ${s.toFixed(1)} s, the process included`);
     t.true(s < 30, `${s.toFixed(1)} s`);
   },
@@ -257,12 +262,12 @@ test.serial('a version stopped mid-rollout: rolled back past the step it passed,
     const out = await p;
     t.is(out.exitCode, 1, out.stderr);
     const rep = JSON.parse(out.stdout);
-    // step 1 passed; then v3 stopped: step 2 fails on errors, step 1's weights (v3 20 %) no
-    // longer verify, the starting weights do
+    // step 1 passed; then v3 stopped: step 2 fails on errors, step 1's weights (v3 20 %) now
+    // break the errors limit too, the starting weights verify
     t.deepEqual(outcomes(rep), [
       'step 1/3 (v3 20 %) PASS',
       'step 2/3 (v3 50 %) FAIL errors',
-      'rollback to step 1 FAIL verifier',
+      'rollback to step 1 FAIL errors',
       'rollback to start PASS',
     ]);
     t.is(await vsWeights(), '40 60 0');

@@ -97,6 +97,7 @@ const withMesh = () =>
       FAKE_MESH_LAG_MS: '400',
       MESHBOOK_REPO: REPO,
       MESHBOOK_STATE_DIR: path.join(tmp, 'state'),
+      MESHBOOK_RUNS_DIR: path.join(tmp, 'runs'),
       FORCE_COLOR: '0',
     },
   });

@@ -266,3 +266,67 @@ test("requests per step: the verifier's -n auto for the weights, at least --min-
   t.is(await requestsFor(W(0, 0, 100), 500), 500); // one bucket: auto N is a few dozen
   t.is(await requestsFor(W(0, 0, 100), 1), 73);
 });
+
+test('a --rollback stopped before it is done leaves the canary unfinished, and --resume refuses it', async (t) => {
+  const os = await import('node:os');
+  const { runCanary } = await import('../scripts/canary/run.ts');
+  const { saveState, readState } = await import('../scripts/canary/state.ts');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mb-canary-unit-'));
+  const old = process.env.MESHBOOK_STATE_DIR;
+  process.env.MESHBOOK_STATE_DIR = dir;
+  try {
+    const envFile = path.join(dir, 'x.env');
+    const held = withWeights(hello2Vs(), NS, W(17, 33, 50));
+    saveState({
+      version: 1,
+      envFile,
+      to: 'v3',
+      steps: [50, 100],
+      start: W(30, 60, 10),
+      startedAt: '',
+      status: 'held',
+      pid: 1,
+      pidStart: '',
+      passed: -1,
+      applied: W(17, 33, 50),
+      confirmed: true,
+      timeline: [],
+      updatedAt: '',
+    });
+    const applies: string[] = [];
+    const cluster = {
+      name: 'stub',
+      run: async (cmd: { argv: string[] }) => {
+        if (cmd.argv.includes('apply')) applies.push('apply');
+        return { code: 0, stdout: JSON.stringify(held), stderr: '' };
+      },
+    };
+    const ac = new AbortController();
+    ac.abort(); // Ctrl-C before the restore applies anything
+    const deps = {
+      cluster,
+      dataPlane: { what: 'stub', read: async () => ({ weights: W(17, 33, 50) }) },
+      signal: ac.signal,
+      say: () => undefined,
+      confirmDeadlineMs: 100,
+    };
+    const env = { HELLO_NS: NS };
+    const limits = { maxErrorsPct: 1, maxP99Ratio: 2, p99FloorMs: 50, bakeS: 0, minRequests: 500 };
+    const r = await runCanary({ mode: 'rollback', envFile, env, steps: [100], limits }, deps);
+    t.is(r.result, 'interrupted');
+    t.is(r.exitCode, 130);
+    t.deepEqual(applies, [], 'nothing applied');
+    t.is(readState(envFile)!.status, 'interrupted');
+    const live = { ...deps, signal: new AbortController().signal };
+    await t.throwsAsync(runCanary({ mode: 'resume', envFile, env, steps: [100], limits }, live), {
+      message: /was rolling back when it stopped .*--rollback restores the starting weights/,
+    });
+    await t.throwsAsync(runCanary({ mode: 'start', envFile, env, to: 'v3', steps: [100], limits }, live), {
+      message: /is interrupted .*--resume or undo it with --rollback/,
+    });
+  } finally {
+    if (old === undefined) delete process.env.MESHBOOK_STATE_DIR;
+    else process.env.MESHBOOK_STATE_DIR = old;
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

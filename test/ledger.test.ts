@@ -122,3 +122,45 @@ test('MESHBOOK_RUNS_DIR moves the ledger; a verifier JSON line in a command outp
   t.is(s.verify?.verdict, 'PASS');
   t.notRegex(s.stdout, /verdict/);
 });
+
+test.serial(
+  'an existing runs directory open to others is not used (nor narrowed); a run ends its children tag',
+  (t) => {
+    const open = path.join(tmp, 'open');
+    fs.mkdirSync(open, { mode: 0o777 });
+    fs.chmodSync(open, 0o1777);
+    t.throws(() => startRun({ command: 'rebuild', runsDir: open }), { message: /open to other users \(mode 1777\)/ });
+    t.is(fs.statSync(open).mode & 0o7777, 0o1777, 'its mode is left alone');
+    t.deepEqual(fs.readdirSync(open), []);
+    const own = path.join(tmp, 'own');
+    const ledger = startRun({ command: 'walkthrough', runsDir: own });
+    t.is(process.env[RUN_PARENT_ENV], ledger.id, "a run's children (its verifier) are part of it");
+    ledger.end(0);
+    t.is(process.env[RUN_PARENT_ENV], undefined, 'what runs after it (the offered canary) records a run of its own');
+  },
+);
+
+test.serial('verify traffic: credentials on its command line are masked in its output and its ledger', async (t) => {
+  const http = await import('node:http');
+  const server = http.createServer((_req, res) => res.end('Hello\n'));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as import('node:net').AddressInfo).port;
+  const dir = path.join(tmp, 'verify-creds');
+  const { $ } = await import('zx');
+  const verify = $({ nothrow: true, quiet: true, env: { ...process.env, MESHBOOK_RUNS_DIR: dir } });
+  const ledgers = () => fs.readdirSync(dir).map((f) => fs.readFileSync(path.join(dir, f), 'utf8'));
+  try {
+    const h =
+      await verify`node bin/meshbook.js verify traffic --url ${`http://127.0.0.1:${port}/`} --header ${'Authorization: Bearer tok-0123456789'} --header ${'X-Api-Key: k3y-abcdef'} --expect a=100 --classify a=. --warmup 0 --json`;
+    t.is(h.exitCode, 0, h.stderr);
+    // a URL with user:password is refused (exit 3), and its password is not recorded either
+    const u =
+      await verify`node bin/meshbook.js verify traffic --url ${`http://ops:pa55-w0rd@127.0.0.1:${port}/`} --expect a=100 --classify a=. -n 30 --json`;
+    t.is(u.exitCode, 3);
+    const all = [h.stdout, h.stderr, u.stdout, u.stderr, ...ledgers()].join('\n');
+    for (const secret of ['pa55-w0rd', 'tok-0123456789', 'k3y-abcdef']) t.false(all.includes(secret), secret);
+    t.true(ledgers().some((l) => l.includes('Authorization: ***')));
+  } finally {
+    server.close();
+  }
+});

@@ -17,7 +17,8 @@ import type { DataPlane, Read } from '../../scripts/canary/data-plane.ts';
 import { VERSIONS, type Weights } from '../../scripts/traffic-shift/common.ts';
 
 const TICK_MS = 10; // USER_HZ is 100 on Linux
-const bootMs = () => Number(/^btime (\d+)$/m.exec(fs.readFileSync('/proc/stat', 'utf8'))![1]) * 1000;
+// boot time to the centisecond (/proc/stat's btime is whole seconds: up to 1 s off)
+const bootMs = () => Date.now() - Number(fs.readFileSync('/proc/uptime', 'utf8').split(' ')[0]) * 1000;
 
 /** hello2's weights in a rendered sidecar config, from its route map and split_clients. */
 export function weightsOfNginx(conf: string, namespace: string): Read {

@@ -81,8 +81,13 @@ export function figuresOf(r: VerifyResult, to: Version, resampled: boolean): Fig
 
 const ms = (x: number) => `${x.toFixed(x < 10 ? 1 : 0)} ms`;
 
-/** Which limit the figures break, if any (errors first, then latency). */
-export function limitBroken(f: Figures, l: GateLimits): Pick<GateResult, 'gate' | 'reason'> | undefined {
+/** Which limit the figures break, if any (errors first, then latency; `ratio: false` skips the
+ *  comparison with the baseline, which a rollback target does not need to beat). */
+export function limitBroken(
+  f: Figures,
+  l: GateLimits,
+  o: { ratio: boolean } = { ratio: true },
+): Pick<GateResult, 'gate' | 'reason'> | undefined {
   if (f.n > 0 && f.errorsPct > l.maxErrorsPct)
     return {
       gate: 'errors',
@@ -94,7 +99,7 @@ export function limitBroken(f: Figures, l: GateLimits): Pick<GateResult, 'gate' 
       return { gate: 'p99', reason: `canary p99 ${ms(f.canaryP99Ms)}, over --max-p99 ${l.maxP99Ms} ms` };
     return undefined;
   }
-  if (f.baselineP99Ms === null) return undefined;
+  if (f.baselineP99Ms === null || !o.ratio) return undefined;
   const limit = Math.max(l.maxP99Ratio * f.baselineP99Ms, f.baselineP99Ms + l.p99FloorMs);
   if (f.canaryP99Ms > limit)
     return {
@@ -113,8 +118,9 @@ export interface GateRun {
   limits: GateLimits;
   signal?: AbortSignal;
   warn?: (line: string) => void;
-  /** a rollback's check: the verifier's PASS decides (the figures are recorded, not gated) */
-  verifyOnly?: boolean;
+  /** what decides: every gate (a step); the limits but not the ratio to the baseline (a rollback
+   *  to a step that passed); the verifier alone (the starting weights: there is nowhere further back) */
+  checks?: 'all' | 'no-ratio' | 'verifier';
 }
 
 /** The verifier's -n auto for these weights (at 5 points), or --min-requests when that is more. */
@@ -148,10 +154,16 @@ export async function runGate(g: GateRun): Promise<GateResult> {
     const f = figuresOf(r, g.to, resampled);
     if (r.run.interrupted === 'signal' || g.signal?.aborted)
       return { outcome: 'INTERRUPTED', reason: 'interrupted while measuring', figures: f, results };
-    const broken = g.verifyOnly ? undefined : limitBroken(f, g.limits);
+    const checks = g.checks ?? 'all';
+    const broken = checks === 'verifier' ? undefined : limitBroken(f, g.limits, { ratio: checks === 'all' });
     if (broken) return { outcome: 'FAIL', ...broken, figures: f, results };
     if (r.verdict === 'PASS')
-      return { outcome: 'PASS', reason: g.verifyOnly ? 'verifier PASS' : 'every gate passed', figures: f, results };
+      return {
+        outcome: 'PASS',
+        reason: checks === 'verifier' ? 'verifier PASS' : 'every gate passed',
+        figures: f,
+        results,
+      };
     if (r.verdict !== 'INCONCLUSIVE' || resampled) {
       const why = r.error ?? r.reasons[0] ?? r.verdict;
       if (r.verdict === 'INCONCLUSIVE')

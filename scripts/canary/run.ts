@@ -16,7 +16,7 @@ import { processStart } from '../engine/lock.ts';
 import type { Untyped } from '../engine/untyped.ts';
 import type { Version, Weights } from '../traffic-shift/common.ts';
 import { confirmWeights, type DataPlane } from './data-plane.ts';
-import { runGate, type GateLimits } from './gate.ts';
+import { runGate, type GateLimits, type GateRun } from './gate.ts';
 import { readState, saveState, unfinished, type CanaryState, type Entry } from './state.ts';
 import { CanaryError, applyWeights, readVs, weightsOfVs } from './virtual-service.ts';
 import { sameWeights, showWeights, stepWeights } from './weights.ts';
@@ -68,33 +68,46 @@ interface Ctx {
 
 const now = () => new Date().toISOString();
 
-/** Apply weights and wait for the data plane; journalled. */
+/** Apply weights and wait for the data plane; journalled before and after the apply. */
 async function moveTo(c: Ctx, w: Weights): Promise<{ ok: boolean; confirmMs: number; problem?: string }> {
   const live = await readVs(c.deps.cluster, c.req.env);
+  c.st.pending = w;
+  saveState(c.st);
   await applyWeights(c.deps.cluster, c.req.env, live, w);
   c.st.applied = w;
   c.st.confirmed = false;
+  delete c.st.pending;
   saveState(c.st);
-  const conf = await confirmWeights(c.deps.dataPlane, w, c.deps.confirmDeadlineMs);
+  const conf = await confirmWeights(c.deps.dataPlane, w, c.deps.confirmDeadlineMs, c.deps.signal);
   c.st.confirmed = conf.ok;
   saveState(c.st);
   return { ok: conf.ok, confirmMs: conf.afterMs, problem: conf.problem };
 }
 
 /** Move to `w`, then gate it: one timeline entry. */
-async function tryWeights(c: Ctx, label: string, w: Weights, index?: number, verifyOnly = false): Promise<Entry> {
+async function tryWeights(
+  c: Ctx,
+  label: string,
+  w: Weights,
+  index?: number,
+  checks: GateRun['checks'] = 'all',
+): Promise<Entry> {
   const t0 = Date.now();
   const startedAt = now();
+  const at = { label, ...(index !== undefined ? { index } : {}), weights: w, startedAt };
+  if (c.deps.signal.aborted)
+    return record(c, { ...at, outcome: 'INTERRUPTED', reason: 'interrupted before applying', durationMs: 0 });
   c.deps.say(`${label}: ${showWeights(w)}: applying`);
   let moved: Awaited<ReturnType<typeof moveTo>>;
   try {
     moved = await moveTo(c, w);
   } catch (e) {
     if (!(e instanceof CanaryError)) throw e;
-    const base = { label, ...(index !== undefined ? { index } : {}), weights: w, startedAt };
-    return record(c, { ...base, outcome: 'ERROR', gate: 'apply', reason: e.message, durationMs: Date.now() - t0 });
+    return record(c, { ...at, outcome: 'ERROR', gate: 'apply', reason: e.message, durationMs: Date.now() - t0 });
   }
-  const base = { label, ...(index !== undefined ? { index } : {}), weights: w, startedAt, confirmMs: moved.confirmMs };
+  const base = { ...at, confirmMs: moved.confirmMs };
+  if (!moved.ok && c.deps.signal.aborted)
+    return record(c, { ...base, outcome: 'INTERRUPTED', reason: 'interrupted while confirming', durationMs: 0 });
   if (!moved.ok) {
     const e: Entry = {
       ...base,
@@ -115,7 +128,7 @@ async function tryWeights(c: Ctx, label: string, w: Weights, index?: number, ver
     to: c.st.to,
     limits: c.req.limits,
     signal: c.deps.signal,
-    verifyOnly,
+    checks,
   });
   return record(
     c,
@@ -166,7 +179,9 @@ async function rollBack(c: Ctx, failed: Entry): Promise<CanaryReport> {
   const why = `${failed.label} failed on ${failed.gate ?? failed.outcome}: ${failed.reason}`;
   c.st.rollingBack = why;
   for (const [label, w] of targets) {
-    const e = await tryWeights(c, label, w, undefined, true);
+    // a step that passed must still keep to the limits (not to the ratio: it was the canary's
+    // share that failed); the starting weights are the last resort: the verifier decides
+    const e = await tryWeights(c, label, w, undefined, sameWeights(w, c.st.start) ? 'verifier' : 'no-ratio');
     if (e.outcome === 'INTERRUPTED' || c.deps.signal.aborted)
       return finish(
         c,
@@ -197,6 +212,8 @@ async function runSteps(c: Ctx, from: number): Promise<CanaryReport> {
     c.st.passed = i;
     saveState(c.st);
   }
+  if (!sameWeights(c.st.applied, stepWeights(c.st.start, c.st.to, 100)))
+    throw new CanaryError(`no step left, but hello2-vs is at ${showWeights(c.st.applied)}, not ${c.st.to} at 100 %`);
   return finish(c, 'promoted', `${c.st.to} promoted: ${showWeights(c.st.applied)}, every step passed`);
 }
 
@@ -262,7 +279,8 @@ async function resume(req: CanaryRequest, deps: CanaryDeps): Promise<CanaryRepor
     );
   const live = weightsOfVs(await readVs(deps.cluster, req.env), ns(req.env));
   const lastPassed = st.passed >= 0 ? stepWeights(st.start, st.to, st.steps[st.passed]) : st.start;
-  if (!sameWeights(live, st.applied) && !sameWeights(live, lastPassed))
+  const known = [st.applied, lastPassed, ...(st.pending ? [st.pending] : [])];
+  if (!known.some((w) => sameWeights(live, w)))
     throw new CanaryError(
       `hello2-vs has ${showWeights(live)}, not the canary's ${showWeights(st.applied)}: ` +
         'someone changed the weights since; --rollback restores the starting weights',
@@ -277,18 +295,29 @@ async function resume(req: CanaryRequest, deps: CanaryDeps): Promise<CanaryRepor
 async function restore(req: CanaryRequest, deps: CanaryDeps): Promise<CanaryReport> {
   const st = readState(req.envFile);
   if (!st) throw new CanaryError('no canary has run with this env file: nothing to roll back');
-  Object.assign(st, { status: 'running', pid: process.pid, pidStart: processStart(process.pid) ?? '' });
+  // from here on the canary is being undone: a stop leaves it unfinished, and --resume refuses it
+  Object.assign(st, {
+    status: 'running',
+    pid: process.pid,
+    pidStart: processStart(process.pid) ?? '',
+    rollingBack: 'restoring the starting weights (--rollback)',
+  });
+  saveState(st);
   const c: Ctx = { req: { ...req, to: st.to }, deps, st };
-  const e = await tryWeights(c, 'restore', st.start, undefined, true);
+  const e = await tryWeights(c, 'restore', st.start, undefined, 'verifier');
   if (e.outcome === 'PASS')
     return finish(c, 'restored', `restored the starting weights ${showWeights(st.start)}, confirmed and verified`);
-  if (e.outcome === 'INTERRUPTED') return finish(c, 'interrupted', 'interrupted while verifying the restore');
-  c.st.status = 'rolled-back';
+  if (e.outcome === 'INTERRUPTED')
+    return finish(c, 'interrupted', `interrupted while restoring ${showWeights(st.start)}; --rollback again`);
+  const applied = e.outcome !== 'ERROR' && e.outcome !== 'CONFIRM-FAILED';
+  c.st.status = applied ? 'rolled-back' : 'interrupted'; // not applied and confirmed: still to be undone
   saveState(c.st);
   return {
     result: 'rolled-back',
     exitCode: 1,
-    message: `applied the starting weights ${showWeights(st.start)}, but ${e.reason}`,
+    message: applied
+      ? `applied the starting weights ${showWeights(st.start)}, but ${e.reason}`
+      : `the restore did not complete: ${e.reason}; run --rollback again`,
     state: st,
   };
 }

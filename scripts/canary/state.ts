@@ -43,6 +43,8 @@ export interface CanaryState {
   /** the weights last applied, and whether the data plane confirmed them */
   applied: Weights;
   confirmed: boolean;
+  /** weights being applied right now (journalled before the apply: a kill in between leaves them named) */
+  pending?: Weights;
   /** set when a step failed and the rollback began (a stopped rollback is not resumed) */
   rollingBack?: string;
   timeline: Entry[];

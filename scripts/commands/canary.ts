@@ -193,11 +193,13 @@ export function registerCanary(program: Command): void {
       try {
         process.exitCode = await canary(f);
       } catch (e) {
+        // exit 3 for every error (2 would read as "held"): bad input and refusals changed nothing;
+        // anything else says what it was, and the journal says where the weights are
         const { CanaryError } = await import('../canary/virtual-service.ts');
-        if (!(e instanceof InputError) && !(e instanceof CanaryError)) throw e;
-        const lines = e instanceof InputError ? e.problems : [e.message];
-        for (const l of lines) console.error(zx.chalk.red(redact(l)));
-        console.error('nothing was changed');
+        const known = e instanceof InputError || e instanceof CanaryError;
+        const lines = e instanceof InputError ? e.problems : [(e as Error).message];
+        for (const l of lines) console.error(zx.chalk.red(redact(known ? l : `canary: ${l}`)));
+        console.error(known ? 'nothing was changed' : 'see `meshbook canary --env FILE --dry-run` for where it stands');
         process.exitCode = EXIT_ERROR;
       }
     });

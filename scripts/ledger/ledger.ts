@@ -43,10 +43,21 @@ function appendLine(fd: number, line: string): void {
   while (off < buf.length) off += fs.writeSync(fd, buf, off, buf.length - off);
 }
 
-/** The directory made (or narrowed to) 0700. */
+/** The directory, made 0700 when it is new; an existing one is used only when no other user can
+ *  reach into it (its mode is not changed: --runs-dir /tmp must not narrow /tmp). */
 function ensureDir(dir: string): void {
-  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-  fs.chmodSync(dir, 0o700);
+  if (!fs.existsSync(dir)) {
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    fs.chmodSync(dir, 0o700);
+    return;
+  }
+  const st = fs.statSync(dir);
+  if (!st.isDirectory()) throw new Error(`${dir} is not a directory`);
+  if (st.mode & 0o077)
+    throw new Error(
+      `${dir} is open to other users (mode ${(st.mode & 0o7777).toString(8)}); the ledger holds the commands ` +
+        'sent and their output: chmod 700 it, or name a directory of your own with --runs-dir',
+    );
 }
 
 export interface RunStart {
@@ -149,6 +160,8 @@ export function startRun(o: RunStart): RunLedger {
     if (ended) return;
     event('run-end', { code, ms: Date.now() - t0, ...data });
     ended = true;
+    // what runs after this run (the walkthrough's canary) is a run of its own
+    if (process.env[RUN_PARENT_ENV] === id) delete process.env[RUN_PARENT_ENV];
     process.off('exit', onExit);
     fs.closeSync(fd);
   };

@@ -80,7 +80,14 @@ export function summarize(file: string, events: LedgerEvent[]): RunSummary {
       typeof end?.ms === 'number' ? end.ms : last && start.t ? Date.parse(last.t) - Date.parse(start.t) : null,
     hosts: Math.max(hosts.size, inv?.vms?.length ?? 0),
     failedSteps,
-    verdict: verdict?.verdict ?? canary?.verdict,
+    // a canary's verdict is its outcome (promoted, rolled-back, held...): its last verifier result
+    // may be a rollback's PASS
+    verdict:
+      start.command === 'canary'
+        ? typeof end?.result === 'string'
+          ? end.result
+          : canary?.verdict
+        : (verdict?.verdict ?? canary?.verdict),
   };
 }
 

@@ -3,6 +3,7 @@
 
 import type { Command, CommanderError } from 'commander';
 import { VerifyArgError } from './errors.ts';
+import { redact } from '../engine/redact.ts';
 import { PARENT_WATCH_ENV, watchParentIfAsked } from './parent-watch.ts';
 import type { VerifyResult, VerifyTrafficOptions } from './traffic.ts';
 
@@ -148,8 +149,30 @@ export const EXIT_SIGTERM = 143;
 /** After SIGTERM: the report of what was counted gets this long, then the process exits anyway. */
 const SIGTERM_GRACE_MS = 2500;
 
+/** Credentials on the command line (an Authorization or Cookie header, a *token / *key / *secret
+ *  header, a URL's user:password) are secrets: masked in the output, the ledger and the report. */
+export function registerCredentials(flags: Pick<TrafficFlags, 'header' | 'url'>, register: (v: string) => void): void {
+  for (const h of flags.header) {
+    const m = /^\s*([^:]+):\s*(.*)$/.exec(h);
+    if (m && /authorization|cookie|token|secret|key|password|auth/i.test(m[1])) {
+      register(m[2].trim());
+      const cred = /^\S+\s+(\S+)$/.exec(m[2].trim()); // `Bearer abc`: the credential alone, too
+      if (cred) register(cred[1]);
+    }
+  }
+  try {
+    const u = new URL(flags.url ?? '');
+    if (u.password) register(decodeURIComponent(u.password));
+    if (u.username && u.password) register(`${u.username}:${u.password}`);
+  } catch {
+    // not a URL: the verifier says so
+  }
+}
+
 /** This run's ledger (none when a rebuild runs the verifier: the rebuild's ledger has its result). */
 async function ledgerFor(flags: TrafficFlags) {
+  const { registerSecret } = await import('../engine/redact.ts');
+  registerCredentials(flags, registerSecret);
   const { openRun } = await import('../ledger/ledger.ts');
   const warn = (l: string) => process.stderr.write(`${l}\n`);
   return openRun({ command: 'verify traffic', envFile: flags.env, runsDir: flags.runsDir }, warn);
@@ -209,7 +232,9 @@ async function runTrafficCommand(flags: TrafficFlags): Promise<number> {
   try {
     const result = await verifyTraffic(opts);
     const { renderJson, renderText } = await import('./report.ts');
-    process.stdout.write(flags.json ? renderJson(result) + '\n' : renderText(result, { color: process.stdout.isTTY }));
+    process.stdout.write(
+      redact(flags.json ? renderJson(result) + '\n' : renderText(result, { color: process.stdout.isTTY })),
+    );
     ledger.event('verify-result', { result });
     ledger.end(terminated ? EXIT_SIGTERM : result.exitCode, { verdict: result.verdict });
     return terminated ? EXIT_SIGTERM : result.exitCode;
