@@ -15,7 +15,7 @@ const SHORT: Record<string, string> = {
   ok: 'ok',
   changed: 'chg',
   unchanged: '=',
-  skipped: '–',
+  skipped: '-',
   'not in lab': 'lab',
   failed: '✗',
   'would change': '~',

@@ -51,7 +51,7 @@ async function verifierSection(v: RunModel['verify'][number]): Promise<string> {
     .map(
       (b) =>
         `<tr><th>${esc(b.name)}</th><td>${b.observed}</td><td>${b.observedPct.toFixed(1)}</td>` +
-        `<td>${b.expectedPct.toFixed(1)}</td><td>${b.ci95Pct?.map((x) => x.toFixed(1)).join('–')}</td>` +
+        `<td>${b.expectedPct.toFixed(1)}</td><td>${b.ci95Pct?.map((x) => x.toFixed(1)).join(' to ')}</td>` +
         `<td>${b.latencyMs?.p50 ?? '-'}</td><td>${b.latencyMs?.p99 ?? '-'}</td></tr>`,
     )
     .join('');
@@ -116,8 +116,8 @@ function stepDetails(m: RunModel, run: number): string {
         .join('');
       return (
         `<details class="step${failed.length ? ' failed' : ''}" id="r${run}-s${i}"${failed.length ? ' open' : ''}>` +
-        `<summary><b>${esc(stepNum(s.id))}</b> ${esc(s.id)}: ${esc(s.title)} <span class="muted">— ` +
-        `${[...counts].map(([k, n]) => `${n} ${esc(k)}`).join(', ')}</span></summary>` +
+        `<summary><b>${esc(stepNum(s.id))}</b> ${esc(s.id)}: ${esc(s.title)} <span class="muted">(` +
+        `${[...counts].map(([k, n]) => `${n} ${esc(k)}`).join(', ')})</span></summary>` +
         `<p>article: ${esc(s.article)}</p>${s.notes.length ? `<ul>${s.notes.map((n) => `<li>${esc(n)}</li>`).join('')}</ul>` : ''}` +
         `${failHtml}${cmdHtml || '<p class="muted">nothing sent</p>'}</details>`
       );
