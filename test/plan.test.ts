@@ -11,6 +11,9 @@ import { LAB_RULES } from '../lab/stand-ins/index.ts';
 
 process.env.HOME = '/root';
 process.env.TMPDIR = '/tmp';
+// the plan names meshbook's work directory (.meshbook/work by default): a MESHBOOK_STATE_DIR in
+// the developer's shell must not change the golden text
+delete process.env.MESHBOOK_STATE_DIR;
 
 function golden(t: import('ava').ExecutionContext, name: string, actual: string) {
   const file = new URL(`./golden/${name}`, import.meta.url);
