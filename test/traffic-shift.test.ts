@@ -531,7 +531,7 @@ test("the checks from hello1: the article's answers pass; failures say what was 
   const ok = a.interpret!({ code: 0, stdout: fixture('curl-loop-ok.txt'), stderr: '' }, cctx(loaded));
   t.true(ok.ok);
   // five targets with their addresses are wider than 120 columns: one line per source
-  t.is(ok.lines[0], 'pod <-> VM: 5 of 5 ok (per source, the targets that failed)');
+  t.is(ok.lines[0], 'pod <-> VM: 5 of 5 ok (one line per source)');
   t.is(ok.lines[1], '  hello1 pod: 5 of 5 ok');
   const bad = a.interpret!({ code: 0, stdout: fixture('curl-loop-failed.txt'), stderr: '' }, cctx(loaded));
   t.false(bad.ok);

@@ -59,7 +59,8 @@ export function renderMatrix(
   const shown = cells.size <= MAX_NOTES ? notes : notes.filter((_n, i) => failed.has(i + 1));
   const hidden = notes.length - shown.length;
   return [
-    `${head.replace(' (rows: source, columns: target)', '')} (per source, the targets that failed)`,
+    `${head.replace(' (rows: source, columns: target)', '')} ` +
+      (failed.size ? '(per source, the targets that failed)' : '(one line per source)'),
     ...compactRows(sources, targets, cells),
     ...shown,
     ...(hidden ? [`(${hidden} ok answers not listed)`] : []),
